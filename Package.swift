@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mop",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mop", targets: ["mop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Shared", dependencies: ["CMPI", "CBLAS"]),
+        .target(name: "Coordinator", dependencies: ["Shared"]),
+        .target(name: "Worker", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "mop",
+            dependencies: [
+                "Shared", "Coordinator", "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

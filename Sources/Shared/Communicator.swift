@@ -1,0 +1,25 @@
+/// The small interface every distributed part of mop talks through. The MPI implementation is the only one used
+/// by the program (a process started without mpirun is rank 0 of 1); collective calls must be made by every rank
+/// in the same order.
+public protocol Communicator: Sendable {
+    var rank: Int { get }
+    var size: Int { get }
+
+    func barrier()
+    /// Root's bytes end up on every rank (the other ranks' `bytes` are replaced, whatever their length).
+    func broadcast(_ bytes: inout [UInt8], root: Int)
+    func broadcast(_ values: inout [Float], root: Int)
+    /// Element-wise sum over ranks, result on every rank.
+    func allreduceSum(_ values: inout [Double])
+    func allreduceSum(_ values: inout [Float])
+    /// Element-wise sum over ranks, result on `root` (other ranks' values are left unspecified).
+    func reduceSum(_ values: inout [Double], root: Int)
+    func send(_ bytes: [UInt8], to destination: Int, tag: Int)
+    func receive(from source: Int, tag: Int) -> [UInt8]
+    /// Ends every rank of the job at once with `code`, after this rank has printed its reason.
+    func abort(code: Int32) -> Never
+}
+
+extension Communicator {
+    public var isCoordinator: Bool { rank == 0 }
+}

@@ -1,0 +1,110 @@
+import CMPI
+
+/// `Communicator` over MPI_COMM_WORLD. Started without mpirun, MPI runs as a singleton: rank 0 of 1.
+/// MPI can be initialised once per process, so the program makes exactly one and passes it around.
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    public let rank: Int
+    public let size: Int
+
+    /// Initialises MPI (thread level MULTIPLE: Swift code may call from any thread).
+    public init() {
+        var provided: Int32 = 0
+        MPI_Init_thread(nil, nil, Int32(MPI_THREAD_MULTIPLE), &provided)
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank)
+        MPI_Comm_size(MPI_COMM_WORLD, &size)
+        self.rank = Int(rank)
+        self.size = Int(size)
+    }
+
+    /// Call once at the end of a successful run.
+    public func finalize() { MPI_Finalize() }
+
+    public func barrier() { MPI_Barrier(MPI_COMM_WORLD) }
+
+    // MPI counts are Int32: large buffers go in chunks.
+    private static let chunk = 1 << 30
+
+    private func chunked(_ count: Int, _ body: (_ start: Int, _ length: Int32) -> Void) {
+        var start = 0
+        repeat {
+            let length = min(Self.chunk, count - start)
+            body(start, Int32(length))
+            start += length
+        } while start < count
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], root: Int) {
+        var length = Int64(bytes.count)
+        MPI_Bcast(&length, 1, MPI_INT64_T, Int32(root), MPI_COMM_WORLD)
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length)) }
+        bytes.withUnsafeMutableBytes { raw in
+            chunked(raw.count) { start, n in MPI_Bcast(raw.baseAddress! + start, n, MPI_BYTE, Int32(root), MPI_COMM_WORLD) }
+        }
+    }
+
+    public func broadcast(_ values: inout [Float], root: Int) {
+        var length = Int64(values.count)
+        MPI_Bcast(&length, 1, MPI_INT64_T, Int32(root), MPI_COMM_WORLD)
+        if rank != root { values = [Float](repeating: 0, count: Int(length)) }
+        values.withUnsafeMutableBufferPointer { buffer in
+            chunked(buffer.count) { start, n in MPI_Bcast(buffer.baseAddress! + start, n, MPI_FLOAT, Int32(root), MPI_COMM_WORLD) }
+        }
+    }
+
+    public func allreduceSum(_ values: inout [Double]) {
+        values.withUnsafeMutableBufferPointer { buffer in
+            chunked(buffer.count) { start, n in
+                MPI_Allreduce(MPI_IN_PLACE, buffer.baseAddress! + start, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD)
+            }
+        }
+    }
+
+    public func allreduceSum(_ values: inout [Float]) {
+        values.withUnsafeMutableBufferPointer { buffer in
+            chunked(buffer.count) { start, n in
+                MPI_Allreduce(MPI_IN_PLACE, buffer.baseAddress! + start, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD)
+            }
+        }
+    }
+
+    public func reduceSum(_ values: inout [Double], root: Int) {
+        values.withUnsafeMutableBufferPointer { buffer in
+            chunked(buffer.count) { start, n in
+                let address = buffer.baseAddress! + start
+                if rank == root {
+                    MPI_Reduce(MPI_IN_PLACE, address, n, MPI_DOUBLE, MPI_SUM, Int32(root), MPI_COMM_WORLD)
+                } else {
+                    MPI_Reduce(address, nil, n, MPI_DOUBLE, MPI_SUM, Int32(root), MPI_COMM_WORLD)
+                }
+            }
+        }
+    }
+
+    public func send(_ bytes: [UInt8], to destination: Int, tag: Int) {
+        var length = Int64(bytes.count)
+        MPI_Send(&length, 1, MPI_INT64_T, Int32(destination), Int32(tag), MPI_COMM_WORLD)
+        bytes.withUnsafeBytes { raw in
+            chunked(raw.count) { start, n in
+                MPI_Send(raw.baseAddress.map { $0 + start }, n, MPI_BYTE, Int32(destination), Int32(tag), MPI_COMM_WORLD)
+            }
+        }
+    }
+
+    public func receive(from source: Int, tag: Int) -> [UInt8] {
+        var length: Int64 = 0
+        MPI_Recv(&length, 1, MPI_INT64_T, Int32(source), Int32(tag), MPI_COMM_WORLD, MPI_STATUS_IGNORE)
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        bytes.withUnsafeMutableBytes { raw in
+            chunked(raw.count) { start, n in
+                MPI_Recv(raw.baseAddress.map { $0 + start }, n, MPI_BYTE, Int32(source), Int32(tag), MPI_COMM_WORLD, MPI_STATUS_IGNORE)
+            }
+        }
+        return bytes
+    }
+
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(MPI_COMM_WORLD, code)
+        fatalError("MPI_Abort returned")
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file. Model files are mapped, never read whole, so a 2 GB model
+/// costs only the pages that are touched. Every access is bounds-checked and fails with an error naming the file.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw MopError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw MopError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw MopError(file: path, "not a regular file") }
+        count = Int(info.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else { throw MopError(file: path, "cannot map: \(String(cString: strerror(errno)))") }
+        base = UnsafeRawPointer(mapped)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+
+    /// The bytes [offset, offset + length), checked against the file's size; `what` names them in the error.
+    public func bytes(at offset: Int, length: Int, what: String) throws -> UnsafeRawBufferPointer {
+        guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
+            throw MopError(file: path, "\(what) at bytes \(offset)..<\(offset &+ length) is past the end of the file (\(count) bytes)")
+        }
+        return UnsafeRawBufferPointer(start: base.map { $0 + offset }, count: length)
+    }
+
+    /// A little-endian integer at `offset`.
+    public func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int, what: String) throws -> T {
+        let raw = try bytes(at: offset, length: MemoryLayout<T>.size, what: what)
+        return T(littleEndian: raw.loadUnaligned(as: T.self))
+    }
+}
+
+/// A cursor over a mapped file, for sequential headers (GGUF metadata).
+public struct FileCursor {
+    public let file: MappedFile
+    public var offset: Int
+
+    public init(file: MappedFile, offset: Int = 0) {
+        self.file = file
+        self.offset = offset
+    }
+
+    public mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws -> T {
+        let value = try file.load(type, at: offset, what: what)
+        offset += MemoryLayout<T>.size
+        return value
+    }
+
+    public mutating func readBytes(_ length: Int, _ what: String) throws -> UnsafeRawBufferPointer {
+        let raw = try file.bytes(at: offset, length: length, what: what)
+        offset += length
+        return raw
+    }
+}

@@ -1,0 +1,35 @@
+/// Which pre-tokenizer splits text before byte-level BPE, as named by `tokenizer.ggml.pre` / tokenizer.json.
+public enum PreTokenizerKind: String, Equatable, Sendable {
+    /// The GPT-2 regex.
+    case gpt2
+    /// SmolLM2: digits split one by one, then the GPT-2 regex.
+    case smollm
+}
+
+/// Everything needed to build a byte-level BPE tokenizer, as stored in a GGUF or a tokenizer.json.
+/// File readers produce it and writers consume it; `BPETokenizer` is built from it.
+public struct TokenizerSpec: Equatable, Sendable {
+    /// Token strings in id order, in GPT-2's byte-to-unicode alphabet.
+    public var vocabulary: [String]
+    /// Merge rules in priority order, each "left right".
+    public var merges: [String]
+    public var preTokenizer: PreTokenizerKind
+    /// Ids of special (control) tokens, matched whole in the text before BPE, and kept whole by decode.
+    public var specialTokenIds: [Int32]
+    public var bosTokenId: Int32?
+    public var eosTokenId: Int32?
+    public var addBos: Bool
+    public var chatTemplate: String?
+
+    public init(vocabulary: [String], merges: [String], preTokenizer: PreTokenizerKind, specialTokenIds: [Int32],
+                bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool, chatTemplate: String? = nil) {
+        self.vocabulary = vocabulary
+        self.merges = merges
+        self.preTokenizer = preTokenizer
+        self.specialTokenIds = specialTokenIds
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+        self.addBos = addBos
+        self.chatTemplate = chatTemplate
+    }
+}
