@@ -1,0 +1,38 @@
+import Foundation
+
+/// Causal grouped-query attention, one sequence at a time.
+public enum Attention {
+    /// z[T, H*hd] = softmax(q_h k_g^T / sqrt(hd) + causal mask) v_g for every head h of group g = h / (H/KV).
+    /// q: [T, H*hd], k and v: [T, KV*hd], all already rotated; rows of one sequence.
+    /// `scratch` holds at least T*T floats (the score matrix of one head).
+    public static func causal(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                              z: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
+                              scratch: UnsafeMutablePointer<Float>) {
+        let qWidth = heads * headDim, kvWidth = kvHeads * headDim
+        let groupSize = heads / kvHeads
+        let scale = 1 / Float(headDim).squareRoot()
+        let rows = SendablePointer(scratch)
+        for h in 0..<heads {
+            let g = h / groupSize
+            // scores[T, T] = scale * q_h . k_g^T
+            BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: scale,
+                                 a: q + h * headDim, lda: qWidth, b: k + g * headDim, ldb: kvWidth,
+                                 c: scratch, ldc: tokens)
+            // Row t attends to positions 0...t; the masked tail becomes exactly zero.
+            VectorMath.parallelFor(tokens) { t in
+                let row = rows.pointer + t * tokens
+                VectorMath.softmax(row, count: t + 1)
+                (row + t + 1).update(repeating: 0, count: tokens - t - 1)
+            }
+            // z_h[T, hd] = scores . v_g
+            BLAS.gemm(m: tokens, n: headDim, k: tokens, a: scratch, lda: tokens,
+                      b: v + g * headDim, ldb: kvWidth, c: z + h * headDim, ldc: qWidth)
+        }
+    }
+}
+
+/// A raw pointer handed to parallel loops whose iterations write disjoint parts of one buffer.
+public struct SendablePointer<T>: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<T>
+    public init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}

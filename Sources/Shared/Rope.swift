@@ -1,0 +1,58 @@
+import Foundation
+
+/// Rotary position embedding in the Hugging Face layout (`rotate_half`): within each head, element i pairs with
+/// element i + hd/2 and both rotate by angle position * invFreq[i].
+public struct Rope: Sendable {
+    public let headDim: Int
+    /// cos and sin of every (position, i), [positions, hd/2], computed in float64 then rounded.
+    private let cosTable: [Float]
+    private let sinTable: [Float]
+    public let positions: Int
+
+    public init(config: ModelConfig, positions: Int) {
+        headDim = config.headDim
+        self.positions = positions
+        let invFreq = Self.inverseFrequencies(config)
+        let angles = (0..<positions).flatMap { position in invFreq.map { Double(position) * $0 } }
+        cosTable = angles.map { Float(cos($0)) }
+        sinTable = angles.map { Float(sin($0)) }
+    }
+
+    /// theta^(-2i/hd), with llama3 frequency scaling when the config asks for it.
+    public static func inverseFrequencies(_ config: ModelConfig) -> [Double] {
+        let half = config.headDim / 2
+        var inv = (0..<half).map { pow(Double(config.ropeTheta), -2 * Double($0) / Double(config.headDim)) }
+        if let s = config.ropeScaling {
+            let lowWavelength = Double(s.originalMaxPositions) / Double(s.lowFreqFactor)
+            let highWavelength = Double(s.originalMaxPositions) / Double(s.highFreqFactor)
+            inv = inv.map { f in
+                let wavelength = 2 * Double.pi / f
+                if wavelength < highWavelength { return f }
+                if wavelength > lowWavelength { return f / Double(s.factor) }
+                let smooth = (Double(s.originalMaxPositions) / wavelength - Double(s.lowFreqFactor))
+                    / Double(s.highFreqFactor - s.lowFreqFactor)
+                return (1 - smooth) * f / Double(s.factor) + smooth * f
+            }
+        }
+        return inv
+    }
+
+    /// Rotates every head of x in place. x: [T, heads*hd], row t at position startPosition + t.
+    public func apply(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int = 0) {
+        precondition(startPosition + tokens <= positions, "RoPE table holds \(positions) positions")
+        let half = headDim / 2
+        let width = heads * headDim
+        for t in 0..<tokens {
+            let table = (startPosition + t) * half
+            for h in 0..<heads {
+                let head = x + t * width + h * headDim
+                for i in 0..<half {
+                    let c = cosTable[table + i], s = sinTable[table + i]
+                    let x1 = head[i], x2 = head[i + half]
+                    head[i] = x1 * c - x2 * s
+                    head[i + half] = x2 * c + x1 * s
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+/// The LLaMA forward pass in fp32 over a batch of token sequences (possibly of different lengths).
+/// Rows of all sequences are stacked, [N = sum of lengths, D], so every linear layer is one large product;
+/// attention runs per sequence. Positions restart at 0 in every sequence.
+public struct Transformer: Sendable {
+    public let weights: ModelWeights
+    public let rope: Rope
+
+    public init(weights: ModelWeights) {
+        self.weights = weights
+        rope = Rope(config: weights.config, positions: weights.config.maxPositions)
+    }
+
+    public var config: ModelConfig { weights.config }
+
+    /// Row ranges of each sequence in the stacked batch.
+    public static func segments(_ batch: [[Int32]]) -> [Range<Int>] {
+        var start = 0
+        return batch.map { sequence in
+            defer { start += sequence.count }
+            return start..<(start + sequence.count)
+        }
+    }
+
+    /// Embedding rows of the tokens: [N, D].
+    public func embed(_ batch: [[Int32]]) -> [Float] {
+        let d = config.hidden
+        var x = [Float](repeating: 0, count: batch.reduce(0) { $0 + $1.count } * d)
+        var row = 0
+        for token in batch.joined() {
+            precondition(token >= 0 && Int(token) < config.vocabSize, "token id \(token) outside the vocabulary")
+            let source = Int(token) * d
+            x.replaceSubrange(row * d..<(row + 1) * d, with: weights.embedding.data[source..<(source + d)])
+            row += 1
+        }
+        return x
+    }
+
+    /// Final hidden states after the last RMSNorm: [N, D].
+    public func hiddenStates(_ batch: [[Int32]]) -> [Float] {
+        let longest = batch.map(\.count).max() ?? 0
+        precondition(longest <= rope.positions, "sequence of \(longest) tokens is longer than the model's \(rope.positions) positions")
+        let segments = Self.segments(batch)
+        var x = embed(batch)
+        for index in config.layers.indices {
+            block(&x, layer: index, segments: segments)
+        }
+        return RMSNorm.forward(x, rows: segments.last?.upperBound ?? 0, weight: weights.finalNorm, eps: config.rmsNormEps)
+    }
+
+    /// One transformer block, in place on the residual stream x: [N, D].
+    public func block(_ x: inout [Float], layer index: Int, segments: [Range<Int>]) {
+        let layer = weights.layers[index], shape = config.layers[index]
+        let rows = x.count / config.hidden
+        // Attention: x += o(attention(rope(q(h)), rope(k(h)), v(h))), h = RMSNorm(x)
+        let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: config.rmsNormEps)
+        let z = attention(h, rows: rows, layer: layer, shape: shape, segments: segments)
+        addLinear(z, rows: rows, weight: layer.o, into: &x)
+        // MLP: x += down(SiLU(gate(h)) * up(h)), h = RMSNorm(x)
+        let h2 = RMSNorm.forward(x, rows: rows, weight: layer.mlpNorm, eps: config.rmsNormEps)
+        let a = swiGLU(h2, rows: rows, layer: layer)
+        addLinear(a, rows: rows, weight: layer.down, into: &x)
+    }
+
+    /// The attention output before o_proj (the concatenated heads): [N, H*hd].
+    public func attention(_ h: [Float], rows: Int, layer: LayerWeights, shape: LayerShape, segments: [Range<Int>]) -> [Float] {
+        let hd = config.headDim
+        var q = BLAS.linear(h, rows: rows, layer.q)   // [N, H*hd]
+        var k = BLAS.linear(h, rows: rows, layer.k)   // [N, KV*hd]
+        let v = BLAS.linear(h, rows: rows, layer.v)   // [N, KV*hd]
+        var z = [Float](repeating: 0, count: rows * shape.heads * hd)
+        let longest = segments.map(\.count).max() ?? 0
+        var scratch = [Float](repeating: 0, count: longest * longest)
+        q.withUnsafeMutableBufferPointer { qp in
+            k.withUnsafeMutableBufferPointer { kp in
+                v.withUnsafeBufferPointer { vp in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            for segment in segments where !segment.isEmpty {
+                                let qs = qp.baseAddress! + segment.lowerBound * shape.heads * hd
+                                let ks = kp.baseAddress! + segment.lowerBound * shape.kvHeads * hd
+                                rope.apply(qs, tokens: segment.count, heads: shape.heads)
+                                rope.apply(ks, tokens: segment.count, heads: shape.kvHeads)
+                                Attention.causal(q: qs, k: ks, v: vp.baseAddress! + segment.lowerBound * shape.kvHeads * hd,
+                                                 z: zp.baseAddress! + segment.lowerBound * shape.heads * hd,
+                                                 tokens: segment.count, heads: shape.heads, kvHeads: shape.kvHeads,
+                                                 headDim: hd, scratch: sp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return z
+    }
+
+    /// The input of down_proj, SiLU(h W_gate^T) * (h W_up^T): [N, I].
+    public func swiGLU(_ h: [Float], rows: Int, layer: LayerWeights) -> [Float] {
+        var gate = BLAS.linear(h, rows: rows, layer.gate)
+        let up = BLAS.linear(h, rows: rows, layer.up)
+        gate.withUnsafeMutableBufferPointer { g in
+            up.withUnsafeBufferPointer { u in
+                VectorMath.swiGLU(gate: g.baseAddress!, up: u.baseAddress!, count: g.count)
+            }
+        }
+        return gate
+    }
+
+    /// x[N, D] += input[N, in] . W[D, in]^T: a residual add fused into the product (beta = 1).
+    public func addLinear(_ input: [Float], rows: Int, weight: Tensor, into x: inout [Float]) {
+        input.withUnsafeBufferPointer { ip in
+            weight.data.withUnsafeBufferPointer { wp in
+                x.withUnsafeMutableBufferPointer { xp in
+                    BLAS.gemmTransposedB(m: rows, n: weight.rows, k: weight.cols, a: ip.baseAddress!, lda: weight.cols,
+                                         b: wp.baseAddress!, ldb: weight.cols, beta: 1, c: xp.baseAddress!, ldc: weight.rows)
+                }
+            }
+        }
+    }
+
+    /// Logits of every position of one sequence: [T, V]. Tests and generation use it; losses use `NextTokenLoss`,
+    /// which never holds more than a chunk of logits.
+    public func logits(_ tokens: [Int32]) -> Tensor {
+        let hidden = hiddenStates([tokens])
+        let output = weights.outputMatrix
+        return Tensor(shape: [tokens.count, output.rows], data: BLAS.linear(hidden, rows: tokens.count, output))
+    }
+}

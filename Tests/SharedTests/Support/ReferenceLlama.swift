@@ -1,0 +1,101 @@
+import Foundation
+@testable import Shared
+
+/// A plain float64 LLaMA forward pass written from the formulas, loop by loop, with no shared code from the engine:
+/// the yardstick the BLAS engine is checked against.
+enum ReferenceLlama {
+    /// Logits [T][V] of one sequence.
+    static func logits(_ w: ModelWeights, tokens: [Int32]) -> [[Double]] {
+        let c = w.config, d = c.hidden, hd = c.headDim, T = tokens.count
+        func vec(_ t: Tensor) -> [Double] { t.data.map(Double.init) }
+        func matvec(_ m: Tensor, _ x: [Double]) -> [Double] {
+            (0..<m.rows).map { r in (0..<m.cols).reduce(0.0) { $0 + Double(m.data[r * m.cols + $1]) * x[$1] } }
+        }
+        func rmsnorm(_ x: [Double], _ weight: Tensor) -> [Double] {
+            let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
+            let inv = 1 / (ms + Double(c.rmsNormEps)).squareRoot()
+            return zip(x, vec(weight)).map { $0 * inv * $1 }
+        }
+        func rope(_ head: [Double], position: Int) -> [Double] {
+            var out = head
+            for i in 0..<hd / 2 {
+                let angle = Double(position) * pow(Double(c.ropeTheta), -2 * Double(i) / Double(hd))
+                out[i] = head[i] * cos(angle) - head[i + hd / 2] * sin(angle)
+                out[i + hd / 2] = head[i + hd / 2] * cos(angle) + head[i] * sin(angle)
+            }
+            return out
+        }
+        var x: [[Double]] = tokens.map { t in (0..<d).map { Double(w.embedding.data[Int(t) * d + $0]) } }
+        for (l, layer) in w.layers.enumerated() {
+            let shape = c.layers[l]
+            let h = x.map { rmsnorm($0, layer.attentionNorm) }
+            let q = h.map { matvec(layer.q, $0) }, k = h.map { matvec(layer.k, $0) }, v = h.map { matvec(layer.v, $0) }
+            var z = [[Double]](repeating: [Double](repeating: 0, count: shape.heads * hd), count: T)
+            for head in 0..<shape.heads {
+                let g = head / (shape.heads / shape.kvHeads)
+                for t in 0..<T {
+                    let qt = rope(Array(q[t][head * hd..<(head + 1) * hd]), position: t)
+                    var scores = (0...t).map { s -> Double in
+                        let ks = rope(Array(k[s][g * hd..<(g + 1) * hd]), position: s)
+                        return zip(qt, ks).reduce(0) { $0 + $1.0 * $1.1 } / Double(hd).squareRoot()
+                    }
+                    let m = scores.max()!
+                    scores = scores.map { exp($0 - m) }
+                    let total = scores.reduce(0, +)
+                    for s in 0...t {
+                        for i in 0..<hd { z[t][head * hd + i] += scores[s] / total * v[s][g * hd + i] }
+                    }
+                }
+            }
+            for t in 0..<T { x[t] = zip(x[t], matvec(layer.o, z[t])).map(+) }
+            for t in 0..<T {
+                let h2 = rmsnorm(x[t], layer.mlpNorm)
+                let gate = matvec(layer.gate, h2), up = matvec(layer.up, h2)
+                let a = zip(gate, up).map { $0 / (1 + exp(-$0)) * $1 }
+                x[t] = zip(x[t], matvec(layer.down, a)).map(+)
+            }
+        }
+        return x.map { matvec(w.outputMatrix, rmsnorm($0, w.finalNorm)) }
+    }
+
+    /// Summed next-token NLL of one sequence from the reference logits.
+    static func negativeLogLikelihood(_ w: ModelWeights, tokens: [Int32]) -> Double {
+        let logits = logits(w, tokens: tokens)
+        return (0..<(tokens.count - 1)).reduce(0.0) { total, t in
+            let row = logits[t], m = row.max()!
+            let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
+            return total + lse - row[Int(tokens[t + 1])]
+        }
+    }
+}
+
+/// Tiny configurations the tests build random models from.
+enum TinyConfigs {
+    static func make(heads: Int, kvHeads: Int, tied: Bool, layers: [LayerShape]? = nil) -> ModelConfig {
+        let shapes = layers ?? [LayerShape](repeating: LayerShape(heads: heads, kvHeads: kvHeads, intermediate: 48), count: 2)
+        return ModelConfig(vocabSize: 61, hidden: 32, headDim: 8, layers: shapes, rmsNormEps: 1e-5,
+                           ropeTheta: 10000, tiedEmbeddings: tied, maxPositions: 64)
+    }
+
+    static let mha = make(heads: 4, kvHeads: 4, tied: false)
+    static let gqa = make(heads: 4, kvHeads: 2, tied: true)
+    static let nonUniform = make(heads: 4, kvHeads: 2, tied: true, layers: [
+        LayerShape(heads: 4, kvHeads: 2, intermediate: 48),
+        LayerShape(heads: 2, kvHeads: 1, intermediate: 20),
+        LayerShape(heads: 3, kvHeads: 3, intermediate: 7),
+    ])
+    static var all: [(String, ModelConfig)] { [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform)] }
+
+    static func tokens(count: Int, vocab: Int, seed: UInt64) -> [Int32] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<count).map { _ in Int32(rng.next() % UInt64(vocab)) }
+    }
+}
+
+/// max |a - b| / max |b|: the relative error of a whole tensor (elementwise ratios blow up at zero crossings).
+func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    precondition(a.count == b.count)
+    let scale = b.map(abs).max() ?? 0
+    let diff = zip(a, b).map { abs(Double($0) - $1) }.max() ?? 0
+    return diff / max(scale, 1e-30)
+}
