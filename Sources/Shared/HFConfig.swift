@@ -1,0 +1,180 @@
+import Foundation
+
+/// Special token ids a config.json may carry (transformers allows a list of end-of-sequence ids).
+public struct HFSpecialTokenIds: Equatable, Sendable {
+    public var bos: Int?
+    public var eos: [Int]
+
+    public init(bos: Int? = nil, eos: [Int] = []) {
+        self.bos = bos
+        self.eos = eos
+    }
+}
+
+/// Hugging Face `config.json` for LLaMA-family models (`model_type` llama or mistral) <-> `ModelConfig`.
+/// Defaults follow transformers' `LlamaConfig`. Pruned, non-uniform models carry per-layer arrays
+/// (`num_attention_heads_per_layer`, `num_key_value_heads_per_layer`, `intermediate_size_per_layer`) that take
+/// precedence over the scalar keys; uniform models are written with plain LlamaConfig keys only.
+public enum HFConfig {
+    public static let supportedModelTypes = ["llama", "mistral"]
+
+    // Bounds that keep every parameter count the engine computes far from Int overflow, yet well above real models.
+    static let maxDimension = 1 << 22
+    static let maxHeads = 1 << 12
+    static let maxLayers = 1 << 12
+
+    /// Parses config.json; `file` names it in errors.
+    public static func parse(data: Data, file: String) throws -> ModelConfig {
+        let fields = try JSONFields(data: data, file: file)
+        let modelType = try fields.string("model_type")
+        guard supportedModelTypes.contains(modelType) else {
+            throw MopError(file: file, "unsupported model_type \(modelType) (supported: \(supportedModelTypes.joined(separator: ", ")))")
+        }
+        if let activation = try fields.optionalString("hidden_act"), activation != "silu" {
+            throw MopError(file: file, "unsupported hidden_act \(activation) (only silu)")
+        }
+        for key in ["attention_bias", "mlp_bias"] {
+            if try fields.optionalBool(key) == true {
+                throw MopError(file: file, "\(key) is true; projections with biases are not supported")
+            }
+        }
+
+        let layerCount = try fields.int("num_hidden_layers", in: 1...maxLayers)
+        let heads = try perLayer(fields, "num_attention_heads", count: layerCount, max: maxHeads, fallback: nil)
+        let kvHeads = try perLayer(fields, "num_key_value_heads", count: layerCount, max: maxHeads, fallback: heads.values)
+        let intermediate = try perLayer(fields, "intermediate_size", count: layerCount, max: maxDimension, fallback: nil)
+        let layers = (0..<layerCount).map {
+            LayerShape(heads: heads.values[$0], kvHeads: kvHeads.values[$0], intermediate: intermediate.values[$0])
+        }
+
+        let hidden = try fields.int("hidden_size", in: 1...maxDimension)
+        let headDim: Int
+        if let explicit = try fields.optionalInt("head_dim", in: 1...maxHeads) {
+            headDim = explicit
+        } else {
+            guard let scalarHeads = heads.scalar else { throw MopError(file: file, "key head_dim is missing (needed with per-layer head counts)") }
+            guard hidden % scalarHeads == 0 else {
+                throw MopError(file: file, "hidden_size \(hidden) is not a multiple of num_attention_heads \(scalarHeads); give head_dim")
+            }
+            headDim = hidden / scalarHeads
+        }
+
+        // Newer transformers nest rope_theta and the scaling under rope_parameters.
+        let ropeParameters = try fields.optionalObject("rope_parameters")
+        let ropeTheta = try fields.optionalDouble("rope_theta") ?? ropeParameters?.optionalDouble("rope_theta") ?? 10000
+        let config = ModelConfig(
+            vocabSize: try fields.int("vocab_size", in: 1...maxDimension),
+            hidden: hidden,
+            headDim: headDim,
+            layers: layers,
+            rmsNormEps: Float(try fields.optionalDouble("rms_norm_eps") ?? 1e-6),
+            ropeTheta: Float(ropeTheta),
+            ropeScaling: try ropeScaling(try fields.optionalObject("rope_scaling") ?? ropeParameters),
+            tiedEmbeddings: try fields.optionalBool("tie_word_embeddings") ?? false,
+            maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...Int(Int32.max)) ?? 2048)
+        try config.validate(file: file)
+        return config
+    }
+
+    /// A per-layer quantity: the `<key>_per_layer` array when present, else the scalar `key` for every layer,
+    /// else `fallback`; `scalar` is the scalar key's value when it is given.
+    private static func perLayer(_ fields: JSONFields, _ key: String, count: Int, max: Int,
+                                 fallback: [Int]?) throws -> (values: [Int], scalar: Int?) {
+        let scalar = try fields.optionalInt(key, in: 1...max)
+        if let values = try fields.optionalIntArray(key + "_per_layer", in: 1...max, count: count) {
+            return (values, scalar)
+        }
+        if let scalar { return ([Int](repeating: scalar, count: count), scalar) }
+        guard let fallback else { throw MopError(file: fields.file, "key \(key) is missing") }
+        return (fallback, nil)
+    }
+
+    /// `rope_scaling` (or `rope_parameters`): nil, a `default` type, or llama3 scaling; other schemes are refused.
+    private static func ropeScaling(_ fields: JSONFields?) throws -> RopeScaling? {
+        guard let fields else { return nil }
+        guard let type = try fields.optionalString("rope_type") ?? fields.optionalString("type") else {
+            // rope_parameters may hold only rope_theta.
+            return nil
+        }
+        switch type {
+        case "default":
+            return nil
+        case "llama3":
+            return RopeScaling(
+                factor: Float(try fields.double("factor")),
+                lowFreqFactor: Float(try fields.double("low_freq_factor")),
+                highFreqFactor: Float(try fields.double("high_freq_factor")),
+                originalMaxPositions: try fields.int("original_max_position_embeddings", in: 1...Int(Int32.max)))
+        default:
+            throw MopError(file: fields.file, "unsupported rope scaling type \(type) (only llama3)")
+        }
+    }
+
+    /// The special token ids of config.json (absent ones are nil / empty).
+    public static func parseSpecialTokens(data: Data, file: String) throws -> HFSpecialTokenIds {
+        let fields = try JSONFields(data: data, file: file)
+        let eos = fields.object["eos_token_id"] is [Any]
+            ? try fields.optionalIntArray("eos_token_id") ?? []
+            : try fields.optionalInt("eos_token_id").map { [$0] } ?? []
+        return HFSpecialTokenIds(bos: try fields.optionalInt("bos_token_id"), eos: eos)
+    }
+
+    /// config.json for `config` as pretty-printed JSON with sorted keys; throws only for non-finite numbers. A uniform model gets plain LlamaConfig keys
+    /// (plus `head_dim`); a non-uniform one also gets the per-layer arrays, with the scalars set to the largest layer.
+    public static func encode(_ config: ModelConfig, specialTokens: HFSpecialTokenIds = HFSpecialTokenIds(),
+                              dtype: SafetensorsDType = .f32) throws -> Data {
+        var object: [String: Any] = [
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "hidden_act": "silu",
+            "attention_bias": false,
+            "mlp_bias": false,
+            "vocab_size": config.vocabSize,
+            "hidden_size": config.hidden,
+            "head_dim": config.headDim,
+            "num_hidden_layers": config.layers.count,
+            "num_attention_heads": config.layers.map(\.heads).max() ?? 0,
+            "num_key_value_heads": config.layers.map(\.kvHeads).max() ?? 0,
+            "intermediate_size": config.layers.map(\.intermediate).max() ?? 0,
+            "rms_norm_eps": jsonNumber(config.rmsNormEps),
+            "rope_theta": jsonNumber(config.ropeTheta),
+            "tie_word_embeddings": config.tiedEmbeddings,
+            "max_position_embeddings": config.maxPositions,
+            "torch_dtype": dtype.torchName,
+            "use_cache": true,
+        ]
+        if !config.isUniform {
+            object["num_attention_heads_per_layer"] = config.layers.map(\.heads)
+            object["num_key_value_heads_per_layer"] = config.layers.map(\.kvHeads)
+            object["intermediate_size_per_layer"] = config.layers.map(\.intermediate)
+        }
+        if let scaling = config.ropeScaling {
+            object["rope_scaling"] = [
+                "rope_type": "llama3",
+                "factor": jsonNumber(scaling.factor),
+                "low_freq_factor": jsonNumber(scaling.lowFreqFactor),
+                "high_freq_factor": jsonNumber(scaling.highFreqFactor),
+                "original_max_position_embeddings": scaling.originalMaxPositions,
+            ] as [String: Any]
+        } else {
+            object["rope_scaling"] = NSNull()
+        }
+        if let bos = specialTokens.bos { object["bos_token_id"] = bos }
+        if specialTokens.eos.count == 1 {
+            object["eos_token_id"] = specialTokens.eos[0]
+        } else if !specialTokens.eos.isEmpty {
+            object["eos_token_id"] = specialTokens.eos
+        }
+        do {
+            return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        } catch {
+            // Only a non-finite float (a NaN epsilon, an infinite theta) has no JSON form.
+            throw MopError(file: "config.json", "cannot encode the configuration: a value is not a finite number")
+        }
+    }
+
+    /// The shortest decimal that reads back as the same Float, so 1e-5 is written as 1e-05, not 9.99999974737875e-06.
+    private static func jsonNumber(_ value: Float) -> Double {
+        Double("\(value)") ?? Double(value)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// A Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded
+/// `model.safetensors.index.json`. The tokenizer files live beside them; their loader takes `tokenizerPath(in:)`.
+public enum HFModelDirectory {
+    public static let configName = "config.json"
+    public static let weightsName = "model.safetensors"
+    public static let indexName = "model.safetensors.index.json"
+    public static let tokenizerName = "tokenizer.json"
+
+    /// The tokenizer file of the directory at `path`, for the tokenizer loader.
+    public static func tokenizerPath(in path: String) -> String { join(path, tokenizerName) }
+
+    /// Loads config.json and the weights (converted to fp32). A single `model.safetensors` wins over an index,
+    /// as in transformers. Tensors the config does not call for are ignored.
+    public static func load(path: String) throws -> ModelWeights {
+        try loadWithSpecialTokens(path: path).weights
+    }
+
+    /// Like `load(path:)`, also returning the special token ids config.json carries.
+    public static func loadWithSpecialTokens(path: String) throws -> (weights: ModelWeights, specialTokens: HFSpecialTokenIds) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw MopError(file: path, "not a model directory")
+        }
+        let configPath = join(path, configName)
+        guard let configData = FileManager.default.contents(atPath: configPath) else {
+            throw MopError(file: configPath, "cannot read the model configuration (missing or unreadable)")
+        }
+        let config = try HFConfig.parse(data: configData, file: configPath)
+        let specialTokens = try HFConfig.parseSpecialTokens(data: configData, file: configPath)
+
+        let weightsPath = join(path, weightsName)
+        let indexPath = join(path, indexName)
+        let source: (String) throws -> Tensor?
+        let sourcePath: String
+        if FileManager.default.fileExists(atPath: weightsPath) {
+            let file = try SafetensorsFile(path: weightsPath)
+            (source, sourcePath) = (file.tensor(named:), weightsPath)
+        } else if FileManager.default.fileExists(atPath: indexPath) {
+            let index = try SafetensorsIndex(path: indexPath)
+            (source, sourcePath) = (index.tensor(named:), indexPath)
+        } else {
+            throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
+        }
+        var tensors: [String: Tensor] = [:]
+        for (name, _) in ModelWeights.expectedShapes(config) {
+            tensors[name] = try source(name)
+        }
+        return (try ModelWeights(config: config, tensors: tensors, file: sourcePath), specialTokens)
+    }
+
+    /// Writes config.json and model.safetensors into `directory` (created when missing), each to a temporary name
+    /// renamed into place; the weights go first, so a config.json is only ever next to complete weights.
+    public static func write(_ weights: ModelWeights, to directory: String, dtype: SafetensorsDType = .f32,
+                             specialTokens: HFSpecialTokenIds = HFSpecialTokenIds()) throws {
+        let named = try checkedTensors(weights, directory: directory)
+        let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw MopError(file: directory, "cannot create the output directory")
+        }
+        try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
+        let config = try AtomicFileWriter(path: join(directory, configName))
+        try config.append(configData)
+        try config.commit()
+    }
+
+    /// The named tensors, after checking they have the shapes the config implies: `ModelWeights` is a plain value,
+    /// so a caller may have edited a layer without its config, and such a directory would not load back.
+    private static func checkedTensors(_ weights: ModelWeights, directory: String) throws -> [(name: String, tensor: Tensor)] {
+        try weights.config.validate(file: directory)
+        guard weights.layers.count == weights.config.layers.count else {
+            throw MopError(file: directory, "the weights hold \(weights.layers.count) layers, the config \(weights.config.layers.count)")
+        }
+        guard (weights.output == nil) == weights.config.tiedEmbeddings else {
+            throw MopError(file: directory, weights.config.tiedEmbeddings
+                ? "the config ties the embeddings but the weights have a separate output matrix"
+                : "the config has a separate output matrix but the weights have none")
+        }
+        let expected = ModelWeights.expectedShapes(weights.config)
+        let named = weights.namedTensors()
+        for ((name, tensor), (_, shape)) in zip(named, expected) where tensor.shape != shape {
+            throw MopError(file: directory, "tensor \(name) has shape \(tensor.shape), the config implies \(shape)")
+        }
+        return named
+    }
+
+    private static func join(_ directory: String, _ name: String) -> String {
+        (directory as NSString).appendingPathComponent(name)
+    }
+}
