@@ -1,0 +1,113 @@
+/// Splits text into the pieces that byte-level BPE encodes one at a time, as Hugging Face `tokenizers` does.
+///
+/// `.gpt2` is ByteLevel's regex `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
+/// `.smollm` first isolates every numeric character (`Digits(individual_digits=True)`, Rust's `char::is_numeric`,
+/// i.e. \p{N}) and applies the regex to each stretch separately, so no match crosses a digit.
+/// The regex is a hand-written scanner over Unicode scalars: Swift Regex is orders of magnitude too slow here.
+public struct PreTokenizer: Sendable {
+    public let kind: PreTokenizerKind
+
+    public init(_ kind: PreTokenizerKind) {
+        self.kind = kind
+    }
+
+    /// The pieces of `text`, in order; they concatenate back to `text`.
+    public func pieces(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var ranges: [Range<Int>] = []
+        split(scalars, in: scalars.indices, into: &ranges)
+        return ranges.map { String(String.UnicodeScalarView(scalars[$0])) }
+    }
+
+    /// Appends to `pieces` consecutive ranges that cover `scalars[range]`, one per piece.
+    public func split(_ scalars: [Unicode.Scalar], in range: Range<Int>, into pieces: inout [Range<Int>]) {
+        let classes = range.map { ScalarClass(of: scalars[$0]) }
+        let base = range.lowerBound
+        switch kind {
+        case .gpt2:
+            splitRegex(scalars, classes, base, range, into: &pieces)
+        case .smollm:
+            var start = range.lowerBound
+            for i in range where classes[i - base] == .number {
+                if start < i { splitRegex(scalars, classes, base, start..<i, into: &pieces) }
+                pieces.append(i..<(i + 1))
+                start = i + 1
+            }
+            if start < range.upperBound { splitRegex(scalars, classes, base, start..<range.upperBound, into: &pieces) }
+        }
+    }
+
+    /// The GPT-2 regex over one stretch; `classes[i - base]` is the class of `scalars[i]`. Lookahead stops at the
+    /// stretch's end, as it does when the regex runs on each split separately.
+    private func splitRegex(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, _ range: Range<Int>,
+                            into pieces: inout [Range<Int>]) {
+        let end = range.upperBound
+        var i = range.lowerBound
+        while i < end {
+            let length = contractionLength(scalars, at: i, end: end)
+                ?? runLength(scalars, classes, base, at: i, end: end)
+            pieces.append(i..<(i + length))
+            i += length
+        }
+    }
+
+    /// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive as in the regex.
+    private func contractionLength(_ scalars: [Unicode.Scalar], at i: Int, end: Int) -> Int? {
+        guard scalars[i] == "'", i + 1 < end else { return nil }
+        switch scalars[i + 1] {
+        case "s", "t", "m", "d":
+            return 2
+        case "r", "v":
+            return i + 2 < end && scalars[i + 2] == "e" ? 3 : nil
+        case "l":
+            return i + 2 < end && scalars[i + 2] == "l" ? 3 : nil
+        default:
+            return nil
+        }
+    }
+
+    /// The remaining alternatives: an optional space then a run of letters, of numbers or of other characters; else
+    /// a whitespace run, less its last character when a non-space follows (`\s+(?!\S)`), but never empty (`\s+`).
+    private func runLength(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, at i: Int,
+                           end: Int) -> Int {
+        var j = i
+        if scalars[i] == " ", i + 1 < end, classes[i + 1 - base] != .whitespace { j = i + 1 }
+        let runClass = classes[j - base]
+        var k = j + 1
+        while k < end, classes[k - base] == runClass { k += 1 }
+        if runClass != .whitespace || k == end { return k - i }
+        return k - i >= 2 ? k - i - 1 : k - i
+    }
+}
+
+/// The regex's character classes: \p{L}, \p{N}, \s (Unicode White_Space, as Oniguruma and Rust define it), and the
+/// rest. No scalar is in two of them.
+enum ScalarClass: UInt8, Sendable {
+    case letter, number, whitespace, other
+
+    private static let ascii: [ScalarClass] = (0..<128).map { value in
+        switch value {
+        case 0x09...0x0D, 0x20: return .whitespace
+        case 0x30...0x39: return .number
+        case 0x41...0x5A, 0x61...0x7A: return .letter
+        default: return .other
+        }
+    }
+
+    @inline(__always)
+    init(of scalar: Unicode.Scalar) {
+        if scalar.value < 128 {
+            self = ScalarClass.ascii[Int(scalar.value)]
+            return
+        }
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+            self = .letter
+        case .decimalNumber, .letterNumber, .otherNumber:
+            self = .number
+        default:
+            self = properties.isWhitespace ? .whitespace : .other
+        }
+    }
+}

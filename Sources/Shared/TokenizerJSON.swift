@@ -1,0 +1,288 @@
+import Foundation
+
+/// Hugging Face `tokenizer.json` for byte-level BPE, read into and written from `TokenizerSpec`.
+///
+/// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback, word affixes or
+/// `ignore_merges`; no normalizer; the ByteLevel pre-tokenizer (alone: `.gpt2`, after individual Digits: `.smollm`);
+/// special added tokens without strip or single-word flags; a ByteLevel decoder; and a post-processor that is ByteLevel
+/// or a template adding one BOS token. Anything else is an error naming the file, never a silently different encoding.
+/// EOS and the chat template live in tokenizer_config.json, not here: they read back as nil.
+public enum TokenizerJSON {
+    /// Reads and parses the tokenizer.json at `path`.
+    public static func read(path: String) throws -> TokenizerSpec {
+        let file = try MappedFile(path: path)
+        let raw = try file.bytes(at: 0, length: file.count, what: "tokenizer.json")
+        return try parse(Data(raw), file: path)
+    }
+
+    /// Parses tokenizer.json content; `file` names it in errors.
+    public static func parse(_ data: Data, file: String) throws -> TokenizerSpec {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw MopError(file: file, "not valid JSON: \(error.localizedDescription)")
+        }
+        guard let root = object as? [String: Any] else { throw MopError(file: file, "top level is not a JSON object") }
+        if let normalizer = root["normalizer"], !(normalizer is NSNull) {
+            throw MopError(file: file, "unsupported normalizer \(describe(normalizer)); only null is supported")
+        }
+        guard let model = root["model"] as? [String: Any] else { throw MopError(file: file, "missing model") }
+        let type = model["type"] as? String ?? "(none)"
+        guard type == "BPE" else { throw MopError(file: file, "unsupported model type \(type); only BPE is supported") }
+        try checkModelOptions(model, file: file)
+
+        guard let vocabObject = model["vocab"] as? [String: Any] else {
+            throw MopError(file: file, "missing model.vocab")
+        }
+        var tokenForId: [Int: String] = [:]
+        for (token, value) in vocabObject {
+            guard let id = value as? Int else {
+                throw MopError(file: file, "model.vocab[\"\(token)\"] is not an integer id")
+            }
+            try place(token, at: id, in: &tokenForId, what: "model.vocab", file: file)
+        }
+        let specialTokenIds = try addedTokens(root["added_tokens"], into: &tokenForId, file: file)
+        guard tokenForId.count <= Int(Int32.max) else { throw MopError(file: file, "vocabulary is too large") }
+        var vocabulary: [String] = []
+        vocabulary.reserveCapacity(tokenForId.count)
+        for id in 0..<tokenForId.count {
+            guard let token = tokenForId[id] else { throw MopError(file: file, "vocabulary has no token with id \(id)") }
+            vocabulary.append(token)
+        }
+
+        // HF emits unk_token for a byte the vocabulary lacks; BPETokenizer drops such bytes, as HF does without one.
+        if let unk = model["unk_token"] as? String,
+           ByteLevel.scalarForByte.contains(where: { vocabObject[String($0)] == nil }) {
+            throw MopError(file: file, "unsupported model.unk_token \"\(unk)\" with byte tokens missing from model.vocab")
+        }
+        let merges = try parseMerges(model["merges"], file: file)
+        let preTokenizer = try preTokenizerKind(root["pre_tokenizer"], file: file)
+        if let decoder = root["decoder"], !(decoder is NSNull),
+           (decoder as? [String: Any])?["type"] as? String != "ByteLevel" {
+            throw MopError(file: file, "unsupported decoder \(describe(decoder)); only ByteLevel is supported")
+        }
+        let bos = try templateBos(root["post_processor"], file: file)
+        let spec = TokenizerSpec(vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer,
+                                 specialTokenIds: specialTokenIds, bosTokenId: bos, eosTokenId: nil, addBos: bos != nil)
+        // Building the tokenizer once checks the merges against the vocabulary, so a bad file fails here.
+        _ = try BPETokenizer(spec, file: file)
+        return spec
+    }
+
+    /// tokenizer.json content that Hugging Face `tokenizers` loads and tokenizes exactly as `BPETokenizer` does.
+    public static func data(for spec: TokenizerSpec, file: String) throws -> Data {
+        var seen = Set<String>()
+        for token in spec.vocabulary {
+            guard seen.insert(token).inserted else {
+                throw MopError(file: file,
+                               "token \"\(token)\" appears twice in the vocabulary; tokenizer.json cannot hold that")
+            }
+        }
+        func token(_ id: Int32) throws -> String {
+            guard spec.vocabulary.indices.contains(Int(id)) else {
+                throw MopError(file: file,
+                               "special token id \(id) is outside the vocabulary of \(spec.vocabulary.count) tokens")
+            }
+            return spec.vocabulary[Int(id)]
+        }
+        let added: [[String: Any]] = try spec.specialTokenIds.map {
+            ["id": Int($0), "content": try token($0), "single_word": false, "lstrip": false, "rstrip": false,
+             "normalized": false, "special": true]
+        }
+        let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+                                        "use_regex": true]
+        let preTokenizer: [String: Any] = switch spec.preTokenizer {
+        case .gpt2: byteLevel
+        case .smollm: ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
+        }
+        let postProcessor: [String: Any]
+        if spec.addBos {
+            guard let bosId = spec.bosTokenId else {
+                throw MopError(file: file, "addBos is set but there is no BOS token id")
+            }
+            let bos = try token(bosId)
+            func special(_ typeId: Int) -> [String: Any] { ["SpecialToken": ["id": bos, "type_id": typeId]] }
+            func sequence(_ name: String, _ typeId: Int) -> [String: Any] { ["Sequence": ["id": name, "type_id": typeId]] }
+            postProcessor = ["type": "TemplateProcessing", "single": [special(0), sequence("A", 0)],
+                             "pair": [special(0), sequence("A", 0), special(1), sequence("B", 1)],
+                             "special_tokens": [bos: ["id": bos, "ids": [Int(bosId)], "tokens": [bos]]]]
+        } else {
+            postProcessor = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+        }
+        let small: [(key: String, value: Any)] = [
+            ("version", "1.0"), ("truncation", NSNull()), ("padding", NSNull()), ("added_tokens", added),
+            ("normalizer", NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
+            ("decoder", ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]),
+        ]
+        // The vocabulary and merges are written by hand, in id and rank order as HF writes them: JSONSerialization
+        // with sorted keys takes seconds on a 50k-entry object.
+        var text = "{"
+        for (key, value) in small { text += quoted(key) + ":" + (try fragment(value)) + "," }
+        text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":null,"
+        text += "\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":false,"
+        text += "\"vocab\":{"
+        text += spec.vocabulary.enumerated().map { "\(quoted($0.element)):\($0.offset)" }.joined(separator: ",")
+        text += "},\"merges\":["
+        text += spec.merges.map(quoted).joined(separator: ",")
+        text += "]}}\n"
+        return Data(text.utf8)
+    }
+
+    /// A small JSON value, keys sorted so that output is reproducible.
+    private static func fragment(_ value: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: value,
+                                              options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A JSON string literal (RFC 8259: quote, backslash and control characters escaped).
+    private static func quoted(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Writes `spec` as tokenizer.json at `path`, through a temporary file renamed into place when complete.
+    public static func write(_ spec: TokenizerSpec, to path: String) throws {
+        let data = try data(for: spec, file: path)
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw MopError(file: path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    private static func checkModelOptions(_ model: [String: Any], file: String) throws {
+        let unsupported: [(key: String, isDefault: (Any) -> Bool)] = [
+            ("dropout", { $0 is NSNull || ($0 as? Double) == 0 || ($0 as? Double) == 1 }),
+            ("continuing_subword_prefix", { $0 is NSNull || ($0 as? String) == "" }),
+            ("end_of_word_suffix", { $0 is NSNull || ($0 as? String) == "" }),
+            ("byte_fallback", { ($0 as? Bool) == false }),
+            ("ignore_merges", { ($0 as? Bool) == false }),
+        ]
+        for (key, isDefault) in unsupported {
+            if let value = model[key], !isDefault(value) {
+                throw MopError(file: file, "unsupported model.\(key) = \(describe(value))")
+            }
+        }
+    }
+
+    private static func place(_ token: String, at id: Int, in tokenForId: inout [Int: String], what: String,
+                              file: String) throws {
+        guard id >= 0, id < Int(Int32.max) else {
+            throw MopError(file: file, "\(what) id \(id) of \"\(token)\" is out of range")
+        }
+        if let existing = tokenForId[id], existing != token {
+            throw MopError(file: file, "\(what) gives id \(id) to both \"\(existing)\" and \"\(token)\"")
+        }
+        tokenForId[id] = token
+    }
+
+    /// Adds the added tokens to the vocabulary (HF allows ids beyond model.vocab) and returns their ids.
+    private static func addedTokens(_ value: Any?, into tokenForId: inout [Int: String], file: String) throws -> [Int32] {
+        guard let value, !(value is NSNull) else { return [] }
+        guard let list = value as? [Any] else { throw MopError(file: file, "added_tokens is not a list") }
+        var ids: [Int32] = []
+        for (index, item) in list.enumerated() {
+            guard let entry = item as? [String: Any], let id = entry["id"] as? Int,
+                  let content = entry["content"] as? String, !content.isEmpty else {
+                throw MopError(file: file, "added_tokens[\(index)] lacks an integer id or a non-empty content")
+            }
+            guard entry["special"] as? Bool == true else {
+                throw MopError(file: file,
+                               "unsupported non-special added token \"\(content)\"; only special added tokens are supported")
+            }
+            for flag in ["single_word", "lstrip", "rstrip"] where entry[flag] as? Bool == true {
+                throw MopError(file: file, "unsupported \(flag) on added token \"\(content)\"")
+            }
+            try place(content, at: id, in: &tokenForId, what: "added_tokens", file: file)
+            ids.append(Int32(id))
+        }
+        return ids
+    }
+
+    /// Merges in either form: "left right" strings, or ["left", "right"] pairs (tokenizers >= 0.20).
+    private static func parseMerges(_ value: Any?, file: String) throws -> [String] {
+        guard let list = value as? [Any] else { throw MopError(file: file, "missing model.merges") }
+        return try list.enumerated().map { index, item in
+            if let merge = item as? String { return merge }
+            if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String,
+               !left.contains(" "), !right.contains(" ") {
+                return left + " " + right
+            }
+            throw MopError(file: file, "model.merges[\(index)] is neither \"left right\" nor a pair of space-free strings")
+        }
+    }
+
+    private static func preTokenizerKind(_ value: Any?, file: String) throws -> PreTokenizerKind {
+        let node = value as? [String: Any]
+        if let node, isRegexByteLevel(node) { return .gpt2 }
+        if let node, node["type"] as? String == "Sequence", let steps = node["pretokenizers"] as? [[String: Any]] {
+            if steps.count == 1, isRegexByteLevel(steps[0]) { return .gpt2 }
+            if steps.count == 2, steps[0]["type"] as? String == "Digits", steps[0]["individual_digits"] as? Bool == true,
+               isRegexByteLevel(steps[1]) {
+                return .smollm
+            }
+        }
+        throw MopError(file: file, "unsupported pre_tokenizer \(describe(value ?? NSNull())); supported: ByteLevel "
+            + "(use_regex, no prefix space), alone or after Digits(individual_digits)")
+    }
+
+    /// ByteLevel with its GPT-2 regex on and no added prefix space (HF's defaults: use_regex true, prefix space true).
+    private static func isRegexByteLevel(_ node: [String: Any]) -> Bool {
+        node["type"] as? String == "ByteLevel" && node["add_prefix_space"] as? Bool == false
+            && (node["use_regex"] == nil || node["use_regex"] as? Bool == true)
+    }
+
+    /// The BOS id a post-processor adds before the text, nil when it adds nothing.
+    private static func templateBos(_ value: Any?, file: String) throws -> Int32? {
+        guard let value, !(value is NSNull) else { return nil }
+        let node = value as? [String: Any]
+        switch node?["type"] as? String {
+        case "ByteLevel":
+            return nil
+        case "Sequence":
+            guard let steps = node?["processors"] as? [Any] else { break }
+            let found = try steps.compactMap { try templateBos($0, file: file) }
+            guard found.count <= 1 else { break }
+            return found.first
+        case "TemplateProcessing":
+            guard let single = node?["single"] as? [[String: Any]] else { break }
+            if single.count == 1, single[0]["Sequence"] != nil { return nil }
+            guard single.count == 2, single[1]["Sequence"] != nil,
+                  let name = (single[0]["SpecialToken"] as? [String: Any])?["id"] as? String,
+                  let specials = node?["special_tokens"] as? [String: Any],
+                  let ids = (specials[name] as? [String: Any])?["ids"] as? [Int], ids.count == 1,
+                  let id = Int32(exactly: ids[0]) else { break }
+            return id
+        default:
+            break
+        }
+        throw MopError(file: file, "unsupported post_processor \(describe(value)); supported: ByteLevel, or a template "
+            + "that adds one BOS token before the text")
+    }
+
+    /// A short description of a JSON node for error messages: its type name and a bounded preview.
+    private static func describe(_ value: Any) -> String {
+        let text: String
+        if JSONSerialization.isValidJSONObject(value),
+           let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            text = String(decoding: data, as: UTF8.self)
+        } else {
+            text = "\(value)"
+        }
+        return text.count > 160 ? String(text.prefix(160)) + "..." : text
+    }
+}

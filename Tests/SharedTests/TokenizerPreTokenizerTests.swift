@@ -1,0 +1,58 @@
+import XCTest
+@testable import Shared
+
+/// The GPT-2 regex scanner and SmolLM2's digit splitting on hand-picked strings, pieces worked out from the regex.
+final class TokenizerPreTokenizerTests: XCTestCase {
+    private let gpt2 = PreTokenizer(.gpt2)
+    private let smollm = PreTokenizer(.smollm)
+
+    func testWordsSpacesContractionsAndNumbers() {
+        XCTAssertEqual(gpt2.pieces("Hello  world's 123!!"), ["Hello", " ", " world", "'s", " 123", "!!"])
+        XCTAssertEqual(smollm.pieces("Hello  world's 123!!"), ["Hello", " ", " world", "'s", " ", "1", "2", "3", "!!"])
+        XCTAssertEqual(gpt2.pieces(""), [])
+        XCTAssertEqual(smollm.pieces(""), [])
+    }
+
+    func testWhitespaceRunsKeepTheirLastCharacterForTheNextWord() {
+        // A run followed by a non-space gives all but its last character; at the end it is kept whole.
+        XCTAssertEqual(gpt2.pieces("a   b\n\n\n c\t\td  "), ["a", "  ", " b", "\n\n\n", " c", "\t", "\t", "d", "  "])
+        XCTAssertEqual(gpt2.pieces("   leading"), ["  ", " leading"])
+        XCTAssertEqual(gpt2.pieces("trailing   "), ["trailing", "   "])
+        // Only U+0020 joins the next word; a lone tab or newline stands alone.
+        XCTAssertEqual(gpt2.pieces("\tx\ny"), ["\t", "x", "\n", "y"])
+        XCTAssertEqual(gpt2.pieces(" "), [" "])
+        XCTAssertEqual(gpt2.pieces(" \n"), [" \n"])
+        // No-break and ideographic spaces are \s but not U+0020.
+        XCTAssertEqual(gpt2.pieces("a\u{00A0}b\u{3000}\u{3000}c"), ["a", "\u{00A0}", "b", "\u{3000}", "\u{3000}", "c"])
+    }
+
+    func testContractionsAreCaseSensitive() {
+        XCTAssertEqual(gpt2.pieces("I'm don't WE'LL they're we've she'd you'll"),
+                       ["I", "'m", " don", "'t", " WE", "'", "LL", " they", "'re",
+                        " we", "'ve", " she", "'d", " you", "'ll"])
+        XCTAssertEqual(gpt2.pieces("'s's ''s 'x 'l"), ["'s", "'s", " ''", "s", " '", "x", " '", "l"])
+        XCTAssertEqual(gpt2.pieces("!!'s"), ["!!'", "s"])
+    }
+
+    func testUnicodeClasses() {
+        XCTAssertEqual(gpt2.pieces("naïve café"), ["naïve", " café"])
+        XCTAssertEqual(gpt2.pieces("你好，世界"), ["你好", "，", "世界"])
+        // A combining mark is neither \p{L} nor \p{N}.
+        XCTAssertEqual(gpt2.pieces("e\u{301}x"), ["e", "\u{301}", "x"])
+        XCTAssertEqual(gpt2.pieces("flag 🇺🇸!"), ["flag", " 🇺🇸!"])
+        // Letter numbers (Ⅳ) and other numbers (½, ²) are \p{N}: whole runs for gpt2, one by one for smollm.
+        XCTAssertEqual(gpt2.pieces("x\u{2163}½² y"), ["x", "\u{2163}½²", " y"])
+        XCTAssertEqual(smollm.pieces("x\u{2163}½² y"), ["x", "\u{2163}", "½", "²", " y"])
+        XCTAssertEqual(smollm.pieces("a 12"), ["a", " ", "1", "2"])
+        XCTAssertEqual(smollm.pieces("3.14"), ["3", ".", "1", "4"])
+    }
+
+    func testPiecesConcatenateToTheInput() {
+        let texts = ["  mixed\t\tcontent 123 'll\n\n  ∑ 😀 ok  ", "x y  z   ", "\r\n\r\n", "a1b2 c3"]
+        for text in texts {
+            XCTAssertEqual(gpt2.pieces(text).joined(), text)
+            XCTAssertEqual(smollm.pieces(text).joined(), text)
+            XCTAssertFalse(gpt2.pieces(text).contains(""))
+        }
+    }
+}
