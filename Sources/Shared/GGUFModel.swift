@@ -1,0 +1,138 @@
+/// Loads a LLaMA-family model from a GGUF file: `llama` (uniform layers) or `deci` (per-layer head, KV-head and
+/// feed-forward counts). Weights are dequantized to fp32 and returned in the Hugging Face layout (Q/K un-permuted).
+public enum GGUFModel {
+    public static let supportedArchitectures = ["llama", "deci"]
+
+    /// Hyper-parameter keys, after the `<architecture>.` prefix. Shared with `GGUFWriter`.
+    enum Key {
+        static let blockCount = "block_count"
+        static let contextLength = "context_length"
+        static let embeddingLength = "embedding_length"
+        static let feedForwardLength = "feed_forward_length"
+        static let headCount = "attention.head_count"
+        static let headCountKV = "attention.head_count_kv"
+        static let keyLength = "attention.key_length"
+        static let valueLength = "attention.value_length"
+        static let rmsEpsilon = "attention.layer_norm_rms_epsilon"
+        static let ropeFreqBase = "rope.freq_base"
+        static let ropeDimensionCount = "rope.dimension_count"
+        static let ropeScalingType = "rope.scaling.type"
+        static let vocabSize = "vocab_size"
+    }
+
+    /// The model and, when the file has tokenizer metadata, its tokenizer.
+    public static func load(path: String) throws -> (weights: ModelWeights, tokenizer: TokenizerSpec?) {
+        let file = try GGUFFile(path: path)
+        // The tokenizer is cheap to check, so a bad one fails before seconds of dequantization.
+        let tokenizer = try GGUFTokenizer.read(from: file)
+        return (try weights(of: file), tokenizer)
+    }
+
+    /// The architecture described by the file's metadata (no tensor data is read).
+    public static func config(of file: GGUFFile) throws -> ModelConfig {
+        func fail(_ problem: String) -> MopError { MopError(file: file.path, problem) }
+        guard let arch = file.architecture else { throw fail("general.architecture is missing") }
+        guard supportedArchitectures.contains(arch) else {
+            throw fail("unsupported architecture \"\(arch)\" (supported: \(supportedArchitectures.joined(separator: ", ")))")
+        }
+        func value(_ key: String) -> GGUFValue? { file.metadata["\(arch).\(key)"] }
+        func int(_ key: String) throws -> Int? {
+            guard let v = value(key) else { return nil }
+            guard let n = v.int, n >= 0 else { throw fail("\(arch).\(key) \(v.summary) is not a non-negative integer") }
+            return n
+        }
+        func required(_ key: String) throws -> Int {
+            guard let n = try int(key) else { throw fail("\(arch).\(key) is missing") }
+            return n
+        }
+        func float(_ key: String) throws -> Float? {
+            guard let v = value(key) else { return nil }
+            guard let x = v.double, x.isFinite, x > 0 else { throw fail("\(arch).\(key) \(v.summary) is not a positive number") }
+            return Float(x)
+        }
+
+        let blockCount = try required(Key.blockCount)
+        // Every block has several tensors, so a larger count is corrupt (and would drive huge per-layer arrays).
+        guard blockCount > 0, blockCount <= file.tensors.count else {
+            throw fail("\(arch).\(Key.blockCount) \(blockCount) does not fit the \(file.tensors.count) tensors in the file")
+        }
+        // llama.cpp accepts a scalar (same for every layer) or one entry per layer for these keys.
+        func perLayer(_ key: String, default fallback: [Int]? = nil) throws -> [Int] {
+            guard let v = value(key) else {
+                guard let fallback else { throw fail("\(arch).\(key) is missing") }
+                return fallback
+            }
+            if let n = v.int, n >= 0 { return [Int](repeating: n, count: blockCount) }
+            guard let array = v.array, array.count == blockCount else {
+                throw fail("\(arch).\(key) must be an integer or an array of \(blockCount) integers, one per layer")
+            }
+            return try array.map { element in
+                guard let n = element.int, n >= 0 else { throw fail("\(arch).\(key) holds \(element.summary), not a non-negative integer") }
+                return n
+            }
+        }
+        let heads = try perLayer(Key.headCount)
+        let kvHeads = try perLayer(Key.headCountKV, default: heads)
+        let intermediate = try perLayer(Key.feedForwardLength)
+        let hidden = try required(Key.embeddingLength)
+
+        let headDim: Int
+        if let keyLength = try int(Key.keyLength) {
+            headDim = keyLength
+        } else {
+            guard heads[0] > 0, hidden % heads[0] == 0 else {
+                throw fail("\(arch).\(Key.keyLength) is missing and \(hidden) does not divide into \(heads[0]) heads")
+            }
+            headDim = hidden / heads[0]
+        }
+        if let valueLength = try int(Key.valueLength), valueLength != headDim {
+            throw fail("\(arch).\(Key.valueLength) \(valueLength) differs from the key length \(headDim)")
+        }
+        if let rotary = try int(Key.ropeDimensionCount), rotary != headDim {
+            throw fail("\(arch).\(Key.ropeDimensionCount) \(rotary) differs from the head dimension \(headDim) (partial rotary is not supported)")
+        }
+        if let scaling = value(Key.ropeScalingType), scaling.string != "none" {
+            throw fail("\(arch).\(Key.ropeScalingType) \(scaling.summary) is not supported")
+        }
+        if file.tensor(named: "rope_freqs.weight") != nil {
+            throw fail("rope_freqs.weight (llama3 rope scaling) is not supported")
+        }
+
+        let vocabSize: Int
+        if let n = try int(Key.vocabSize) {
+            vocabSize = n
+        } else if let tokens = file.metadata["tokenizer.ggml.tokens"]?.array {
+            vocabSize = tokens.count
+        } else if let embedding = file.tensor(named: "token_embd.weight"), embedding.dimensions.count == 2 {
+            vocabSize = embedding.dimensions[1]
+        } else {
+            throw fail("the vocabulary size is unknown (no \(arch).\(Key.vocabSize), tokens or token_embd.weight)")
+        }
+        guard let epsilon = try float(Key.rmsEpsilon) else { throw fail("\(arch).\(Key.rmsEpsilon) is missing") }
+
+        let layers = (0..<blockCount).map { LayerShape(heads: heads[$0], kvHeads: kvHeads[$0], intermediate: intermediate[$0]) }
+        let config = ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
+                                 rmsNormEps: epsilon, ropeTheta: try float(Key.ropeFreqBase) ?? 10000,
+                                 tiedEmbeddings: file.tensor(named: "output.weight") == nil,
+                                 maxPositions: try required(Key.contextLength))
+        try config.validate(file: file.path)
+        return config
+    }
+
+    /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
+    public static func weights(of file: GGUFFile) throws -> ModelWeights {
+        let config = try config(of: file)
+        var tensors: [String: Tensor] = [:]
+        for (hfName, _) in ModelWeights.expectedShapes(config) {
+            guard let ggufName = GGUFTensorNames.gguf(fromHF: hfName) else { continue }
+            guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
+            tensors[hfName] = try file.dequantize(info)
+        }
+        var weights = try ModelWeights(config: config, tensors: tensors, file: file.path)
+        for (index, shape) in config.layers.enumerated() {
+            weights.layers[index].q = GGUFRopeOrder.toHF(weights.layers[index].q, heads: shape.heads, headDim: config.headDim)
+            weights.layers[index].k = GGUFRopeOrder.toHF(weights.layers[index].k, heads: shape.kvHeads, headDim: config.headDim)
+        }
+        return weights
+    }
+}

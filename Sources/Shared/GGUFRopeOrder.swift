@@ -1,0 +1,36 @@
+/// The Q/K row order of GGUF files. llama.cpp rotates adjacent pairs (x[2i], x[2i+1]) while Hugging Face's
+/// `rotate_half` pairs x[i] with x[i + hd/2], so llama.cpp's converter permutes the rows of every head:
+/// `w.reshape(heads, 2, hd/2, D).swapaxes(1, 2).reshape(heads*hd, D)`.
+/// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2).
+public enum GGUFRopeOrder {
+    /// Hugging Face rows -> GGUF rows, for a [heads*headDim, D] matrix.
+    public static func toGGUF(_ matrix: Tensor, heads: Int, headDim: Int) -> Tensor {
+        reorder(matrix, heads: heads, headDim: headDim, toGGUF: true)
+    }
+
+    /// GGUF rows -> Hugging Face rows, for a [heads*headDim, D] matrix.
+    public static func toHF(_ matrix: Tensor, heads: Int, headDim: Int) -> Tensor {
+        reorder(matrix, heads: heads, headDim: headDim, toGGUF: false)
+    }
+
+    /// The shape must be [heads*headDim, cols] with an even headDim; callers pass tensors already checked against the config.
+    private static func reorder(_ matrix: Tensor, heads: Int, headDim: Int, toGGUF: Bool) -> Tensor {
+        precondition(matrix.rows == heads * headDim && headDim % 2 == 0, "Q/K matrix \(matrix.shape) is not \(heads) heads of \(headDim) rows")
+        let cols = matrix.cols, half = headDim / 2
+        var data = [Float](repeating: 0, count: matrix.count)
+        matrix.data.withUnsafeBufferPointer { source in
+            data.withUnsafeMutableBufferPointer { target in
+                for h in 0..<heads {
+                    for i in 0..<half {
+                        for j in 0..<2 {
+                            let gguf = h * headDim + 2 * i + j, hf = h * headDim + j * half + i
+                            let (from, to) = toGGUF ? (hf, gguf) : (gguf, hf)
+                            for c in 0..<cols { target[to * cols + c] = source[from * cols + c] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: matrix.shape, data: data)
+    }
+}

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a model as a GGUF v3 file that llama.cpp loads: architecture `llama` when every layer has the same
+/// shape, else `deci` with per-layer head, KV-head and feed-forward arrays. Q/K rows are permuted into
+/// llama.cpp's order; 1-D tensors (norms) are always F32, matrices F32 or F16.
+public enum GGUFWriter {
+    /// The element type of the weight matrices.
+    public enum MatrixType: Sendable {
+        case f32, f16
+
+        var tensorType: GGUFTensorType { self == .f32 ? .f32 : .f16 }
+        /// llama.cpp's `general.file_type`: ALL_F32 = 0, MOSTLY_F16 = 1.
+        var fileType: UInt32 { self == .f32 ? 0 : 1 }
+    }
+
+    /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete.
+    public static func write(weights: ModelWeights, tokenizer: TokenizerSpec?, to path: String, type: MatrixType,
+                             name: String = "mop") throws {
+        let config = weights.config
+        try config.validate(file: path)
+        guard config.ropeScaling == nil else {
+            throw MopError(file: path, "writing llama3 rope scaling to GGUF is not supported")
+        }
+        try checkShapes(weights, file: path)
+        var metadata = hyperParameters(config, name: name, type: type)
+        if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
+
+        // Q and K rows go into llama.cpp's adjacent-pair order.
+        var stored = weights
+        for (index, shape) in config.layers.enumerated() {
+            stored.layers[index].q = GGUFRopeOrder.toGGUF(weights.layers[index].q, heads: shape.heads, headDim: config.headDim)
+            stored.layers[index].k = GGUFRopeOrder.toGGUF(weights.layers[index].k, heads: shape.kvHeads, headDim: config.headDim)
+        }
+        let tensors = stored.namedTensors().compactMap { entry -> (name: String, tensor: Tensor, type: GGUFTensorType)? in
+            guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
+            return (ggufName, entry.tensor, entry.tensor.shape.count == 1 ? .f32 : type.tensorType)
+        }
+
+        var header = GGUFByteWriter()
+        header.u32(GGUFFile.magic)
+        header.u32(3)
+        header.u64(UInt64(tensors.count))
+        header.u64(UInt64(metadata.count))
+        for (key, value) in metadata {
+            header.string(key)
+            header.u32(value.type.rawValue)
+            header.value(value)
+        }
+        var relative = 0
+        for tensor in tensors {
+            header.string(tensor.name)
+            header.u32(UInt32(tensor.tensor.shape.count))
+            for dimension in tensor.tensor.shape.reversed() { header.u64(UInt64(dimension)) }
+            header.u32(tensor.type.rawValue)
+            header.u64(UInt64(relative))
+            relative = aligned(relative + tensor.tensor.count * tensor.type.blockBytes)
+        }
+        header.pad(to: aligned(header.bytes.count))
+
+        let temporary = path + ".tmp"
+        let output = try GGUFOutputFile(path: temporary, reportAs: path)
+        do {
+            try output.append(header.bytes)
+            for tensor in tensors {
+                var data = GGUFByteWriter()
+                data.floats(tensor.tensor.data, as: tensor.type)
+                data.pad(to: aligned(data.bytes.count))
+                try output.append(data.bytes)
+            }
+            try output.finish()
+        } catch {
+            output.discard()
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw MopError(file: path, "cannot rename \(temporary) into place: \(reason)")
+        }
+    }
+
+    /// The struct's fields are mutable, so nothing else guarantees they still agree with the config.
+    private static func checkShapes(_ weights: ModelWeights, file: String) throws {
+        let config = weights.config
+        guard weights.layers.count == config.layers.count, (weights.output == nil) == config.tiedEmbeddings else {
+            throw MopError(file: file, "the weights have \(weights.layers.count) layers and \(weights.output == nil ? "no" : "an") output matrix; the config says \(config.layers.count) layers, \(config.tiedEmbeddings ? "tied" : "untied")")
+        }
+        for ((name, expected), (_, tensor)) in zip(ModelWeights.expectedShapes(config), weights.namedTensors()) where tensor.shape != expected {
+            throw MopError(file: file, "tensor \(name) has shape \(tensor.shape), the config implies \(expected)")
+        }
+    }
+
+    private static func aligned(_ offset: Int) -> Int {
+        let a = GGUFFile.defaultAlignment
+        return (offset + a - 1) / a * a
+    }
+
+    /// General and architecture metadata. A uniform model uses scalars under `llama.`, a non-uniform one
+    /// per-layer INT32 arrays under `deci.` (the element type llama.cpp's converter writes).
+    private static func hyperParameters(_ config: ModelConfig, name: String, type: MatrixType) -> [(key: String, value: GGUFValue)] {
+        let uniform = config.isUniform
+        let arch = uniform ? "llama" : "deci"
+        func perLayer(_ values: [Int]) -> GGUFValue {
+            uniform ? .uint32(UInt32(values[0])) : .array(.int32, values.map { .int32(Int32($0)) })
+        }
+        typealias K = GGUFModel.Key
+        let entries: [(String, GGUFValue)] = [
+            (K.vocabSize, .uint32(UInt32(config.vocabSize))),
+            (K.contextLength, .uint32(UInt32(config.maxPositions))),
+            (K.embeddingLength, .uint32(UInt32(config.hidden))),
+            (K.blockCount, .uint32(UInt32(config.layers.count))),
+            (K.feedForwardLength, perLayer(config.layers.map(\.intermediate))),
+            (K.headCount, perLayer(config.layers.map(\.heads))),
+            (K.headCountKV, perLayer(config.layers.map(\.kvHeads))),
+            (K.keyLength, .uint32(UInt32(config.headDim))),
+            (K.valueLength, .uint32(UInt32(config.headDim))),
+            (K.ropeDimensionCount, .uint32(UInt32(config.headDim))),
+            (K.ropeFreqBase, .float32(config.ropeTheta)),
+            (K.rmsEpsilon, .float32(config.rmsNormEps)),
+        ]
+        return [
+            ("general.architecture", .string(arch)),
+            ("general.name", .string(name)),
+            ("general.alignment", .uint32(UInt32(GGUFFile.defaultAlignment))),
+            ("general.file_type", .uint32(type.fileType)),
+        ] + entries.map { ("\(arch).\($0.0)", $0.1) }
+    }
+}
+
+/// Little-endian serialization of GGUF header fields and tensor data into a byte buffer.
+struct GGUFByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+
+    mutating func string(_ s: String) {
+        let utf8 = Array(s.utf8)
+        u64(UInt64(utf8.count))
+        bytes += utf8
+    }
+
+    mutating func pad(to length: Int) {
+        if bytes.count < length { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
+    }
+
+    mutating func value(_ value: GGUFValue) {
+        switch value {
+        case .uint8(let v): bytes.append(v)
+        case .int8(let v): bytes.append(UInt8(bitPattern: v))
+        case .uint16(let v): withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+        case .int16(let v): withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
+        case .uint32(let v): u32(v)
+        case .int32(let v): u32(UInt32(bitPattern: v))
+        case .uint64(let v): u64(v)
+        case .int64(let v): u64(UInt64(bitPattern: v))
+        case .float32(let v): u32(v.bitPattern)
+        case .float64(let v): u64(v.bitPattern)
+        case .bool(let v): bytes.append(v ? 1 : 0)
+        case .string(let v): string(v)
+        case .array(let elementType, let elements):
+            u32(elementType.rawValue)
+            u64(UInt64(elements.count))
+            for element in elements { self.value(element) }
+        }
+    }
+
+    /// Floats as F32 or F16 (rounded to nearest even, as numpy's astype(float16)).
+    mutating func floats(_ values: [Float], as type: GGUFTensorType) {
+        let half = type == .f16
+        let start = bytes.count
+        bytes += repeatElement(0, count: values.count * (half ? 2 : 4))
+        bytes.withUnsafeMutableBytes { raw in
+            for (i, v) in values.enumerated() {
+                if half {
+                    raw.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: start + 2 * i, as: UInt16.self)
+                } else {
+                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: start + 4 * i, as: UInt32.self)
+                }
+            }
+        }
+    }
+}
+
+/// A file being written with POSIX calls; errors name the final path the caller asked for.
+final class GGUFOutputFile {
+    private let path: String
+    private let reportAs: String
+    private var fd: Int32
+
+    init(path: String, reportAs: String) throws {
+        self.path = path
+        self.reportAs = reportAs
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw MopError(file: reportAs, "cannot create \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    func append(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var done = 0
+            while done < buffer.count {
+                let n = write(fd, base + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw MopError(file: reportAs, "cannot write \(path): \(String(cString: strerror(errno)))") }
+                done += n
+            }
+        }
+    }
+
+    func finish() throws {
+        let result = close(fd)
+        fd = -1
+        guard result == 0 else { throw MopError(file: reportAs, "cannot close \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Closes (if still open) and removes the partial file after a failure.
+    func discard() {
+        if fd >= 0 { _ = close(fd) }
+        fd = -1
+        unlink(path)
+    }
+}
