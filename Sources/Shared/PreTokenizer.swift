@@ -19,8 +19,9 @@ public struct PreTokenizer: Sendable {
         return ranges.map { String(String.UnicodeScalarView(scalars[$0])) }
     }
 
-    /// Appends to `pieces` consecutive ranges that cover `scalars[range]`, one per piece.
-    public func split(_ scalars: [Unicode.Scalar], in range: Range<Int>, into pieces: inout [Range<Int>]) {
+    /// Appends to `pieces` consecutive ranges that cover `scalars[range]`, one per piece; `range` must lie in
+    /// `scalars.indices` (internal: only the tokenizer calls it).
+    func split(_ scalars: [Unicode.Scalar], in range: Range<Int>, into pieces: inout [Range<Int>]) {
         let classes = range.map { ScalarClass(of: scalars[$0]) }
         let base = range.lowerBound
         switch kind {
