@@ -113,11 +113,13 @@ public final class GGUFFile: Sendable {
                 elements = product
             }
             guard entry.dimensions[0] % entry.type.blockSize == 0, let bytes = entry.type.byteCount(elements: elements) else {
-                throw MopError(file: path, "tensor \(name) row length \(entry.dimensions[0]) is not a multiple of the \(entry.type.name) block size \(entry.type.blockSize)")
+                let type = entry.type
+                throw MopError(file: path, "tensor \(name) row length \(entry.dimensions[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
             let (offset, overflow) = dataOffset.addingReportingOverflow(entry.relative)
             guard !overflow, offset <= mapped.count, bytes <= mapped.count - offset else {
-                throw MopError(file: path, "tensor \(name) data at bytes \(dataOffset)+\(entry.relative)..<+\(bytes) is past the end of the file (\(mapped.count) bytes)")
+                let span = "\(bytes) bytes at data offset \(entry.relative), data section at \(dataOffset)"
+                throw MopError(file: path, "tensor \(name) data (\(span)) is past the end of the file (\(mapped.count) bytes)")
             }
             guard tensorIndex[name] == nil else { throw MopError(file: path, "tensor \(name) appears twice") }
             tensorIndex[name] = tensors.count

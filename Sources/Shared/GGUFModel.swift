@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Loads a LLaMA-family model from a GGUF file: `llama` (uniform layers) or `deci` (per-layer head, KV-head and
 /// feed-forward counts). Weights are dequantized to fp32 and returned in the Hugging Face layout (Q/K un-permuted).
 public enum GGUFModel {
@@ -122,12 +124,21 @@ public enum GGUFModel {
     /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
     public static func weights(of file: GGUFFile) throws -> ModelWeights {
         let config = try config(of: file)
-        var tensors: [String: Tensor] = [:]
-        for (hfName, _) in ModelWeights.expectedShapes(config) {
-            guard let ggufName = GGUFTensorNames.gguf(fromHF: hfName) else { continue }
+        let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
+            guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
             guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
-            tensors[hfName] = try file.dequantize(info)
+            return (entry.name, info)
         }
+        // Dequantization is mostly page faults and memory traffic; tensors are independent, so use every core.
+        var results = [Result<Tensor, any Error>](repeating: .success(Tensor(zeros: [0])), count: jobs.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let slots = GGUFResultSlots(base: buffer.baseAddress)
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
+                slots.base?[index] = Result { try file.dequantize(jobs[index].info) }
+            }
+        }
+        var tensors: [String: Tensor] = [:]
+        for (job, result) in zip(jobs, results) { tensors[job.hfName] = try result.get() }
         var weights = try ModelWeights(config: config, tensors: tensors, file: file.path)
         for (index, shape) in config.layers.enumerated() {
             weights.layers[index].q = GGUFRopeOrder.toHF(weights.layers[index].q, heads: shape.heads, headDim: config.headDim)
@@ -135,4 +146,9 @@ public enum GGUFModel {
         }
         return weights
     }
+}
+
+/// Result slots that parallel iterations fill, each writing only its own index.
+private struct GGUFResultSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Result<Tensor, any Error>>?
 }

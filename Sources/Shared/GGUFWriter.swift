@@ -87,7 +87,8 @@ public enum GGUFWriter {
     private static func checkShapes(_ weights: ModelWeights, file: String) throws {
         let config = weights.config
         guard weights.layers.count == config.layers.count, (weights.output == nil) == config.tiedEmbeddings else {
-            throw MopError(file: file, "the weights have \(weights.layers.count) layers and \(weights.output == nil ? "no" : "an") output matrix; the config says \(config.layers.count) layers, \(config.tiedEmbeddings ? "tied" : "untied")")
+            let output = weights.output == nil ? "no" : "an", tying = config.tiedEmbeddings ? "tied" : "untied"
+            throw MopError(file: file, "the weights have \(weights.layers.count) layers and \(output) output matrix; the config says \(config.layers.count) layers, \(tying)")
         }
         for ((name, expected), (_, tensor)) in zip(ModelWeights.expectedShapes(config), weights.namedTensors()) where tensor.shape != expected {
             throw MopError(file: file, "tensor \(name) has shape \(tensor.shape), the config implies \(expected)")

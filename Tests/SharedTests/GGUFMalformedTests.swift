@@ -79,7 +79,7 @@ final class GGUFMalformedTests: XCTestCase {
         let tensors = [(name: "token_embd.weight", dims: [UInt64(4), 2], type: UInt32(0), offset: UInt64(1) << 20)]
         let path = try save(GGUFHandBuilt.header(metadata: [("general.architecture", .string("llama"))], tensors: tensors,
                                    tail: [UInt8](repeating: 0, count: 64)), "far-tensor.gguf")
-        assertMopError(path, "tensor token_embd.weight data at bytes") { try GGUFFile(path: path) }
+        assertMopError(path, "tensor token_embd.weight data (32 bytes at data offset 1048576") { try GGUFFile(path: path) }
         assertMopError(path, "past the end of the file") { try GGUFFile(path: path) }
     }
 
@@ -90,7 +90,7 @@ final class GGUFMalformedTests: XCTestCase {
         // Fits an Int, but overflows once the data section start is added.
         let nearMax = [(name: "x", dims: [UInt64(4)], type: UInt32(0), offset: UInt64(Int.max - 31))]
         let overflow = try save(GGUFHandBuilt.header(metadata: [], tensors: nearMax), "overflow.gguf")
-        assertMopError(overflow, "tensor x data at bytes") { try GGUFFile(path: overflow) }
+        assertMopError(overflow, "tensor x data (16 bytes at data offset 9223372036854775776") { try GGUFFile(path: overflow) }
     }
 
     func testMisalignedTensorOffset() throws {
