@@ -23,7 +23,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS"]),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS"], exclude: ["Fixtures"]),
+        // Runs the built `mop` executable (and mpirun) as subprocesses.
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,4 +22,11 @@ public protocol Communicator: Sendable {
 
 extension Communicator {
     public var isCoordinator: Bool { rank == 0 }
+
+    /// Root's array of plain values (token ids, indices) on every rank.
+    public func broadcast<T: BitwiseCopyable>(_ values: inout [T], root: Int) {
+        var bytes = values.withUnsafeBytes { Array($0) }
+        broadcast(&bytes, root: root)
+        values = bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+    }
 }

@@ -3,10 +3,14 @@ import Dispatch
 /// Element-wise kernels of the forward pass, vectorised with SIMD8 so they stay small next to the BLAS products.
 public enum VectorMath {
     /// exp on 8 lanes (Cephes expf: range reduction by ln 2 and a degree-5 polynomial; about 1 ulp on [-87, 88]).
+    /// No float-to-int conversion (Swift's generic one is scalar and slow): adding 1.5 * 2^23 rounds x / ln 2 to an
+    /// integer that sits in the low mantissa bits, and those bits build 2^n directly.
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (clamped * 1.442_695_04 + 0.5).rounded(.down)
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
         // Two-step ln 2 so that r = x - n ln2 keeps full precision.
         var r = clamped - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
@@ -17,8 +21,8 @@ public enum VectorMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5e-1
         p = p * (r * r) + r + 1
-        let bits = SIMD8<Int32>(n) &+ 127
-        let scale = unsafeBitCast(bits &<< 23, to: SIMD8<Float>.self)
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
         return p * scale
     }
 

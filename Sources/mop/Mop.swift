@@ -5,6 +5,7 @@ struct Mop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mop",
         abstract: "Structured pruning of LLaMA-family models (AMP and MoP), single node or over MPI.",
-        subcommands: []
+        discussion: "Every command runs the same way alone or under mpirun; rank 0 prints the results.",
+        subcommands: [InspectCommand.self, EvalCommand.self, BenchForwardCommand.self]
     )
 }

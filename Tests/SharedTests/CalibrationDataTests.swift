@@ -16,13 +16,6 @@ final class CalibrationDataTests: XCTestCase {
         try write(Data(text.utf8), name: name)
     }
 
-    /// The shared data directory: `MOP_SHARED_DATA`, else `<package root>/../shared/data`.
-    private static var sharedData: String {
-        if let explicit = ProcessInfo.processInfo.environment["MOP_SHARED_DATA"] { return explicit }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data").path
-    }
-
     func testPromptsFromJSONL() throws {
         let path = try write("""
         {"instruction": "Name a color.", "input": "", "output": "Red."}
@@ -41,7 +34,7 @@ final class CalibrationDataTests: XCTestCase {
     }
 
     func testPromptsOfTheSharedAlpacaFile() throws {
-        let path = Self.sharedData + "/instruct/alpaca.jsonl"
+        let path = try RealInputs.sharedData("instruct/alpaca.jsonl")
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "no shared data at \(path)")
         let prompts = try CalibrationData.alpacaPrompts(path: path)
         XCTAssertEqual(prompts.count, 5000)

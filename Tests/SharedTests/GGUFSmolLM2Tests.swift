@@ -5,19 +5,8 @@ import XCTest
 /// Loads the real SmolLM2-135M-Instruct Q4_1 GGUF (Q8_0 embedding, Q4_1 matrices, F32 norms) when it is present.
 /// Expected values come from Python's `gguf` package (GGUFReader + gguf.quants.dequantize, float32 numpy).
 final class GGUFSmolLM2Tests: XCTestCase {
-    private static var modelPath: String {
-        if let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"] { return path }
-        // <root>/Tests/SharedTests/<this file>
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-    }
-
     private func modelFile() throws -> GGUFFile {
-        let path = Self.modelPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("\(path) is absent (scripts/fetch-model.sh fetches it; or set MOP_SMOLLM2_GGUF)")
-        }
-        return try GGUFFile(path: path)
+        try GGUFFile(path: RealInputs.smolLM2Path())
     }
 
     func testHeaderConfigAndTypes() throws {

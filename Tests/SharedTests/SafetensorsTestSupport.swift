@@ -15,15 +15,8 @@ enum SafetensorsTestSupport {
     /// Asserts that `body` throws a MopError whose description names `path` and contains `phrase`.
     static func assertMopError<T>(_ body: @autoclosure () throws -> T, path: String, phrase: String,
                                   file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try body()
-            XCTFail("expected a MopError containing \"\(phrase)\"", file: file, line: line)
-        } catch let error as MopError {
-            XCTAssertTrue(error.description.contains(path), "\(error) does not name \(path)", file: file, line: line)
-            XCTAssertTrue(error.description.contains(phrase), "\(error) does not say \"\(phrase)\"", file: file, line: line)
-        } catch {
-            XCTFail("expected a MopError, got \(error)", file: file, line: line)
-        }
+        // The suite-wide assertion, with an autoclosure for these tests' call sites.
+        SharedTests.assertMopError(path, phrase, file: file, line: line, body)
     }
 
     /// A safetensors file assembled byte by byte, independent of the writer: `declaredLength` overrides the

@@ -75,10 +75,7 @@ final class TokenizerSmolLM2Tests: XCTestCase {
 
     /// Encoding speed on the whole WikiText-2 test file: printed, not asserted (run with `-c release` for real numbers).
     func testEncodingSpeedOnWikiText() throws {
-        let path = ProcessInfo.processInfo.environment["MOP_WIKITEXT_PATH"] ?? "/work/shared/data/text/wikitext2-test.txt"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw XCTSkip("WikiText-2 test file not found at \(path); set MOP_WIKITEXT_PATH")
-        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: RealInputs.sharedData("text/wikitext2-test.txt")))
         let text = String(decoding: data, as: UTF8.self)
         let tokenizer = try Self.tokenizer()
         let start = Date()
@@ -87,13 +84,4 @@ final class TokenizerSmolLM2Tests: XCTestCase {
         print(String(format: "encoded %d bytes of WikiText-2 into %d tokens in %.3f s", data.count, ids.count, seconds))
         XCTAssertEqual(tokenizer.decode(ids), text)
     }
-}
-
-/// SmolLM2's tokenizer spec, from the tokenizer.json that scripts/make-tokenizer-fixture.py builds from the GGUF,
-/// at `MOP_SMOLLM2_TOKENIZER_JSON`.
-func smolLM2TokenizerSpec() throws -> TokenizerSpec {
-    guard let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_TOKENIZER_JSON"] else {
-        throw XCTSkip("set MOP_SMOLLM2_TOKENIZER_JSON to the tokenizer.json written by scripts/make-tokenizer-fixture.py")
-    }
-    return try TokenizerJSON.read(path: path)
 }

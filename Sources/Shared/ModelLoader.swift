@@ -1,0 +1,66 @@
+import Foundation
+
+/// The file formats a model can come in.
+public enum ModelFormat: String, Sendable {
+    case gguf
+    /// A Hugging Face directory (config.json, safetensors, tokenizer.json), as mop also writes.
+    case huggingFace = "hf"
+}
+
+/// A model ready to run: fp32 weights in the HF layout and, when the files carry one, its tokenizer.
+public struct LoadedModel: Sendable {
+    public let weights: ModelWeights
+    public let tokenizer: TokenizerSpec?
+    public let format: ModelFormat
+}
+
+/// What `mop inspect` shows, read without touching the tensor data.
+public struct ModelDescription: Sendable {
+    public let config: ModelConfig
+    public let format: ModelFormat
+    public let architecture: String
+}
+
+/// The one entry point that turns a path on the command line into a model, whatever its format.
+public enum ModelLoader {
+    public static func format(of path: String) throws -> ModelFormat {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw MopError(file: path, "no such file or directory")
+        }
+        if isDirectory.boolValue { return .huggingFace }
+        let file = try MappedFile(path: path)
+        guard file.count >= 4, try file.load(UInt32.self, at: 0, what: "magic") == 0x4655_4747 else {
+            throw MopError(file: path, "not a GGUF file (no GGUF magic) nor a model directory")
+        }
+        return .gguf
+    }
+
+    public static func load(path: String) throws -> LoadedModel {
+        switch try format(of: path) {
+        case .gguf:
+            let (weights, tokenizer) = try GGUFModel.load(path: path)
+            return LoadedModel(weights: weights, tokenizer: tokenizer, format: .gguf)
+        case .huggingFace:
+            let weights = try HFModelDirectory.load(path: path)
+            let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
+            let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try TokenizerJSON.read(path: tokenizerPath) : nil
+            return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
+        }
+    }
+
+    public static func describe(path: String) throws -> ModelDescription {
+        switch try format(of: path) {
+        case .gguf:
+            let file = try GGUFFile(path: path)
+            return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "llama")
+        case .huggingFace:
+            let configPath = (path as NSString).appendingPathComponent("config.json")
+            guard let data = FileManager.default.contents(atPath: configPath) else {
+                throw MopError(file: configPath, "missing: a model directory needs config.json")
+            }
+            return ModelDescription(config: try HFConfig.parse(data: data, file: configPath), format: .huggingFace,
+                                    architecture: "llama")
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+struct BenchForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-forward",
+        abstract: "Prefill throughput of the scoring forward pass, against cblas_sgemm on the same products.")
+
+    @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @Option(help: "Tokens in the sequence.") var seqLen = 512
+    @Option(help: "Text whose first tokens form the sequence (default: token ids 0, 1, 2, ...).") var text: String?
+    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @Option(help: "Timed runs; the best is kept.") var runs = 3
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    func run() throws {
+        RunSupport.run(threads: threads) { communicator in
+            guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
+            let loaded = try ModelLoader.load(path: model)
+            var tokens = (0..<seqLen).map { Int32($0 % loaded.weights.config.vocabSize) }
+            if let text, let spec = loaded.tokenizer {
+                let encoded = try BPETokenizer(spec, file: model).encode(try TextFile.read(text))
+                guard encoded.count >= seqLen else { throw MopError(file: text, "holds \(encoded.count) tokens, fewer than --seq-len \(seqLen)") }
+                tokens = Array(encoded.prefix(seqLen))
+            }
+            let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)
+            if json { return try RunSupport.printJSON(result) }
+            RunSupport.printLine(String(format: "threads %d  seq %d  %.0f tokens/s  forward %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f",
+                                        result.threads, result.tokens, result.tokensPerSecond, result.forwardGflops,
+                                        result.sgemmGflops, result.ratio))
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Shared
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Print a model's architecture and parameter counts.")
+
+    @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    struct Report: Encodable {
+        let model: String
+        let format: String
+        let architecture: String
+        let layers: Int
+        let hidden: Int
+        let headDim: Int
+        let heads: [Int]
+        let kvHeads: [Int]
+        let intermediate: [Int]
+        let vocab: Int
+        let tiedEmbeddings: Bool
+        let ropeTheta: Float
+        let parameters: Int
+        let nonEmbeddingParameters: Int
+    }
+
+    func run() throws {
+        RunSupport.run(threads: nil) { communicator in
+            let description = try ModelLoader.describe(path: model)
+            guard communicator.isCoordinator else { return }
+            let c = description.config
+            let report = Report(model: model, format: description.format.rawValue, architecture: description.architecture,
+                                layers: c.layers.count, hidden: c.hidden, headDim: c.headDim,
+                                heads: c.layers.map(\.heads), kvHeads: c.layers.map(\.kvHeads),
+                                intermediate: c.layers.map(\.intermediate), vocab: c.vocabSize,
+                                tiedEmbeddings: c.tiedEmbeddings, ropeTheta: c.ropeTheta,
+                                parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters)
+            if json { return try RunSupport.printJSON(report) }
+            func summary(_ values: [Int]) -> String { Set(values).count == 1 ? "\(values[0]) in every layer" : "\(values)" }
+            RunSupport.printLine("""
+                \(model) (\(report.format), architecture \(report.architecture))
+                layers:        \(report.layers)
+                hidden:        \(report.hidden) (head dim \(report.headDim), RoPE theta \(report.ropeTheta))
+                heads:         \(summary(report.heads))
+                kv heads:      \(summary(report.kvHeads))
+                intermediate:  \(summary(report.intermediate))
+                vocabulary:    \(report.vocab)\(report.tiedEmbeddings ? " (tied embeddings)" : "")
+                parameters:    \(report.parameters) (\(report.nonEmbeddingParameters) without embeddings)
+                """)
+        }
+    }
+}

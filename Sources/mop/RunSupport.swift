@@ -1,0 +1,34 @@
+import Foundation
+import Shared
+
+/// What every command shares: one MPI communicator per process, results on rank 0's stdout, and bad input ending
+/// the whole job with a one-line error and a non-zero exit (never a hang: a lone failing rank aborts the others).
+enum RunSupport {
+    /// Runs `body` with the process's communicator; turns thrown errors into `mop: error: ...` on stderr.
+    static func run(threads: Int?, _ body: (MPICommunicator) throws -> Void) -> Never {
+        if let threads { BLAS.setThreads(threads) }
+        let communicator = MPICommunicator()
+        do {
+            try body(communicator)
+            communicator.finalize()
+            exit(0)
+        } catch {
+            let prefix = communicator.size > 1 ? "mop: error (rank \(communicator.rank)): " : "mop: error: "
+            FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
+            if communicator.size > 1 { communicator.abort(code: 1) }
+            exit(1)
+        }
+    }
+
+    /// One JSON object on stdout, keys sorted so outputs diff cleanly.
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    }
+
+    static func printLine(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import XCTest
+
+/// Runs the package's own `mop` executable (built next to the test bundle), directly or under mpirun.
+struct MopProcess {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var json: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any]
+        }
+    }
+
+    /// The test runner is an executable in the build folder (.build/<triple>/<configuration>/), beside `mop`.
+    static var binary: String {
+        let folder = Bundle.main.executableURL?.deletingLastPathComponent() ?? Bundle.main.bundleURL
+        return folder.appendingPathComponent("mop").path
+    }
+
+    /// `mop args...`, killed after `timeout` seconds (a hang is a failure, not a stuck CI).
+    static func run(_ args: [String], timeout: TimeInterval = 300, environment: [String: String] = [:]) throws -> Output {
+        try launch(binary, args, timeout: timeout, environment: environment)
+    }
+
+    /// `mpirun -np N mop args...` with one BLAS thread per rank.
+    static func mpirun(ranks: Int, _ args: [String], timeout: TimeInterval = 300) throws -> Output {
+        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let mpirun else { throw XCTSkip("mpirun is not installed (scripts/setup.sh installs it)") }
+        let launcher = ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "-x", "OPENBLAS_NUM_THREADS=1", binary]
+        return try launch(mpirun, launcher + args, timeout: timeout, environment: ["OPENBLAS_NUM_THREADS": "1"])
+    }
+
+    private static func launch(_ executable: String, _ args: [String], timeout: TimeInterval,
+                               environment: [String: String]) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let killer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        // Read both pipes before waiting, so a chatty child cannot fill a pipe and block.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stdoutData = Data(), stderrData = Data()
+        DispatchQueue.global().async(group: group) { stdoutData = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { stderrData = err.fileHandleForReading.readDataToEndOfFile() }
+        group.wait()
+        process.waitUntilExit()
+        killer.cancel()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// Paths of the real inputs (SharedTests has the same rules): SmolLM2 (scripts/fetch-model.sh) and ../shared/data.
+enum RealInputs {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var sharedData: String {
+        ProcessInfo.processInfo.environment["MOP_SHARED_DATA"]
+            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data").path
+    }
+
+    /// The SmolLM2 GGUF; skipped when absent locally, a failure on CI (the test command fetches it).
+    static func smolLM2() throws -> String {
+        let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"]
+            ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        if FileManager.default.fileExists(atPath: path) { return path }
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("SmolLM2 missing at \(path)") }
+        throw XCTSkip("SmolLM2 not fetched (scripts/fetch-model.sh): \(path)")
+    }
+}

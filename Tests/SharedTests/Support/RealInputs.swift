@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+/// The real inputs some tests read: SmolLM2 (fetched by scripts/fetch-model.sh) and ../shared/data.
+/// Absent locally, those tests skip; on CI (CI=true) an absent input is a failure, since the test command fetches it.
+enum RealInputs {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func smolLM2Path() throws -> String {
+        let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"]
+            ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        return try existing(path, hint: "scripts/fetch-model.sh fetches it; or set MOP_SMOLLM2_GGUF")
+    }
+
+    /// A file under ../shared/data (or MOP_SHARED_DATA).
+    static func sharedData(_ relative: String) throws -> String {
+        let root = ProcessInfo.processInfo.environment["MOP_SHARED_DATA"]
+            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data").path
+        return try existing(root + "/" + relative, hint: "set MOP_SHARED_DATA to the shared data folder")
+    }
+
+    private static func existing(_ path: String, hint: String) throws -> String {
+        if FileManager.default.fileExists(atPath: path) { return path }
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("\(path) is absent on CI (\(hint))") }
+        throw XCTSkip("\(path) is absent (\(hint))")
+    }
+}
+
+/// SmolLM2's tokenizer spec, read from its GGUF.
+func smolLM2TokenizerSpec() throws -> TokenizerSpec {
+    try XCTUnwrap(GGUFTokenizer.read(from: GGUFFile(path: RealInputs.smolLM2Path())))
+}
