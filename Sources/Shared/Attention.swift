@@ -4,15 +4,16 @@ import Foundation
 public enum Attention {
     /// z[T, H*hd] = softmax(q_h k_g^T / sqrt(hd) + causal mask) v_g for every head h of group g = h / (H/KV).
     /// q: [T, H*hd], k and v: [T, KV*hd], all already rotated; rows of one sequence.
+    /// Heads whose `activeHeads` flag is false are not computed and output zero.
     /// `scratch` holds at least T*T floats (the score matrix of one head).
     public static func causal(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                               z: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
-                              scratch: UnsafeMutablePointer<Float>) {
+                              activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>) {
         let qWidth = heads * headDim, kvWidth = kvHeads * headDim
         let groupSize = heads / kvHeads
         let scale = 1 / Float(headDim).squareRoot()
         let rows = SendablePointer(scratch)
-        for h in 0..<heads {
+        for h in 0..<heads where activeHeads?[h] ?? true {
             let g = h / groupSize
             // scores[T, T] = scale * q_h . k_g^T
             BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: scale,

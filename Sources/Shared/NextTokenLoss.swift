@@ -6,8 +6,8 @@ public enum NextTokenLoss {
     public static let chunkRows = 64
 
     /// Sum of -log p(token[t+1] | tokens[...t]) over t = 0..<T-1 of every sequence, and the number of terms.
-    public static func sum(_ model: Transformer, batch: [[Int32]]) -> (negativeLogLikelihood: Double, tokens: Int) {
-        let hidden = model.hiddenStates(batch)
+    public static func sum(_ model: Transformer, batch: [[Int32]], mask: ModelMask? = nil) -> (negativeLogLikelihood: Double, tokens: Int) {
+        let hidden = model.hiddenStates(batch, mask: mask)
         // (row of the hidden state, token it must predict)
         var targets: [(row: Int, token: Int32)] = []
         for (sequence, segment) in zip(batch, Transformer.segments(batch)) where sequence.count > 1 {

@@ -30,13 +30,18 @@ public struct KeptLayer: Equatable, Codable, Sendable {
 
 /// Which layers, heads and neurons of an original model a pruned model keeps (SPEC 3, `structure.json`): enough to
 /// re-derive the pruned model from the original, plus the path of search steps that produced it.
-public struct PruningStructure: Equatable, Sendable {
+public struct PruningStructure: Equatable, Codable, Sendable {
     /// Block count of the original model.
     public var originalLayers: Int
     /// The search steps taken, in order: `L` a depth step (a block removed), `G` a width step.
     public var path: String
     /// Surviving blocks in original order; a removed block has no entry.
     public var layers: [KeptLayer]
+
+    enum CodingKeys: String, CodingKey {
+        case path, layers
+        case originalLayers = "original_layers"
+    }
 
     public static let version = 1
     public static let stepCharacters: Set<Character> = ["L", "G"]

@@ -35,34 +35,43 @@ public struct Transformer: Sendable {
         return x
     }
 
-    /// Final hidden states after the last RMSNorm: [N, D].
-    public func hiddenStates(_ batch: [[Int32]]) -> [Float] {
+    /// Final hidden states after the last RMSNorm: [N, D]. `mask` prunes without surgery; `observer` sees activations.
+    public func hiddenStates(_ batch: [[Int32]], mask: ModelMask? = nil, observer: ForwardObserver? = nil) -> [Float] {
         let longest = batch.map(\.count).max() ?? 0
         precondition(longest <= rope.positions, "sequence of \(longest) tokens is longer than the model's \(rope.positions) positions")
         let segments = Self.segments(batch)
         var x = embed(batch)
         for index in config.layers.indices {
-            block(&x, layer: index, segments: segments)
+            let layerMask = mask.map { $0.layers[index] } ?? .unmasked
+            guard let layerMask else { continue }  // a skipped block: the residual stream passes through
+            let input = observer == nil ? [] : x
+            block(&x, layer: index, segments: segments, mask: layerMask, observer: observer)
+            observer?.block(layer: index, input: input, output: x, segments: segments)
         }
         return RMSNorm.forward(x, rows: segments.last?.upperBound ?? 0, weight: weights.finalNorm, eps: config.rmsNormEps)
     }
 
     /// One transformer block, in place on the residual stream x: [N, D].
-    public func block(_ x: inout [Float], layer index: Int, segments: [Range<Int>]) {
+    public func block(_ x: inout [Float], layer index: Int, segments: [Range<Int>],
+                      mask: ModelMask.Layer = .unmasked, observer: ForwardObserver? = nil) {
         let layer = weights.layers[index], shape = config.layers[index]
         let rows = x.count / config.hidden
         // Attention: x += o(attention(rope(q(h)), rope(k(h)), v(h))), h = RMSNorm(x)
         let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: config.rmsNormEps)
-        let z = attention(h, rows: rows, layer: layer, shape: shape, segments: segments)
+        let z = attention(h, rows: rows, layer: layer, shape: shape, segments: segments, activeHeads: mask.heads)
+        observer?.attentionOutput(layer: index, z: z, segments: segments)
         addLinear(z, rows: rows, weight: layer.o, into: &x)
         // MLP: x += down(SiLU(gate(h)) * up(h)), h = RMSNorm(x)
         let h2 = RMSNorm.forward(x, rows: rows, weight: layer.mlpNorm, eps: config.rmsNormEps)
-        let a = swiGLU(h2, rows: rows, layer: layer)
+        var a = swiGLU(h2, rows: rows, layer: layer)
+        if let neurons = mask.neurons { zeroColumns(&a, rows: rows, keep: neurons) }
+        observer?.mlpActivation(layer: index, a: a, segments: segments)
         addLinear(a, rows: rows, weight: layer.down, into: &x)
     }
 
-    /// The attention output before o_proj (the concatenated heads): [N, H*hd].
-    public func attention(_ h: [Float], rows: Int, layer: LayerWeights, shape: LayerShape, segments: [Range<Int>]) -> [Float] {
+    /// The attention output before o_proj (the concatenated heads): [N, H*hd]. Heads not in `activeHeads` output zero.
+    public func attention(_ h: [Float], rows: Int, layer: LayerWeights, shape: LayerShape, segments: [Range<Int>],
+                          activeHeads: [Bool]? = nil) -> [Float] {
         let hd = config.headDim
         var q = BLAS.linear(h, rows: rows, layer.q)   // [N, H*hd]
         var k = BLAS.linear(h, rows: rows, layer.k)   // [N, KV*hd]
@@ -83,7 +92,7 @@ public struct Transformer: Sendable {
                                 Attention.causal(q: qs, k: ks, v: vp.baseAddress! + segment.lowerBound * shape.kvHeads * hd,
                                                  z: zp.baseAddress! + segment.lowerBound * shape.heads * hd,
                                                  tokens: segment.count, heads: shape.heads, kvHeads: shape.kvHeads,
-                                                 headDim: hd, scratch: sp.baseAddress!)
+                                                 headDim: hd, activeHeads: activeHeads, scratch: sp.baseAddress!)
                             }
                         }
                     }
@@ -105,6 +114,15 @@ public struct Transformer: Sendable {
         return gate
     }
 
+    /// Zeroes the columns of x [rows, keep.count] whose flag is false.
+    func zeroColumns(_ x: inout [Float], rows: Int, keep: [Bool]) {
+        let width = keep.count
+        let dropped = keep.indices.filter { !keep[$0] }
+        for r in 0..<rows {
+            for c in dropped { x[r * width + c] = 0 }
+        }
+    }
+
     /// x[N, D] += input[N, in] . W[D, in]^T: a residual add fused into the product (beta = 1).
     public func addLinear(_ input: [Float], rows: Int, weight: Tensor, into x: inout [Float]) {
         input.withUnsafeBufferPointer { ip in
@@ -119,8 +137,8 @@ public struct Transformer: Sendable {
 
     /// Logits of every position of one sequence: [T, V]. Tests and generation use it; losses use `NextTokenLoss`,
     /// which never holds more than a chunk of logits.
-    public func logits(_ tokens: [Int32]) -> Tensor {
-        let hidden = hiddenStates([tokens])
+    public func logits(_ tokens: [Int32], mask: ModelMask? = nil) -> Tensor {
+        let hidden = hiddenStates([tokens], mask: mask)
         let output = weights.outputMatrix
         return Tensor(shape: [tokens.count, output.rows], data: BLAS.linear(hidden, rows: tokens.count, output))
     }

@@ -1,0 +1,57 @@
+import Foundation
+
+/// The questions the coordinator asks about the calibration set (SPEC 6, 7). Every worker answers on its shard of the
+/// calibration sequences with float64 sums; the sums are added over ranks, so the answer does not depend on how many
+/// ranks there are. Candidates travel as structures, never as weights: `current` is the model being pruned (relative
+/// to the original), `step` a candidate over it (relative to `current`, applied as a `ModelMask`).
+public enum ScoringRequest: Codable, Equatable, Sendable {
+    /// [sum of next-token NLL, scored tokens]
+    case loss(current: PruningStructure, step: PruningStructure?)
+    /// [sum over scored tokens of KL(dense original || current+step), scored tokens]
+    case klDivergence(current: PruningStructure, step: PruningStructure?)
+    /// `AMPScores` sums of `current`, laid out by `AMPScores.pack`
+    case ampStatistics(current: PruningStructure)
+    /// [sum over tokens of 1 - cos(block input, block output) for every current block..., tokens]
+    case blockInfluence(current: PruningStructure)
+    /// Ends the workers' serving loop.
+    case stop
+
+    public func encoded() -> [UInt8] { Array(try! JSONEncoder().encode(self)) }
+
+    public static func decode(_ bytes: [UInt8]) throws -> ScoringRequest {
+        do { return try JSONDecoder().decode(ScoringRequest.self, from: Data(bytes)) } catch {
+            throw MopError("malformed scoring request from the coordinator: \(error)")
+        }
+    }
+}
+
+/// AMP importance scores of one model (SPEC 4): per layer, per query head the mean over prompts of
+/// mean_t ||z_n[t] W_O[:, n]^T||_1 (the head's contribution to the residual stream), and per neuron the mean over
+/// prompts of mean_t |SiLU(gate) * up|.
+public struct AMPScores: Equatable, Sendable {
+    public var heads: [[Double]]
+    public var neurons: [[Double]]
+
+    public init(heads: [[Double]], neurons: [[Double]]) {
+        self.heads = heads
+        self.neurons = neurons
+    }
+
+    /// Sums over prompts as a flat array for a reduce: every layer's head sums, then every layer's neuron sums,
+    /// then the prompt count.
+    public static func pack(headSums: [[Double]], neuronSums: [[Double]], prompts: Int) -> [Double] {
+        headSums.flatMap { $0 } + neuronSums.flatMap { $0 } + [Double(prompts)]
+    }
+
+    /// The means from reduced `pack`ed sums of a model of shape `config`.
+    public init(packedSums: [Double], config: ModelConfig) {
+        let prompts = max(packedSums.last ?? 1, 1)
+        var offset = 0
+        func take(_ count: Int) -> [Double] {
+            defer { offset += count }
+            return packedSums[offset..<(offset + count)].map { $0 / prompts }
+        }
+        heads = config.layers.map { take($0.heads) }
+        neurons = config.layers.map { take($0.intermediate) }
+    }
+}
