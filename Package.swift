@@ -24,6 +24,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Shared"]),
         // Runs the built `mop` executable (and mpirun) as subprocesses.
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),

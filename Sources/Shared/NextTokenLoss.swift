@@ -5,33 +5,53 @@ import Foundation
 public enum NextTokenLoss {
     public static let chunkRows = 64
 
+    /// A scored position: the row of the stacked hidden states and the token it must predict.
+    public struct Target: Sendable {
+        public let row: Int
+        public let token: Int32
+    }
+
+    /// Positions 0..<T-1 of every sequence, each predicting the next token.
+    public static func targets(_ batch: [[Int32]]) -> [Target] {
+        var targets: [Target] = []
+        for (sequence, segment) in zip(batch, Transformer.segments(batch)) where sequence.count > 1 {
+            for t in 0..<(sequence.count - 1) { targets.append(Target(row: segment.lowerBound + t, token: sequence[t + 1])) }
+        }
+        return targets
+    }
+
     /// Sum of -log p(token[t+1] | tokens[...t]) over t = 0..<T-1 of every sequence, and the number of terms.
     public static func sum(_ model: Transformer, batch: [[Int32]], mask: ModelMask? = nil) -> (negativeLogLikelihood: Double, tokens: Int) {
+        let targets = targets(batch)
         let hidden = model.hiddenStates(batch, mask: mask)
-        // (row of the hidden state, token it must predict)
-        var targets: [(row: Int, token: Int32)] = []
-        for (sequence, segment) in zip(batch, Transformer.segments(batch)) where sequence.count > 1 {
-            for t in 0..<(sequence.count - 1) { targets.append((segment.lowerBound + t, sequence[t + 1])) }
-        }
         var total = 0.0
-        for start in stride(from: 0, to: targets.count, by: chunkRows) {
-            let chunk = targets[start..<min(start + chunkRows, targets.count)]
-            let losses = rowLosses(model, hidden: hidden, targets: Array(chunk))
-            for loss in losses { total += loss }
+        forEachChunk(of: targets) { chunk in
+            for loss in rowLosses(hidden: hidden, targets: chunk, output: model.weights.outputMatrix) { total += loss }
         }
         return (total, targets.count)
     }
 
-    /// -log softmax(h_row . E^T)[token] for each target, in order.
-    static func rowLosses(_ model: Transformer, hidden: [Float], targets: [(row: Int, token: Int32)]) -> [Double] {
-        let d = model.config.hidden
-        let output = model.weights.outputMatrix
-        let vocab = output.rows
+    /// Runs `body` on consecutive chunks of at most `chunkRows` targets.
+    static func forEachChunk(of targets: [Target], _ body: ([Target]) -> Void) {
+        for start in stride(from: 0, to: targets.count, by: chunkRows) {
+            body(Array(targets[start..<min(start + chunkRows, targets.count)]))
+        }
+    }
+
+    /// Logits of the target rows: [targets, V].
+    static func logits(hidden: [Float], targets: [Target], output: Tensor) -> [Float] {
+        let d = output.cols
         var rows = [Float](repeating: 0, count: targets.count * d)
         for (i, target) in targets.enumerated() {
             rows.replaceSubrange(i * d..<(i + 1) * d, with: hidden[target.row * d..<(target.row + 1) * d])
         }
-        var logits = BLAS.linear(rows, rows: targets.count, output)   // [chunk, V]
+        return BLAS.linear(rows, rows: targets.count, output)
+    }
+
+    /// -log softmax(h_row . E^T)[token] for each target, in order.
+    static func rowLosses(hidden: [Float], targets: [Target], output: Tensor) -> [Double] {
+        let vocab = output.rows
+        var logits = logits(hidden: hidden, targets: targets, output: output)
         var losses = [Double](repeating: 0, count: targets.count)
         logits.withUnsafeMutableBufferPointer { lp in
             losses.withUnsafeMutableBufferPointer { out in

@@ -1,0 +1,50 @@
+import Shared
+
+/// A rank's side of the search: answers `ScoringRequest`s on its shard of the calibration sequences. It keeps the
+/// original weights and the current pruned model (rebuilt by surgery when the coordinator's structure changes);
+/// candidates are applied as masks over the current model, so they cost no weight memory.
+public final class CalibrationWorker {
+    public let original: ModelWeights
+    public let sequences: [[Int32]]
+    private var current: (structure: PruningStructure, model: Transformer)?
+    /// The dense model's final hidden states over the shard, for `kl` (computed once).
+    private lazy var denseHidden: [Float] = Transformer(weights: original).hiddenStates(sequences)
+
+    public init(original: ModelWeights, sequences: [[Int32]]) {
+        self.original = original
+        self.sequences = sequences
+    }
+
+    public func answer(_ request: ScoringRequest) throws -> [Double] {
+        switch request {
+        case let .loss(structure, step):
+            let model = try model(for: structure)
+            let result = NextTokenLoss.sum(model, batch: sequences, mask: try mask(step, model))
+            return [result.negativeLogLikelihood, Double(result.tokens)]
+        case let .klDivergence(structure, step):
+            let model = try model(for: structure)
+            let hidden = model.hiddenStates(sequences, mask: try mask(step, model))
+            let targets = NextTokenLoss.targets(sequences)
+            let divergence = NextTokenKL.sum(referenceHidden: denseHidden, hidden: hidden, targets: targets,
+                                             output: original.outputMatrix)
+            return [divergence, Double(targets.count)]
+        case let .ampStatistics(structure):
+            return AMPStatistics.packedSums(try model(for: structure), prompts: sequences)
+        case let .blockInfluence(structure):
+            return BlockInfluence.packedSums(try model(for: structure), batch: sequences)
+        case .stop:
+            return []
+        }
+    }
+
+    private func model(for structure: PruningStructure) throws -> Transformer {
+        if let current, current.structure == structure { return current.model }
+        let model = Transformer(weights: try structure.apply(to: original, file: "<structure from the coordinator>"))
+        current = (structure, model)
+        return model
+    }
+
+    private func mask(_ step: PruningStructure?, _ model: Transformer) throws -> ModelMask? {
+        try step.map { try ModelMask(step: $0, config: model.config) }
+    }
+}
