@@ -23,6 +23,15 @@ public struct ModelDescription: Sendable {
 
 /// The one entry point that turns a path on the command line into a model, whatever its format.
 public enum ModelLoader {
+    /// A mop output directory holds `hf/` and `model.gguf` beside its reports: it stands for the model inside.
+    public static func resolve(_ path: String) -> String {
+        let manager = FileManager.default
+        guard !manager.fileExists(atPath: path + "/config.json") else { return path }
+        if manager.fileExists(atPath: path + "/hf/config.json") { return path + "/hf" }
+        if manager.fileExists(atPath: path + "/model.gguf") { return path + "/model.gguf" }
+        return path
+    }
+
     public static func format(of path: String) throws -> ModelFormat {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -36,7 +45,8 @@ public enum ModelLoader {
         return .gguf
     }
 
-    public static func load(path: String) throws -> LoadedModel {
+    public static func load(path given: String) throws -> LoadedModel {
+        let path = resolve(given)
         switch try format(of: path) {
         case .gguf:
             let (weights, tokenizer) = try GGUFModel.load(path: path)
@@ -49,7 +59,8 @@ public enum ModelLoader {
         }
     }
 
-    public static func describe(path: String) throws -> ModelDescription {
+    public static func describe(path given: String) throws -> ModelDescription {
+        let path = resolve(given)
         switch try format(of: path) {
         case .gguf:
             let file = try GGUFFile(path: path)

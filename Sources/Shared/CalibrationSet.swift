@@ -1,0 +1,28 @@
+import Foundation
+
+/// The calibration sequences of a pruning run, from any of the accepted files: Alpaca JSONL (one sequence per
+/// prompt in the AMP template, SPEC 4), `{"text": ...}` JSONL or plain text (the token stream cut into windows).
+public enum CalibrationSet {
+    /// `count` sequences of at most `seqLen` tokens: the first ones, or a seeded sample when `seed` is given.
+    public static func sequences(path: String, tokenizer: BPETokenizer, count: Int, seqLen: Int,
+                                 seed: UInt64?) throws -> [[Int32]] {
+        if try isAlpaca(path) {
+            let prompts = try CalibrationData.select(try CalibrationData.alpacaPrompts(path: path), count: count,
+                                                     seed: seed, file: path)
+            return prompts.map { Array(tokenizer.encode($0).prefix(seqLen)) }
+        }
+        let text = try CalibrationData.textDocuments(path: path).joined(separator: "\n\n")
+        let windows = CalibrationData.sequences(fromTokens: tokenizer.encode(text), seqLen: seqLen, count: Int.max)
+        guard !windows.isEmpty else { throw MopError(file: path, "the text holds too few tokens for one sequence") }
+        return try CalibrationData.select(windows, count: count, seed: seed, file: path)
+    }
+
+    /// A .jsonl file whose first row has an "instruction" field.
+    static func isAlpaca(_ path: String) throws -> Bool {
+        guard path.hasSuffix(".jsonl") else { return false }
+        let text = try TextFile.read(path)
+        guard let first = text.split(separator: "\n").first(where: { !$0.allSatisfy(\.isWhitespace) }),
+              let row = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else { return false }
+        return row["instruction"] != nil
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Shared
+import Worker
+
+extension PruneSettings.Method: ExpressibleByArgument {}
+extension PruneSettings.Selection: ExpressibleByArgument {}
+extension PruneSettings.Criterion: ExpressibleByArgument {}
+extension PruneSettings.DepthRule: ExpressibleByArgument {}
+extension PruneSettings.GQAUnit: ExpressibleByArgument {}
+extension ModelExport.Format: ExpressibleByArgument {}
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Prune a model to a compression target with MoP (or depth-only, width-only, one-shot AMP).",
+        discussion: "Rank 0 runs the search; every rank scores candidates on its shard of the calibration set.")
+
+    @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @Option(help: "Fraction of all parameters to remove, in (0, 1).") var target: Double
+    @Option(help: "Output directory (created; must be empty unless --resume names it).") var out: String?
+    @Option(help: "mop, depth, width or amp.") var method: PruneSettings.Method = .mop
+    @Option(help: "loss, kl, random or path.") var selection: PruneSettings.Selection = .loss
+    @Option(help: "With --selection path: the steps, e.g. LGGL.") var path = ""
+    @Option(help: "Width criterion: amp, reversed or random.") var criterion: PruneSettings.Criterion = .amp
+    @Option(help: "similarity, position or loss.") var depthRule: PruneSettings.DepthRule = .similarity
+    @Option(help: "GQA head unit: query or group.") var gqaUnit: PruneSettings.GQAUnit = .query
+    @Option(help: "Alpaca JSONL (prompts), {\"text\"} JSONL or plain text.")
+    var calibration = "../shared/data/instruct/alpaca.jsonl"
+    @Option(help: "Calibration sequences.") var calibrationSamples = 128
+    @Option(help: "Longest calibration sequence, in tokens.") var seqLen = 512
+    @Option(help: "Seed of the random choices (selection random, criterion random).") var seed: UInt64 = 0
+    @Option(help: "Sample the calibration rows with this seed instead of taking the first ones.") var calibrationSeed: UInt64?
+    @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
+    @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
+    @Option(help: "Continue the interrupted run in this output directory.") var resume: String?
+    @Option(help: "BLAS threads per rank.") var threads: Int?
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    func validate() throws {
+        guard (out == nil) != (resume == nil) else { throw ValidationError("give either --out DIR or --resume DIR") }
+        guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be at least 1") }
+        guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
+    }
+
+    func run() throws {
+        RunSupport.run(threads: threads) { communicator in
+            let settings = try PruneSettings(target: target, method: method, selection: selection, path: path,
+                                             criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed)
+            let directory = try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil,
+                                                        create: communicator.isCoordinator)
+            let loaded = try ModelLoader.load(path: model)
+            guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
+            let sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
+                                                         count: calibrationSamples, seqLen: seqLen, seed: calibrationSeed)
+            guard sequences.count >= communicator.size else {
+                throw MopError(file: calibration, "\(communicator.size) ranks but only \(sequences.count) calibration sequences")
+            }
+            let shard = Sharding.range(costs: sequences.map(\.count), rank: communicator.rank, size: communicator.size)
+            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
+            let dispatch = ScoringDispatch(communicator: communicator)
+            guard communicator.isCoordinator else { return try dispatch.serve(worker.answer) }
+
+            let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
+                                   score: { try dispatch.ask($0, localAnswer: worker.answer) },
+                                   progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
+            let result = try search.run(resumingFrom: resume == nil ? nil : directory)
+            dispatch.stop()
+            try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
+                                  format: format, ggufType: f16 ? .f16 : .f32)
+            let report = PruneReport(result: result)
+            try report.write(directory: directory)
+            if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
+            RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",
+                                        result.compression * 100, result.nonEmbeddingCompression * 100,
+                                        result.structure.path.isEmpty ? "(none)" : result.structure.path,
+                                        result.parameters, directory))
+        }
+    }
+}

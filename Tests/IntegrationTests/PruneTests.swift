@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+/// `mop prune` end to end on a tiny random model with a byte-level tokenizer: outputs, reloading, and the same
+/// search under mpirun.
+final class PruneTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-prune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// 6 GQA blocks over a 256-symbol byte vocabulary (no merges), saved as GGUF with its tokenizer.
+    func tinyModel() throws -> String {
+        let vocabulary = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
+        let tokenizer = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [],
+                                      bosTokenId: nil, eosTokenId: nil, addBos: false)
+        let config = ModelConfig(vocabSize: 256, hidden: 32, headDim: 8,
+                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 64), count: 6),
+                                 tiedEmbeddings: true, maxPositions: 256)
+        let path = directory + "/tiny.gguf"
+        try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: path, type: .f32)
+        return path
+    }
+
+    func alpaca(rows: Int) throws -> String {
+        let path = directory + "/alpaca.jsonl"
+        let lines = (0..<rows).map { i in
+            "{\"instruction\": \"Say something about the number \(i).\", \"input\": \"\(i % 3 == 0 ? "" : "context \(i)")\", \"output\": \"ok\"}"
+        }
+        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func pruneArgs(_ model: String, out: String, _ extra: [String] = []) throws -> [String] {
+        ["prune", model, "--target", "0.3", "--out", out, "--calibration", try alpaca(rows: 12),
+         "--calibration-samples", "10", "--json"] + extra
+    }
+
+    func testPruneWritesLoadableOutputsOnTarget() throws {
+        let model = try tinyModel(), out = directory + "/out"
+        let run = try MopProcess.run(try pruneArgs(model, out: out), timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try XCTUnwrap(run.json, run.stdout)
+        let compression = try XCTUnwrap(report["compression"] as? Double)
+        XCTAssertEqual(compression, 0.3, accuracy: 0.005)
+        for file in ["structure.json", "report.json", "report.md", "model.gguf", "hf/config.json", "hf/model.safetensors",
+                     "hf/tokenizer.json", "checkpoint.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        // structure.json applied to the original rebuilds the saved model exactly, in both formats.
+        let structure = try PruningStructure.load(path: out + "/structure.json")
+        let rebuilt = try structure.apply(to: try ModelLoader.load(path: model).weights)
+        XCTAssertEqual(try ModelLoader.load(path: out + "/model.gguf").weights, rebuilt)
+        XCTAssertEqual(try ModelLoader.load(path: out + "/hf").weights, rebuilt)
+        XCTAssertEqual(structure.path, report["path"] as? String)
+
+        // inspect and eval take the output directory itself.
+        let inspect = try MopProcess.run(["inspect", out, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertEqual(inspect.json?["parameters"] as? Int, report["parameters"] as? Int)
+        let text = directory + "/text.txt"
+        try Data(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 20).utf8).write(to: URL(fileURLWithPath: text))
+        let a = try MopProcess.run(["eval", out + "/model.gguf", "--ppl", text, "--seq-len", "128", "--json"])
+        let b = try MopProcess.run(["eval", out, "--ppl", text, "--seq-len", "128", "--json"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.json?["perplexity"] as? Double, b.json?["perplexity"] as? Double)
+    }
+
+    func testTwoRanksChooseTheSamePathAndStructure() throws {
+        let model = try tinyModel()
+        let single = try MopProcess.run(try pruneArgs(model, out: directory + "/one"), timeout: 120,
+                                        environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let distributed = try MopProcess.mpirun(ranks: 2, try pruneArgs(model, out: directory + "/two"), timeout: 180)
+        XCTAssertEqual(distributed.status, 0, distributed.stderr)
+        XCTAssertEqual(try PruningStructure.load(path: directory + "/one/structure.json"),
+                       try PruningStructure.load(path: directory + "/two/structure.json"))
+        let one = try XCTUnwrap(single.json?["iterations"] as? [[String: Any]])
+        let two = try XCTUnwrap(distributed.json?["iterations"] as? [[String: Any]])
+        XCTAssertEqual(one.count, two.count)
+        for (a, b) in zip(one, two) {
+            XCTAssertEqual(a["branch"] as? String, b["branch"] as? String)
+            for key in ["depth_loss", "width_loss"] {
+                guard let x = a[key] as? Double else { XCTAssertNil(b[key] as? Double); continue }
+                let y = try XCTUnwrap(b[key] as? Double)
+                XCTAssertEqual(y, x, accuracy: 1e-6 * abs(x), key)
+            }
+        }
+    }
+
+    func testBadPruneInputs() throws {
+        let model = try tinyModel()
+        let badTarget = try MopProcess.run(["prune", model, "--target", "1.5", "--out", directory + "/x",
+                                            "--calibration", try alpaca(rows: 4)])
+        XCTAssertEqual(badTarget.status, 1)
+        XCTAssertTrue(badTarget.stderr.contains("outside (0, 1)"), badTarget.stderr)
+
+        let missing = try MopProcess.run(["prune", model, "--target", "0.2", "--out", directory + "/y",
+                                          "--calibration", directory + "/absent.jsonl"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains(directory + "/absent.jsonl"), missing.stderr)
+
+        let malformed = directory + "/bad.jsonl"
+        try Data("{\"instruction\": \"a\"}\n{not json\n".utf8).write(to: URL(fileURLWithPath: malformed))
+        let bad = try MopProcess.run(["prune", model, "--target", "0.2", "--out", directory + "/z", "--calibration", malformed])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("line 2"), bad.stderr)
+
+        let occupied = directory + "/occupied"
+        try FileManager.default.createDirectory(atPath: occupied, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: occupied + "/notes.txt"))
+        let taken = try MopProcess.run(["prune", model, "--target", "0.2", "--out", occupied, "--calibration", try alpaca(rows: 4)])
+        XCTAssertEqual(taken.status, 1)
+        XCTAssertTrue(taken.stderr.contains("already holds"), taken.stderr)
+
+        let tooMany = try MopProcess.mpirun(ranks: 3, ["prune", model, "--target", "0.2", "--out", directory + "/w",
+                                                       "--calibration", try alpaca(rows: 2), "--calibration-samples", "2"])
+        XCTAssertNotEqual(tooMany.status, 0)
+        XCTAssertTrue(tooMany.stderr.contains("3 ranks but only 2 calibration sequences"), tooMany.stderr)
+    }
+}
