@@ -13,7 +13,8 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
     public var originalParameters: Int
     /// The current model relative to the original.
     public var structure: PruningStructure
-    /// Per current layer, the fractional head units owed by the width steps.
+    /// Per current layer, the head units owed by the width steps (fractional; a whole unit waits when a step's
+    /// budget could not pay for it).
     public var accumulators: [Double]
     /// `SeededRandom.state` as 16 hex digits (a JSON number would lose bits above 2^53 in many readers).
     public var randomState: String
@@ -69,8 +70,8 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
         guard accumulators.count == structure.layers.count else {
             throw fail("\(accumulators.count) accumulators for \(structure.layers.count) layers")
         }
-        guard accumulators.allSatisfy({ $0.isFinite && $0 >= 0 && $0 < 1 }) else {
-            throw fail("accumulators must lie in [0, 1), found \(accumulators)")
+        guard accumulators.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw fail("accumulators must be finite and non-negative, found \(accumulators)")
         }
         guard records.count == structure.path.count else {
             throw fail("\(records.count) iteration records for a path of \(structure.path.count) steps")

@@ -15,9 +15,10 @@ public struct WidthStep: Equatable, Sendable {
 ///
 /// Every layer removes the same fraction r = B / sum_l (P_attn,l + P_mlp,l) of itself. Heads leave in units (one
 /// head in MHA; one query head per KV group, or a whole KV group, in GQA), only when the layer's fractional head
-/// account reaches a whole unit; the rest of the layer's share is taken in neurons. When a unit removal is larger
-/// than its layer's share (small steps), the excess is taken back from the other layers' neurons, so the step as a
-/// whole removes B to within a neuron's parameters.
+/// account reaches a whole unit; the rest of the layer's share is taken in neurons. Small steps cannot pay for a
+/// unit in every layer at once (SmolLM2's query unit is 1.9 times a 30th of a block), so the units that do not fit
+/// in the budget wait for the next width step, and a layer whose unit exceeds its share takes the excess back
+/// from the other layers' neurons: every step removes B to within half a neuron per layer.
 public enum WidthPlanner {
     /// Plans the step. `config` is the current model, `scores` its AMP scores, `accumulators` one per current layer
     /// (zeros before the first width step), `random` the seeded generator of the `random` criterion.
@@ -41,16 +42,18 @@ public enum WidthPlanner {
         let r = min(Double(budget) / Double(max(prunable.reduce(0, +), 1)), 1)
 
         var newAccumulators = accumulators
-        var headUnits = [Int](repeating: 0, count: layers.count)
+        var owed = [Int](repeating: 0, count: layers.count)
         for l in layers.indices {
             newAccumulators[l] += r * Double(units[l].count)
             // The epsilon keeps an exact whole unit (r * count == 1 up to rounding) from being deferred.
-            let owed = Int((newAccumulators[l] + 1e-9).rounded(.down))
-            headUnits[l] = min(owed, units[l].count - 1)
-            newAccumulators[l] -= Double(headUnits[l])
-            // Units that cannot go (one must stay) were paid in neurons this step; they are not owed any more.
-            if newAccumulators[l] >= 1 { newAccumulators[l] -= newAccumulators[l].rounded(.down) }
+            let whole = Int((newAccumulators[l] + 1e-9).rounded(.down))
+            owed[l] = min(whole, units[l].count - 1)
+            // Units that can never go (one must stay) were paid in neurons; they are not owed any more.
+            newAccumulators[l] -= Double(whole - owed[l])
         }
+        let headUnits = unitsWithinBudget(owed: owed, accumulators: newAccumulators,
+                                          unitParameters: units.map(\.parameters), budget: budget)
+        for l in layers.indices { newAccumulators[l] = max(newAccumulators[l] - Double(headUnits[l]), 0) }
         let neurons = neuronCounts(config: config, share: prunable.map { r * Double($0) }, budget: budget,
                                    headParameters: zip(headUnits, units).map { $0 * $1.parameters })
 
@@ -68,9 +71,24 @@ public enum WidthPlanner {
                          removedParameters: config.parameters - step.parameters(of: config))
     }
 
-    /// Neurons to remove per layer: each layer's share minus its head removal, clamped so every layer keeps a
-    /// neuron, with the clamped-off excess or shortfall spread over the layers that have room, then rounded with
-    /// largest remainders so the total is the budget's nearest whole neuron count.
+    /// The owed head units that go now: all of them when they fit in the budget; otherwise, layer by layer in
+    /// order of the largest account first, as many as fit, the rest carried to the next width step. Uniform layers
+    /// owe their units at the same step, so without this a step could remove several times its budget in heads.
+    static func unitsWithinBudget(owed: [Int], accumulators: [Double], unitParameters: [Int], budget: Int) -> [Int] {
+        var left = budget
+        var taken = [Int](repeating: 0, count: owed.count)
+        let order = owed.indices.sorted { (accumulators[$0], $1) > (accumulators[$1], $0) }
+        for l in order where owed[l] > 0 {
+            taken[l] = min(owed[l], left / unitParameters[l])
+            left -= taken[l] * unitParameters[l]
+        }
+        return taken
+    }
+
+    /// Neurons to remove per layer: each layer's share minus its head removal, rounded per layer (identical layers
+    /// stay identical), clamped so every layer keeps a neuron. What the clamps cut off (a layer whose head units
+    /// exceed its share, or one short of neurons) is spread over the layers with room, so the step still removes
+    /// the budget to within half a neuron per layer.
     static func neuronCounts(config: ModelConfig, share: [Double], budget: Int, headParameters: [Int]) -> [Int] {
         let perNeuron = Double(3 * config.hidden)
         let capacity = config.layers.map { Double($0.intermediate - 1) }
@@ -81,18 +99,12 @@ public enum WidthPlanner {
         let residual = wanted - counts.reduce(0, +)
         let room = residual > 0 ? zip(capacity, counts).map { $0 - $1 } : counts
         let totalRoom = room.reduce(0, +)
-        if totalRoom > 0 {
+        if abs(residual) > 1e-9, totalRoom > 0 {
             // |residual| <= totalRoom, so every layer stays within [0, capacity].
             let fraction = min(abs(residual) / totalRoom, 1) * (residual > 0 ? 1 : -1)
             for l in counts.indices { counts[l] = min(max(counts[l] + fraction * room[l], 0), capacity[l]) }
         }
-        var result = counts.map { Int($0.rounded(.down)) }
-        let total = Int(counts.reduce(0, +).rounded())
-        let byRemainder = counts.indices
-            .filter { Double(result[$0]) < capacity[$0] }
-            .sorted { (counts[$0] - Double(result[$0]), $1) > (counts[$1] - Double(result[$1]), $0) }
-        for l in byRemainder.prefix(max(total - result.reduce(0, +), 0)) { result[l] += 1 }
-        return result
+        return counts.map { Int($0.rounded()) }
     }
 
     /// Indices in removal order: ascending score for `amp`, descending for `reversed`, ties by index; a seeded
