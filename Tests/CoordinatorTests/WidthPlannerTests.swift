@@ -115,6 +115,26 @@ final class WidthPlannerTests: XCTestCase {
         XCTAssertLessThanOrEqual(abs(total - budgets), 2 * 6 * 48)
     }
 
+    func testSmolLM2ShapedBlockSizedStepsStayOnBudget() throws {
+        // SmolLM2-135M shapes: one query unit (221,184) is more than a 30th of a block, so the units of the 30
+        // layers fall due together and must be spread over steps.
+        var config = ModelConfig(vocabSize: 49152, hidden: 576, headDim: 64,
+                                 layers: Array(repeating: LayerShape(heads: 9, kvHeads: 3, intermediate: 1536), count: 30),
+                                 tiedEmbeddings: true)
+        let budget = config.blockParameters(config.layers[0])
+        var accumulators = Array(repeating: 0.0, count: 30)
+        var total = 0
+        for index in 0..<12 {
+            let step = try plan(config, scores(config, seed: UInt64(index)), budget: budget, accumulators: accumulators)
+            XCTAssertLessThanOrEqual(abs(step.removedParameters - budget), 30 * 3 * 576 / 2, "step \(index)")
+            accumulators = step.accumulators
+            config = step.step.config(of: config)
+            total += step.removedParameters
+        }
+        XCTAssertLessThan(config.layers.map(\.heads).max()!, 9, "head units were removed along the way")
+        XCTAssertLessThanOrEqual(abs(total - 12 * budget), 12 * 30 * 3 * 576 / 2)
+    }
+
     func testUnitsThatDoNotFitTheBudgetWait() throws {
         let config = TinyModels.config()
         // Every layer owes almost a group; r = 0.05 adds 0.1: six groups (9216) cannot fit a 2304 budget.
