@@ -3,7 +3,7 @@ import Shared
 @testable import Coordinator
 
 final class WidthPlannerTests: XCTestCase {
-    /// Distinct deterministic scores: heads of layer l score (h * 7 + l) % 5 + h / 10, neurons a seeded draw.
+    /// Distinct deterministic scores: seeded draws in [1, 3).
     func scores(_ config: ModelConfig, seed: UInt64 = 3) -> AMPScores {
         var rng = SeededRandom(seed: seed)
         return AMPScores(heads: config.layers.map { shape in (0..<shape.heads).map { _ in Double(rng.uniform(1)) + 2 } },
@@ -155,7 +155,7 @@ final class WidthPlannerTests: XCTestCase {
             let step = try plan(config, scores(config), budget: 10_000_000, unit: unit)
             for kept in step.step.layers {
                 XCTAssertEqual(kept.neurons.count, 1)
-                XCTAssertEqual(kept.heads.count, unit == .query ? 2 : 2)
+                XCTAssertEqual(kept.heads.count, 2, "one query head per group, or one group of two")
                 XCTAssertEqual(kept.kvHeads.count, unit == .query ? 2 : 1)
             }
         }
