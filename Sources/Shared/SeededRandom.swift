@@ -1,6 +1,7 @@
 /// SplitMix64: a small, fast, reproducible generator, so that seeds mean the same thing on every rank and platform.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole generator state: `SeededRandom(seed: state)` continues the sequence exactly (checkpoints).
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

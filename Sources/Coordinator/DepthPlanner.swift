@@ -1,0 +1,53 @@
+import Foundation
+import Shared
+
+/// The block a depth step removes (SPEC 5), in current-model indices.
+public struct DepthChoice: Equatable, Sendable {
+    /// Index of the block in the current model.
+    public var block: Int
+    /// The calibration loss without the block, when the rule had to compute it (rule `loss`), so the search does
+    /// not ask for it again.
+    public var loss: Double?
+
+    public init(block: Int, loss: Double? = nil) {
+        self.block = block
+        self.loss = loss
+    }
+}
+
+/// Chooses the block of a depth step.
+public enum DepthPlanner {
+    /// The step over the current model (shape `config`) that removes current block `block` and keeps all else.
+    public static func step(removing block: Int, from config: ModelConfig) -> PruningStructure {
+        var step = PruningStructure.identity(config)
+        step.layers.remove(at: block)
+        step.path = "L"
+        return step
+    }
+
+    /// The block `rule` removes from `current` (shape `config`), or nil when only one block is left.
+    public static func choose(rule: PruneSettings.DepthRule, current: PruningStructure, config: ModelConfig,
+                              scorer: CandidateScorer) throws -> DepthChoice? {
+        let count = config.layers.count
+        guard count > 1 else { return nil }
+        switch rule {
+        case .position:
+            // The reference code keeps the last two blocks.
+            return DepthChoice(block: max(count - 3, 0))
+        case .similarity:
+            let influence = try scorer.blockInfluence(current: current)
+            return DepthChoice(block: argmin(influence))
+        case .loss:
+            let losses = try (0..<count).map { try scorer.loss(current: current, step: step(removing: $0, from: config)) }
+            let block = argmin(losses)
+            return DepthChoice(block: block, loss: losses[block])
+        }
+    }
+
+    /// Index of the smallest value, the first one on ties, so the choice is reproducible.
+    static func argmin(_ values: [Double]) -> Int {
+        var best = 0
+        for index in values.indices where values[index] < values[best] { best = index }
+        return best
+    }
+}

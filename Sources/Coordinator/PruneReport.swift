@@ -1,0 +1,114 @@
+import Foundation
+import Shared
+
+/// The record of a pruning run: `report.json` for programs and `report.md` for people.
+public struct PruneReport: Codable, Equatable, Sendable {
+    public var settings: PruneSettings
+    public var originalParameters: Int
+    public var originalNonEmbeddingParameters: Int
+    public var parameters: Int
+    public var nonEmbeddingParameters: Int
+    /// 1 - P/P0 over all parameters (a tied embedding once), and over non-embedding parameters.
+    public var compression: Double
+    public var nonEmbeddingCompression: Double
+    /// The steps taken, L (depth) and G (width).
+    public var path: String
+    /// Original indices of the blocks left.
+    public var keptLayers: [Int]
+    public var iterations: [SearchRecord]
+    public var totalSeconds: Double
+    /// False when the search stopped before the target.
+    public var finished: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case settings, parameters, compression, path, iterations, finished
+        case originalParameters = "original_parameters"
+        case originalNonEmbeddingParameters = "original_non_embedding_parameters"
+        case nonEmbeddingParameters = "non_embedding_parameters"
+        case nonEmbeddingCompression = "non_embedding_compression"
+        case keptLayers = "kept_layers"
+        case totalSeconds = "total_seconds"
+    }
+
+    public static let jsonName = "report.json"
+    public static let markdownName = "report.md"
+
+    public init(result: SearchResult) {
+        settings = result.settings
+        originalParameters = result.originalParameters
+        originalNonEmbeddingParameters = result.originalNonEmbeddingParameters
+        parameters = result.parameters
+        nonEmbeddingParameters = result.nonEmbeddingParameters
+        compression = result.compression
+        nonEmbeddingCompression = result.nonEmbeddingCompression
+        path = result.structure.path
+        keptLayers = result.structure.layers.map(\.index)
+        iterations = result.records
+        totalSeconds = result.seconds
+        finished = result.finished
+    }
+
+    /// report.json: sorted snake_case keys.
+    public func json() -> Data { CoordinatorJSON.encode(self) }
+
+    /// Parses a report.json read from `file`.
+    public static func decode(data: Data, file: String) throws -> PruneReport {
+        try CoordinatorJSON.decode(PruneReport.self, from: data, file: file)
+    }
+
+    /// Writes report.json and report.md into `directory`, each atomically.
+    public func write(directory: String) throws {
+        try CoordinatorJSON.write(json(), to: (directory as NSString).appendingPathComponent(Self.jsonName))
+        try CoordinatorJSON.write(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent(Self.markdownName))
+    }
+
+    /// report.md: the settings, the outcome, a table of the iterations and a text plot of loss against compression.
+    public func markdown() -> String {
+        func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+        func loss(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "-" }
+        var lines = [
+            "# mop prune report", "",
+            "| setting | value |", "|---|---|",
+            "| target | \(percent(settings.target)) |",
+            "| method | \(settings.method.rawValue) |",
+            "| selection | \(settings.selection.rawValue)\(settings.path.isEmpty ? "" : " (\(settings.path))") |",
+            "| criterion | \(settings.criterion.rawValue) |",
+            "| depth rule | \(settings.depthRule.rawValue) |",
+            "| GQA unit | \(settings.gqaUnit.rawValue) |",
+            "| seed | \(settings.seed) |", "",
+            "## Result", "",
+            "- path: `\(path.isEmpty ? "(none)" : path)`\(finished ? "" : " (stopped before the target)")",
+            "- parameters: \(parameters) of \(originalParameters), compression \(percent(compression))",
+            "- non-embedding parameters: \(nonEmbeddingParameters) of \(originalNonEmbeddingParameters), "
+                + "compression \(percent(nonEmbeddingCompression))",
+            "- blocks kept: \(keptLayers.count) (\(keptLayers.map(String.init).joined(separator: ", ")))",
+            String(format: "- search time: %.1f s", totalSeconds), "",
+            "## Iterations", "",
+            "| iteration | step | depth loss | width loss | depth block | width budget | parameters | compression | non-embedding compression | seconds |",
+            "|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for record in iterations {
+            let cells = ["\(record.iteration)", record.branch, loss(record.depthLoss), loss(record.widthLoss),
+                         record.depthBlock.map(String.init) ?? "-", record.widthBudget.map(String.init) ?? "-",
+                         "\(record.parameters)", percent(record.compression), percent(record.nonEmbeddingCompression),
+                         String(format: "%.2f", record.seconds)]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        lines += ["", "## Loss along the path", "", "```"] + lossPlot() + ["```", ""]
+        return lines.joined(separator: "\n")
+    }
+
+    /// One bar per iteration: the chosen candidate's loss, scaled between the smallest and largest loss of the run.
+    func lossPlot() -> [String] {
+        let chosen = iterations.map { $0.branch == "L" ? $0.depthLoss : $0.widthLoss }
+        let values = chosen.compactMap { $0 }
+        guard let low = values.min(), let high = values.max() else { return ["(no losses)"] }
+        let width = 40
+        return zip(iterations, chosen).map { record, value in
+            let label = String(format: "%6.2f%% %@", record.compression * 100, record.branch)
+            guard let value else { return label + " |" }
+            let length = high > low ? 1 + Int(Double(width - 1) * (value - low) / (high - low)) : width
+            return label + " |" + String(repeating: "#", count: length) + String(format: " %.4f", value)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Shared
+
+/// Everything that decides the outcome of a pruning run (SPEC 4-6). A checkpoint stores them, and `--resume` is only
+/// allowed with equal settings, since any difference would change the path.
+public struct PruneSettings: Codable, Equatable, Sendable {
+    /// Which steps the search may take.
+    public enum Method: String, Codable, CaseIterable, Sendable {
+        /// The MoP path: depth or width at every iteration, chosen by `Selection`.
+        case mop
+        /// Depth steps only (a final width step lands on the target).
+        case depth
+        /// Width steps only, AMP scores recomputed at each step.
+        case width
+        /// One-shot AMP to the target (the AMP paper).
+        case amp
+    }
+
+    /// How the MoP search picks between its depth and width candidates.
+    public enum Selection: String, Codable, CaseIterable, Sendable {
+        /// Lower mean next-token NLL on the calibration set.
+        case loss
+        /// Lower KL(dense original || candidate) per token.
+        case kl
+        /// A seeded coin.
+        case random
+        /// A fixed string of L and G.
+        case path
+    }
+
+    /// Which heads and neurons a width step removes first.
+    public enum Criterion: String, Codable, CaseIterable, Sendable {
+        /// Lowest AMP scores first.
+        case amp
+        /// Highest AMP scores first (ablation).
+        case reversed
+        /// Seeded random order (ablation).
+        case random
+    }
+
+    /// Which block a depth step removes.
+    public enum DepthRule: String, Codable, CaseIterable, Sendable {
+        /// Smallest block influence, mean 1 - cos(block input, block output) (ShortGPT).
+        case similarity
+        /// Always the third-to-last block (the MoP reference code).
+        case position
+        /// The block whose removal gives the lowest calibration loss.
+        case loss
+    }
+
+    /// The head unit of GQA layers.
+    public enum GQAUnit: String, Codable, CaseIterable, Sendable {
+        /// One query head from every KV group at once; KV heads stay.
+        case query
+        /// A whole KV group: its query heads and its K and V heads.
+        case group
+    }
+
+    /// Target compression R in (0, 1): the final model keeps (1 - R) of the original parameters.
+    public var target: Double
+    public var method: Method
+    public var selection: Selection
+    /// The steps to follow when `selection` is `path` (L and G); empty otherwise.
+    public var path: String
+    public var criterion: Criterion
+    public var depthRule: DepthRule
+    public var gqaUnit: GQAUnit
+    /// Seeds the random selection and the random criterion.
+    public var seed: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case target, method, selection, path, criterion, seed
+        case depthRule = "depth_rule"
+        case gqaUnit = "gqa_unit"
+    }
+
+    /// Validated settings; a target outside (0, 1) or a bad path is a `MopError`.
+    public init(target: Double, method: Method = .mop, selection: Selection = .loss, path: String = "",
+                criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,
+                seed: UInt64 = 0) throws {
+        self.target = target
+        self.method = method
+        self.selection = selection
+        self.path = path
+        self.criterion = criterion
+        self.depthRule = depthRule
+        self.gqaUnit = gqaUnit
+        self.seed = seed
+        try validate()
+    }
+
+    /// Checks the target and the path; `file` names where the settings came from (a checkpoint), nil for the
+    /// command line.
+    public func validate(file: String? = nil) throws {
+        guard target > 0, target < 1, target.isFinite else {
+            throw MopError(file: file, "target \(target) is outside (0, 1): it is the fraction of parameters to remove")
+        }
+        if let bad = path.first(where: { !PruningStructure.stepCharacters.contains($0) }) {
+            throw MopError(file: file, "path \"\(path)\" has the character \"\(bad)\"; only L and G are steps")
+        }
+        if selection == .path && path.isEmpty {
+            throw MopError(file: file, "selection path needs a path of L and G steps, such as LGGL")
+        }
+        if selection != .path && !path.isEmpty {
+            throw MopError(file: file, "a path \"\(path)\" is given but the selection is \(selection.rawValue), not path")
+        }
+    }
+
+    /// The settings that differ between `self` and `other`, as `name: mine vs theirs`, for resume errors.
+    func differences(from other: PruneSettings) -> [String] {
+        var out: [String] = []
+        func compare<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name) \(a) vs \(b)") } }
+        compare("target", target, other.target)
+        compare("method", method.rawValue, other.method.rawValue)
+        compare("selection", selection.rawValue, other.selection.rawValue)
+        compare("path", path, other.path)
+        compare("criterion", criterion.rawValue, other.criterion.rawValue)
+        compare("depth_rule", depthRule.rawValue, other.depthRule.rawValue)
+        compare("gqa_unit", gqaUnit.rawValue, other.gqaUnit.rawValue)
+        compare("seed", seed, other.seed)
+        return out
+    }
+}
