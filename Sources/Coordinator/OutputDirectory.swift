@@ -4,7 +4,7 @@ import Shared
 /// The output directory of `mop prune`: a new or empty directory, or (to resume) one holding a checkpoint. A
 /// directory with anything else in it is refused, so a typo never mixes a run's files into unrelated ones.
 public enum OutputDirectory {
-    public static let checkpointName = "checkpoint.json"
+    public static var checkpointName: String { SearchCheckpoint.fileName }
 
     /// Checks `path` and, when `create`, makes it (only rank 0 creates). Returns the path.
     public static func prepare(_ path: String, resuming: Bool, create: Bool) throws -> String {
