@@ -19,9 +19,32 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public var totalSeconds: Double
     /// False when the search stopped before the target.
     public var finished: Bool
+    /// The calibration set as the run saw it: the dense model's mean loss and the wall time of one forward pass over
+    /// all sequences (on all ranks), the yardstick of the search's own cost.
+    public var calibration: CalibrationSummary?
+
+    public struct CalibrationSummary: Codable, Equatable, Sendable {
+        public var sequences: Int
+        public var tokens: Int
+        public var denseLoss: Double
+        public var forwardSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case sequences, tokens
+            case denseLoss = "dense_loss"
+            case forwardSeconds = "forward_seconds"
+        }
+
+        public init(sequences: Int, tokens: Int, denseLoss: Double, forwardSeconds: Double) {
+            self.sequences = sequences
+            self.tokens = tokens
+            self.denseLoss = denseLoss
+            self.forwardSeconds = forwardSeconds
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case settings, parameters, compression, path, iterations, finished
+        case settings, parameters, compression, path, iterations, finished, calibration
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -33,7 +56,8 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public static let jsonName = "report.json"
     public static let markdownName = "report.md"
 
-    public init(result: SearchResult) {
+    public init(result: SearchResult, calibration: CalibrationSummary? = nil) {
+        self.calibration = calibration
         settings = result.settings
         originalParameters = result.originalParameters
         originalNonEmbeddingParameters = result.originalNonEmbeddingParameters
@@ -82,7 +106,14 @@ public struct PruneReport: Codable, Equatable, Sendable {
             "- non-embedding parameters: \(nonEmbeddingParameters) of \(originalNonEmbeddingParameters), "
                 + "compression \(percent(nonEmbeddingCompression))",
             "- blocks kept: \(keptLayers.count) (\(keptLayers.map(String.init).joined(separator: ", ")))",
-            String(format: "- search time: %.1f s", totalSeconds), "",
+            String(format: "- search time: %.1f s", totalSeconds),
+        ]
+        if let calibration {
+            lines.append(String(format: "- calibration: %d sequences, %d tokens; dense loss %.4f; one forward pass %.2f s",
+                                calibration.sequences, calibration.tokens, calibration.denseLoss, calibration.forwardSeconds))
+        }
+        lines += [
+            "",
             "## Iterations", "",
             "| iteration | step | depth loss | width loss | depth block | width budget | parameters | compression | non-embedding compression | seconds |",
             "|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|",

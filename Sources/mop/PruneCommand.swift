@@ -62,6 +62,16 @@ struct PruneCommand: ParsableCommand {
             let dispatch = ScoringDispatch(communicator: communicator)
             guard communicator.isCoordinator else { return try dispatch.serve(worker.answer) }
 
+            // One dense pass first: the baseline loss, and the cost of a forward pass that every step is measured against.
+            let start = Date()
+            let dense = try dispatch.ask(.loss(current: .identity(loaded.weights.config), step: nil), localAnswer: worker.answer)
+            let calibrationSummary = PruneReport.CalibrationSummary(
+                sequences: sequences.count, tokens: sequences.reduce(0) { $0 + $1.count },
+                denseLoss: dense[0] / dense[1], forwardSeconds: Date().timeIntervalSince(start))
+            FileHandle.standardError.write(Data(String(
+                format: "prune: %d calibration sequences (%d tokens) on %d ranks; dense loss %.4f, one forward pass %.1f s\n",
+                calibrationSummary.sequences, calibrationSummary.tokens, communicator.size, calibrationSummary.denseLoss,
+                calibrationSummary.forwardSeconds).utf8))
             let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
                                    score: { try dispatch.ask($0, localAnswer: worker.answer) },
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
@@ -69,7 +79,7 @@ struct PruneCommand: ParsableCommand {
             dispatch.stop()
             try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
                                   format: format, ggufType: f16 ? .f16 : .f32)
-            let report = PruneReport(result: result)
+            let report = PruneReport(result: result, calibration: calibrationSummary)
             try report.write(directory: directory)
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
             RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",

@@ -48,6 +48,9 @@ final class PruneTests: XCTestCase {
         let report = try XCTUnwrap(run.json, run.stdout)
         let compression = try XCTUnwrap(report["compression"] as? Double)
         XCTAssertEqual(compression, 0.3, accuracy: 0.005)
+        let calibration = try XCTUnwrap(report["calibration"] as? [String: Any])
+        XCTAssertEqual(calibration["sequences"] as? Int, 10)
+        XCTAssertGreaterThan(try XCTUnwrap(calibration["dense_loss"] as? Double), 0)
         for file in ["structure.json", "report.json", "report.md", "model.gguf", "hf/config.json", "hf/model.safetensors",
                      "hf/tokenizer.json", "checkpoint.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
