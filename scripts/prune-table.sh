@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Prunes SmolLM2 with each configuration given on the command line and prints a Markdown table of the compression
+# reached, the path and the WikiText-2 perplexity (seq-len 512, first 16,384 tokens) before any fine-tuning.
+#   scripts/prune-table.sh "0.2 --method mop" "0.2 --method depth" "0.2 --selection random --seed 1" ...
+# Each argument is a target followed by extra `mop prune` options. Runs go to $MOP_RUNS (default runs/, git-ignored),
+# $MOP_PARALLEL at a time (default 1; each run then uses OPENBLAS_NUM_THREADS=$((2 / MOP_PARALLEL)) threads).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+model="$(scripts/fetch-model.sh)"
+data="${MOP_SHARED_DATA:-$root/../shared/data}"
+runs="${MOP_RUNS:-$root/runs}"
+parallel="${MOP_PARALLEL:-1}"
+threads=$(( $(nproc) / parallel )); [ "$threads" -ge 1 ] || threads=1
+swift build -c release --product mop >&2
+mop="$root/.build/release/mop"
+mkdir -p "$runs"
+
+run_one() {
+  local spec="$1" target rest name out
+  target="${spec%% *}"; rest="${spec#"$target"}"
+  name="$(echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//')"
+  out="$runs/$name"
+  if [ ! -f "$out/report.json" ]; then
+    rm -rf "$out"
+    # shellcheck disable=SC2086
+    OPENBLAS_NUM_THREADS=$threads "$mop" prune "$model" --target "$target" --out "$out" \
+      --calibration "$data/instruct/alpaca.jsonl" --calibration-samples 128 --format gguf $rest --json \
+      > "$out.prune.json" 2> "$out.prune.log"
+  fi
+  [ -f "$out/eval.json" ] || OPENBLAS_NUM_THREADS=$threads "$mop" eval "$out" --ppl "$data/text/wikitext2-test.txt" \
+      --seq-len 512 --max-tokens 16384 --json > "$out/eval.json" 2> "$out.eval.log"
+}
+
+pids=()
+for spec in "$@"; do
+  run_one "$spec" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$parallel" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+done
+wait
+
+echo "| run | compression (all) | compression (non-embedding) | path | WikiText-2 ppl (512, 16k tokens) | search time |"
+echo "|---|---:|---:|---|---:|---:|"
+for spec in "$@"; do
+  target="${spec%% *}"; rest="${spec#"$target"}"
+  name="$(echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//')"
+  python3 - "$runs/$name" "$target$rest" <<'PY'
+import json, sys
+out, label = sys.argv[1:]
+r = json.load(open(out + "/report.json")); e = json.load(open(out + "/eval.json"))
+print("| `%s` | %.2f%% | %.2f%% | %s | %.2f | %.0f s |" % (label.strip(), 100 * r["compression"], 100 * r["non_embedding_compression"],
+      r["path"] or "-", e["perplexity"], r["total_seconds"]))
+PY
+done
