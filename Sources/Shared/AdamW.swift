@@ -1,26 +1,27 @@
 import Foundation
 
 /// AdamW (Loshchilov & Hutter) over one flat parameter buffer, as PyTorch's `torch.optim.AdamW`: decoupled weight
-/// decay p -= lr * wd * p, then the bias-corrected Adam step p -= lr * m_hat / (sqrt(v_hat) + eps).
+/// decay p -= lr * wd * p, then the bias-corrected Adam step p -= lr * m_hat / (sqrt(v_hat) + eps). Moments are
+/// fp32; hyper-parameters are float64 so that 1 - beta2 = 0.001 is exact before it is rounded (as in PyTorch).
 public struct AdamW: Equatable, Sendable {
-    public var beta1: Float
-    public var beta2: Float
-    public var epsilon: Float
-    public var weightDecay: Float
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    public var weightDecay: Double
     /// Steps taken so far (the t of the bias corrections).
     public private(set) var step: Int
     /// First and second moment estimates, one per parameter (part of a checkpoint).
     public private(set) var firstMoment: [Float]
     public private(set) var secondMoment: [Float]
 
-    public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
+    public init(parameterCount: Int, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0.01) {
         self.init(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: 0,
                   firstMoment: [Float](repeating: 0, count: parameterCount),
                   secondMoment: [Float](repeating: 0, count: parameterCount))
     }
 
     /// Restores an optimizer from its state (checkpoints).
-    public init(beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float, step: Int,
+    public init(beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double, step: Int,
                 firstMoment: [Float], secondMoment: [Float]) {
         precondition(firstMoment.count == secondMoment.count, "AdamW: moments of different sizes")
         self.beta1 = beta1
@@ -37,16 +38,18 @@ public struct AdamW: Equatable, Sendable {
         precondition(parameters.count == firstMoment.count && gradients.count == firstMoment.count,
                      "AdamW: \(parameters.count) parameters and \(gradients.count) gradients for \(firstMoment.count) moments")
         step += 1
+        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
+        let oneMinusB1 = Float(1 - beta1), oneMinusB2 = Float(1 - beta2)
         // Bias corrections in float64: 1 - beta2^t is tiny for the first steps.
-        let correction1 = Float(1 - pow(Double(beta1), Double(step)))
-        let correction2 = Float(1 - pow(Double(beta2), Double(step)))
-        let decay = 1 - learningRate * weightDecay
+        let correction1 = Float(1 - pow(beta1, Double(step)))
+        let correction2 = Float(1 - pow(beta2, Double(step)))
+        let decay = Float(1 - Double(learningRate) * weightDecay)
         for i in parameters.indices {
             let g = gradients[i]
-            firstMoment[i] = beta1 * firstMoment[i] + (1 - beta1) * g
-            secondMoment[i] = beta2 * secondMoment[i] + (1 - beta2) * g * g
+            firstMoment[i] = b1 * firstMoment[i] + oneMinusB1 * g
+            secondMoment[i] = b2 * secondMoment[i] + oneMinusB2 * g * g
             let mHat = firstMoment[i] / correction1, vHat = secondMoment[i] / correction2
-            parameters[i] = parameters[i] * decay - learningRate * mHat / (vHat.squareRoot() + epsilon)
+            parameters[i] = parameters[i] * decay - learningRate * mHat / (vHat.squareRoot() + eps)
         }
     }
 }

@@ -45,15 +45,24 @@ enum ReferenceOps {
 
     static func silu(_ g: Double) -> Double { g / (1 + exp(-g)) }
 
-    /// y = W x + scale * B (A x) for one row; W [out, in] row-major, A [r, in], B [out, r].
+    /// y = W x + scale * B (A x') for one row, x' = branchInput ?? x; W [out, in] row-major, A [r, in], B [out, r].
     static func linear(_ x: [Double], w: [Double], out: Int, a: [Double]? = nil, b: [Double]? = nil, rank: Int = 0,
                        scale: Double = 0, branchInput: [Double]? = nil) -> [Double] {
-        let inner = x.count
-        var y = (0..<out).map { o in (0..<inner).reduce(0.0) { $0 + w[o * inner + $1] * x[$1] } }
+        // Plain loops: the finite-difference tests call this thousands of times in debug builds.
+        func product(_ m: [Double], rows: Int, _ v: [Double]) -> [Double] {
+            let cols = v.count
+            var result = [Double](repeating: 0, count: rows)
+            for r in 0..<rows {
+                var total = 0.0
+                for c in 0..<cols { total += m[r * cols + c] * v[c] }
+                result[r] = total
+            }
+            return result
+        }
+        var y = product(w, rows: out, x)
         if let a, let b {
-            let xb = branchInput ?? x
-            let u = (0..<rank).map { r in (0..<inner).reduce(0.0) { $0 + a[r * inner + $1] * xb[$1] } }
-            for o in 0..<out { y[o] += scale * (0..<rank).reduce(0.0) { $0 + b[o * rank + $1] * u[$1] } }
+            let branch = product(b, rows: out, product(a, rows: rank, branchInput ?? x))
+            for o in 0..<out { y[o] += scale * branch[o] }
         }
         return y
     }
