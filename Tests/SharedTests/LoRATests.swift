@@ -116,9 +116,9 @@ final class LoRATests: XCTestCase {
         let model = ModelWeights.random(config: config, seed: 18)
         let adapters = LoRAAdapters(config: LoRAConfig(), model: config, seed: 19)
         let tokens: [Int32] = [1, 2, 3]
-        func expectError(_ batch: [[Int32]], _ mask: [[Bool]], adapters: LoRAAdapters? = nil, normalizer: Int? = nil, _ text: String) {
-            XCTAssertThrowsError(try LoRATrainer.lossAndGradients(model: model, adapters: adapters ?? LoRAAdapters(config: LoRAConfig(), model: config, seed: 19),
-                                                                  batch: batch, lossMask: mask, normalizer: normalizer)) { error in
+        func expectError(_ batch: [[Int32]], _ mask: [[Bool]], using chosen: LoRAAdapters? = nil, normalizer: Int? = nil, _ text: String) {
+            XCTAssertThrowsError(try LoRATrainer.lossAndGradients(model: model, adapters: chosen ?? adapters, batch: batch, lossMask: mask,
+                                                                  normalizer: normalizer)) { error in
                 XCTAssertTrue((error as? MopError)?.description.contains(text) ?? false, "\(error) should mention \(text)")
             }
         }
@@ -128,7 +128,7 @@ final class LoRATests: XCTestCase {
         expectError([[Int32](repeating: 1, count: 65)], [[Bool](repeating: true, count: 65)], "the model takes 64")
         expectError([tokens], [[true, true, true]], normalizer: 0, "normalizer 0")
         let other = LoRAAdapters(config: LoRAConfig(), model: TinyConfigs.mha, seed: 19)
-        expectError([tokens], [[true, true, true]], adapters: other, "another model shape")
+        expectError([tokens], [[true, true, true]], using: other, "another model shape")
         XCTAssertNoThrow(try LoRATrainer.lossAndGradients(model: model, adapters: adapters, batch: [tokens], lossMask: [[true, true, true]]))
         XCTAssertThrowsError(try LoRAConfig(rank: 0).validate(file: "x.json"))
         XCTAssertThrowsError(try LoRAConfig(dropout: 1).validate(file: "x.json"))
