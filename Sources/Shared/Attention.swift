@@ -11,23 +11,27 @@ public enum Attention {
                               activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>) {
         let qWidth = heads * headDim, kvWidth = kvHeads * headDim
         let groupSize = heads / kvHeads
-        let scale = 1 / Float(headDim).squareRoot()
-        let rows = SendablePointer(scratch)
         for h in 0..<heads where activeHeads?[h] ?? true {
             let g = h / groupSize
-            // scores[T, T] = scale * q_h . k_g^T
-            BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: scale,
-                                 a: q + h * headDim, lda: qWidth, b: k + g * headDim, ldb: kvWidth,
-                                 c: scratch, ldc: tokens)
-            // Row t attends to positions 0...t; the masked tail becomes exactly zero.
-            VectorMath.parallelFor(tokens) { t in
-                let row = rows.pointer + t * tokens
-                VectorMath.softmax(row, count: t + 1)
-                (row + t + 1).update(repeating: 0, count: tokens - t - 1)
-            }
+            probabilities(q: q + h * headDim, lda: qWidth, k: k + g * headDim, ldb: kvWidth, tokens: tokens,
+                          headDim: headDim, into: scratch)
             // z_h[T, hd] = scores . v_g
             BLAS.gemm(m: tokens, n: headDim, k: tokens, a: scratch, lda: tokens,
                       b: v + g * headDim, ldb: kvWidth, c: z + h * headDim, ldc: qWidth)
+        }
+    }
+
+    /// P[T, T] = causal softmax(scale * q_h . k_g^T) of one head, scale = 1/sqrt(hd): row t attends to positions
+    /// 0...t and its masked tail is exactly zero. The backward pass recomputes it with this same function.
+    static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, tokens: Int,
+                              headDim: Int, into scores: UnsafeMutablePointer<Float>) {
+        BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
+                             a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: tokens)
+        let rows = SendablePointer(scores)
+        VectorMath.parallelFor(tokens) { t in
+            let row = rows.pointer + t * tokens
+            VectorMath.softmax(row, count: t + 1)
+            (row + t + 1).update(repeating: 0, count: tokens - t - 1)
         }
     }
 }

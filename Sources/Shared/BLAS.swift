@@ -26,6 +26,15 @@ public enum BLAS {
                     a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C[m, n] = alpha * A[k, m]^T . B[k, n] + beta * C, row-major: the weight gradients of backward passes.
+    @inline(__always)
+    public static func gemmTransposedA(m: Int, n: Int, k: Int, alpha: Float = 1,
+                                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                       beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// y[rows, out] = x[rows, in] . W[out, in]^T: a linear layer without bias.
     public static func linear(_ x: [Float], rows: Int, _ weight: Tensor) -> [Float] {
         let out = weight.rows, inner = weight.cols

@@ -5,8 +5,8 @@ import Foundation
 public struct Rope: Sendable {
     public let headDim: Int
     /// cos and sin of every (position, i), [positions, hd/2], computed in float64 then rounded.
-    private let cosTable: [Float]
-    private let sinTable: [Float]
+    let cosTable: [Float]
+    let sinTable: [Float]
     public let positions: Int
 
     public init(config: ModelConfig, positions: Int) {

@@ -1,0 +1,183 @@
+/// The linear layers of a block that LoRA can adapt, under PEFT's module names.
+public enum LoRATarget: String, CaseIterable, Codable, Sendable {
+    case q = "q_proj", k = "k_proj", v = "v_proj", o = "o_proj", gate = "gate_proj", up = "up_proj", down = "down_proj"
+
+    /// The module's path inside a decoder layer, as in `model.layers.{i}.self_attn.q_proj`.
+    public var modulePath: String {
+        switch self {
+        case .q, .k, .v, .o: "self_attn.\(rawValue)"
+        case .gate, .up, .down: "mlp.\(rawValue)"
+        }
+    }
+
+    /// The frozen weight [out, in] this target adapts.
+    public var weight: WritableKeyPath<LayerWeights, Tensor> {
+        switch self {
+        case .q: \.q
+        case .k: \.k
+        case .v: \.v
+        case .o: \.o
+        case .gate: \.gate
+        case .up: \.up
+        case .down: \.down
+        }
+    }
+}
+
+/// LoRA hyper-parameters (SPEC 8: AMP uses r=8, alpha=16, dropout 0.05; MoP r=32, alpha=10).
+public struct LoRAConfig: Equatable, Sendable {
+    public var rank: Int
+    public var alpha: Float
+    /// Dropout probability on the LoRA branch input (PEFT's `lora_dropout`), applied in training only.
+    public var dropout: Float
+    /// Adapted layers, in `LoRATarget.allCases` order.
+    public var targets: [LoRATarget]
+
+    public init(rank: Int = 8, alpha: Float = 16, dropout: Float = 0.05, targets: [LoRATarget] = LoRATarget.allCases) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targets = LoRATarget.allCases.filter(targets.contains)
+    }
+
+    /// The factor of the LoRA branch, alpha / r.
+    public var scale: Float { alpha / Float(rank) }
+
+    /// Rejects a rank below 1, a non-finite alpha, dropout outside [0, 1) and an empty target list.
+    public func validate(file: String?) throws {
+        guard rank >= 1 else { throw MopError(file: file, "LoRA rank \(rank) must be at least 1") }
+        guard alpha.isFinite else { throw MopError(file: file, "LoRA alpha \(alpha) is not a finite number") }
+        guard dropout >= 0, dropout < 1 else { throw MopError(file: file, "LoRA dropout \(dropout) is outside [0, 1)") }
+        guard !targets.isEmpty else { throw MopError(file: file, "LoRA has no target modules") }
+    }
+}
+
+/// Where every adapter's A [r, in] and B [out, r] sit in one flat buffer (layer by layer, targets in config order),
+/// so parameters, gradients and optimizer moments are single arrays that one allreduce can sum.
+public struct LoRALayout: Equatable, Sendable {
+    public struct Entry: Equatable, Sendable {
+        public let layer: Int
+        public let target: LoRATarget
+        public let inFeatures: Int
+        public let outFeatures: Int
+        public let a: Range<Int>
+        public let b: Range<Int>
+    }
+
+    public let rank: Int
+    public let entries: [Entry]
+    /// Floats in the whole buffer.
+    public let count: Int
+
+    public init(config: LoRAConfig, model: ModelConfig) {
+        let d = model.hidden, hd = model.headDim
+        var entries: [Entry] = []
+        var offset = 0
+        for (index, shape) in model.layers.enumerated() {
+            for target in config.targets {
+                let (out, inner): (Int, Int) = switch target {
+                case .q: (shape.heads * hd, d)
+                case .k, .v: (shape.kvHeads * hd, d)
+                case .o: (d, shape.heads * hd)
+                case .gate, .up: (shape.intermediate, d)
+                case .down: (d, shape.intermediate)
+                }
+                let a = offset..<(offset + config.rank * inner)
+                let b = a.upperBound..<(a.upperBound + out * config.rank)
+                entries.append(Entry(layer: index, target: target, inFeatures: inner, outFeatures: out, a: a, b: b))
+                offset = b.upperBound
+            }
+        }
+        rank = config.rank
+        self.entries = entries
+        count = offset
+        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { (Key(layer: $1.layer, target: $1.target), $0) })
+    }
+
+    private struct Key: Hashable, Sendable {
+        let layer: Int
+        let target: LoRATarget
+    }
+
+    private let index: [Key: Int]
+
+    /// The adapter of `target` in `layer`, or nil when that layer is not adapted.
+    public func entry(layer: Int, target: LoRATarget) -> Entry? {
+        index[Key(layer: layer, target: target)].map { entries[$0] }
+    }
+
+    public static func == (lhs: LoRALayout, rhs: LoRALayout) -> Bool {
+        lhs.rank == rhs.rank && lhs.entries == rhs.entries
+    }
+}
+
+/// The trainable LoRA parameters of a whole model in one flat fp32 buffer laid out by `layout`.
+public struct LoRAAdapters: Equatable, Sendable {
+    public let config: LoRAConfig
+    public let layout: LoRALayout
+    public var parameters: [Float]
+
+    /// Fresh adapters as PEFT initialises them: A uniform in +-1/sqrt(in) (kaiming-uniform with a = sqrt(5)),
+    /// B zero, so the adapted model starts equal to the base model.
+    public init(config: LoRAConfig, model: ModelConfig, seed: UInt64) {
+        let layout = LoRALayout(config: config, model: model)
+        var rng = SeededRandom(seed: seed)
+        var parameters = [Float](repeating: 0, count: layout.count)
+        for entry in layout.entries {
+            let bound = 1 / Float(entry.inFeatures).squareRoot()
+            for i in entry.a { parameters[i] = rng.uniform(bound) }
+        }
+        self.init(config: config, layout: layout, parameters: parameters)
+    }
+
+    /// Adapters from existing parameters; `parameters` must hold `layout.count` floats.
+    public init(config: LoRAConfig, layout: LoRALayout, parameters: [Float]) {
+        precondition(parameters.count == layout.count, "LoRA parameters: \(parameters.count) floats, the layout holds \(layout.count)")
+        self.config = config
+        self.layout = layout
+        self.parameters = parameters
+    }
+
+    /// A of one adapter: [r, in].
+    public func a(_ entry: LoRALayout.Entry) -> Tensor {
+        Tensor(shape: [layout.rank, entry.inFeatures], data: Array(parameters[entry.a]))
+    }
+
+    /// B of one adapter: [out, r].
+    public func b(_ entry: LoRALayout.Entry) -> Tensor {
+        Tensor(shape: [entry.outFeatures, layout.rank], data: Array(parameters[entry.b]))
+    }
+
+    /// The base weights with every adapter folded in: W += (alpha / r) B A. Its logits equal the adapted model's
+    /// (without dropout) up to rounding.
+    public func merged(into weights: ModelWeights) -> ModelWeights {
+        precondition(layout == LoRALayout(config: config, model: weights.config), "LoRA adapters do not fit this model")
+        var merged = weights
+        let r = layout.rank
+        parameters.withUnsafeBufferPointer { p in
+            for entry in layout.entries {
+                let path = entry.target.weight
+                merged.layers[entry.layer][keyPath: path].data.withUnsafeMutableBufferPointer { w in
+                    // W[out, in] += scale * B[out, r] . A[r, in]
+                    BLAS.gemm(m: entry.outFeatures, n: entry.inFeatures, k: r, alpha: config.scale,
+                              a: p.baseAddress! + entry.b.lowerBound, lda: r,
+                              b: p.baseAddress! + entry.a.lowerBound, ldb: entry.inFeatures,
+                              beta: 1, c: w.baseAddress!, ldc: entry.inFeatures)
+                }
+            }
+        }
+        return merged
+    }
+}
+
+/// Gradients of a loss with respect to LoRA parameters, in the adapters' flat layout (one buffer, one allreduce).
+public struct LoRAGradients: Equatable, Sendable {
+    public let layout: LoRALayout
+    public var values: [Float]
+
+    public init(layout: LoRALayout, values: [Float]? = nil) {
+        self.layout = layout
+        self.values = values ?? [Float](repeating: 0, count: layout.count)
+        precondition(self.values.count == layout.count, "LoRA gradients: \(self.values.count) floats, the layout holds \(layout.count)")
+    }
+}

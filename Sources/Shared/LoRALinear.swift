@@ -1,0 +1,121 @@
+/// A frozen linear layer W [out, in] with an optional LoRA branch:
+/// y[N, out] = x W^T + scale * (drop(x) A^T) B^T, with A [r, in] and B [out, r] read from the flat parameter buffer.
+/// Dropout (PEFT semantics) touches only the branch input; its mask is drawn from `dropoutSeed`, so recomputing the
+/// forward during the backward pass draws the same mask.
+public struct LoRALinear: Sendable {
+    public let weight: Tensor
+    public let entry: LoRALayout.Entry?
+    public let scale: Float
+    /// Probability of zeroing a branch input element; 0 at evaluation.
+    public let dropout: Float
+    public let dropoutSeed: UInt64
+
+    public init(weight: Tensor, entry: LoRALayout.Entry?, scale: Float, dropout: Float = 0, dropoutSeed: UInt64 = 0) {
+        self.weight = weight
+        self.entry = entry
+        self.scale = scale
+        self.dropout = dropout
+        self.dropoutSeed = dropoutSeed
+    }
+
+    /// What the backward pass needs besides x: the branch input after dropout (nil when dropout is off: it is x)
+    /// and u = drop(x) A^T [N, r].
+    public struct Saved: Sendable {
+        public var droppedInput: [Float]?
+        public var u: [Float]
+    }
+
+    /// y [N, out] and, when the layer is adapted, the branch activations its backward needs.
+    public func forward(_ x: [Float], rows: Int, parameters: [Float]) -> (y: [Float], saved: Saved?) {
+        var y = BLAS.linear(x, rows: rows, weight)
+        guard let entry else { return (y, nil) }
+        let r = entry.a.count / entry.inFeatures
+        let dropped = dropout > 0 ? droppedCopy(x) : nil
+        var u = [Float](repeating: 0, count: rows * r)
+        (dropped ?? x).withUnsafeBufferPointer { xp in
+            parameters.withUnsafeBufferPointer { p in
+                u.withUnsafeMutableBufferPointer { up in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        // u[N, r] = drop(x)[N, in] . A[r, in]^T
+                        BLAS.gemmTransposedB(m: rows, n: r, k: entry.inFeatures, a: xp.baseAddress!, lda: entry.inFeatures,
+                                             b: p.baseAddress! + entry.a.lowerBound, ldb: entry.inFeatures,
+                                             c: up.baseAddress!, ldc: r)
+                        // y[N, out] += scale * u[N, r] . B[out, r]^T
+                        BLAS.gemmTransposedB(m: rows, n: entry.outFeatures, k: r, alpha: scale, a: up.baseAddress!, lda: r,
+                                             b: p.baseAddress! + entry.b.lowerBound, ldb: r,
+                                             beta: 1, c: yp.baseAddress!, ldc: entry.outFeatures)
+                    }
+                }
+            }
+        }
+        return (y, Saved(droppedInput: dropped, u: u))
+    }
+
+    /// Given dy [N, out]: dx [N, in] += dy W + mask * scale * (dy B) A, and into `gradients` (same layout as the
+    /// parameters) dA += scale * (dy B)^T drop(x), dB += scale * dy^T u. dx accumulates because q, k and v (and gate
+    /// and up) share their input.
+    public func backward(dy: [Float], x: [Float], saved: Saved?, rows: Int, parameters: [Float],
+                         dx: inout [Float], gradients: inout [Float]) {
+        let out = weight.rows, inner = weight.cols
+        dy.withUnsafeBufferPointer { dyp in
+            weight.data.withUnsafeBufferPointer { wp in
+                dx.withUnsafeMutableBufferPointer { dxp in
+                    // dx[N, in] += dy[N, out] . W[out, in]
+                    BLAS.gemm(m: rows, n: inner, k: out, a: dyp.baseAddress!, lda: out, b: wp.baseAddress!, ldb: inner,
+                              beta: 1, c: dxp.baseAddress!, ldc: inner)
+                }
+            }
+        }
+        guard let entry, let saved else { return }
+        let r = entry.a.count / entry.inFeatures
+        var du = [Float](repeating: 0, count: rows * r)
+        var dBranch = [Float](repeating: 0, count: rows * inner)
+        dy.withUnsafeBufferPointer { dyp in
+            parameters.withUnsafeBufferPointer { p in
+                gradients.withUnsafeMutableBufferPointer { g in
+                    du.withUnsafeMutableBufferPointer { dup in
+                        saved.u.withUnsafeBufferPointer { up in
+                            (saved.droppedInput ?? x).withUnsafeBufferPointer { xp in
+                                dBranch.withUnsafeMutableBufferPointer { dbp in
+                                    // dB[out, r] += scale * dy[N, out]^T . u[N, r]
+                                    BLAS.gemmTransposedA(m: out, n: r, k: rows, alpha: scale, a: dyp.baseAddress!, lda: out,
+                                                         b: up.baseAddress!, ldb: r, beta: 1,
+                                                         c: g.baseAddress! + entry.b.lowerBound, ldc: r)
+                                    // du[N, r] = scale * dy[N, out] . B[out, r]
+                                    BLAS.gemm(m: rows, n: r, k: out, alpha: scale, a: dyp.baseAddress!, lda: out,
+                                              b: p.baseAddress! + entry.b.lowerBound, ldb: r, c: dup.baseAddress!, ldc: r)
+                                    // dA[r, in] += du[N, r]^T . drop(x)[N, in]
+                                    BLAS.gemmTransposedA(m: r, n: inner, k: rows, a: dup.baseAddress!, lda: r,
+                                                         b: xp.baseAddress!, ldb: inner, beta: 1,
+                                                         c: g.baseAddress! + entry.a.lowerBound, ldc: inner)
+                                    // d drop(x)[N, in] = du[N, r] . A[r, in]
+                                    BLAS.gemm(m: rows, n: inner, k: r, a: dup.baseAddress!, lda: r,
+                                              b: p.baseAddress! + entry.a.lowerBound, ldb: inner,
+                                              c: dbp.baseAddress!, ldc: inner)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Through the dropout: the same mask and 1/(1-p) factor as the forward.
+        if dropout > 0 { dBranch = droppedCopy(dBranch) }
+        for i in dx.indices { dx[i] += dBranch[i] }
+    }
+
+    /// x with each element zeroed with probability `dropout` and the survivors scaled by 1/(1-dropout).
+    /// The mask depends only on the seed and the element index, never on the values.
+    func droppedCopy(_ x: [Float]) -> [Float] {
+        var rng = SeededRandom(seed: dropoutSeed)
+        let keep = 1 - Double(dropout), factor = 1 / Float(keep)
+        return x.map { value in Double(rng.next() >> 11) / Double(1 << 53) < keep ? value * factor : 0 }
+    }
+
+    /// The seed of one adapter's dropout mask at one step: distinct for every (step seed, layer, target).
+    public static func dropoutSeed(step: UInt64, layer: Int, target: LoRATarget) -> UInt64 {
+        let targetIndex = UInt64(LoRATarget.allCases.firstIndex(of: target) ?? 0)
+        var rng = SeededRandom(seed: step ^ (UInt64(layer) &* 0x1000_0000_01B3) ^ (targetIndex &* 0x9E37_79B9))
+        return rng.next()
+    }
+}

@@ -1,0 +1,121 @@
+/// Loss and LoRA gradients of a frozen model with adapters, on a batch of token sequences whose loss is restricted
+/// to masked-in target tokens (the response tokens of instruction data).
+///
+/// Memory: the forward keeps only the residual stream entering every block; the backward recomputes one block's
+/// activations at a time from it. Logits exist one chunk of `NextTokenLoss.chunkRows` rows at a time. For SmolLM2-135M
+/// at 512 tokens (D=576, 30 layers, 9 heads, 3 KV heads, I=1536, V=49152) the peak of activations is about 85 MB:
+/// 31 residual streams of N*D floats (37 MB), one block's activations (17 MB, plus 10 MB of dropped branch inputs
+/// when dropout is on), its gradient buffers (16 MB) and two T*T attention scratch rows (2 MB); the loss head's
+/// 64 x V logits chunk (13 MB) is freed before the blocks run backward. Keeping every block's activations would
+/// take about 1 GB.
+public enum LoRATrainer {
+    public struct Result: Sendable {
+        /// Summed NLL of the masked-in targets divided by the normalizer (by default the number of such targets).
+        public var loss: Double
+        /// Summed NLL of the masked-in targets (float64).
+        public var negativeLogLikelihood: Double
+        /// Number of masked-in targets in the batch.
+        public var targets: Int
+        /// Gradients of `loss` with respect to the LoRA parameters.
+        public var gradients: LoRAGradients
+        /// Gradient of `loss` with respect to the input embeddings [N, D] (rows stacked as the batch), when asked for.
+        /// The embedding table is frozen: this is not applied, it lets tests check the whole chain.
+        public var inputGradient: [Float]?
+    }
+
+    /// Forward and backward over `batch`. `lossMask[b][t]` selects token t of sequence b as a target (predicted from
+    /// tokens 0..<t), as Hugging Face labels do; position 0 is never a target. `dropoutSeed` (a fresh one per step)
+    /// turns LoRA dropout on; nil trains without it. `normalizer` replaces the target count as the divisor, so that
+    /// micro-batches and ranks can sum gradients of one global mean (pass the total target count of the step).
+    /// With no target and no normalizer the loss and gradients are zero.
+    public static func lossAndGradients(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]], lossMask: [[Bool]],
+                                        dropoutSeed: UInt64? = nil, normalizer: Int? = nil,
+                                        inputGradient: Bool = false) throws -> Result {
+        try validate(model: model, adapters: adapters, batch: batch, lossMask: lossMask, normalizer: normalizer)
+        let d = model.config.hidden
+        let segments = Transformer.segments(batch), rows = segments.last?.upperBound ?? 0
+        let rope = Rope(config: model.config, positions: model.config.maxPositions)
+        let blocks = model.layers.indices.map {
+            TrainingBlock(model: model, layer: $0, adapters: adapters, rope: rope, dropoutStep: dropoutSeed)
+        }
+        let parameters = adapters.parameters
+
+        // Forward: keep the residual stream entering each block (streams[i]) and the final one.
+        var streams = [Transformer(weights: model).embed(batch)]
+        for block in blocks { streams.append(block.forward(streams.last!, segments: segments, parameters: parameters).output) }
+
+        // Loss head: final RMSNorm, then logits and cross-entropy chunk by chunk, accumulating dHidden [N, D].
+        let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
+        let divisor = normalizer ?? targets.count
+        let final = streams.removeLast()
+        let hidden = RMSNorm.forward(final, rows: rows, weight: model.finalNorm, eps: model.config.rmsNormEps)
+        var dHidden = [Float](repeating: 0, count: hidden.count)
+        var total = 0.0
+        let output = model.outputMatrix
+        NextTokenLoss.forEachChunk(of: targets) { chunk in
+            var logits = NextTokenLoss.logits(hidden: hidden, targets: chunk, output: output)  // [c, V]
+            let losses = CrossEntropy.lossAndGradient(&logits, vocab: output.rows, targets: chunk.map(\.token),
+                                                      weight: 1 / Float(max(divisor, 1)))
+            total += losses.reduce(0, +)
+            // dRows[c, D] = dLogits[c, V] . E[V, D]; scattered back to the rows the targets came from.
+            var dRows = [Float](repeating: 0, count: chunk.count * d)
+            logits.withUnsafeBufferPointer { lp in
+                output.data.withUnsafeBufferPointer { ep in
+                    dRows.withUnsafeMutableBufferPointer { dp in
+                        BLAS.gemm(m: chunk.count, n: d, k: output.rows, a: lp.baseAddress!, lda: output.rows,
+                                  b: ep.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d)
+                    }
+                }
+            }
+            for (i, target) in chunk.enumerated() {
+                for j in 0..<d { dHidden[target.row * d + j] += dRows[i * d + j] }
+            }
+        }
+        var dx = RMSNorm.backward(dy: dHidden, x: final, rows: rows, weight: model.finalNorm, eps: model.config.rmsNormEps)
+
+        // Backward through the blocks, last first, recomputing each block's activations from its input.
+        var gradients = [Float](repeating: 0, count: adapters.layout.count)
+        for (block, input) in zip(blocks, streams).reversed() {
+            let activations = block.forward(input, segments: segments, parameters: parameters)
+            dx = block.backward(dx, activations, segments: segments, parameters: parameters, gradients: &gradients)
+        }
+        return Result(loss: divisor == 0 ? 0 : total / Double(divisor), negativeLogLikelihood: total, targets: targets.count,
+                      gradients: LoRAGradients(layout: adapters.layout, values: gradients),
+                      inputGradient: inputGradient ? dx : nil)
+    }
+
+    /// The scored positions: row t-1 of sequence b predicts token t wherever lossMask[b][t] (t >= 1).
+    static func maskedTargets(batch: [[Int32]], lossMask: [[Bool]], segments: [Range<Int>]) -> [NextTokenLoss.Target] {
+        var targets: [NextTokenLoss.Target] = []
+        for (b, sequence) in batch.enumerated() {
+            for t in sequence.indices.dropFirst() where lossMask[b][t] {
+                targets.append(NextTokenLoss.Target(row: segments[b].lowerBound + t - 1, token: sequence[t]))
+            }
+        }
+        return targets
+    }
+
+    /// Rejects adapters built for another model shape, masks that do not match the batch, token ids outside the
+    /// vocabulary, sequences longer than the model's positions and a normalizer below 1.
+    static func validate(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]], lossMask: [[Bool]],
+                         normalizer: Int?) throws {
+        guard adapters.layout == LoRALayout(config: adapters.config, model: model.config) else {
+            throw MopError("LoRA adapters were made for another model shape")
+        }
+        guard lossMask.count == batch.count else {
+            throw MopError("loss mask has \(lossMask.count) sequences, the batch \(batch.count)")
+        }
+        for (b, sequence) in batch.enumerated() {
+            guard lossMask[b].count == sequence.count else {
+                throw MopError("loss mask of sequence \(b) has \(lossMask[b].count) flags for \(sequence.count) tokens")
+            }
+            guard sequence.count <= model.config.maxPositions else {
+                throw MopError("sequence \(b) has \(sequence.count) tokens, the model takes \(model.config.maxPositions)")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= model.config.vocabSize }) {
+                throw MopError("sequence \(b) holds token id \(bad) outside the vocabulary of \(model.config.vocabSize)")
+            }
+        }
+        if let normalizer, normalizer < 1 { throw MopError("loss normalizer \(normalizer) must be at least 1") }
+    }
+}

@@ -1,0 +1,166 @@
+/// One transformer block with LoRA-adapted linear layers, for training: its forward returns every activation its
+/// backward needs, and its backward turns the gradient of the block output into the gradient of its input while
+/// accumulating the LoRA gradients. Rows of all sequences are stacked, [N, D]; attention runs per sequence.
+struct TrainingBlock {
+    let layer: LayerWeights
+    let shape: LayerShape
+    let headDim: Int
+    let eps: Float
+    let rope: Rope
+    let q, k, v, o, gate, up, down: LoRALinear
+
+    /// `dropoutStep` seeds the dropout masks of this step; nil turns dropout off (evaluation).
+    init(model: ModelWeights, layer index: Int, adapters: LoRAAdapters, rope: Rope, dropoutStep: UInt64?) {
+        layer = model.layers[index]
+        shape = model.config.layers[index]
+        headDim = model.config.headDim
+        eps = model.config.rmsNormEps
+        self.rope = rope
+        let config = adapters.config, layout = adapters.layout
+        func linear(_ target: LoRATarget) -> LoRALinear {
+            LoRALinear(weight: model.layers[index][keyPath: target.weight], entry: layout.entry(layer: index, target: target),
+                       scale: config.scale, dropout: dropoutStep == nil ? 0 : config.dropout,
+                       dropoutSeed: LoRALinear.dropoutSeed(step: dropoutStep ?? 0, layer: index, target: target))
+        }
+        (q, k, v, o) = (linear(.q), linear(.k), linear(.v), linear(.o))
+        (gate, up, down) = (linear(.gate), linear(.up), linear(.down))
+    }
+
+    /// Activations of one block. Shapes: D hidden, Q = H*hd, K = KV*hd, I intermediate.
+    struct Activations {
+        var input: [Float]    // x [N, D]
+        var h: [Float]        // RMSNorm(x) [N, D]
+        var q: [Float]        // rotated [N, Q]
+        var k: [Float]        // rotated [N, K]
+        var v: [Float]        // [N, K]
+        var z: [Float]        // attention output, o_proj input [N, Q]
+        var middle: [Float]   // x + o(z) [N, D]
+        var h2: [Float]       // RMSNorm(middle) [N, D]
+        var gate: [Float]     // pre-activation [N, I]
+        var up: [Float]       // [N, I]
+        var a: [Float]        // SiLU(gate) * up, down_proj input [N, I]
+        var output: [Float]   // middle + down(a) [N, D]
+        var saved: [LoRATarget: LoRALinear.Saved]
+    }
+
+    func forward(_ x: [Float], segments: [Range<Int>], parameters: [Float]) -> Activations {
+        let rows = x.count / layer.attentionNorm.count, hd = headDim
+        var saved: [LoRATarget: LoRALinear.Saved] = [:]
+        func run(_ linear: LoRALinear, _ target: LoRATarget, _ input: [Float]) -> [Float] {
+            let (y, branch) = linear.forward(input, rows: rows, parameters: parameters)
+            saved[target] = branch
+            return y
+        }
+        let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: eps)
+        var qs = run(q, .q, h), ks = run(k, .k, h)
+        let vs = run(v, .v, h)
+        var z = [Float](repeating: 0, count: rows * shape.heads * hd)
+        var scratch = [Float](repeating: 0, count: Self.longest(segments) * Self.longest(segments))
+        qs.withUnsafeMutableBufferPointer { qp in
+            ks.withUnsafeMutableBufferPointer { kp in
+                vs.withUnsafeBufferPointer { vp in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            for segment in segments where !segment.isEmpty {
+                                let qSeq = qp.baseAddress! + segment.lowerBound * shape.heads * hd
+                                let kSeq = kp.baseAddress! + segment.lowerBound * shape.kvHeads * hd
+                                rope.apply(qSeq, tokens: segment.count, heads: shape.heads)
+                                rope.apply(kSeq, tokens: segment.count, heads: shape.kvHeads)
+                                Attention.causal(q: qSeq, k: kSeq, v: vp.baseAddress! + segment.lowerBound * shape.kvHeads * hd,
+                                                 z: zp.baseAddress! + segment.lowerBound * shape.heads * hd,
+                                                 tokens: segment.count, heads: shape.heads, kvHeads: shape.kvHeads,
+                                                 headDim: hd, scratch: sp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let middle = Self.sum(x, run(o, .o, z))
+        let h2 = RMSNorm.forward(middle, rows: rows, weight: layer.mlpNorm, eps: eps)
+        let gates = run(gate, .gate, h2), ups = run(up, .up, h2)
+        var a = gates
+        a.withUnsafeMutableBufferPointer { ap in
+            ups.withUnsafeBufferPointer { VectorMath.swiGLU(gate: ap.baseAddress!, up: $0.baseAddress!, count: ap.count) }
+        }
+        let output = Self.sum(middle, run(down, .down, a))
+        return Activations(input: x, h: h, q: qs, k: ks, v: vs, z: z, middle: middle, h2: h2, gate: gates, up: ups, a: a,
+                           output: output, saved: saved)
+    }
+
+    /// Given dOut [N, D] (gradient of the block output), returns dInput [N, D] and adds the LoRA gradients of
+    /// this block to `gradients` (the flat layout of the parameters).
+    func backward(_ dOut: [Float], _ act: Activations, segments: [Range<Int>], parameters: [Float],
+                  gradients: inout [Float]) -> [Float] {
+        let rows = dOut.count / layer.attentionNorm.count, hd = headDim
+        // MLP: output = middle + down(SiLU(gate(h2)) * up(h2)), h2 = RMSNorm(middle)
+        var da = [Float](repeating: 0, count: act.a.count)
+        down.backward(dy: dOut, x: act.a, saved: act.saved[.down], rows: rows, parameters: parameters, dx: &da, gradients: &gradients)
+        var dGate = [Float](repeating: 0, count: act.a.count), dUp = dGate
+        da.withUnsafeBufferPointer { dap in
+            act.gate.withUnsafeBufferPointer { gp in
+                act.up.withUnsafeBufferPointer { up in
+                    dGate.withUnsafeMutableBufferPointer { dgp in
+                        dUp.withUnsafeMutableBufferPointer { dup in
+                            VectorMath.swiGLUBackward(da: dap.baseAddress!, gate: gp.baseAddress!, up: up.baseAddress!,
+                                                      dGate: dgp.baseAddress!, dUp: dup.baseAddress!, count: dap.count)
+                        }
+                    }
+                }
+            }
+        }
+        var dh2 = [Float](repeating: 0, count: dOut.count)
+        gate.backward(dy: dGate, x: act.h2, saved: act.saved[.gate], rows: rows, parameters: parameters, dx: &dh2, gradients: &gradients)
+        up.backward(dy: dUp, x: act.h2, saved: act.saved[.up], rows: rows, parameters: parameters, dx: &dh2, gradients: &gradients)
+        let dMiddle = Self.sum(dOut, RMSNorm.backward(dy: dh2, x: act.middle, rows: rows, weight: layer.mlpNorm, eps: eps))
+
+        // Attention: middle = input + o(attention(rope(q(h)), rope(k(h)), v(h))), h = RMSNorm(input)
+        var dz = [Float](repeating: 0, count: act.z.count)
+        o.backward(dy: dMiddle, x: act.z, saved: act.saved[.o], rows: rows, parameters: parameters, dx: &dz, gradients: &gradients)
+        var dq = [Float](repeating: 0, count: act.q.count)
+        var dk = [Float](repeating: 0, count: act.k.count), dv = dk
+        var scratch = [Float](repeating: 0, count: 2 * Self.longest(segments) * Self.longest(segments))
+        act.q.withUnsafeBufferPointer { qp in
+            act.k.withUnsafeBufferPointer { kp in
+                act.v.withUnsafeBufferPointer { vp in
+                    dz.withUnsafeBufferPointer { dzp in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    scratch.withUnsafeMutableBufferPointer { sp in
+                                        for segment in segments where !segment.isEmpty {
+                                            let qOffset = segment.lowerBound * shape.heads * hd
+                                            let kvOffset = segment.lowerBound * shape.kvHeads * hd
+                                            Attention.causalBackward(
+                                                q: qp.baseAddress! + qOffset, k: kp.baseAddress! + kvOffset,
+                                                v: vp.baseAddress! + kvOffset, dz: dzp.baseAddress! + qOffset,
+                                                dq: dqp.baseAddress! + qOffset, dk: dkp.baseAddress! + kvOffset,
+                                                dv: dvp.baseAddress! + kvOffset, tokens: segment.count, heads: shape.heads,
+                                                kvHeads: shape.kvHeads, headDim: hd, scratch: sp.baseAddress!)
+                                            rope.applyInverse(dqp.baseAddress! + qOffset, tokens: segment.count, heads: shape.heads)
+                                            rope.applyInverse(dkp.baseAddress! + kvOffset, tokens: segment.count, heads: shape.kvHeads)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var dh = [Float](repeating: 0, count: dOut.count)
+        q.backward(dy: dq, x: act.h, saved: act.saved[.q], rows: rows, parameters: parameters, dx: &dh, gradients: &gradients)
+        k.backward(dy: dk, x: act.h, saved: act.saved[.k], rows: rows, parameters: parameters, dx: &dh, gradients: &gradients)
+        v.backward(dy: dv, x: act.h, saved: act.saved[.v], rows: rows, parameters: parameters, dx: &dh, gradients: &gradients)
+        return Self.sum(dMiddle, RMSNorm.backward(dy: dh, x: act.input, rows: rows, weight: layer.attentionNorm, eps: eps))
+    }
+
+    static func longest(_ segments: [Range<Int>]) -> Int { segments.map(\.count).max() ?? 0 }
+
+    /// a + b element-wise (residual adds, and the residual branch of their gradients).
+    static func sum(_ a: [Float], _ b: [Float]) -> [Float] {
+        var result = a
+        for i in result.indices { result[i] += b[i] }
+        return result
+    }
+}

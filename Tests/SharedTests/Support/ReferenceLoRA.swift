@@ -1,0 +1,145 @@
+import Foundation
+@testable import Shared
+
+/// Float64 operations written from the formulas, and a float64 LLaMA loss with LoRA adapters built from them:
+/// the functions finite differences are taken of. No engine code is used beyond reading weights and layouts.
+enum ReferenceOps {
+    /// x / sqrt(mean(x^2) + eps) * w for one row.
+    static func rmsnorm(_ x: [Double], _ w: [Double], eps: Double) -> [Double] {
+        let inv = 1 / (x.reduce(0) { $0 + $1 * $1 } / Double(x.count) + eps).squareRoot()
+        return (0..<x.count).map { x[$0] * inv * w[$0] }
+    }
+
+    /// rotate_half RoPE of every head of one row at `position`.
+    static func rope(_ row: [Double], heads: Int, headDim hd: Int, position: Int, theta: Double) -> [Double] {
+        var out = row
+        for h in 0..<heads {
+            for i in 0..<hd / 2 {
+                let angle = Double(position) * pow(theta, -2 * Double(i) / Double(hd))
+                let a = row[h * hd + i], b = row[h * hd + i + hd / 2]
+                out[h * hd + i] = a * cos(angle) - b * sin(angle)
+                out[h * hd + i + hd / 2] = b * cos(angle) + a * sin(angle)
+            }
+        }
+        return out
+    }
+
+    /// Causal GQA attention of one sequence: q [T][H*hd], k and v [T][KV*hd] -> z [T][H*hd].
+    static func attention(q: [[Double]], k: [[Double]], v: [[Double]], heads: Int, kvHeads: Int, headDim hd: Int) -> [[Double]] {
+        let T = q.count
+        var z = [[Double]](repeating: [Double](repeating: 0, count: heads * hd), count: T)
+        for h in 0..<heads {
+            let g = h / (heads / kvHeads)
+            for t in 0..<T {
+                var scores = (0...t).map { s in (0..<hd).reduce(0.0) { $0 + q[t][h * hd + $1] * k[s][g * hd + $1] } / Double(hd).squareRoot() }
+                let m = scores.max()!
+                scores = scores.map { exp($0 - m) }
+                let total = scores.reduce(0, +)
+                for s in 0...t {
+                    for i in 0..<hd { z[t][h * hd + i] += scores[s] / total * v[s][g * hd + i] }
+                }
+            }
+        }
+        return z
+    }
+
+    static func silu(_ g: Double) -> Double { g / (1 + exp(-g)) }
+
+    /// y = W x + scale * B (A x') for one row, x' = branchInput ?? x; W [out, in] row-major, A [r, in], B [out, r].
+    static func linear(_ x: [Double], w: [Double], out: Int, a: [Double]? = nil, b: [Double]? = nil, rank: Int = 0,
+                       scale: Double = 0, branchInput: [Double]? = nil) -> [Double] {
+        // Plain loops: the finite-difference tests call this thousands of times in debug builds.
+        func product(_ m: [Double], rows: Int, _ v: [Double]) -> [Double] {
+            let cols = v.count
+            var result = [Double](repeating: 0, count: rows)
+            for r in 0..<rows {
+                var total = 0.0
+                for c in 0..<cols { total += m[r * cols + c] * v[c] }
+                result[r] = total
+            }
+            return result
+        }
+        var y = product(w, rows: out, x)
+        if let a, let b {
+            let branch = product(b, rows: out, product(a, rows: rank, branchInput ?? x))
+            for o in 0..<out { y[o] += scale * branch[o] }
+        }
+        return y
+    }
+
+    /// -log softmax(logits)[target].
+    static func crossEntropy(_ logits: [Double], target: Int) -> Double {
+        let m = logits.max()!
+        return m + log(logits.reduce(0) { $0 + exp($1 - m) }) - logits[target]
+    }
+}
+
+/// The float64 model with LoRA adapters (no dropout). `parameters` follows `layout`; `inputs` replaces the embedding
+/// rows of the stacked batch [N][D] when given.
+struct ReferenceLoRA {
+    let weights: ModelWeights
+    let layout: LoRALayout
+    let scale: Double
+
+    /// Final-layer logits [N][V] of the stacked batch.
+    func logits(batch: [[Int32]], parameters: [Double], inputs: [[Double]]? = nil) -> [[Double]] {
+        let c = weights.config, d = c.hidden, hd = c.headDim, eps = Double(c.rmsNormEps)
+        func vec(_ t: Tensor) -> [Double] { t.data.map(Double.init) }
+        var x = inputs ?? batch.joined().map { t in (0..<d).map { Double(weights.embedding.data[Int(t) * d + $0]) } }
+        let segments = Transformer.segments(batch)
+        for (l, layer) in weights.layers.enumerated() {
+            let shape = c.layers[l]
+            func apply(_ target: LoRATarget, _ rows: [[Double]]) -> [[Double]] {
+                let w = layer[keyPath: target.weight]
+                let wd = vec(w)
+                guard let e = layout.entry(layer: l, target: target) else { return rows.map { ReferenceOps.linear($0, w: wd, out: w.rows) } }
+                let a = Array(parameters[e.a]), b = Array(parameters[e.b])
+                return rows.map { ReferenceOps.linear($0, w: wd, out: w.rows, a: a, b: b, rank: layout.rank, scale: scale) }
+            }
+            let h = x.map { ReferenceOps.rmsnorm($0, vec(layer.attentionNorm), eps: eps) }
+            let q = apply(.q, h), k = apply(.k, h), v = apply(.v, h)
+            var z: [[Double]] = []
+            for segment in segments {
+                let rq = segment.enumerated().map { ReferenceOps.rope(q[$1], heads: shape.heads, headDim: hd, position: $0, theta: Double(c.ropeTheta)) }
+                let rk = segment.enumerated().map { ReferenceOps.rope(k[$1], heads: shape.kvHeads, headDim: hd, position: $0, theta: Double(c.ropeTheta)) }
+                z += ReferenceOps.attention(q: rq, k: rk, v: Array(v[segment]), heads: shape.heads, kvHeads: shape.kvHeads, headDim: hd)
+            }
+            x = zip(x, apply(.o, z)).map { zip($0, $1).map(+) }
+            let h2 = x.map { ReferenceOps.rmsnorm($0, vec(layer.mlpNorm), eps: eps) }
+            let gate = apply(.gate, h2), up = apply(.up, h2)
+            let act = zip(gate, up).map { zip($0, $1).map { ReferenceOps.silu($0) * $1 } }
+            x = zip(x, apply(.down, act)).map { zip($0, $1).map(+) }
+        }
+        let output = vec(weights.outputMatrix)
+        return x.map { ReferenceOps.linear(ReferenceOps.rmsnorm($0, vec(weights.finalNorm), eps: eps), w: output, out: c.vocabSize) }
+    }
+
+    /// Mean NLL over the masked-in targets (lossMask[b][t] for t >= 1 scores token t from row t-1).
+    func loss(batch: [[Int32]], lossMask: [[Bool]], parameters: [Double], inputs: [[Double]]? = nil) -> Double {
+        let logits = logits(batch: batch, parameters: parameters, inputs: inputs)
+        var total = 0.0, count = 0
+        for (b, segment) in Transformer.segments(batch).enumerated() {
+            for t in 1..<batch[b].count where lossMask[b][t] {
+                total += ReferenceOps.crossEntropy(logits[segment.lowerBound + t - 1], target: Int(batch[b][t]))
+                count += 1
+            }
+        }
+        return total / Double(count)
+    }
+}
+
+/// Central differences of f at x, one coordinate at a time: the float64 gradient.
+func numericGradient(_ x: [Double], step: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
+    (0..<x.count).map { i in
+        var plus = x, minus = x
+        plus[i] += step
+        minus[i] -= step
+        return (f(plus) - f(minus)) / (2 * step)
+    }
+}
+
+/// Random fp32 values uniform in +-scale.
+func randomFloats(_ count: Int, scale: Float = 1, seed: UInt64) -> [Float] {
+    var rng = SeededRandom(seed: seed)
+    return (0..<count).map { _ in rng.uniform(scale) }
+}
