@@ -39,6 +39,16 @@ public struct Rope: Sendable {
 
     /// Rotates every head of x in place. x: [T, heads*hd], row t at position startPosition + t.
     public func apply(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int = 0) {
+        rotate(x, tokens: tokens, heads: heads, startPosition: startPosition, sinSign: 1)
+    }
+
+    /// The backward of `apply`: RoPE is a rotation per (position, pair), so the gradient rotates back by the
+    /// opposite angle. dx: [T, heads*hd], in place.
+    public func applyInverse(_ dx: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int = 0) {
+        rotate(dx, tokens: tokens, heads: heads, startPosition: startPosition, sinSign: -1)
+    }
+
+    private func rotate(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int, sinSign: Float) {
         precondition(startPosition + tokens <= positions, "RoPE table holds \(positions) positions")
         let half = headDim / 2
         let width = heads * headDim
@@ -47,7 +57,7 @@ public struct Rope: Sendable {
             for h in 0..<heads {
                 let head = x + t * width + h * headDim
                 for i in 0..<half {
-                    let c = cosTable[table + i], s = sinTable[table + i]
+                    let c = cosTable[table + i], s = sinSign * sinTable[table + i]
                     let x1 = head[i], x2 = head[i + half]
                     head[i] = x1 * c - x2 * s
                     head[i + half] = x2 * c + x1 * s

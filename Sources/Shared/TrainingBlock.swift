@@ -54,28 +54,7 @@ struct TrainingBlock {
         let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: eps)
         var qs = run(q, .q, h), ks = run(k, .k, h)
         let vs = run(v, .v, h)
-        var z = [Float](repeating: 0, count: rows * shape.heads * hd)
-        var scratch = [Float](repeating: 0, count: Self.longest(segments) * Self.longest(segments))
-        qs.withUnsafeMutableBufferPointer { qp in
-            ks.withUnsafeMutableBufferPointer { kp in
-                vs.withUnsafeBufferPointer { vp in
-                    z.withUnsafeMutableBufferPointer { zp in
-                        scratch.withUnsafeMutableBufferPointer { sp in
-                            for segment in segments where !segment.isEmpty {
-                                let qSeq = qp.baseAddress! + segment.lowerBound * shape.heads * hd
-                                let kSeq = kp.baseAddress! + segment.lowerBound * shape.kvHeads * hd
-                                rope.apply(qSeq, tokens: segment.count, heads: shape.heads)
-                                rope.apply(kSeq, tokens: segment.count, heads: shape.kvHeads)
-                                Attention.causal(q: qSeq, k: kSeq, v: vp.baseAddress! + segment.lowerBound * shape.kvHeads * hd,
-                                                 z: zp.baseAddress! + segment.lowerBound * shape.heads * hd,
-                                                 tokens: segment.count, heads: shape.heads, kvHeads: shape.kvHeads,
-                                                 headDim: hd, scratch: sp.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let z = Transformer.attend(q: &qs, k: &ks, v: vs, shape: shape, headDim: hd, segments: segments, rope: rope)
         let middle = Self.sum(x, run(o, .o, z))
         let h2 = RMSNorm.forward(middle, rows: rows, weight: layer.mlpNorm, eps: eps)
         let gates = run(gate, .gate, h2), ups = run(up, .up, h2)

@@ -72,11 +72,18 @@ public struct Transformer: Sendable {
     /// The attention output before o_proj (the concatenated heads): [N, H*hd]. Heads not in `activeHeads` output zero.
     public func attention(_ h: [Float], rows: Int, layer: LayerWeights, shape: LayerShape, segments: [Range<Int>],
                           activeHeads: [Bool]? = nil) -> [Float] {
-        let hd = config.headDim
         var q = BLAS.linear(h, rows: rows, layer.q)   // [N, H*hd]
         var k = BLAS.linear(h, rows: rows, layer.k)   // [N, KV*hd]
         let v = BLAS.linear(h, rows: rows, layer.v)   // [N, KV*hd]
-        var z = [Float](repeating: 0, count: rows * shape.heads * hd)
+        return Self.attend(q: &q, k: &k, v: v, shape: shape, headDim: config.headDim, segments: segments, rope: rope,
+                           activeHeads: activeHeads)
+    }
+
+    /// Rotates q and k in place (positions restart in every sequence) and returns causal attention of every
+    /// sequence: z [N, H*hd] from q [N, H*hd], k and v [N, KV*hd]. Shared by inference and training.
+    public static func attend(q: inout [Float], k: inout [Float], v: [Float], shape: LayerShape, headDim hd: Int,
+                              segments: [Range<Int>], rope: Rope, activeHeads: [Bool]? = nil) -> [Float] {
+        var z = [Float](repeating: 0, count: q.count)
         let longest = segments.map(\.count).max() ?? 0
         var scratch = [Float](repeating: 0, count: longest * longest)
         q.withUnsafeMutableBufferPointer { qp in
