@@ -6,70 +6,122 @@ import Worker
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Perplexity of a model on a text file (windows sharded over MPI ranks).")
+        commandName: "eval",
+        abstract: "Perplexity on a text file and/or zero-shot task accuracy (work sharded over MPI ranks).")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
-    @Option(help: "UTF-8 text file to measure perplexity on.") var ppl: String
+    @Option(help: "UTF-8 text file to measure perplexity on.") var ppl: String?
     @Option(help: "Tokens per window.") var seqLen = 512
     @Option(help: "Use only the first N tokens of the text.") var maxTokens: Int?
+    @Option(help: "Zero-shot tasks, comma-separated (\(ZeroShotTask.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var tasks: String?
+    @Option(help: "Folder holding <task>.jsonl.") var tasksDir = TaskData.defaultDirectory
+    @Option(help: "Use only the first N examples of each task.") var limit: Int?
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
     struct Report: Encodable {
         let model: String
-        let file: String
+        let ranks: Int
+        let seconds: Double
+        // Perplexity, with --ppl.
+        let file: String?
+        let perplexity: Double?
+        let tokens: Int?
+        let windows: Int?
+        let seqLen: Int?
+        let tokensPerSecond: Double?
+        // Zero-shot, with --tasks.
+        let tasks: [String: ZeroShotResult]?
+        let average: TaskEvaluation.Average?
+    }
+
+    struct PerplexityResult {
         let perplexity: Double
         let tokens: Int
         let windows: Int
-        let seqLen: Int
         let seconds: Double
-        let tokensPerSecond: Double
-        let ranks: Int
+    }
+
+    var taskList: [ZeroShotTask] {
+        get throws { try (tasks ?? "").split(separator: ",").map { try ZeroShotTask.named(String($0)) } }
     }
 
     func validate() throws {
+        guard ppl != nil || tasks != nil else { throw ValidationError("give --ppl FILE, --tasks a,b,... or both") }
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if tasks != nil {
+            let names: [ZeroShotTask]
+            do { names = try taskList } catch { throw ValidationError("\(error)") }
+            guard !names.isEmpty else { throw ValidationError("--tasks names no task") }
+            guard Set(names).count == names.count else { throw ValidationError("--tasks names a task twice") }
+        }
     }
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             let loaded = try ModelLoader.load(path: model)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
-            guard seqLen <= loaded.weights.config.maxPositions else {
-                throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(loaded.weights.config.maxPositions) positions")
-            }
+            let transformer = Transformer(weights: loaded.weights)
             let start = Date()
-            // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids.
-            var tokens: [Int32] = []
-            if communicator.isCoordinator {
-                tokens = try BPETokenizer(spec, file: model).encode(try TextFile.read(ppl))
+            let perplexity = try ppl.flatMap {
+                try measurePerplexity(transformer, spec: spec, file: $0, communicator: communicator)
             }
-            communicator.broadcast(&tokens, root: 0)
-            let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
-            guard !plan.windows.isEmpty else { throw MopError(file: ppl, "the text has fewer than 2 tokens") }
-            let shard = plan.shard(rank: communicator.rank, size: communicator.size)
-            let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows",
-                                            enabled: communicator.isCoordinator)
-            let sums = PerplexityWorker.score(Transformer(weights: loaded.weights), tokens: tokens, windows: shard,
-                                              progress: progress.update)
-            var packed = sums.packed
-            communicator.reduceSum(&packed, root: 0)
+            let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
+                transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit,
+                communicator: communicator)
             guard communicator.isCoordinator else { return }
-            let total = PartialSums(packed: packed)
-            let seconds = Date().timeIntervalSince(start)
-            let report = Report(model: model, file: ppl,
-                                perplexity: PerplexityPlan.perplexity(negativeLogLikelihood: total.negativeLogLikelihood,
-                                                                      tokens: total.tokens),
-                                tokens: Int(total.tokens) + plan.windows.count, windows: plan.windows.count,
-                                seqLen: seqLen, seconds: seconds,
-                                tokensPerSecond: Double(Int(total.tokens) + plan.windows.count) / seconds,
-                                ranks: communicator.size)
+            let report = Report(model: model, ranks: communicator.size, seconds: Date().timeIntervalSince(start),
+                                file: ppl, perplexity: perplexity?.perplexity, tokens: perplexity?.tokens,
+                                windows: perplexity?.windows, seqLen: perplexity.map { _ in seqLen },
+                                tokensPerSecond: perplexity.map { Double($0.tokens) / $0.seconds },
+                                tasks: zeroShot?.tasks, average: zeroShot?.average)
             if json { return try RunSupport.printJSON(report) }
-            RunSupport.printLine(String(format: "perplexity %.4f over %d tokens (%d windows of %d) in %.1f s, %.0f tokens/s",
-                                        report.perplexity, report.tokens, report.windows, seqLen, seconds,
-                                        report.tokensPerSecond))
+            if let p = perplexity {
+                RunSupport.printLine(String(format: "perplexity %.4f over %d tokens (%d windows of %d) in %.1f s, %.0f tokens/s",
+                                            p.perplexity, p.tokens, p.windows, seqLen, p.seconds, Double(p.tokens) / p.seconds))
+            }
+            if let zeroShot {
+                for task in try taskList {
+                    guard let r = zeroShot.tasks[task.rawValue] else { continue }
+                    RunSupport.printLine(String(format: "%@: acc %.4f ± %.4f, acc_norm %.4f ± %.4f (n = %d)",
+                                                task.rawValue, r.acc, r.accStderr, r.accNorm, r.accNormStderr, r.n))
+                }
+                RunSupport.printLine(String(format: "average: acc %.4f, acc_norm %.4f",
+                                            zeroShot.average.acc, zeroShot.average.accNorm))
+            }
         }
+    }
+
+    /// Perplexity over non-overlapping windows, sharded over ranks; the result on rank 0 (nil elsewhere).
+    func measurePerplexity(_ transformer: Transformer, spec: TokenizerSpec, file: String,
+                           communicator: MPICommunicator) throws -> PerplexityResult? {
+        guard seqLen <= transformer.config.maxPositions else {
+            throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(transformer.config.maxPositions) positions")
+        }
+        let start = Date()
+        // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids.
+        var tokens: [Int32] = []
+        if communicator.isCoordinator {
+            tokens = try BPETokenizer(spec, file: model).encode(try TextFile.read(file))
+        }
+        communicator.broadcast(&tokens, root: 0)
+        let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
+        guard !plan.windows.isEmpty else { throw MopError(file: file, "the text has fewer than 2 tokens") }
+        let shard = plan.shard(rank: communicator.rank, size: communicator.size)
+        let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows",
+                                        enabled: communicator.isCoordinator)
+        let sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
+        var packed = sums.packed
+        communicator.reduceSum(&packed, root: 0)
+        guard communicator.isCoordinator else { return nil }
+        let total = PartialSums(packed: packed)
+        return PerplexityResult(
+            perplexity: PerplexityPlan.perplexity(negativeLogLikelihood: total.negativeLogLikelihood, tokens: total.tokens),
+            tokens: Int(total.tokens) + plan.windows.count, windows: plan.windows.count,
+            seconds: Date().timeIntervalSince(start))
     }
 }

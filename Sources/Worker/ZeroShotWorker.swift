@@ -1,0 +1,36 @@
+import Shared
+
+/// Scores a rank's share of zero-shot examples.
+public enum ZeroShotWorker {
+    /// Rows per forward pass: consecutive examples are stacked until about this many tokens, so each linear layer is
+    /// one large product rather than many thin ones.
+    public static let batchTokens = 1024
+
+    /// Accuracy counts per task (index = `task` of the examples, `taskCount` entries) over `examples`, every choice of
+    /// an example in the same forward pass. `progress` is told how many examples are done.
+    public static func score(_ model: Transformer, examples: ArraySlice<(task: Int, example: TokenizedExample)>,
+                             taskCount: Int, progress: (Int) -> Void = { _ in }) -> [ZeroShotCounts] {
+        var counts = [ZeroShotCounts](repeating: ZeroShotCounts(), count: taskCount)
+        var start = examples.startIndex, done = 0
+        while start < examples.endIndex {
+            var end = start, tokens = 0
+            repeat {
+                tokens += examples[end].example.tokenCost
+                end += 1
+            } while end < examples.endIndex && tokens + examples[end].example.tokenCost <= batchTokens
+            let group = examples[start..<end]
+            let logLikelihoods = ZeroShotScoring.logLikelihoods(model, requests: group.flatMap(\.example.requests))
+            var offset = 0
+            for (task, example) in group {
+                let choices = example.requests.count
+                counts[task].add(ZeroShotMetrics.outcome(logLikelihoods: Array(logLikelihoods[offset..<(offset + choices)]),
+                                                         lengths: example.normalizationLengths, gold: example.gold))
+                offset += choices
+            }
+            done += group.count
+            progress(done)
+            start = end
+        }
+        return counts
+    }
+}

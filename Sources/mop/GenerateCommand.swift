@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate text from a prompt with a KV cache (greedy, or sampled).")
+
+    @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @Option(help: "The prompt text.") var prompt: String
+    @Option(help: "Tokens to generate at most (fewer at EOS).") var maxNewTokens = 128
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability mass.") var topP: Float = 1
+    @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
+    @Flag(help: "Wrap the prompt in the model's chat template (ChatML family) as a user turn.") var chat = false
+    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @Flag(help: "Print one JSON object on stdout instead of streaming the text.") var json = false
+
+    struct Report: Encodable {
+        let model: String
+        let prompt: String
+        let text: String
+        let tokens: [Int32]
+        let promptTokens: Int
+        let seconds: Double
+        let tokensPerSecond: Double
+    }
+
+    func validate() throws {
+        guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        RunSupport.run(threads: threads) { communicator in
+            // Generation is one sequential chain: rank 0 runs it, other ranks of an mpirun job have nothing to share.
+            guard communicator.isCoordinator else { return }
+            let loaded = try ModelLoader.load(path: model)
+            guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
+            let tokenizer = try BPETokenizer(spec, file: model)
+            let text = chat ? try ChatTemplate.wrap(prompt, template: spec.chatTemplate, file: model) : prompt
+            let ids = tokenizer.encode(text)
+            let positions = loaded.weights.config.maxPositions
+            guard !ids.isEmpty else { throw MopError("the prompt has no tokens") }
+            guard ids.count < positions else {
+                throw MopError(file: model, "the prompt has \(ids.count) tokens, the model holds \(positions) positions")
+            }
+            let start = Date()
+            let generator = Generator(model: Transformer(weights: loaded.weights))
+            var streamed: [Int32] = [], printed = ""
+            let stopTokens = Set([spec.eosTokenId].compactMap { $0 })
+            let tokens = generator.generate(
+                prompt: ids, maxNewTokens: maxNewTokens,
+                sampler: TokenSampler(temperature: temperature, topP: topP, seed: seed), stopTokens: stopTokens
+            ) { token in
+                guard !json, !stopTokens.contains(token) else { return }
+                // Decode the whole tail each time: a character may span tokens, so print only what has settled.
+                streamed.append(token)
+                let decoded = tokenizer.decode(streamed)
+                if !decoded.hasSuffix("\u{FFFD}") {
+                    FileHandle.standardOutput.write(Data(String(decoded.dropFirst(printed.count)).utf8))
+                    printed = decoded
+                }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let output = tokenizer.decode(tokens.filter { !stopTokens.contains($0) })
+            if json {
+                return try RunSupport.printJSON(Report(model: model, prompt: text, text: output, tokens: tokens,
+                                                       promptTokens: ids.count, seconds: seconds,
+                                                       tokensPerSecond: Double(tokens.count) / seconds))
+            }
+            FileHandle.standardOutput.write(Data(String(output.dropFirst(printed.count)).utf8 + Data("\n".utf8)))
+            FileHandle.standardError.write(Data(String(format: "%d tokens in %.1f s, %.1f tokens/s\n", tokens.count,
+                                                       seconds, Double(tokens.count) / seconds).utf8))
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Shared
+import Worker
+
+/// `mop eval --tasks`: zero-shot accuracy with examples sharded over the ranks by tokens.
+enum TaskEvaluation {
+    /// The mean of acc and acc_norm over the tasks.
+    struct Average: Encodable {
+        let acc: Double
+        let accNorm: Double
+    }
+
+    struct Results {
+        let tasks: [String: ZeroShotResult]
+        let average: Average
+    }
+
+    /// Every rank calls this; rank 0 reads and tokenizes the tasks and gets the results, the others get nil.
+    static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
+                    directory: String, limit: Int?, communicator: some Communicator) throws -> Results? {
+        // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
+        var flat: [Int32] = []
+        if communicator.isCoordinator {
+            let tokenizer = try BPETokenizer(spec, file: modelPath)
+            var examples: [(task: Int, example: TokenizedExample)] = []
+            for (index, task) in tasks.enumerated() {
+                for example in try TaskData.load(task, directory: directory, limit: limit) {
+                    examples.append((index, try ZeroShotScoring.tokenize(example, tokenizer: tokenizer)))
+                }
+            }
+            flat = ZeroShotPacking.pack(examples)
+        }
+        communicator.broadcast(&flat, root: 0)
+        let examples = try ZeroShotPacking.unpack(flat)
+        let shard = Sharding.range(costs: examples.map(\.example.tokenCost), rank: communicator.rank, size: communicator.size)
+        let progress = ProgressReporter("zero-shot", total: shard.count, unit: "examples", enabled: communicator.isCoordinator)
+        let counts = ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, progress: progress.update)
+        var packed = counts.flatMap(\.packed)
+        communicator.reduceSum(&packed, root: 0)
+        guard communicator.isCoordinator else { return nil }
+        var results: [String: ZeroShotResult] = [:]
+        let width = ZeroShotCounts.packedCount
+        for (index, task) in tasks.enumerated() {
+            results[task.rawValue] = ZeroShotMetrics.result(ZeroShotCounts(packed: packed[(width * index)..<(width * (index + 1))]))
+        }
+        let n = Double(results.count)
+        return Results(tasks: results, average: Average(acc: results.values.map(\.acc).reduce(0, +) / n,
+                                                        accNorm: results.values.map(\.accNorm).reduce(0, +) / n))
+    }
+}
