@@ -74,6 +74,29 @@ final class PruneTests: XCTestCase {
         XCTAssertEqual(a.json?["perplexity"] as? Double, b.json?["perplexity"] as? Double)
     }
 
+    /// `--resume DIR` picks the run up from its checkpoint (the search itself is resumed mid-way in CoordinatorTests;
+    /// here the command line: a directory holding only a checkpoint finishes into the same model).
+    func testResumeFromACheckpointFinishesTheSameRun() throws {
+        let model = try tinyModel(), first = directory + "/first", resumed = directory + "/resumed"
+        let run = try MopProcess.run(try pruneArgs(model, out: first), timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try FileManager.default.createDirectory(atPath: resumed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: first + "/checkpoint.json", toPath: resumed + "/checkpoint.json")
+        var args = try pruneArgs(model, out: resumed)
+        args[args.firstIndex(of: "--out")!] = "--resume"
+        let again = try MopProcess.run(args, timeout: 120)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try PruningStructure.load(path: resumed + "/structure.json"),
+                       try PruningStructure.load(path: first + "/structure.json"))
+        XCTAssertEqual(try ModelLoader.load(path: resumed).weights, try ModelLoader.load(path: first).weights)
+
+        // A checkpoint made with other settings is refused, naming the file.
+        args[args.firstIndex(of: "0.3")!] = "0.25"
+        let other = try MopProcess.run(args, timeout: 60)
+        XCTAssertEqual(other.status, 1)
+        XCTAssertTrue(other.stderr.contains("checkpoint.json"), other.stderr)
+    }
+
     func testTwoRanksChooseTheSamePathAndStructure() throws {
         let model = try tinyModel()
         let single = try MopProcess.run(try pruneArgs(model, out: directory + "/one"), timeout: 120,
