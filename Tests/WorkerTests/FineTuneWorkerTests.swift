@@ -50,7 +50,7 @@ final class FineTuneWorkerTests: XCTestCase {
         var rng = SeededRandom(seed: 9)
         adapters.parameters = adapters.parameters.map { $0 + rng.uniform(0.05) }
         let settings = FineTuneSettings(lora: adapters.config, learningRate: lr, batchSize: 4, microBatch: microBatch,
-                                        totalSteps: steps, warmupSteps: 1, weightDecay: 0.01, checksumInterval: 2)
+                                        totalSteps: steps, warmupSteps: 0, weightDecay: 0.01, checksumInterval: 2)
         return try FineTuneWorker(model: .random(config: config, seed: 2), adapters: adapters, settings: settings,
                                   communicator: communicator)
     }
