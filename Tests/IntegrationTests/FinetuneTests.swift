@@ -39,20 +39,20 @@ final class FinetuneTests: XCTestCase {
 
     func testFinetuneWritesAdapterModelAndReportAndLowersTheHeldOutLoss() throws {
         let model = try tinyModel(), out = directory + "/out"
-        let run = try MopProcess.run(["finetune", model, "--data", try data(rows: 24), "--out", out, "--steps", "40",
-                                      "--batch", "4", "--micro-batch", "2", "--lr", "3e-2", "--held-out", "0.2",
+        let run = try MopProcess.run(["finetune", model, "--data", try data(rows: 20), "--out", out, "--steps", "16",
+                                      "--batch", "2", "--micro-batch", "2", "--lr", "5e-2", "--held-out", "0.2",
                                       "--lora-rank", "4", "--json"], timeout: 300)
         XCTAssertEqual(run.status, 0, run.stderr)
         let report = try XCTUnwrap(run.json, run.stdout)
-        XCTAssertEqual(report["steps"] as? Int, 40)
+        XCTAssertEqual(report["steps"] as? Int, 16)
         let before = try XCTUnwrap(report["held_out_loss_before"] as? Double)
         let after = try XCTUnwrap(report["held_out_loss_after"] as? Double)
-        XCTAssertLessThan(after, 0.7 * before, "held-out loss went from \(before) to \(after)")
+        XCTAssertLessThan(after, 0.85 * before, "held-out loss went from \(before) to \(after)")
         XCTAssertGreaterThan(try XCTUnwrap(report["tokens_per_second"] as? Double), 0)
         let losses = try XCTUnwrap(report["losses"] as? [Double])
-        XCTAssertEqual(losses.count, 40)
+        XCTAssertEqual(losses.count, 16)
         XCTAssertEqual(report["final_loss"] as? Double, losses.last)
-        XCTAssertTrue(run.stderr.contains("finetune: step 40/40, loss"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("finetune: step 16/16, loss"), run.stderr)
         for file in ["adapter/adapter_model.safetensors", "adapter/adapter_config.json", "finetune.json", "model.gguf",
                      "hf/config.json", "hf/model.safetensors", "hf/tokenizer.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
@@ -72,7 +72,7 @@ final class FinetuneTests: XCTestCase {
     func testTwoRanksGiveTheSameLossesAsOne() throws {
         let model = try tinyModel(), rows = try data(rows: 16)
         func args(_ out: String, microBatch: Int) -> [String] {
-            ["finetune", model, "--data", rows, "--out", directory + "/" + out, "--steps", "6", "--batch", "4",
+            ["finetune", model, "--data", rows, "--out", directory + "/" + out, "--steps", "4", "--batch", "4",
              "--micro-batch", "\(microBatch)", "--lr", "1e-2", "--held-out", "0.25", "--lora-dropout", "0", "--json"]
         }
         let single = try MopProcess.run(args("one", microBatch: 4), timeout: 200, environment: ["OPENBLAS_NUM_THREADS": "1"])
@@ -81,8 +81,8 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(distributed.status, 0, distributed.stderr)
         let one = try XCTUnwrap(single.json?["losses"] as? [Double], single.stdout)
         let two = try XCTUnwrap(distributed.json?["losses"] as? [Double], distributed.stdout)
-        XCTAssertEqual(one.count, 6)
-        XCTAssertEqual(two.count, 6)
+        XCTAssertEqual(one.count, 4)
+        XCTAssertEqual(two.count, 4)
         for (a, b) in zip(one, two) { XCTAssertEqual(b, a, accuracy: 1e-5 * a) }
         let afterOne = try XCTUnwrap(single.json?["held_out_loss_after"] as? Double)
         let afterTwo = try XCTUnwrap(distributed.json?["held_out_loss_after"] as? Double)
