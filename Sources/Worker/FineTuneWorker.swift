@@ -76,7 +76,7 @@ public struct FineTuneWorker {
         let globalTargets = examples.reduce(0) { $0 + $1.targetCount }
         let shard = Sharding.range(costs: examples.map(\.tokens.count), rank: communicator.rank, size: communicator.size)
         var gradients = [Float](repeating: 0, count: adapters.layout.count)
-        var negativeLogLikelihood = 0.0
+        var negativeLogLikelihood = 0.0, localTargets = 0
         for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
             let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
             // Dropout masks differ per step and per micro-batch (named by its first example's place in the batch).
@@ -86,10 +86,15 @@ public struct FineTuneWorker {
                 dropoutSeed: settings.lora.dropout > 0 ? seed : nil, normalizer: max(globalTargets, 1))
             for i in gradients.indices { gradients[i] += result.gradients.values[i] }
             negativeLogLikelihood += result.negativeLogLikelihood
+            localTargets += result.targets
         }
         communicator.allreduceSum(&gradients)
-        var sums = [negativeLogLikelihood]
+        var sums = [negativeLogLikelihood, Double(localTargets)]
         communicator.allreduceSum(&sums)
+        // Every rank counted the global targets from its own copy of the batch: the shares must add up to it.
+        guard sums[1] == Double(globalTargets) else {
+            throw MopError("ranks disagree on step \(step)'s batch: their shares hold \(Int(sums[1])) targets, the batch \(globalTargets)")
+        }
 
         let norm = GradientClipping.clip(&gradients, maxNorm: settings.maxGradientNorm)
         let rate = schedule.learningRate(at: step)

@@ -21,7 +21,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Optimizer steps (instead of --epochs).") var steps: Int?
     @Option(help: "Examples per optimizer step over all ranks.") var batch = 16
     @Option(help: "Examples per forward/backward call on one rank.") var microBatch = 4
-    @Option(help: "Longest training sequence, in tokens.") var maxLength = 512
+    @Option(help: "Longest training sequence, in tokens (at most the model's positions).") var maxLength = 512
     @Option(help: "Fraction of the examples held out to measure the loss before and after.") var heldOut = 0.05
     @Option(help: "Warm-up steps of the learning rate.") var warmup = 0
     @Option(help: "Seed of the adapters' initialisation, the split, the order and dropout.") var seed: UInt64 = 0
@@ -59,6 +59,10 @@ struct FinetuneCommand: ParsableCommand {
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        // Step s reads examples s*batch ..< (s+1)*batch of the epoch stream: that index must fit an Int.
+        guard batch <= 1 << 20, (steps ?? 0).multipliedReportingOverflow(by: batch).overflow == false else {
+            throw ValidationError("--steps x --batch is too large")
+        }
     }
 
     func run() throws {
@@ -71,12 +75,15 @@ struct FinetuneCommand: ParsableCommand {
             let tokenizer = try BPETokenizer(spec, file: model)
             let read = try InstructionData.examples(path: data, tokenizer: tokenizer, maxLength: min(maxLength, loaded.weights.config.maxPositions))
             let (train, heldOutSet) = try InstructionData.split(read.examples, heldOutFraction: heldOut, seed: seed, file: data)
-            let totalSteps = steps ?? max(1, Int((Double(train.count) * (epochs ?? 1) / Double(batch)).rounded(.up)))
+            let epochSteps = (Double(train.count) * (epochs ?? 1) / Double(batch)).rounded(.up)
+            guard steps != nil || epochSteps <= 1e9 else { throw MopError(file: data, "--epochs \(epochs ?? 1) makes \(epochSteps) steps") }
+            let totalSteps = steps ?? max(1, Int(epochSteps))
             let settings = FineTuneSettings(lora: lora, learningRate: lr, batchSize: batch, microBatch: microBatch,
                                             totalSteps: totalSteps, warmupSteps: warmup, seed: seed)
             var worker = try FineTuneWorker(model: loaded.weights,
                                             adapters: LoRAAdapters(config: lora, model: loaded.weights.config, seed: seed),
                                             settings: settings, communicator: communicator)
+            try worker.checkReplicas()
             let log = communicator.isCoordinator
             if log {
                 FileHandle.standardError.write(Data(("finetune: \(train.count) training and \(heldOutSet.count) held-out examples"

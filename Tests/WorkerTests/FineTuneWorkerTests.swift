@@ -2,24 +2,23 @@ import XCTest
 import Shared
 @testable import Worker
 
-/// A process alone (rank 0 of 1), or rank 0 of a pretend job whose other ranks hold `peerChecksums`.
+/// A process alone (rank 0 of 1), or rank 0 of a pretend job of `size` ranks whose other ranks' float64 terms
+/// `peers` adds in (their float32 terms are zero).
 final class LocalCommunicator: Communicator, @unchecked Sendable {
     let rank = 0
     let size: Int
-    let peerChecksums: [Double]
+    let peers: (inout [Double]) -> Void
     private(set) var floatReductions = 0
 
-    init(peerChecksums: [Double] = []) {
-        self.peerChecksums = peerChecksums
-        size = 1 + peerChecksums.count
+    init(size: Int = 1, peers: @escaping (inout [Double]) -> Void = { _ in }) {
+        self.size = size
+        self.peers = peers
     }
 
     func barrier() {}
     func broadcast(_ bytes: inout [UInt8], root: Int) {}
     func broadcast(_ values: inout [Float], root: Int) {}
-    func allreduceSum(_ values: inout [Double]) {
-        if values.count == size { for (i, peer) in peerChecksums.enumerated() { values[i + 1] += peer } }
-    }
+    func allreduceSum(_ values: inout [Double]) { peers(&values) }
     func allreduceSum(_ values: inout [Float]) { floatReductions += 1 }
     func reduceSum(_ values: inout [Double], root: Int) {}
     func send(_ bytes: [UInt8], to destination: Int, tag: Int) {}
@@ -95,11 +94,26 @@ final class FineTuneWorkerTests: XCTestCase {
     }
 
     func testRanksWhoseParametersDifferFailLoudly() throws {
-        let same = try worker(microBatch: 2, communicator: LocalCommunicator(peerChecksums: []))
-        let mine = same.checksum
-        XCTAssertNoThrow(try worker(microBatch: 2, communicator: LocalCommunicator(peerChecksums: [mine, mine])).checkReplicas())
-        XCTAssertThrowsError(try worker(microBatch: 2, communicator: LocalCommunicator(peerChecksums: [mine, mine + 1e-9])).checkReplicas()) {
+        let mine = try worker(microBatch: 2).checksum
+        func peers(_ checksums: [Double]) -> LocalCommunicator {
+            LocalCommunicator(size: 1 + checksums.count) { values in for (i, c) in checksums.enumerated() { values[i + 1] += c } }
+        }
+        XCTAssertNoThrow(try worker(microBatch: 2, communicator: peers([mine, mine])).checkReplicas())
+        XCTAssertThrowsError(try worker(microBatch: 2, communicator: peers([mine, mine + 1e-9])).checkReplicas()) {
             XCTAssertTrue("\($0)".contains("LoRA parameters differ between ranks"), "\($0)")
+        }
+    }
+
+    func testRanksThatSawAnotherBatchFailLoudly() throws {
+        // A second rank reporting one more target than its share of the batch holds: it read other data.
+        let batch = examples(4, seed: 3)
+        let share = batch[Sharding.range(costs: batch.map(\.tokens.count), rank: 1, size: 2)]
+        let peerTargets = Double(share.reduce(0) { $0 + $1.targetCount } + 1)
+        var trainer = try worker(microBatch: 2, communicator: LocalCommunicator(size: 2) { values in
+            if values.count == 2 { values[1] += peerTargets }
+        })
+        XCTAssertThrowsError(try trainer.train(on: batch)) {
+            XCTAssertTrue("\($0)".contains("ranks disagree on step 0's batch"), "\($0)")
         }
     }
 
