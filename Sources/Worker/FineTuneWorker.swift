@@ -80,6 +80,7 @@ public struct FineTuneWorker {
         for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
             let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
             // Dropout masks differ per step and per micro-batch (named by its first example's place in the batch).
+            // They follow the micro-batch layout, so only without dropout do different rank counts give equal steps.
             let seed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(start) &* 0xBF58_476D_1CE4_E5B9
             let result = try LoRATrainer.lossAndGradients(
                 model: model, adapters: adapters, batch: micro.map(\.tokens), lossMask: micro.map(\.lossMask),
