@@ -1,0 +1,143 @@
+import Shared
+
+/// Hyper-parameters of a LoRA recovery run (SPEC 8 defaults: r=8, alpha=16, dropout 0.05, lr 3e-4, batch 16).
+public struct FineTuneSettings: Equatable, Sendable {
+    public var lora: LoRAConfig
+    public var learningRate: Float
+    /// Examples per optimizer step over all ranks (micro-batch x accumulation x ranks).
+    public var batchSize: Int
+    /// Examples per forward/backward call on one rank.
+    public var microBatch: Int
+    public var totalSteps: Int
+    public var warmupSteps: Int
+    public var weightDecay: Double
+    public var maxGradientNorm: Float
+    /// Every this many steps the ranks compare a checksum of their parameters.
+    public var checksumInterval: Int
+    public var seed: UInt64
+
+    public init(lora: LoRAConfig = LoRAConfig(), learningRate: Float = 3e-4, batchSize: Int = 16, microBatch: Int = 4,
+                totalSteps: Int, warmupSteps: Int = 0, weightDecay: Double = 0, maxGradientNorm: Float = 1,
+                checksumInterval: Int = 10, seed: UInt64 = 0) {
+        self.lora = lora
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.microBatch = microBatch
+        self.totalSteps = totalSteps
+        self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay
+        self.maxGradientNorm = maxGradientNorm
+        self.checksumInterval = checksumInterval
+        self.seed = seed
+    }
+}
+
+/// Data-parallel LoRA training: every rank holds the whole (frozen) model and the same adapters, works on its
+/// token-balanced share of each global batch, and the ranks sum one flat gradient buffer per step, so that clipping
+/// and AdamW see the same numbers everywhere and the replicas stay identical.
+public struct FineTuneWorker {
+    /// What one optimizer step measured (the same on every rank).
+    public struct Step: Equatable, Sendable {
+        /// Mean NLL per target token over the global batch (with dropout, as trained).
+        public var loss: Double
+        public var targets: Int
+        public var tokens: Int
+        /// Global gradient norm before clipping.
+        public var gradientNorm: Double
+        public var learningRate: Float
+    }
+
+    public let model: ModelWeights
+    public private(set) var adapters: LoRAAdapters
+    public let settings: FineTuneSettings
+    public private(set) var step = 0
+    private var optimizer: AdamW
+    private let schedule: LinearSchedule
+    private let communicator: any Communicator
+
+    public init(model: ModelWeights, adapters: LoRAAdapters, settings: FineTuneSettings, communicator: any Communicator) throws {
+        try settings.lora.validate(file: nil)
+        guard settings.batchSize >= 1, settings.microBatch >= 1, settings.totalSteps >= 1, settings.warmupSteps >= 0,
+              settings.checksumInterval >= 1, settings.learningRate.isFinite, settings.learningRate > 0 else {
+            throw MopError("fine-tuning settings out of range: batch \(settings.batchSize), micro-batch \(settings.microBatch), steps \(settings.totalSteps), warm-up \(settings.warmupSteps), lr \(settings.learningRate)")
+        }
+        self.model = model
+        self.adapters = adapters
+        self.settings = settings
+        self.communicator = communicator
+        optimizer = AdamW(parameterCount: adapters.layout.count, weightDecay: settings.weightDecay)
+        schedule = LinearSchedule(peak: settings.learningRate, totalSteps: settings.totalSteps, warmupSteps: settings.warmupSteps)
+    }
+
+    /// One optimizer step on the global batch `examples` (identical on every rank). This rank's share goes through
+    /// in micro-batches whose gradients are scaled by the global target count, so their sum over micro-batches and
+    /// ranks is the gradient of the global mean loss.
+    public mutating func train(on examples: [InstructionExample]) throws -> Step {
+        let globalTargets = examples.reduce(0) { $0 + $1.targetCount }
+        let shard = Sharding.range(costs: examples.map(\.tokens.count), rank: communicator.rank, size: communicator.size)
+        var gradients = [Float](repeating: 0, count: adapters.layout.count)
+        var negativeLogLikelihood = 0.0, localTargets = 0
+        for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
+            let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
+            // Dropout masks differ per step and per micro-batch (named by its first example's place in the batch).
+            // They follow the micro-batch layout, so only without dropout do different rank counts give equal steps.
+            let seed = settings.seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(start) &* 0xBF58_476D_1CE4_E5B9
+            let result = try LoRATrainer.lossAndGradients(
+                model: model, adapters: adapters, batch: micro.map(\.tokens), lossMask: micro.map(\.lossMask),
+                dropoutSeed: settings.lora.dropout > 0 ? seed : nil, normalizer: max(globalTargets, 1))
+            for i in gradients.indices { gradients[i] += result.gradients.values[i] }
+            negativeLogLikelihood += result.negativeLogLikelihood
+            localTargets += result.targets
+        }
+        communicator.allreduceSum(&gradients)
+        var sums = [negativeLogLikelihood, Double(localTargets)]
+        communicator.allreduceSum(&sums)
+        // Every rank counted the global targets from its own copy of the batch: the shares must add up to it.
+        guard sums[1] == Double(globalTargets) else {
+            throw MopError("ranks disagree on step \(step)'s batch: their shares hold \(Int(sums[1])) targets, the batch \(globalTargets)")
+        }
+
+        let norm = GradientClipping.clip(&gradients, maxNorm: settings.maxGradientNorm)
+        let rate = schedule.learningRate(at: step)
+        optimizer.update(&adapters.parameters, gradients: gradients, learningRate: rate)
+        step += 1
+        if step % settings.checksumInterval == 0 || step == settings.totalSteps { try checkReplicas() }
+        return Step(loss: sums[0] / Double(max(globalTargets, 1)), targets: globalTargets,
+                    tokens: examples.reduce(0) { $0 + $1.tokens.count }, gradientNorm: norm, learningRate: rate)
+    }
+
+    /// Mean NLL per target token of `examples` with the current adapters and no dropout, sharded over the ranks;
+    /// nil when there is nothing to score.
+    public func evaluate(_ examples: [InstructionExample]) throws -> Double? {
+        let shard = Sharding.range(costs: examples.map(\.tokens.count), rank: communicator.rank, size: communicator.size)
+        var sums = [0.0, 0.0]
+        for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
+            let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
+            let result = try LoRATrainer.lossAndGradients(model: model, adapters: adapters, batch: micro.map(\.tokens),
+                                                          lossMask: micro.map(\.lossMask))
+            sums[0] += result.negativeLogLikelihood
+            sums[1] += Double(result.targets)
+        }
+        communicator.allreduceSum(&sums)
+        return sums[1] > 0 ? sums[0] / sums[1] : nil
+    }
+
+    /// Float64 sum of the parameters, weighted by position so that swapped values also show.
+    public var checksum: Double {
+        var total = 0.0
+        for (i, value) in adapters.parameters.enumerated() { total += Double(value) * Double(i % 1021 + 1) }
+        return total
+    }
+
+    /// Fails when the ranks' parameters have drifted apart (they must be bit-identical: every rank applies the same
+    /// summed gradients). Each rank puts its checksum in its own slot of a zero vector, so the sum over ranks gathers
+    /// them all exactly (adding zeros rounds nothing) and they can be compared for equality.
+    public func checkReplicas() throws {
+        var all = [Double](repeating: 0, count: communicator.size)
+        all[communicator.rank] = checksum
+        communicator.allreduceSum(&all)
+        guard all.allSatisfy({ $0 == all[0] }) else {
+            throw MopError("LoRA parameters differ between ranks after step \(step): checksums \(all)")
+        }
+    }
+}

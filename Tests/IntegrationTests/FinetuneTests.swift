@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+/// `mop finetune` end to end on a tiny random model with a byte-level tokenizer: the files, a falling held-out loss,
+/// and the same per-step losses under mpirun.
+final class FinetuneTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-finetune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// 2 GQA blocks over 256 byte symbols plus an EOS token (no merges), saved as GGUF with its tokenizer.
+    func tinyModel() throws -> String {
+        let vocabulary = (0..<256).map { ByteLevel.encode([UInt8($0)]) } + ["<eos>"]
+        let tokenizer = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [256],
+                                      bosTokenId: nil, eosTokenId: 256, addBos: false)
+        let config = ModelConfig(vocabSize: 257, hidden: 32, headDim: 8,
+                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 48), count: 2),
+                                 tiedEmbeddings: true, maxPositions: 256)
+        let path = directory + "/tiny.gguf"
+        try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: path, type: .f32)
+        return path
+    }
+
+    /// Short instructions with one fixed answer each: small enough to overfit in a few dozen steps.
+    func data(rows: Int) throws -> String {
+        let path = directory + "/alpaca.jsonl"
+        let lines = (0..<rows).map { i in
+            "{\"instruction\": \"n\(i % 4)\", \"input\": \"\(i % 2 == 0 ? "" : "x")\", \"output\": \"\(["aa", "bb", "cc", "dd"][i % 4])\"}"
+        }
+        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testFinetuneWritesAdapterModelAndReportAndLowersTheHeldOutLoss() throws {
+        let model = try tinyModel(), out = directory + "/out"
+        let run = try MopProcess.run(["finetune", model, "--data", try data(rows: 20), "--out", out, "--steps", "16",
+                                      "--batch", "2", "--micro-batch", "2", "--lr", "5e-2", "--held-out", "0.2",
+                                      "--lora-rank", "4", "--json"], timeout: 300)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try XCTUnwrap(run.json, run.stdout)
+        XCTAssertEqual(report["steps"] as? Int, 16)
+        let before = try XCTUnwrap(report["held_out_loss_before"] as? Double)
+        let after = try XCTUnwrap(report["held_out_loss_after"] as? Double)
+        XCTAssertLessThan(after, 0.85 * before, "held-out loss went from \(before) to \(after)")
+        XCTAssertGreaterThan(try XCTUnwrap(report["tokens_per_second"] as? Double), 0)
+        let losses = try XCTUnwrap(report["losses"] as? [Double])
+        XCTAssertEqual(losses.count, 16)
+        XCTAssertEqual(report["final_loss"] as? Double, losses.last)
+        XCTAssertTrue(run.stderr.contains("finetune: step 16/16, loss"), run.stderr)
+        for file in ["adapter/adapter_model.safetensors", "adapter/adapter_config.json", "finetune.json", "model.gguf",
+                     "hf/config.json", "hf/model.safetensors", "hf/tokenizer.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        // The merged model is the base with the saved adapter folded in, in both formats.
+        let base = try ModelLoader.load(path: model).weights
+        let adapters = try PEFTAdapter.load(from: out + "/adapter", model: base.config)
+        XCTAssertEqual(adapters.config.rank, 4)
+        let merged = adapters.merged(into: base)
+        XCTAssertEqual(try ModelLoader.load(path: out + "/model.gguf").weights, merged)
+        XCTAssertEqual(try ModelLoader.load(path: out + "/hf").weights, merged)
+        XCTAssertNotEqual(merged, base)
+        let saved = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: out + "/finetune.json"))) as? [String: Any]
+        XCTAssertEqual(saved?["losses"] as? [Double], losses)
+    }
+
+    func testTwoRanksGiveTheSameLossesAsOne() throws {
+        let model = try tinyModel(), rows = try data(rows: 16)
+        func args(_ out: String, microBatch: Int) -> [String] {
+            ["finetune", model, "--data", rows, "--out", directory + "/" + out, "--steps", "4", "--batch", "4",
+             "--micro-batch", "\(microBatch)", "--lr", "1e-2", "--held-out", "0.25", "--lora-dropout", "0", "--json"]
+        }
+        let single = try MopProcess.run(args("one", microBatch: 4), timeout: 200, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let distributed = try MopProcess.mpirun(ranks: 2, args("two", microBatch: 1), timeout: 300)
+        XCTAssertEqual(distributed.status, 0, distributed.stderr)
+        let one = try XCTUnwrap(single.json?["losses"] as? [Double], single.stdout)
+        let two = try XCTUnwrap(distributed.json?["losses"] as? [Double], distributed.stdout)
+        XCTAssertEqual(one.count, 4)
+        XCTAssertEqual(two.count, 4)
+        for (a, b) in zip(one, two) { XCTAssertEqual(b, a, accuracy: 1e-5 * a) }
+        let afterOne = try XCTUnwrap(single.json?["held_out_loss_after"] as? Double)
+        let afterTwo = try XCTUnwrap(distributed.json?["held_out_loss_after"] as? Double)
+        XCTAssertEqual(afterTwo, afterOne, accuracy: 1e-5 * afterOne)
+    }
+
+    func testBadFinetuneInputs() throws {
+        let model = try tinyModel()
+        let malformed = directory + "/bad.jsonl"
+        try Data("{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"a\"}\n".utf8).write(to: URL(fileURLWithPath: malformed))
+        let bad = try MopProcess.run(["finetune", model, "--data", malformed, "--out", directory + "/x", "--steps", "1"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains(malformed) && bad.stderr.contains("line 2: missing field \"output\""), bad.stderr)
+
+        let occupied = directory + "/occupied"
+        try FileManager.default.createDirectory(atPath: occupied, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: occupied + "/notes.txt"))
+        let taken = try MopProcess.run(["finetune", model, "--data", try data(rows: 8), "--out", occupied, "--steps", "1"])
+        XCTAssertEqual(taken.status, 1)
+        XCTAssertTrue(taken.stderr.contains("already holds"), taken.stderr)
+
+        let both = try MopProcess.run(["finetune", model, "--data", try data(rows: 8), "--out", directory + "/y",
+                                       "--steps", "1", "--epochs", "1"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--steps or --epochs"), both.stderr)
+    }
+}
