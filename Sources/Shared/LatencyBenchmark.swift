@@ -29,7 +29,8 @@ public enum LatencyBenchmark {
         public var prefillTokensPerSecond: Double
         /// Decode-step tokens (new tokens - 1) / mean decode seconds.
         public var decodeTokensPerSecond: Double
-        /// VmHWM of the measuring process: its peak resident memory, weights included.
+        /// VmHWM of the measuring process: its peak resident memory, weights included, and the pages of the model
+        /// file read while loading it (so an F32 file costs more than a quantized one of the same model).
         public var peakRssBytes: Int
         public var runs: Int
         public var warmup: Int
