@@ -55,6 +55,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
 
     public static let jsonName = "report.json"
     public static let markdownName = "report.md"
+    public static let lossPlotName = "loss.svg"
 
     public init(result: SearchResult, calibration: CalibrationSummary? = nil) {
         self.calibration = calibration
@@ -80,10 +81,24 @@ public struct PruneReport: Codable, Equatable, Sendable {
         try CoordinatorJSON.decode(PruneReport.self, from: data, file: file)
     }
 
-    /// Writes report.json and report.md into `directory`, each atomically.
+    /// Writes report.json, report.md and the loss.svg it shows into `directory`, each atomically.
     public func write(directory: String) throws {
         try CoordinatorJSON.write(json(), to: (directory as NSString).appendingPathComponent(Self.jsonName))
+        try CoordinatorJSON.write(Data(lossChart().render().utf8), to: (directory as NSString).appendingPathComponent(Self.lossPlotName))
         try CoordinatorJSON.write(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent(Self.markdownName))
+    }
+
+    /// Calibration loss against compression: both candidates of every iteration and the one taken.
+    public func lossChart() -> SVGPlot {
+        func points(_ loss: (SearchRecord) -> Double?) -> [SVGPlot.Point] {
+            iterations.map { SVGPlot.Point(x: $0.compression * 100, y: loss($0) ?? .nan) }
+        }
+        return SVGPlot(title: "Calibration loss along the path", xLabel: "compression after the step (%)",
+                       yLabel: "mean calibration NLL", series: [
+                           .init(name: "depth candidate", points: points(\.depthLoss), style: .markers),
+                           .init(name: "width candidate", points: points(\.widthLoss), style: .markers),
+                           .init(name: "chosen", points: points { $0.branch == "L" ? $0.depthLoss : $0.widthLoss }, style: .line),
+                       ])
     }
 
     /// report.md: the settings, the outcome, a table of the iterations and a text plot of loss against compression.
@@ -125,7 +140,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
                          String(format: "%.2f", record.seconds)]
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
-        lines += ["", "## Loss along the path", "", "```"] + lossPlot() + ["```", ""]
+        lines += ["", "## Loss along the path", "", "![calibration loss](\(Self.lossPlotName))", "", "```"] + lossPlot() + ["```", ""]
         return lines.joined(separator: "\n")
     }
 

@@ -46,4 +46,28 @@ final class PruneReportTests: XCTestCase {
             XCTAssert("\($0)".hasPrefix(jsonPath + ": key "), "\($0)")
         }
     }
+
+    func testLossChartShowsBothCandidatesAndTheChosenOne() throws {
+        let fake = FakeScorer(config: TinyModels.config())
+        let settings = try PruneSettings(target: 0.4, selection: .path, path: "GLG")
+        let result = try MoPSearch(settings: settings, original: fake.config, outputDirectory: nil,
+                                   score: fake.callAsFunction).run()
+        let report = PruneReport(result: result)
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try report.write(directory: directory)
+
+        let chart = report.lossChart()
+        XCTAssertEqual(chart.series.map(\.name), ["depth candidate", "width candidate", "chosen"])
+        let records = result.records
+        XCTAssertEqual(chart.series[2].points.map(\.y), [records[0].widthLoss!, records[1].depthLoss!, records[2].widthLoss!])
+        XCTAssertEqual(chart.series[0].points.map(\.x), records.map { $0.compression * 100 })
+        XCTAssertTrue(chart.series[0].points[2].y.isNaN, "iteration 3 had no depth candidate")
+        let svg = try String(contentsOfFile: (directory as NSString).appendingPathComponent("loss.svg"), encoding: .utf8)
+        XCTAssertEqual(svg, chart.render())
+        XCTAssertEqual(svg.components(separatedBy: "class=\"series\"").count - 1, 3)
+        let markdown = try String(contentsOfFile: (directory as NSString).appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("![calibration loss](loss.svg)"))
+    }
 }

@@ -1,0 +1,90 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+/// `mop bench` end to end on two tiny random models: the JSON of a comparison, its ratios, the table, bad inputs.
+final class BenchTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// `layers` GQA blocks over a 256-symbol byte vocabulary, saved as GGUF with its tokenizer.
+    func tinyModel(_ name: String, layers: Int) throws -> String {
+        let vocabulary = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
+        let tokenizer = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [],
+                                      bosTokenId: nil, eosTokenId: nil, addBos: false)
+        let config = ModelConfig(vocabSize: 256, hidden: 32, headDim: 8,
+                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 64), count: layers),
+                                 tiedEmbeddings: true, maxPositions: 64)
+        let path = directory + "/" + name
+        try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: path, type: .f32)
+        return path
+    }
+
+    static let metrics = ["latency_seconds", "latency_median_seconds", "prefill_tokens_per_second",
+                          "decode_tokens_per_second", "peak_rss_bytes"]
+
+    func testCompareReportsBothModelsAndTheirRatio() throws {
+        let model = try tinyModel("tiny.gguf", layers: 4), other = try tinyModel("tiny2.gguf", layers: 2)
+        let output = try MopProcess.run(["bench", model, "--compare", other, "--runs", "3", "--warmup", "1",
+                                         "--new-tokens", "8", "--json"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let json = try XCTUnwrap(output.json, output.stdout)
+        XCTAssertEqual(Set(json.keys), ["model", "compare", "ratio"])
+        let first = try XCTUnwrap(json["model"] as? [String: Any]), second = try XCTUnwrap(json["compare"] as? [String: Any])
+        let ratio = try XCTUnwrap(json["ratio"] as? [String: Any])
+        for side in [first, second] {
+            XCTAssertEqual(Set(side.keys), Set(Self.metrics + ["runs", "warmup", "prompt_tokens", "new_tokens", "threads"]))
+            XCTAssertEqual(side["runs"] as? Int, 3)
+            XCTAssertEqual(side["warmup"] as? Int, 1)
+            XCTAssertEqual(side["prompt_tokens"] as? Int, 12)
+            XCTAssertEqual(side["new_tokens"] as? Int, 8)
+            for key in Self.metrics { XCTAssertGreaterThan(try XCTUnwrap(side[key] as? Double), 0, key) }
+            // Each model measured in its own process: its peak RSS is at least its weights' size, and sane.
+            XCTAssertLessThan(try XCTUnwrap(side["peak_rss_bytes"] as? Double), 4e9)
+        }
+        XCTAssertEqual(Set(ratio.keys), Set(Self.metrics))
+        for key in Self.metrics {
+            let expected = try XCTUnwrap(second[key] as? Double) / XCTUnwrap(first[key] as? Double)
+            XCTAssertEqual(try XCTUnwrap(ratio[key] as? Double), expected, accuracy: 1e-9 * expected, key)
+        }
+
+        let table = try MopProcess.run(["bench", model, "--compare", other, "--runs", "2", "--warmup", "1", "--new-tokens", "4"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("tiny.gguf") && table.stdout.contains("tiny2.gguf"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("decode tokens/s") && table.stdout.contains("ratio"), table.stdout)
+    }
+
+    func testSingleModelJSON() throws {
+        let model = try tinyModel("tiny.gguf", layers: 2)
+        let output = try MopProcess.run(["bench", model, "--runs", "2", "--warmup", "1", "--prompt-tokens", "5",
+                                         "--new-tokens", "3", "--threads", "1", "--json"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let json = try XCTUnwrap(output.json, output.stdout)
+        XCTAssertEqual(json["prompt_tokens"] as? Int, 5)
+        XCTAssertEqual(json["threads"] as? Int, 1)
+        for key in Self.metrics { XCTAssertGreaterThan(try XCTUnwrap(json[key] as? Double), 0, key) }
+    }
+
+    func testBadBenchInputs() throws {
+        let model = try tinyModel("tiny.gguf", layers: 2), missing = directory + "/missing.gguf"
+        let cases: [([String], String)] = [
+            (["bench", missing, "--json"], missing),
+            (["bench", model, "--compare", missing, "--runs", "2", "--warmup", "1", "--new-tokens", "2"], missing),
+            (["bench", model, "--runs", "10", "--warmup", "10"], "--runs (10) must be more than --warmup (10)"),
+            (["bench", model, "--new-tokens", "1"], "--new-tokens must be at least 2"),
+            (["bench", model, "--runs", "2", "--warmup", "1", "--new-tokens", "60"], "do not fit the model's 64 positions"),
+        ]
+        for (args, message) in cases {
+            let output = try MopProcess.run(args)
+            XCTAssertNotEqual(output.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(output.stderr.contains(message), "\(args): \(output.stderr)")
+            XCTAssertEqual(output.stderr.split(separator: "\n").filter { $0.hasPrefix("mop: error") }.count, 1, output.stderr)
+        }
+    }
+}
