@@ -36,7 +36,12 @@ struct MopProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // MPICommunicatorTests makes this test process an MPI singleton, which exports its session in OMPI_* and
+        // PMIX_* variables; a child that inherits them tries to join that session instead of starting its own.
+        let inherited = ProcessInfo.processInfo.environment.filter { key, _ in
+            key.hasPrefix("OMPI_ALLOW_RUN_AS_ROOT") || !(key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_"))
+        }
+        process.environment = inherited.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
