@@ -149,4 +149,51 @@ final class PruneTests: XCTestCase {
         XCTAssertNotEqual(tooMany.status, 0)
         XCTAssertTrue(tooMany.stderr.contains("3 ranks but only 2 calibration sequences"), tooMany.stderr)
     }
+
+    /// `mop apply` rebuilds a pruned model from the original and its structure.json, and cuts a hand-made
+    /// non-uniform structure into a `deci` GGUF whose per-layer shapes are the structure's.
+    func testApplyRebuildsPrunedAndNonUniformModels() throws {
+        let model = try tinyModel(), out = directory + "/out"
+        let run = try MopProcess.run(try pruneArgs(model, out: out), timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let applied = try MopProcess.run(["apply", model, "--structure", out + "/structure.json", "--out", directory + "/again"])
+        XCTAssertEqual(applied.status, 0, applied.stderr)
+        XCTAssertEqual(try ModelLoader.load(path: directory + "/again/model.gguf").weights,
+                       try ModelLoader.load(path: out + "/model.gguf").weights)
+        XCTAssertEqual(try ModelLoader.load(path: directory + "/again/hf").weights,
+                       try ModelLoader.load(path: out + "/hf").weights)
+
+        // 4 query heads in 2 KV groups: head h is in group h / 2. Block 3 removed, every block its own shape.
+        let uneven = PruningStructure(originalLayers: 6, path: "", layers: [
+            KeptLayer(index: 0, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: Array(0..<64)),
+            KeptLayer(index: 1, heads: [0, 2], kvHeads: [0, 1], neurons: Array(stride(from: 0, to: 64, by: 2))),
+            KeptLayer(index: 2, heads: [2, 3], kvHeads: [1], neurons: [5, 9, 40]),
+            KeptLayer(index: 4, heads: [1], kvHeads: [0], neurons: Array(10..<50)),
+            KeptLayer(index: 5, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: [63]),
+        ])
+        let structureFile = directory + "/uneven.json"
+        try uneven.write(to: structureFile)
+        let cut = try MopProcess.run(["apply", model, "--structure", structureFile, "--out", directory + "/uneven"])
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        let expected = try uneven.apply(to: try ModelLoader.load(path: model).weights)
+        XCTAssertEqual(try ModelLoader.load(path: directory + "/uneven/model.gguf").weights, expected)
+        XCTAssertEqual(try ModelLoader.load(path: directory + "/uneven/hf").weights, expected)
+        let inspect = try MopProcess.run(["inspect", directory + "/uneven/model.gguf", "--json"])
+        XCTAssertEqual(inspect.json?["architecture"] as? String, "deci", inspect.stdout)
+        XCTAssertEqual(inspect.json?["heads"] as? [Int], [4, 2, 2, 1, 4])
+        XCTAssertEqual(inspect.json?["kv_heads"] as? [Int], [2, 2, 1, 1, 2])
+        XCTAssertEqual(inspect.json?["intermediate"] as? [Int], [64, 32, 3, 40, 1])
+
+        // A structure that does not fit the model names the structure file; an occupied directory is refused.
+        let wrong = PruningStructure(originalLayers: 6, path: "", layers: [
+            KeptLayer(index: 0, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: [64])])
+        try wrong.write(to: directory + "/wrong.json")
+        let refused = try MopProcess.run(["apply", model, "--structure", directory + "/wrong.json", "--out", directory + "/w"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains(directory + "/wrong.json") && refused.stderr.contains("neurons"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/w/model.gguf"))
+        let occupied = try MopProcess.run(["apply", model, "--structure", structureFile, "--out", directory + "/uneven"])
+        XCTAssertEqual(occupied.status, 1)
+        XCTAssertTrue(occupied.stderr.contains("already holds"), occupied.stderr)
+    }
 }

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Shared
+
+/// Rebuilds a pruned model from the original and a `structure.json` (SPEC 3: the structure is enough to re-derive
+/// the pruned model). Also the way to make a hand-chosen, non-uniform model (e.g. for a `deci` GGUF check).
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Write the model that a structure.json describes, cut from the original model.")
+
+    @Argument(help: "The original model: a GGUF file, or a Hugging Face directory.") var model: String
+    @Option(help: "A structure.json written by mop prune (indices of the original model).") var structure: String
+    @Option(help: "Output directory (created; must be new or empty).") var out: String
+    @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
+    @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
+
+    func run() throws {
+        RunSupport.run(threads: nil) { communicator in
+            guard communicator.isCoordinator else { return }
+            let kept = try PruningStructure.load(path: structure)
+            let loaded = try ModelLoader.load(path: model)
+            try kept.validate(against: loaded.weights.config, file: structure)
+            let directory = try OutputDirectory.prepare(out, resuming: false, create: true)
+            let pruned = try ModelExport.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer,
+                                               to: directory, format: format, ggufType: f16 ? .f16 : .f32)
+            let config = pruned.config
+            let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)
+            RunSupport.printLine(String(format: "wrote %@: %d layers, %d parameters (%.2f%% compression)", directory,
+                                        config.layers.count, config.parameters, compression * 100))
+        }
+    }
+}
