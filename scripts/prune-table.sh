@@ -32,11 +32,12 @@ run_one() {
       --seq-len 512 --max-tokens 16384 --json > "$out/eval.json" 2> "$out.eval.log"
 }
 
-pids=()
+# A new run starts as soon as any one ends (wait -n), so a short run never leaves its slot idle behind a long one.
+running=0
 for spec in "$@"; do
+  if [ "$running" -ge "$parallel" ]; then wait -n; running=$((running - 1)); fi
   run_one "$spec" &
-  pids+=($!)
-  if [ ${#pids[@]} -ge "$parallel" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  running=$((running + 1))
 done
 wait
 
