@@ -40,13 +40,12 @@ public enum ForwardBenchmark {
         public let ratio: Double
     }
 
-    /// Best of `runs` timings of the forward pass and of the same products through sgemm alone.
+    /// Best of `runs` timings of the forward pass and of the same products through sgemm alone, taken in turns.
     public static func run(_ model: Transformer, tokens: [Int32], runs: Int) -> Result {
         let products = products(model.config, tokens: tokens.count)
         let flops = products.reduce(0) { $0 + $1.flops }
         _ = NextTokenLoss.sum(model, batch: [tokens])  // warm-up: page in the weights, start BLAS threads
-        let forward = (0..<runs).map { _ in SgemmBound.time { _ = NextTokenLoss.sum(model, batch: [tokens]) } }.min()!
-        let sgemm = (0..<runs).map { _ in SgemmBound.seconds(products) }.min()!
+        let (forward, sgemm) = SgemmBound.bestOf(runs, work: { _ = NextTokenLoss.sum(model, batch: [tokens]) }, products: products)
         return Result(threads: BLAS.threads, tokens: tokens.count, forwardSeconds: forward,
                       tokensPerSecond: Double(tokens.count) / forward, forwardGflops: flops / forward / 1e9,
                       sgemmGflops: flops / sgemm / 1e9, ratio: sgemm / forward)

@@ -76,6 +76,18 @@ public enum SgemmBound {
         }
     }
 
+    /// The best of `runs` timings of `work` and of `products` through sgemm, taken in turns (work, sgemm, work, ...)
+    /// so that both meet the same load of a shared machine.
+    public static func bestOf(_ runs: Int, work: () throws -> Void, products: [Product]) rethrows
+        -> (work: Double, sgemm: Double) {
+        var best = (work: Double.infinity, sgemm: Double.infinity)
+        for _ in 0..<runs {
+            best.work = min(best.work, try time(work))
+            best.sgemm = min(best.sgemm, seconds(products))
+        }
+        return best
+    }
+
     /// Wall-clock seconds of `body`.
     public static func time(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds

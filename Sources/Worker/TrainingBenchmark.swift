@@ -2,7 +2,8 @@ import Shared
 
 /// The speed of one full training step, the one `mop finetune` takes (forward, the recomputing backward, LoRA
 /// gradients, the allreduce, clipping and AdamW), against the rate `cblas_sgemm` reaches on exactly the products
-/// that step made (recorded while it ran, forward and backward), timed in the same process with the same threads.
+/// that step made (recorded while it ran, forward and backward), timed in turns with the step in the same process
+/// with the same threads.
 /// Also the step's memory: the peak resident bytes it adds to the loaded model.
 public enum TrainingBenchmark {
     public struct Result: Encodable, Sendable {
@@ -26,7 +27,7 @@ public enum TrainingBenchmark {
 
     /// One sequence of `tokens`, every position after the first a target (the most loss-head work a sequence of
     /// that length can cost), trained with `lora` as `mop finetune` does. The first step is recorded and its memory
-    /// measured; then `runs` timed steps and `runs` timings of the recorded products through sgemm, the best kept.
+    /// measured; then `runs` timed steps and as many timings of the recorded products through sgemm, the best kept.
     public static func run(model: ModelWeights, tokens: [Int32], lora: LoRAConfig, runs: Int,
                            communicator: any Communicator) throws -> Result {
         guard communicator.size == 1 else { throw MopError("the training benchmark measures one process; run it without mpirun") }
@@ -41,8 +42,7 @@ public enum TrainingBenchmark {
         try ProcessMemory.resetPeak()
         let (_, products) = try SgemmBound.recording { try worker.train(on: [example]) }
         let peakStep = try ProcessMemory.peak() - before
-        let step = try (0..<runs).map { _ in try SgemmBound.time { _ = try worker.train(on: [example]) } }.min()!
-        let sgemm = (0..<runs).map { _ in SgemmBound.seconds(products) }.min()!
+        let (step, sgemm) = try SgemmBound.bestOf(runs, work: { _ = try worker.train(on: [example]) }, products: products)
         let flops = products.reduce(0) { $0 + $1.flops }
         return Result(threads: BLAS.threads, tokens: tokens.count, loraRank: lora.rank, stepSeconds: step,
                       tokensPerSecond: Double(tokens.count) / step, products: products.reduce(0) { $0 + $1.repeats },

@@ -86,6 +86,28 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(eval.loss, expected, accuracy: 1e-5 * expected)
     }
 
+    /// The mask drops about p of the elements, the survivors scaled by 1/(1-p), whatever the values and however
+    /// many threads draw it.
+    func testDropoutMaskRateAndThreadIndependence() {
+        let weight = Tensor(shape: [1, 1], data: [1])
+        let linear = LoRALinear(weight: weight, entry: nil, scale: 1, dropout: 0.05, dropoutSeed: 5)
+        let count = 200_001
+        let ones = [Float](repeating: 1, count: count), values = randomFloats(count, scale: 3, seed: 6)
+        let threads = BLAS.threads
+        defer { BLAS.setThreads(threads) }
+        BLAS.setThreads(1)
+        let serial = linear.droppedCopy(ones)
+        BLAS.setThreads(2)
+        XCTAssertEqual(linear.droppedCopy(ones), serial)
+        let dropped = serial.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(dropped) / Double(count), 0.05, accuracy: 0.003)
+        XCTAssertTrue(serial.allSatisfy { $0 == 0 || $0 == Float(1 / 0.95) })
+        XCTAssertEqual(linear.droppedCopy(values), zip(values, serial).map { $0 * $1 })
+        var accumulated = values
+        serial.withUnsafeBufferPointer { linear.applyDropout($0.baseAddress!, count: count, to: &accumulated, accumulate: true) }
+        XCTAssertEqual(accumulated, zip(values, serial).map { $0 + $1 * $1 })
+    }
+
     func testTinyModelOverfitsATinyDataset() throws {
         let config = TinyConfigs.gqa
         var model = ModelWeights.random(config: config, seed: 14)
