@@ -96,7 +96,9 @@ struct PruneCommand: ParsableCommand {
                                   format: format, ggufType: f16 ? .f16 : .f32)
             let report = PruneReport(result: result, calibration: calibrationSummary)
             try report.write(directory: directory)
-            let recovery = finetune ? try fineTune(loaded.weights, spec, directory: directory, structure: result.structure, communicator: communicator) : nil
+            let recovery = finetune
+                ? try fineTune(loaded.weights, spec, directory: directory, structure: result.structure, communicator: communicator)
+                : nil
             if json { return try printJSON(report, finetune: recovery) }
             RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
