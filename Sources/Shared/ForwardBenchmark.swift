@@ -1,16 +1,12 @@
 import Foundation
 
-/// Measures the forward pass against the rate `cblas_sgemm` reaches on exactly the products the pass performs,
-/// timed in the same process with the same threads. The ratio shows how much the non-product work (norms, RoPE,
-/// softmax, SwiGLU, copies) costs on top of the products.
+/// Measures the forward pass against the rate `cblas_sgemm` reaches on exactly the products the pass performs
+/// (`SgemmBound`), timed in the same process with the same threads. The ratio shows how much the non-product work
+/// (norms, RoPE, softmax, SwiGLU, copies) costs on top of the products.
 public enum ForwardBenchmark {
-    /// One matrix product C[m, n] = A[m, k] B of the pass, `repeats` times; B is [n, k] (a weight, as in linear
-    /// layers) when `transposedB`, else [k, n].
-    public struct Product: Equatable, Sendable {
-        public let m: Int, n: Int, k: Int, repeats: Int
-        public var transposedB = true
-        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) * Double(repeats) }
-    }
+    /// The products are listed from the model's shapes (not recorded), so a test can check them against the
+    /// pass's FLOP count by formula.
+    public typealias Product = SgemmBound.Product
 
     /// The products of one scoring forward pass (hidden states, then next-token loss) over one sequence of T tokens.
     public static func products(_ config: ModelConfig, tokens t: Int) -> [Product] {
@@ -44,48 +40,14 @@ public enum ForwardBenchmark {
         public let ratio: Double
     }
 
-    /// Best of `runs` timings of the forward pass and of the same products through sgemm alone.
+    /// Best of `runs` timings of the forward pass and of the same products through sgemm alone, taken in turns.
     public static func run(_ model: Transformer, tokens: [Int32], runs: Int) -> Result {
         let products = products(model.config, tokens: tokens.count)
         let flops = products.reduce(0) { $0 + $1.flops }
         _ = NextTokenLoss.sum(model, batch: [tokens])  // warm-up: page in the weights, start BLAS threads
-        let forward = (0..<runs).map { _ in time { _ = NextTokenLoss.sum(model, batch: [tokens]) } }.min()!
-        let sgemm = (0..<runs).map { _ in timeProducts(products) }.min()!
+        let (forward, sgemm) = SgemmBound.bestOf(runs, work: { _ = NextTokenLoss.sum(model, batch: [tokens]) }, products: products)
         return Result(threads: BLAS.threads, tokens: tokens.count, forwardSeconds: forward,
                       tokensPerSecond: Double(tokens.count) / forward, forwardGflops: flops / forward / 1e9,
                       sgemmGflops: flops / sgemm / 1e9, ratio: sgemm / forward)
-    }
-
-    /// Seconds sgemm takes for the products, on buffers of the right sizes allocated outside the timing.
-    static func timeProducts(_ products: [Product]) -> Double {
-        let largest = products.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 0
-        var rng = SeededRandom(seed: 1)
-        let a = (0..<largest).map { _ in rng.uniform(1) }, b = (0..<largest).map { _ in rng.uniform(1) }
-        var c = [Float](repeating: 0, count: largest)
-        return a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                c.withUnsafeMutableBufferPointer { cp in
-                    time {
-                        for p in products {
-                            for _ in 0..<p.repeats {
-                                if p.transposedB {
-                                    BLAS.gemmTransposedB(m: p.m, n: p.n, k: p.k, a: ap.baseAddress!, lda: p.k,
-                                                         b: bp.baseAddress!, ldb: p.k, c: cp.baseAddress!, ldc: p.n)
-                                } else {
-                                    BLAS.gemm(m: p.m, n: p.n, k: p.k, a: ap.baseAddress!, lda: p.k,
-                                              b: bp.baseAddress!, ldb: p.n, c: cp.baseAddress!, ldc: p.n)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    static func time(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

@@ -156,24 +156,11 @@ public enum LatencyBenchmark {
 
     /// This process's peak resident memory in bytes, from /proc/self/status.
     public static func peakRSS(statusFile: String = "/proc/self/status") throws -> Int {
-        guard let data = FileManager.default.contents(atPath: statusFile) else {
-            throw MopError(file: statusFile, "cannot be read (peak memory needs Linux's /proc)")
-        }
-        return try peakRSS(status: String(decoding: data, as: UTF8.self), file: statusFile)
+        try ProcessMemory.peak(statusFile: statusFile)
     }
 
     /// The `VmHWM:   123456 kB` line of a /proc status text, in bytes.
     public static func peakRSS(status: String, file: String) throws -> Int {
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else {
-            throw MopError(file: file, "has no VmHWM line")
-        }
-        let fields = line.dropFirst("VmHWM:".count).split(separator: " ", omittingEmptySubsequences: true)
-            .flatMap { $0.split(separator: "\t") }
-        guard fields.count == 2, fields[1] == "kB", let kilobytes = Int(fields[0]), kilobytes >= 0 else {
-            throw MopError(file: file, "has a malformed VmHWM line '\(line)'")
-        }
-        let (bytes, overflow) = kilobytes.multipliedReportingOverflow(by: 1024)
-        guard !overflow else { throw MopError(file: file, "has a VmHWM of \(kilobytes) kB, too large") }
-        return bytes
+        try ProcessMemory.field("VmHWM", status: status, file: file)
     }
 }

@@ -69,47 +69,78 @@ public struct LoRALinear: Sendable {
         guard let entry, let saved else { return }
         let r = entry.a.count / entry.inFeatures
         var du = [Float](repeating: 0, count: rows * r)
-        var dBranch = [Float](repeating: 0, count: rows * inner)
         dy.withUnsafeBufferPointer { dyp in
             parameters.withUnsafeBufferPointer { p in
                 gradients.withUnsafeMutableBufferPointer { g in
                     du.withUnsafeMutableBufferPointer { dup in
                         saved.u.withUnsafeBufferPointer { up in
                             (saved.droppedInput ?? x).withUnsafeBufferPointer { xp in
-                                dBranch.withUnsafeMutableBufferPointer { dbp in
-                                    // dB[out, r] += scale * dy[N, out]^T . u[N, r]
-                                    BLAS.gemmTransposedA(m: out, n: r, k: rows, alpha: scale, a: dyp.baseAddress!, lda: out,
-                                                         b: up.baseAddress!, ldb: r, beta: 1,
-                                                         c: g.baseAddress! + entry.b.lowerBound, ldc: r)
-                                    // du[N, r] = scale * dy[N, out] . B[out, r]
-                                    BLAS.gemm(m: rows, n: r, k: out, alpha: scale, a: dyp.baseAddress!, lda: out,
-                                              b: p.baseAddress! + entry.b.lowerBound, ldb: r, c: dup.baseAddress!, ldc: r)
-                                    // dA[r, in] += du[N, r]^T . drop(x)[N, in]
-                                    BLAS.gemmTransposedA(m: r, n: inner, k: rows, a: dup.baseAddress!, lda: r,
-                                                         b: xp.baseAddress!, ldb: inner, beta: 1,
-                                                         c: g.baseAddress! + entry.a.lowerBound, ldc: inner)
-                                    // d drop(x)[N, in] = du[N, r] . A[r, in]
-                                    BLAS.gemm(m: rows, n: inner, k: r, a: dup.baseAddress!, lda: r,
-                                              b: p.baseAddress! + entry.a.lowerBound, ldb: inner,
-                                              c: dbp.baseAddress!, ldc: inner)
-                                }
+                                // dB[out, r] += scale * dy[N, out]^T . u[N, r]
+                                BLAS.gemmTransposedA(m: out, n: r, k: rows, alpha: scale, a: dyp.baseAddress!, lda: out,
+                                                     b: up.baseAddress!, ldb: r, beta: 1,
+                                                     c: g.baseAddress! + entry.b.lowerBound, ldc: r)
+                                // du[N, r] = scale * dy[N, out] . B[out, r]
+                                BLAS.gemm(m: rows, n: r, k: out, alpha: scale, a: dyp.baseAddress!, lda: out,
+                                          b: p.baseAddress! + entry.b.lowerBound, ldb: r, c: dup.baseAddress!, ldc: r)
+                                // dA[r, in] += du[N, r]^T . drop(x)[N, in]
+                                BLAS.gemmTransposedA(m: r, n: inner, k: rows, a: dup.baseAddress!, lda: r,
+                                                     b: xp.baseAddress!, ldb: inner, beta: 1,
+                                                     c: g.baseAddress! + entry.a.lowerBound, ldc: inner)
                             }
                         }
                     }
                 }
             }
         }
-        // Through the dropout: the same mask and 1/(1-p) factor as the forward.
-        if dropout > 0 { dBranch = droppedCopy(dBranch) }
-        for i in dx.indices { dx[i] += dBranch[i] }
+        // d drop(x)[N, in] = du[N, r] . A[r, in]; without dropout it is added straight into dx, with dropout it goes
+        // through the forward's mask and 1/(1-p) factor first.
+        var dBranch = [Float](repeating: 0, count: dropout > 0 ? rows * inner : 0)
+        du.withUnsafeBufferPointer { dup in
+            parameters.withUnsafeBufferPointer { p in
+                dx.withUnsafeMutableBufferPointer { dxp in
+                    dBranch.withUnsafeMutableBufferPointer { dbp in
+                        BLAS.gemm(m: rows, n: inner, k: r, a: dup.baseAddress!, lda: r, b: p.baseAddress! + entry.a.lowerBound,
+                                  ldb: inner, beta: dropout > 0 ? 0 : 1, c: dropout > 0 ? dbp.baseAddress! : dxp.baseAddress!,
+                                  ldc: inner)
+                        if dropout > 0 { applyDropout(dbp.baseAddress!, count: dbp.count, to: dxp.baseAddress!, accumulate: true) }
+                    }
+                }
+            }
+        }
     }
 
     /// x with each element zeroed with probability `dropout` and the survivors scaled by 1/(1-dropout).
-    /// The mask depends only on the seed and the element index, never on the values.
     func droppedCopy(_ x: [Float]) -> [Float] {
-        var rng = SeededRandom(seed: dropoutSeed)
-        let keep = 1 - Double(dropout), factor = 1 / Float(keep)
-        return x.map { value in Double(rng.next() >> 11) / Double(1 << 53) < keep ? value * factor : 0 }
+        var result = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            result.withUnsafeMutableBufferPointer { rp in
+                applyDropout(xp.baseAddress!, count: xp.count, to: rp.baseAddress!, accumulate: false)
+            }
+        }
+        return result
+    }
+
+    /// destination[i] = (or +=) mask[i] * source[i], the mask 0 or 1/(1-dropout) (all 1/(1-0) = 1 without dropout).
+    /// The mask depends only on the seed and the element index, never on the values: element i is dropped when
+    /// 32 bits of SplitMix64's output i/2 (the low half for even i, the high half for odd i) fall below
+    /// dropout x 2^32. Drawing each output from its index lets the threads draw disjoint pieces of one mask.
+    func applyDropout(_ source: UnsafePointer<Float>, count: Int, to destination: UnsafeMutablePointer<Float>,
+                      accumulate: Bool) {
+        let threshold = UInt64((Double(dropout) * 4_294_967_296).rounded())
+        let factor = Float(1 / (1 - Double(dropout))), seed = dropoutSeed
+        let from = SendablePointer(UnsafeMutablePointer(mutating: source)), to = SendablePointer(destination)
+        let pairsPerPiece = 8192, pairs = (count + 1) / 2
+        VectorMath.parallelFor((pairs + pairsPerPiece - 1) / pairsPerPiece) { piece in
+            @inline(__always) func apply(_ i: Int, _ half: UInt64) {
+                let value = half < threshold ? 0 : from.pointer[i] * factor
+                to.pointer[i] = accumulate ? to.pointer[i] + value : value
+            }
+            for pair in (piece * pairsPerPiece)..<min(pairs, (piece + 1) * pairsPerPiece) {
+                let bits = SeededRandom.output(seed: seed, index: UInt64(pair))
+                apply(2 * pair, bits & 0xFFFF_FFFF)
+                if 2 * pair + 1 < count { apply(2 * pair + 1, bits >> 32) }
+            }
+        }
     }
 
     /// The seed of one adapter's dropout mask at one step: distinct for every (step seed, layer, target).

@@ -54,7 +54,14 @@ public enum ModelLoader {
         case .huggingFace:
             let weights = try HFModelDirectory.load(path: path)
             let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
-            let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try TokenizerJSON.read(path: tokenizerPath) : nil
+            var tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try TokenizerJSON.read(path: tokenizerPath) : nil
+            // tokenizer.json does not say which token ends a sequence; config.json does (as mop writes it).
+            if tokenizer != nil, tokenizer?.eosTokenId == nil {
+                let configPath = (path as NSString).appendingPathComponent("config.json")
+                let special = try HFConfig.parseSpecialTokens(data: FileManager.default.contents(atPath: configPath) ?? Data("{}".utf8),
+                                                              file: configPath)
+                tokenizer?.eosTokenId = special.eos.first.map(Int32.init)
+            }
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
         }
     }

@@ -113,8 +113,8 @@ public struct FineTuneWorker {
         var sums = [0.0, 0.0]
         for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
             let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
-            let result = try LoRATrainer.lossAndGradients(model: model, adapters: adapters, batch: micro.map(\.tokens),
-                                                          lossMask: micro.map(\.lossMask))
+            let result = try LoRATrainer.negativeLogLikelihood(model: model, adapters: adapters, batch: micro.map(\.tokens),
+                                                               lossMask: micro.map(\.lossMask))
             sums[0] += result.negativeLogLikelihood
             sums[1] += Double(result.targets)
         }

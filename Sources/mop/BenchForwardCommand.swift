@@ -18,12 +18,7 @@ struct BenchForwardCommand: ParsableCommand {
         RunSupport.run(threads: threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
             let loaded = try ModelLoader.load(path: model)
-            var tokens = (0..<seqLen).map { Int32($0 % loaded.weights.config.vocabSize) }
-            if let text, let spec = loaded.tokenizer {
-                let encoded = try BPETokenizer(spec, file: model).encode(try TextFile.read(text))
-                guard encoded.count >= seqLen else { throw MopError(file: text, "holds \(encoded.count) tokens, fewer than --seq-len \(seqLen)") }
-                tokens = Array(encoded.prefix(seqLen))
-            }
+            let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)
             if json { return try RunSupport.printJSON(result) }
             RunSupport.printLine(String(format: "threads %d  seq %d  %.0f tokens/s  forward %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f",

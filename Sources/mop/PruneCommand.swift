@@ -30,18 +30,24 @@ struct PruneCommand: ParsableCommand {
     var calibration = "../shared/data/instruct/alpaca.jsonl"
     @Option(help: "Calibration sequences.") var calibrationSamples = 128
     @Option(help: "Longest calibration sequence, in tokens.") var seqLen = 512
-    @Option(help: "Seed of the random choices (selection random, criterion random).") var seed: UInt64 = 0
+    @Option(help: "Seed of the random choices (selection random, criterion random); with --finetune also of the adapters, the split, the order and dropout.")
+    var seed: UInt64 = 0
     @Option(help: "Sample the calibration rows with this seed instead of taking the first ones.") var calibrationSeed: UInt64?
     @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
     @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
     @Option(help: "Continue the interrupted run in this output directory.") var resume: String?
     @Option(help: "BLAS threads per rank.") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
+    @Flag(help: "Fine-tune the pruned model with LoRA after the search, in the same job (into DIR/finetuned).")
+    var finetune = false
+    @Option(help: "With --finetune: Alpaca JSONL to fine-tune on (default: the --calibration file).") var data: String?
+    @OptionGroup(title: "Fine-tuning (with --finetune)") var finetuning: FineTuneOptions
 
     func validate() throws {
         guard (out == nil) != (resume == nil) else { throw ValidationError("give either --out DIR or --resume DIR") }
         guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be at least 1") }
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
+        guard finetune || data == nil else { throw ValidationError("--data is the fine-tuning data: give it with --finetune") }
     }
 
     func run() throws {
@@ -50,6 +56,11 @@ struct PruneCommand: ParsableCommand {
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed)
             let directory = try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil,
                                                         create: communicator.isCoordinator)
+            if finetune {
+                // Bad fine-tuning settings or a taken output folder fail now, not after the search.
+                try finetuning.lora.validate(file: nil)
+                _ = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false, create: false)
+            }
             let loaded = try ModelLoader.load(path: model)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
@@ -60,7 +71,11 @@ struct PruneCommand: ParsableCommand {
             let shard = Sharding.range(costs: sequences.map(\.count), rank: communicator.rank, size: communicator.size)
             let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
             let dispatch = ScoringDispatch(communicator: communicator)
-            guard communicator.isCoordinator else { return try dispatch.serve(worker.answer) }
+            guard communicator.isCoordinator else {
+                try dispatch.serve(worker.answer)
+                if finetune { _ = try fineTune(loaded.weights, spec, directory: directory, structure: nil, communicator: communicator) }
+                return
+            }
 
             // One dense pass first: the baseline loss, and the cost of a forward pass that every step is measured against.
             let start = Date()
@@ -81,11 +96,46 @@ struct PruneCommand: ParsableCommand {
                                   format: format, ggufType: f16 ? .f16 : .f32)
             let report = PruneReport(result: result, calibration: calibrationSummary)
             try report.write(directory: directory)
-            if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
+            let recovery = finetune
+                ? try fineTune(loaded.weights, spec, directory: directory, structure: result.structure, communicator: communicator)
+                : nil
+            if json { return try printJSON(report, finetune: recovery) }
             RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
                                         result.structure.path.isEmpty ? "(none)" : result.structure.path,
                                         result.parameters, directory))
+            if let recovery { RunSupport.printLine(recovery.line + "; wrote " + directory + "/" + Self.finetunedFolder) }
         }
+    }
+
+    static let finetunedFolder = "finetuned"
+
+    /// The chained recovery run: rank 0 sends the chosen structure (nil on the other ranks, which receive it), every
+    /// rank prunes its own copy of the weights with it and takes part in the data-parallel fine-tuning, whose files go
+    /// to DIR/finetuned. The report comes back on rank 0.
+    private func fineTune(_ original: ModelWeights, _ spec: TokenizerSpec, directory: String, structure: PruningStructure?,
+                          communicator: any Communicator) throws -> FineTuneJob.Report? {
+        var bytes = structure.map { [UInt8]($0.encode()) } ?? []
+        communicator.broadcast(&bytes, root: 0)
+        let chosen = try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")
+        let pruned = try chosen.apply(to: original)
+        let folder = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false,
+                                                 create: communicator.isCoordinator)
+        let job = FineTuneJob(options: finetuning, seed: seed, format: format, f16: f16)
+        return try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
+                           directory: folder, communicator: communicator)
+    }
+
+    /// The prune report's JSON object, with the fine-tuning report under "finetune" when there is one.
+    private func printJSON(_ report: PruneReport, finetune: FineTuneJob.Report?) throws {
+        guard let finetune else { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard var object = try JSONSerialization.jsonObject(with: report.json()) as? [String: Any] else {
+            throw MopError("the prune report is not a JSON object")
+        }
+        object["finetune"] = try JSONSerialization.jsonObject(with: encoder.encode(finetune))
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// `mop bench` end to end on two tiny random models: the JSON of a comparison, its ratios, the table, bad inputs.
+/// `mop bench` end to end on two tiny random models: the JSON of a comparison, its ratios, the table, bad inputs;
+/// and `mop bench-train`'s JSON.
 final class BenchTests: XCTestCase {
     var directory = ""
 
@@ -86,5 +87,26 @@ final class BenchTests: XCTestCase {
             XCTAssertTrue(output.stderr.contains(message), "\(args): \(output.stderr)")
             XCTAssertEqual(output.stderr.split(separator: "\n").filter { $0.hasPrefix("mop: error") }.count, 1, output.stderr)
         }
+    }
+
+    func testBenchTrainJSONAndBadInputs() throws {
+        let model = try tinyModel("tiny.gguf", layers: 2)
+        let output = try MopProcess.run(["bench-train", model, "--seq-len", "40", "--runs", "1", "--threads", "1", "--json"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let json = try XCTUnwrap(output.json, output.stdout)
+        XCTAssertEqual(json["tokens"] as? Int, 40)
+        XCTAssertEqual(json["threads"] as? Int, 1)
+        XCTAssertEqual(json["lora_rank"] as? Int, 8)
+        for key in ["step_seconds", "tokens_per_second", "gflop_per_step", "step_gflops", "sgemm_gflops", "ratio"] {
+            XCTAssertGreaterThan(try XCTUnwrap(json[key] as? Double), 0, key)
+        }
+        XCTAssertNotNil(json["peak_step_bytes"] as? Int)
+
+        let long = try MopProcess.run(["bench-train", model, "--seq-len", "65"])
+        XCTAssertEqual(long.status, 1)
+        XCTAssertTrue(long.stderr.contains(model + ": takes 64 positions"), long.stderr)
+        let rank = try MopProcess.run(["bench-train", model, "--seq-len", "8", "--lora-rank", "0"])
+        XCTAssertEqual(rank.status, 1)
+        XCTAssertTrue(rank.stderr.contains("LoRA rank 0 must be at least 1"), rank.stderr)
     }
 }

@@ -3,7 +3,7 @@ import XCTest
 @testable import Shared
 
 /// `mop finetune` end to end on a tiny random model with a byte-level tokenizer: the files, a falling held-out loss,
-/// and the same per-step losses under mpirun.
+/// the same per-step losses under mpirun, and `mop prune --finetune` in one job.
 final class FinetuneTests: XCTestCase {
     var directory = ""
 
@@ -89,6 +89,36 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(afterTwo, afterOne, accuracy: 1e-5 * afterOne)
     }
 
+    /// Under two ranks the second rank receives the chosen structure and joins the training; the losses equal a
+    /// separate one-rank `mop finetune` of the pruned output with the same settings.
+    func testPruneThenFinetuneInOneJobEqualsFinetuningThePrunedOutput() throws {
+        let model = try tinyModel(), rows = try data(rows: 16), out = directory + "/pruned"
+        let common = ["--steps", "3", "--batch", "4", "--lr", "1e-2", "--held-out", "0.25", "--lora-dropout", "0", "--json"]
+        let chained = try MopProcess.mpirun(ranks: 2, ["prune", model, "--target", "0.2", "--method", "width", "--out", out,
+                                                       "--calibration", rows, "--calibration-samples", "8", "--finetune",
+                                                       "--micro-batch", "1"] + common, timeout: 300)
+        XCTAssertEqual(chained.status, 0, chained.stderr)
+        let report = try XCTUnwrap(chained.json, chained.stdout)
+        XCTAssertEqual(try XCTUnwrap(report["compression"] as? Double), 0.2, accuracy: 0.005)
+        let finetune = try XCTUnwrap(report["finetune"] as? [String: Any])
+        XCTAssertEqual(finetune["ranks"] as? Int, 2)
+        XCTAssertEqual(finetune["data"] as? String, rows, "the fine-tuning data defaults to the calibration file")
+        for file in ["adapter/adapter_model.safetensors", "adapter/adapter_config.json", "finetune.json", "model.gguf", "hf/config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/finetuned/" + file), file)
+        }
+        let pruned = try ModelLoader.load(path: out).weights
+        XCTAssertEqual(try ModelLoader.load(path: out + "/finetuned").weights.config, pruned.config)
+
+        let separate = try MopProcess.run(["finetune", out, "--data", rows, "--out", directory + "/separate",
+                                           "--micro-batch", "4"] + common, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(separate.status, 0, separate.stderr)
+        let one = try XCTUnwrap(separate.json?["losses"] as? [Double], separate.stdout)
+        let two = try XCTUnwrap(finetune["losses"] as? [Double])
+        XCTAssertEqual(one.count, 3)
+        XCTAssertEqual(two.count, 3)
+        for (a, b) in zip(one, two) { XCTAssertEqual(b, a, accuracy: 1e-5 * a) }
+    }
+
     func testBadFinetuneInputs() throws {
         let model = try tinyModel()
         let malformed = directory + "/bad.jsonl"
@@ -108,5 +138,13 @@ final class FinetuneTests: XCTestCase {
                                        "--steps", "1", "--epochs", "1"])
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.stderr.contains("--steps or --epochs"), both.stderr)
+
+        let stray = try MopProcess.run(["prune", model, "--target", "0.2", "--out", directory + "/z", "--data", malformed])
+        XCTAssertNotEqual(stray.status, 0)
+        XCTAssertTrue(stray.stderr.contains("give it with --finetune"), stray.stderr)
+        let badRank = try MopProcess.run(["prune", model, "--target", "0.2", "--out", directory + "/w", "--finetune",
+                                         "--lora-rank", "0", "--calibration", try data(rows: 8)])
+        XCTAssertEqual(badRank.status, 1)
+        XCTAssertTrue(badRank.stderr.contains("LoRA rank 0 must be at least 1"), badRank.stderr)
     }
 }

@@ -86,6 +86,48 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(eval.loss, expected, accuracy: 1e-5 * expected)
     }
 
+    /// The forward-only loss is the loss of the training pass without dropout, for every model shape.
+    func testForwardOnlyLossEqualsTheTrainingPassLoss() throws {
+        for (name, config) in TinyConfigs.all {
+            let model = ModelWeights.random(config: config, seed: 30)
+            var adapters = LoRAAdapters(config: LoRAConfig(rank: 2, alpha: 4, dropout: 0.2), model: config, seed: 31)
+            adapters.parameters = randomFloats(adapters.layout.count, scale: 0.3, seed: 32)
+            let batch = [TinyConfigs.tokens(count: 9, vocab: config.vocabSize, seed: 33),
+                         TinyConfigs.tokens(count: 5, vocab: config.vocabSize, seed: 34)]
+            let mask = batch.map { s in s.indices.map { $0 % 3 != 0 } }
+            let training = try LoRATrainer.lossAndGradients(model: model, adapters: adapters, batch: batch, lossMask: mask)
+            let forward = try LoRATrainer.negativeLogLikelihood(model: model, adapters: adapters, batch: batch, lossMask: mask)
+            XCTAssertEqual(forward.targets, training.targets, name)
+            XCTAssertEqual(forward.negativeLogLikelihood, training.negativeLogLikelihood,
+                           accuracy: 1e-9 * training.negativeLogLikelihood, name)
+        }
+        let model = ModelWeights.random(config: TinyConfigs.gqa, seed: 30)
+        let adapters = LoRAAdapters(config: LoRAConfig(), model: TinyConfigs.mha, seed: 1)
+        XCTAssertThrowsError(try LoRATrainer.negativeLogLikelihood(model: model, adapters: adapters, batch: [[1, 2]], lossMask: [[true, true]]))
+    }
+
+    /// The mask drops about p of the elements, the survivors scaled by 1/(1-p), whatever the values and however
+    /// many threads draw it.
+    func testDropoutMaskRateAndThreadIndependence() {
+        let weight = Tensor(shape: [1, 1], data: [1])
+        let linear = LoRALinear(weight: weight, entry: nil, scale: 1, dropout: 0.05, dropoutSeed: 5)
+        let count = 200_001
+        let ones = [Float](repeating: 1, count: count), values = randomFloats(count, scale: 3, seed: 6)
+        let threads = BLAS.threads
+        defer { BLAS.setThreads(threads) }
+        BLAS.setThreads(1)
+        let serial = linear.droppedCopy(ones)
+        BLAS.setThreads(2)
+        XCTAssertEqual(linear.droppedCopy(ones), serial)
+        let dropped = serial.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(dropped) / Double(count), 0.05, accuracy: 0.003)
+        XCTAssertTrue(serial.allSatisfy { $0 == 0 || $0 == Float(1 / 0.95) })
+        XCTAssertEqual(linear.droppedCopy(values), zip(values, serial).map { $0 * $1 })
+        var accumulated = values
+        serial.withUnsafeBufferPointer { linear.applyDropout($0.baseAddress!, count: count, to: &accumulated, accumulate: true) }
+        XCTAssertEqual(accumulated, zip(values, serial).map { $0 + $1 * $1 })
+    }
+
     func testTinyModelOverfitsATinyDataset() throws {
         let config = TinyConfigs.gqa
         var model = ModelWeights.random(config: config, seed: 14)

@@ -44,6 +44,18 @@ final class ModelLoaderTests: XCTestCase {
         }
     }
 
+    /// tokenizer.json has no EOS; the loader takes it from config.json, so that a written directory can be fine-tuned.
+    func testHuggingFaceDirectoryKeepsTheEOSOfConfigJSON() throws {
+        let directory = try temporaryDirectory(), config = TinyConfigs.gqa
+        let vocabulary = (0..<config.vocabSize).map { ByteLevel.encode([UInt8($0)]) }
+        let spec = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [60],
+                                 bosTokenId: nil, eosTokenId: 60, addBos: false)
+        try HFModelDirectory.write(.random(config: config, seed: 1), to: directory + "/hf",
+                                   specialTokens: HFSpecialTokenIds(eos: [60]))
+        try TokenizerJSON.write(spec, to: directory + "/hf/tokenizer.json")
+        XCTAssertEqual(try ModelLoader.load(path: directory).tokenizer?.eosTokenId, 60)
+    }
+
     func testPathsThatAreNoModelAreNamedInTheError() throws {
         let directory = try temporaryDirectory()
         let text = directory + "/notes.txt"

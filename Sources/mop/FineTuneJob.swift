@@ -1,0 +1,107 @@
+import Coordinator
+import Foundation
+import Shared
+import Worker
+
+/// A LoRA recovery run on every rank, as `mop finetune` and `mop prune --finetune` make it: the Alpaca data split,
+/// the held-out loss before and after, one data-parallel step per batch with a progress line, then on rank 0 the
+/// PEFT adapter (`adapter/`), the merged model (`hf/`, `model.gguf`) and `finetune.json` in the output directory.
+struct FineTuneJob {
+    let options: FineTuneOptions
+    /// Seeds the adapters' initialisation, the split, the order and dropout.
+    let seed: UInt64
+    let format: ModelExport.Format
+    let f16: Bool
+
+    struct Report: Encodable {
+        let model: String
+        let data: String
+        let ranks: Int
+        let trainExamples: Int
+        let heldOutExamples: Int
+        let truncatedAway: Int
+        let steps: Int
+        let batch: Int
+        let microBatch: Int
+        let losses: [Double]
+        let finalLoss: Double
+        let heldOutLossBefore: Double?
+        let heldOutLossAfter: Double?
+        let tokens: Int
+        let seconds: Double
+        let tokensPerSecond: Double
+
+        /// The one-line summary the commands print.
+        var line: String {
+            String(format: "fine-tuned %d steps: final loss %.4f, held-out loss %@ -> %@, %.0f tokens/s",
+                   steps, finalLoss, heldOutLossBefore.map { String(format: "%.4f", $0) } ?? "-",
+                   heldOutLossAfter.map { String(format: "%.4f", $0) } ?? "-", tokensPerSecond)
+        }
+    }
+
+    /// Trains adapters for `weights` (named `model` in files and errors) on the Alpaca JSONL `data` and writes the
+    /// results into `directory` (prepared by the caller). Every rank calls it; the report is returned on rank 0.
+    func run(weights: ModelWeights, tokenizer spec: TokenizerSpec, model: String, data: String, directory: String,
+             communicator: any Communicator) throws -> Report? {
+        let lora = options.lora
+        try lora.validate(file: nil)
+        let tokenizer = try BPETokenizer(spec, file: model)
+        let read = try InstructionData.examples(path: data, tokenizer: tokenizer,
+                                                maxLength: min(options.maxLength, weights.config.maxPositions))
+        let (train, heldOut) = try InstructionData.split(read.examples, heldOutFraction: options.heldOut, seed: seed, file: data)
+        let batch = options.batch
+        let epochSteps = (Double(train.count) * (options.epochs ?? 1) / Double(batch)).rounded(.up)
+        guard options.steps != nil || epochSteps <= 1e9 else {
+            throw MopError(file: data, "--epochs \(options.epochs ?? 1) makes \(epochSteps) steps")
+        }
+        let totalSteps = options.steps ?? max(1, Int(epochSteps))
+        let settings = FineTuneSettings(lora: lora, learningRate: options.lr, batchSize: batch, microBatch: options.microBatch,
+                                        totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed)
+        var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
+                                        settings: settings, communicator: communicator)
+        try worker.checkReplicas()
+        let log = communicator.isCoordinator
+        if log {
+            FileHandle.standardError.write(Data(("finetune: \(train.count) training and \(heldOut.count) held-out examples"
+                + (read.truncatedAway > 0 ? " (\(read.truncatedAway) left out: response past --max-length)" : "")
+                + ", \(totalSteps) steps of \(batch) on \(communicator.size) ranks\n").utf8))
+        }
+        let before = try worker.evaluate(heldOut)
+        let start = Date()
+        var losses: [Double] = [], tokens = 0
+        for step in 0..<totalSteps {
+            let result = try worker.train(on: InstructionData.batch(train, step: step, batchSize: batch, seed: seed))
+            losses.append(result.loss)
+            tokens += result.tokens
+            if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let after = try worker.evaluate(heldOut)
+        guard communicator.isCoordinator else { return nil }
+
+        try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
+        let merged = worker.adapters.merged(into: weights)
+        try ModelExport.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory,
+                              format: format, ggufType: f16 ? .f16 : .f32)
+        let report = Report(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
+                            heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
+                            batch: batch, microBatch: options.microBatch, losses: losses, finalLoss: losses.last ?? .nan,
+                            heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds,
+                            tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let writer = try AtomicFileWriter(path: directory + "/finetune.json")
+        try writer.append(try encoder.encode(report) + Data("\n".utf8))
+        try writer.commit()
+        return report
+    }
+
+    /// One line per step on stderr: the step's loss, throughput so far and the time left at that pace.
+    private func progress(step: Int, of total: Int, loss: Double, tokens: Int, start: Date) {
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = elapsed / Double(step) * Double(total - step)
+        FileHandle.standardError.write(Data(String(format: "finetune: step %d/%d, loss %.4f, %.0f tokens/s, ETA %.1f s\n",
+                                                   step, total, loss, Double(tokens) / max(elapsed, 1e-9), eta).utf8))
+    }
+}
