@@ -61,7 +61,10 @@ struct PruneCommand: ParsableCommand {
             var sequences: [[Int32]] = []
             if communicator.isCoordinator {
                 sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
-                                                         count: calibrationSamples, seqLen: seqLen, seed: calibrationSeed)
+                                                         count: calibrationSamples,
+                                                         // The model cannot see past its positions (RoPE table).
+                                                         seqLen: min(seqLen, loaded.weights.config.maxPositions),
+                                                         seed: calibrationSeed)
             }
             communicator.broadcast(sequences: &sequences, root: 0)
             let workers = cluster.workers(communicator)

@@ -76,11 +76,12 @@ final class ClusterTests: XCTestCase {
             kill(pid, SIGKILL)
         }
         let ended = Date()
-        let pid = try XCTUnwrap(victim, "the search ended before a checkpoint was seen; make the fixture bigger")
+        _ = try XCTUnwrap(victim, "no worker killed (the search ended before a checkpoint?): \(run.stderr)")
         XCTAssertNotEqual(run.status, 0)
         XCTAssertLessThan(ended.timeIntervalSince(try XCTUnwrap(killedAt)), 30)
+        // mpirun's own report: "process rank 1 with PID ... exited on signal 9 (Killed)".
         XCTAssertTrue(run.stderr.contains("rank 1"), run.stderr)
-        XCTAssertTrue(run.stderr.contains("\(pid)"), "mpirun names the killed process: \(run.stderr)")
+        XCTAssertTrue(run.stderr.contains("signal 9"), run.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: killed + "/structure.json"), "killed before the end")
         XCTAssertLessThan(ended.timeIntervalSince(started), 240)
 
