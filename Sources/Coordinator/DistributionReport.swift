@@ -15,8 +15,10 @@ public struct DistributionReport: Codable, Equatable, Sendable {
     public var weightSeconds: Double
     /// Wall time on rank 0 from the dense baseline pass to the end of the search: the phase the per-rank times split.
     public var scoringSeconds: Double
-    /// Indexed by rank.
+    /// Indexed by rank: the dense pass and the search.
     public var perRank: [Rank]
+    /// Rank 0 during the search alone (the dense pass left out), what the iterations cost.
+    public var search: Rank
 
     public struct Rank: Codable, Equatable, Sendable {
         public var rank: Int
@@ -26,6 +28,16 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         public var communicationSeconds: Double
         public var bytesBroadcast: Int
         public var bytesReduced: Int
+
+        init(rank: Int, _ s: DispatchStatistics) {
+            self.rank = rank
+            requests = s.requests
+            computeSeconds = s.computeSeconds
+            waitSeconds = s.waitSeconds
+            communicationSeconds = s.communicationSeconds
+            bytesBroadcast = s.bytesBroadcast
+            bytesReduced = s.bytesReduced
+        }
 
         enum CodingKeys: String, CodingKey {
             case rank, requests
@@ -45,10 +57,11 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         case weightSeconds = "weight_seconds"
         case scoringSeconds = "scoring_seconds"
         case perRank = "per_rank"
+        case search
     }
 
     public init(dedicatedCoordinator: Bool, model: ModelDistribution.Outcome, weightSeconds: Double,
-                scoringSeconds: Double, perRank statistics: [DispatchStatistics]) {
+                scoringSeconds: Double, perRank statistics: [DispatchStatistics], search: DispatchStatistics) {
         ranks = statistics.count
         self.dedicatedCoordinator = dedicatedCoordinator
         weights = model.source.rawValue
@@ -56,9 +69,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         weightBytesBroadcast = model.bytesBroadcast
         self.weightSeconds = weightSeconds
         self.scoringSeconds = scoringSeconds
-        perRank = statistics.enumerated().map { rank, s in
-            Rank(rank: rank, requests: s.requests, computeSeconds: s.computeSeconds, waitSeconds: s.waitSeconds,
-                 communicationSeconds: s.communicationSeconds, bytesBroadcast: s.bytesBroadcast, bytesReduced: s.bytesReduced)
-        }
+        perRank = statistics.enumerated().map { Rank(rank: $0, $1) }
+        self.search = Rank(rank: 0, search)
     }
 }

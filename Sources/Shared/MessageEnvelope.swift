@@ -1,3 +1,5 @@
+import Foundation
+
 /// The frame every typed message between ranks travels in (SPEC 7): the sender encodes a message once and every
 /// receiver checks its kind and format version before decoding, so ranks built from different versions of mop, or a
 /// corrupted buffer, fail with a clear error instead of misreading each other.
@@ -43,6 +45,15 @@ public enum MessageEnvelope {
             throw fail("the header announces \(length) payload bytes, \(bytes.count - headerSize) arrived")
         }
         return bytes[headerSize...]
+    }
+
+    /// JSON payloads with sorted keys, so one message always has the same bytes (dictionary order is randomised
+    /// per process otherwise).
+    public static func json<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Messages are plain value types of strings, integers and arrays: encoding cannot fail.
+        return Array(try! encoder.encode(value))
     }
 
     private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -16,8 +16,8 @@ public enum ScoringRequest: Codable, Equatable, Sendable {
     /// Ends the workers' serving loop.
     case stop
 
-    /// The request in its `MessageEnvelope` (JSON payload; encoding a value type of plain fields cannot fail).
-    public func encoded() -> [UInt8] { MessageEnvelope.seal(.scoringRequest, Array(try! JSONEncoder().encode(self))) }
+    /// The request in its `MessageEnvelope` (a JSON payload).
+    public func encoded() -> [UInt8] { MessageEnvelope.seal(.scoringRequest, MessageEnvelope.json(self)) }
 
     public static func decode(_ bytes: [UInt8]) throws -> ScoringRequest {
         let payload = try MessageEnvelope.open(bytes, expecting: .scoringRequest, from: "the coordinator")

@@ -54,7 +54,7 @@ public enum WeightBroadcast {
             self.checksum = checksum
         }
 
-        func encoded() -> [UInt8] { MessageEnvelope.seal(.modelHeader, Array(try! JSONEncoder().encode(self))) }
+        func encoded() -> [UInt8] { MessageEnvelope.seal(.modelHeader, MessageEnvelope.json(self)) }
 
         static func decode(_ bytes: [UInt8]) throws -> Header {
             let payload = try MessageEnvelope.open(bytes, expecting: .modelHeader, from: "rank 0")

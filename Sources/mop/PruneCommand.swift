@@ -92,6 +92,7 @@ struct PruneCommand: ParsableCommand {
                 format: "prune: %d calibration sequences (%d tokens) on %d ranks; dense loss %.4f, one forward pass %.1f s\n",
                 calibrationSummary.sequences, calibrationSummary.tokens, communicator.size, calibrationSummary.denseLoss,
                 calibrationSummary.forwardSeconds).utf8))
+            let afterDense = dispatch.statistics
             let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
                                    score: { try dispatch.ask($0, localAnswer: worker.answer) },
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
@@ -100,7 +101,8 @@ struct PruneCommand: ParsableCommand {
             let distribution = DistributionReport(
                 dedicatedCoordinator: cluster.dedicatedCoordinator, model: distributed, weightSeconds: weightSeconds,
                 scoringSeconds: Date().timeIntervalSince(start),
-                perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator))
+                perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
+                search: dispatch.statistics.since(afterDense))
             try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
                                   format: format, ggufType: f16 ? .f16 : .f32)
             let report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution)
