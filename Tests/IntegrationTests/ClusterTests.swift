@@ -57,6 +57,22 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    func testEvalShardsPerplexityWindowsTheSameWayWithBroadcastWeightsAndADedicatedCoordinator() throws {
+        let model = try PruneFixtures.tinyModel(in: directory), text = directory + "/text.txt"
+        try Data(String(repeating: "Sharded windows must add up to the same perplexity. ", count: 40).utf8)
+            .write(to: URL(fileURLWithPath: text))
+        let args = ["eval", model, "--ppl", text, "--seq-len", "100", "--json"]
+        let single = try MopProcess.run(args, timeout: 60)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let reference = try XCTUnwrap(single.json?["perplexity"] as? Double)
+        for flags in [["--broadcast-weights"], ["--dedicated-coordinator"]] {
+            let run = try MopProcess.mpirun(ranks: 3, args + flags, timeout: 120)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(try XCTUnwrap(run.json?["perplexity"] as? Double), reference, accuracy: 1e-9 * reference, "\(flags)")
+            XCTAssertEqual(run.json?["windows"] as? Int, single.json?["windows"] as? Int)
+        }
+    }
+
     func testAKilledWorkerEndsTheJobNamingItsRankAndResumeFinishesTheSameRun() throws {
         // Big enough that an iteration takes a good part of a second, so the kill lands mid-search.
         let model = try PruneFixtures.tinyModel(in: directory, layers: 12, hidden: 128, intermediate: 512)
