@@ -14,9 +14,6 @@ public struct DispatchStatistics: Equatable, Sendable {
 
     public init() {}
 
-    /// Seconds inside the dispatch.
-    public var totalSeconds: Double { computeSeconds + waitSeconds + communicationSeconds }
-
     /// What happened between `earlier` and `self` (statistics only grow).
     public func since(_ earlier: DispatchStatistics) -> DispatchStatistics {
         var d = DispatchStatistics()

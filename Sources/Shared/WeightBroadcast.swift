@@ -79,6 +79,13 @@ public enum WeightBroadcast {
                         tiedEmbeddings: tiedEmbeddings, maxPositions: maxPositions)
         }
 
+        func modelFormat() throws -> ModelFormat {
+            guard let format = ModelFormat(rawValue: format) else {
+                throw MopError("malformed model header from rank 0: unknown model format \(format)")
+            }
+            return format
+        }
+
         func tokenizerSpec() throws -> TokenizerSpec? {
             try tokenizer.map {
                 guard let kind = PreTokenizerKind(rawValue: $0.preTokenizer) else {
@@ -122,8 +129,7 @@ public enum WeightBroadcast {
             throw MopError("the weights received from rank 0 have checksum \(ModelChecksum.hex(received)), "
                            + "rank 0 sent \(ModelChecksum.hex(header.checksum))")
         }
-        let loaded = LoadedModel(weights: weights, tokenizer: try header.tokenizerSpec(),
-                                 format: ModelFormat(rawValue: header.format) ?? .gguf)
+        let loaded = LoadedModel(weights: weights, tokenizer: try header.tokenizerSpec(), format: try header.modelFormat())
         return (loaded, received, bytes)
     }
 }

@@ -60,6 +60,11 @@ final class WeightBroadcastTests: XCTestCase {
         var header = try WeightBroadcast.Header.decode(sent[0])
         header.headDim = 7
         XCTAssertTrue(failure([header.encoded()]).contains("odd"), failure([header.encoded()]))
+        header = try WeightBroadcast.Header.decode(sent[0])
+        header.format = "onnx"
+        var unknown = sent
+        unknown[0] = header.encoded()
+        XCTAssertTrue(failure(unknown).contains("unknown model format onnx"), failure(unknown))
     }
 
     func testChecksumSeesEveryWeightAndTheShape() {
