@@ -67,6 +67,36 @@ final class VirtualClusterTests: XCTestCase {
         }
     }
 
+    func testANodeWithoutTheModelFileFailsNamingItsRankUnlessWeightsAreBroadcast() throws {
+        let model = try PruneFixtures.tinyModel(in: directory), calibration = try PruneFixtures.alpaca(in: directory, rows: 12)
+        let absent = directory + "/only-on-the-first-nodes.gguf"
+        func programs(_ out: String, _ extra: [String]) -> [String] {
+            let args = ["--target", "0.3", "--out", directory + "/" + out, "--calibration", calibration,
+                        "--calibration-samples", "10", "--json"] + extra
+            return ["-np", "2", MopProcess.binary, "prune", model] + args + [":", "-np", "1", MopProcess.binary, "prune", absent] + args
+        }
+        // The launcher's own -np 3 would add a fourth rank: this run gives the counts per program instead.
+        func run(_ out: String, _ extra: [String]) throws -> MopProcess.Output {
+            try MopProcess.script("cluster/virtual/mpirun.sh",
+                                  [cluster, "--allow-run-as-root", "--bind-to", "none", "-x", "OPENBLAS_NUM_THREADS=1"]
+                                      + programs(out, extra), timeout: 120, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        }
+        let start = Date()
+        let mapped = try run("mapped", [])
+        XCTAssertNotEqual(mapped.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+        XCTAssertTrue(mapped.stderr.contains("mop: error (rank 2): \(absent): no such file or directory"), mapped.stderr)
+
+        // Rank 2's node never reads its path when rank 0 broadcasts the weights.
+        let broadcast = try run("broadcast", ["--broadcast-weights"])
+        XCTAssertEqual(broadcast.status, 0, broadcast.stderr)
+        let single = try MopProcess.run(["prune", model, "--target", "0.3", "--out", directory + "/one", "--calibration",
+                                         calibration, "--calibration-samples", "10", "--json"], timeout: 120)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        try PruneOutcome(broadcast, directory: directory + "/broadcast")
+            .assertSameSearch(as: try PruneOutcome(single, directory: directory + "/one"), "rank 2 without the file")
+    }
+
     func testAHostfileNamingAnUnreachableHostFailsAtOnceNamingIt() throws {
         let hostfile = directory + "/hosts"
         try Data("\(subnet).1 slots=1\n\(subnet).2 slots=1\n\(subnet).99 slots=1\n".utf8).write(to: URL(fileURLWithPath: hostfile))
