@@ -31,13 +31,17 @@ extension Communicator {
     }
 
     /// Root's token sequences on every rank (one broadcast of the lengths, one of the tokens), so only rank 0 needs
-    /// to read the data file.
-    public func broadcast(sequences: inout [[Int32]], root: Int) {
+    /// to read the data file. Throws when the lengths do not add up to the tokens that arrived.
+    public func broadcast(sequences: inout [[Int32]], root: Int) throws {
         var lengths = sequences.map { Int64($0.count) }
         var tokens = Array(sequences.joined())
         broadcast(&lengths, root: root)
         broadcast(&tokens, root: root)
         guard rank != root else { return }
+        guard lengths.allSatisfy({ $0 >= 0 }), lengths.reduce(0, +) == Int64(tokens.count) else {
+            throw MopError("malformed token sequences from rank \(root): \(lengths.count) lengths that do not add up "
+                           + "to the \(tokens.count) tokens that arrived")
+        }
         var start = 0
         sequences = lengths.map { length in
             defer { start += Int(length) }

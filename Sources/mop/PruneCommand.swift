@@ -66,7 +66,7 @@ struct PruneCommand: ParsableCommand {
                                                          seqLen: min(seqLen, loaded.weights.config.maxPositions),
                                                          seed: calibrationSeed)
             }
-            communicator.broadcast(sequences: &sequences, root: 0)
+            try communicator.broadcast(sequences: &sequences, root: 0)
             let workers = cluster.workers(communicator)
             guard sequences.count >= workers else {
                 let ranks = cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"

@@ -71,15 +71,23 @@ final class ScoringDispatchTests: XCTestCase {
         XCTAssertEqual(local.since(local), DispatchStatistics())
     }
 
-    func testTokenSequencesBroadcastFromRankZero() {
+    func testTokenSequencesBroadcastFromRankZero() throws {
         let sequences: [[Int32]] = [[1, 2, 3], [], [49151]]
         let rank0 = ScriptedCommunicator(rank: 0, size: 2)
         var sent = sequences
-        rank0.broadcast(sequences: &sent, root: 0)
+        try rank0.broadcast(sequences: &sent, root: 0)
         XCTAssertEqual(sent, sequences)
         let rank1 = ScriptedCommunicator(rank: 1, size: 2, receiving: rank0.sent)
         var received: [[Int32]] = []
-        rank1.broadcast(sequences: &received, root: 0)
+        try rank1.broadcast(sequences: &received, root: 0)
         XCTAssertEqual(received, sequences)
+
+        // Lengths announcing one token more than arrived.
+        var short = rank0.sent
+        short[1].removeLast(4)
+        var lost: [[Int32]] = []
+        XCTAssertThrowsError(try ScriptedCommunicator(rank: 1, size: 2, receiving: short).broadcast(sequences: &lost, root: 0)) {
+            XCTAssertEqual("\($0)", "malformed token sequences from rank 0: 3 lengths that do not add up to the 3 tokens that arrived")
+        }
     }
 }
