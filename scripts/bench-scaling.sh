@@ -41,7 +41,15 @@ for config in $configs; do
     1x2) OPENBLAS_NUM_THREADS=2 "$mop" $(prune_args "$config") --threads 2 > "$work/$config.json" ;;
     2x1) mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 "$mop" $(prune_args "$config") --threads 1 > "$work/$config.json" ;;
     vc2x1|vc3x1)
-      if [ "$vc_up" = 0 ]; then cluster/virtual/up.sh "$vc" 10.78.$((RANDOM % 200 + 20)); vc_up=1; fi
+      if [ "$vc_up" = 0 ]; then
+        if ! ip netns add "${vc}p" 2>/dev/null; then
+          echo "bench-scaling: skipping $config: network namespaces are not available here (needs root)" >&2
+          continue
+        fi
+        ip netns del "${vc}p"
+        cluster/virtual/up.sh "$vc" 10.78.$((RANDOM % 200 + 20))
+        vc_up=1
+      fi
       ranks="${config:2:1}"
       extra=""
       [ "$ranks" = 2 ] && extra="--broadcast-weights"
@@ -52,14 +60,14 @@ for config in $configs; do
 done
 
 python3 - "$work" $configs <<'PY'
-import json, sys
+import json, os, sys
 work, configs = sys.argv[1], sys.argv[2:]
 def load(c):
     return json.load(open(f"{work}/{c}.json"))
 cores = {"1x1": 1, "1x2": 2, "2x1": 2, "vc2x1": 2, "vc3x1": 3}
 where = {"1x1": "one process", "1x2": "one process", "2x1": "mpirun, one host",
          "vc2x1": "virtual cluster, TCP, --broadcast-weights", "vc3x1": "virtual cluster, TCP (3 ranks on 2 cores)"}
-reports = {c: load(c) for c in configs}
+reports = {c: load(c) for c in configs if os.path.exists(f"{work}/{c}.json")}
 base = None
 if "1x1" in reports:
     r = reports["1x1"]
