@@ -20,9 +20,9 @@ public struct PerplexityPlan: Equatable, Sendable {
     /// Predicted tokens of every window: the cost the shards are balanced by.
     public var windowCosts: [Int] { windows.map { $0.count - 1 } }
 
-    /// The windows `rank` of `size` scores.
-    public func shard(rank: Int, size: Int) -> ArraySlice<Range<Int>> {
-        windows[Sharding.range(costs: windowCosts, rank: rank, size: size)]
+    /// The windows `rank` of `size` scores (none on rank 0 when it is a `dedicatedCoordinator`).
+    public func shard(rank: Int, size: Int, dedicatedCoordinator: Bool = false) -> ArraySlice<Range<Int>> {
+        windows[Sharding.range(costs: windowCosts, rank: rank, size: size, dedicatedCoordinator: dedicatedCoordinator)]
     }
 
     /// exp of the mean negative log-likelihood over all scored tokens.

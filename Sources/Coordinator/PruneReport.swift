@@ -22,6 +22,8 @@ public struct PruneReport: Codable, Equatable, Sendable {
     /// The calibration set as the run saw it: the dense model's mean loss and the wall time of one forward pass over
     /// all sequences (on all ranks), the yardstick of the search's own cost.
     public var calibration: CalibrationSummary?
+    /// Ranks, weight movement and per-rank scoring time (absent in reports of older versions).
+    public var distribution: DistributionReport?
 
     public struct CalibrationSummary: Codable, Equatable, Sendable {
         public var sequences: Int
@@ -44,7 +46,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case settings, parameters, compression, path, iterations, finished, calibration
+        case settings, parameters, compression, path, iterations, finished, calibration, distribution
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -57,8 +59,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public static let markdownName = "report.md"
     public static let lossPlotName = "loss.svg"
 
-    public init(result: SearchResult, calibration: CalibrationSummary? = nil) {
+    public init(result: SearchResult, calibration: CalibrationSummary? = nil, distribution: DistributionReport? = nil) {
         self.calibration = calibration
+        self.distribution = distribution
         settings = result.settings
         originalParameters = result.originalParameters
         originalNonEmbeddingParameters = result.originalNonEmbeddingParameters
@@ -126,6 +129,13 @@ public struct PruneReport: Codable, Equatable, Sendable {
         if let calibration {
             lines.append(String(format: "- calibration: %d sequences, %d tokens; dense loss %.4f; one forward pass %.2f s",
                                 calibration.sequences, calibration.tokens, calibration.denseLoss, calibration.forwardSeconds))
+        }
+        if let distribution, let coordinator = distribution.perRank.first {
+            lines.append(String(format: "- distribution: %d ranks%@, weights %@ (%d bytes broadcast, %.2f s); rank 0 in the search: "
+                                + "%.2f s scoring, %.2f s waiting, %.3f s communicating", distribution.ranks,
+                                distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,
+                                distribution.weightBytesBroadcast, distribution.weightSeconds, coordinator.computeSeconds,
+                                coordinator.waitSeconds, coordinator.communicationSeconds))
         }
         lines += [
             "",

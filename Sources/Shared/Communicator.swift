@@ -29,4 +29,34 @@ extension Communicator {
         broadcast(&bytes, root: root)
         values = bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
     }
+
+    /// Root's token sequences on every rank (one broadcast of the lengths, one of the tokens), so only rank 0 needs
+    /// to read the data file. Throws when the lengths do not add up to the tokens that arrived.
+    public func broadcast(sequences: inout [[Int32]], root: Int) throws {
+        var lengths = sequences.map { Int64($0.count) }
+        var tokens = Array(sequences.joined())
+        broadcast(&lengths, root: root)
+        broadcast(&tokens, root: root)
+        guard rank != root else { return }
+        guard lengths.allSatisfy({ $0 >= 0 }), lengths.reduce(0, +) == Int64(tokens.count) else {
+            throw MopError("malformed token sequences from rank \(root): \(lengths.count) lengths that do not add up "
+                           + "to the \(tokens.count) tokens that arrived")
+        }
+        var start = 0
+        sequences = lengths.map { length in
+            defer { start += Int(length) }
+            return Array(tokens[start..<(start + Int(length))])
+        }
+    }
+
+    /// Every rank's `values` (the same count on every rank) on `root`, indexed by rank; [] on the other ranks.
+    /// A collective: one reduce of a buffer in which each rank fills only its own slot.
+    public func gather(_ values: [Double], root: Int) -> [[Double]] {
+        let width = values.count
+        var all = [Double](repeating: 0, count: width * size)
+        all.replaceSubrange(width * rank..<width * (rank + 1), with: values)
+        reduceSum(&all, root: root)
+        guard rank == root else { return [] }
+        return (0..<size).map { Array(all[width * $0..<width * ($0 + 1)]) }
+    }
 }

@@ -16,11 +16,24 @@ public enum ScoringRequest: Codable, Equatable, Sendable {
     /// Ends the workers' serving loop.
     case stop
 
-    public func encoded() -> [UInt8] { Array(try! JSONEncoder().encode(self)) }
+    /// The request in its `MessageEnvelope` (a JSON payload).
+    public func encoded() -> [UInt8] { MessageEnvelope.seal(.scoringRequest, MessageEnvelope.json(self)) }
 
     public static func decode(_ bytes: [UInt8]) throws -> ScoringRequest {
-        do { return try JSONDecoder().decode(ScoringRequest.self, from: Data(bytes)) } catch {
+        let payload = try MessageEnvelope.open(bytes, expecting: .scoringRequest, from: "the coordinator")
+        do { return try JSONDecoder().decode(ScoringRequest.self, from: Data(payload)) } catch {
             throw MopError("malformed scoring request from the coordinator: \(error)")
+        }
+    }
+
+    /// How many float64 values every rank answers for a model pruned from `original`: each rank checks its answer
+    /// against this before the reduce, because ranks reducing buffers of different lengths would corrupt or hang it.
+    public func answerLength(original: ModelConfig) -> Int {
+        switch self {
+        case .loss, .klDivergence: 2
+        case let .ampStatistics(current): current.config(of: original).layers.reduce(1) { $0 + $1.heads + $1.intermediate }
+        case let .blockInfluence(current): current.layers.count + 1
+        case .stop: 0
         }
     }
 }

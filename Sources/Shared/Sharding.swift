@@ -22,4 +22,12 @@ public enum Sharding {
         }
         return boundary(rank)..<max(boundary(rank), boundary(rank + 1))
     }
+
+    /// As `range(costs:rank:size:)`, except that with a `dedicatedCoordinator` rank 0 only coordinates: it gets no
+    /// items and ranks 1..<size split them all.
+    public static func range(costs: [Int], rank: Int, size: Int, dedicatedCoordinator: Bool) -> Range<Int> {
+        guard dedicatedCoordinator else { return range(costs: costs, rank: rank, size: size) }
+        precondition(size > 1, "a dedicated coordinator needs at least one other rank")
+        return rank == 0 ? 0..<0 : range(costs: costs, rank: rank - 1, size: size - 1)
+    }
 }

@@ -16,6 +16,8 @@ public final class CalibrationWorker {
     }
 
     public func answer(_ request: ScoringRequest) throws -> [Double] {
+        // A dedicated coordinator (or a rank past the last sequence) adds zeros of the right length to every sum.
+        guard !sequences.isEmpty else { return [Double](repeating: 0, count: request.answerLength(original: original.config)) }
         switch request {
         case let .loss(structure, step):
             let model = try model(for: structure)

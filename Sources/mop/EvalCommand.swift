@@ -19,6 +19,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Use only the first N examples of each task.") var limit: Int?
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
+    @OptionGroup var cluster: ClusterOptions
 
     struct Report: Encodable {
         let model: String
@@ -63,7 +64,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try cluster.loadModel(model, communicator).model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let transformer = Transformer(weights: loaded.weights)
             let start = Date()
@@ -72,7 +73,7 @@ struct EvalCommand: ParsableCommand {
             }
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit,
-                communicator: communicator)
+                dedicatedCoordinator: cluster.dedicatedCoordinator, communicator: communicator)
             guard communicator.isCoordinator else { return }
             let report = Report(model: model, ranks: communicator.size, seconds: Date().timeIntervalSince(start),
                                 file: ppl, perplexity: perplexity?.perplexity, tokens: perplexity?.tokens,
@@ -111,7 +112,8 @@ struct EvalCommand: ParsableCommand {
         communicator.broadcast(&tokens, root: 0)
         let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
         guard !plan.windows.isEmpty else { throw MopError(file: file, "the text has fewer than 2 tokens") }
-        let shard = plan.shard(rank: communicator.rank, size: communicator.size)
+        let shard = plan.shard(rank: communicator.rank, size: communicator.size,
+                               dedicatedCoordinator: cluster.dedicatedCoordinator)
         let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows",
                                         enabled: communicator.isCoordinator)
         let sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)

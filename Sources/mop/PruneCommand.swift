@@ -36,6 +36,9 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
     @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
     @Option(help: "Continue the interrupted run in this output directory.") var resume: String?
+    @Option(help: "Stop after this many iterations (counted from the original model), e.g. to time one.")
+    var maxIterations: Int?
+    @OptionGroup var cluster: ClusterOptions
     @Option(help: "BLAS threads per rank.") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "Fine-tune the pruned model with LoRA after the search, in the same job (into DIR/finetuned).")
@@ -48,31 +51,47 @@ struct PruneCommand: ParsableCommand {
         guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be at least 1") }
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
         guard finetune || data == nil else { throw ValidationError("--data is the fine-tuning data: give it with --finetune") }
+        if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
     }
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             let settings = try PruneSettings(target: target, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed)
-            let directory = try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil,
-                                                        create: communicator.isCoordinator)
+            // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
+            let directory = communicator.isCoordinator
+                ? try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil, create: true) : resume ?? out!
             if finetune {
                 // Bad fine-tuning settings or a taken output folder fail now, not after the search.
                 try finetuning.lora.validate(file: nil)
-                _ = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false, create: false)
+                if communicator.isCoordinator {
+                    _ = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false, create: false)
+                }
             }
-            let loaded = try ModelLoader.load(path: model)
+            let distributed = try cluster.loadModel(model, communicator)
+            let loaded = distributed.model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
-            let sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
-                                                         count: calibrationSamples, seqLen: seqLen, seed: calibrationSeed)
-            guard sequences.count >= communicator.size else {
-                throw MopError(file: calibration, "\(communicator.size) ranks but only \(sequences.count) calibration sequences")
+            var sequences: [[Int32]] = []
+            if communicator.isCoordinator {
+                sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
+                                                         count: calibrationSamples,
+                                                         // The model cannot see past its positions (RoPE table).
+                                                         seqLen: min(seqLen, loaded.weights.config.maxPositions),
+                                                         seed: calibrationSeed)
             }
-            let shard = Sharding.range(costs: sequences.map(\.count), rank: communicator.rank, size: communicator.size)
+            try communicator.broadcast(sequences: &sequences, root: 0)
+            let workers = cluster.workers(communicator)
+            guard sequences.count >= workers else {
+                let ranks = cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"
+                throw MopError(file: calibration, "\(ranks) but only \(sequences.count) calibration sequences")
+            }
+            let shard = cluster.shard(costs: sequences.map(\.count), communicator)
             let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
-            let dispatch = ScoringDispatch(communicator: communicator)
+            let dispatch = ScoringDispatch(communicator: communicator, original: loaded.weights.config)
+            let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
+                _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 if finetune { _ = try fineTune(loaded.weights, spec, directory: directory, structure: nil, communicator: communicator) }
                 return
             }
@@ -87,14 +106,20 @@ struct PruneCommand: ParsableCommand {
                 format: "prune: %d calibration sequences (%d tokens) on %d ranks; dense loss %.4f, one forward pass %.1f s\n",
                 calibrationSummary.sequences, calibrationSummary.tokens, communicator.size, calibrationSummary.denseLoss,
                 calibrationSummary.forwardSeconds).utf8))
+            let afterDense = dispatch.statistics
             let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
                                    score: { try dispatch.ask($0, localAnswer: worker.answer) },
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
-            let result = try search.run(resumingFrom: resume == nil ? nil : directory)
+            let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
             dispatch.stop()
+            let distribution = DistributionReport(
+                dedicatedCoordinator: cluster.dedicatedCoordinator, model: distributed, weightSeconds: weightSeconds,
+                scoringSeconds: Date().timeIntervalSince(start),
+                perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
+                search: dispatch.statistics.since(afterDense))
             try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
                                   format: format, ggufType: f16 ? .f16 : .f32)
-            let report = PruneReport(result: result, calibration: calibrationSummary)
+            let report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution)
             try report.write(directory: directory)
             let recovery = finetune
                 ? try fineTune(loaded.weights, spec, directory: directory, structure: result.structure, communicator: communicator)

@@ -17,7 +17,8 @@ enum TaskEvaluation {
 
     /// Every rank calls this; rank 0 reads and tokenizes the tasks and gets the results, the others get nil.
     static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
-                    directory: String, limit: Int?, communicator: some Communicator) throws -> Results? {
+                    directory: String, limit: Int?, dedicatedCoordinator: Bool,
+                    communicator: some Communicator) throws -> Results? {
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
         if communicator.isCoordinator {
@@ -32,7 +33,8 @@ enum TaskEvaluation {
         }
         communicator.broadcast(&flat, root: 0)
         let examples = try ZeroShotPacking.unpack(flat)
-        let shard = Sharding.range(costs: examples.map(\.example.tokenCost), rank: communicator.rank, size: communicator.size)
+        let shard = Sharding.range(costs: examples.map(\.example.tokenCost), rank: communicator.rank, size: communicator.size,
+                                   dedicatedCoordinator: dedicatedCoordinator)
         let progress = ProgressReporter("zero-shot", total: shard.count, unit: "examples", enabled: communicator.isCoordinator)
         let counts = ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, progress: progress.update)
         var packed = counts.flatMap(\.packed)

@@ -14,27 +14,9 @@ final class PruneTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
-    /// 6 GQA blocks over a 256-symbol byte vocabulary (no merges), saved as GGUF with its tokenizer.
-    func tinyModel() throws -> String {
-        let vocabulary = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
-        let tokenizer = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [],
-                                      bosTokenId: nil, eosTokenId: nil, addBos: false)
-        let config = ModelConfig(vocabSize: 256, hidden: 32, headDim: 8,
-                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 64), count: 6),
-                                 tiedEmbeddings: true, maxPositions: 256)
-        let path = directory + "/tiny.gguf"
-        try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: path, type: .f32)
-        return path
-    }
+    func tinyModel() throws -> String { try PruneFixtures.tinyModel(in: directory) }
 
-    func alpaca(rows: Int) throws -> String {
-        let path = directory + "/alpaca.jsonl"
-        let lines = (0..<rows).map { i in
-            "{\"instruction\": \"Say something about the number \(i).\", \"input\": \"\(i % 3 == 0 ? "" : "context \(i)")\", \"output\": \"ok\"}"
-        }
-        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
-        return path
-    }
+    func alpaca(rows: Int) throws -> String { try PruneFixtures.alpaca(in: directory, rows: rows) }
 
     func pruneArgs(_ model: String, out: String, _ extra: [String] = []) throws -> [String] {
         ["prune", model, "--target", "0.3", "--out", out, "--calibration", try alpaca(rows: 12),

@@ -25,3 +25,16 @@ final class ShardingTests: XCTestCase {
         XCTAssertEqual(ranges.filter { !$0.isEmpty }.count, 2)
     }
 }
+
+final class DedicatedCoordinatorShardingTests: XCTestCase {
+    func testRankZeroGetsNothingAndTheOthersSplitByTokens() {
+        let costs = [100] + [Int](repeating: 10, count: 10)
+        XCTAssertEqual(Sharding.range(costs: costs, rank: 0, size: 3, dedicatedCoordinator: true), 0..<0)
+        XCTAssertEqual(Sharding.range(costs: costs, rank: 1, size: 3, dedicatedCoordinator: true), 0..<1)
+        XCTAssertEqual(Sharding.range(costs: costs, rank: 2, size: 3, dedicatedCoordinator: true), 1..<11)
+        for rank in 0..<3 {
+            XCTAssertEqual(Sharding.range(costs: costs, rank: rank, size: 3, dedicatedCoordinator: false),
+                           Sharding.range(costs: costs, rank: rank, size: 3))
+        }
+    }
+}

@@ -24,15 +24,33 @@ struct MopProcess {
     }
 
     /// `mpirun -np N mop args...` with one BLAS thread per rank.
-    static func mpirun(ranks: Int, _ args: [String], timeout: TimeInterval = 300) throws -> Output {
-        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let mpirun else { throw XCTSkip("mpirun is not installed (scripts/setup.sh installs it)") }
-        let launcher = ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", "-x", "OPENBLAS_NUM_THREADS=1", binary]
-        return try launch(mpirun, launcher + args, timeout: timeout, environment: ["OPENBLAS_NUM_THREADS": "1"])
+    static func mpirun(ranks: Int, _ args: [String], timeout: TimeInterval = 300,
+                       monitor: (@Sendable (Process) -> Void)? = nil) throws -> Output {
+        try mpirun(programs: [(ranks, args)], timeout: timeout, monitor: monitor)
     }
 
-    private static func launch(_ executable: String, _ args: [String], timeout: TimeInterval,
-                               environment: [String: String]) throws -> Output {
+    /// `mpirun -np N1 mop args1... : -np N2 mop args2...`: ranks given different command lines (MPMD), as nodes
+    /// that see different files would run the same one.
+    static func mpirun(programs: [(ranks: Int, args: [String])], timeout: TimeInterval = 300,
+                       monitor: (@Sendable (Process) -> Void)? = nil) throws -> Output {
+        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let mpirun else { throw XCTSkip("mpirun is not installed (scripts/setup.sh installs it)") }
+        let global = ["--allow-run-as-root", "--oversubscribe", "-x", "OPENBLAS_NUM_THREADS=1"]
+        let apps = programs.map { ["-np", "\($0.ranks)", binary] + $0.args }.joined(separator: [":"])
+        return try launch(mpirun, global + apps, timeout: timeout, environment: ["OPENBLAS_NUM_THREADS": "1"],
+                          monitor: monitor)
+    }
+
+    /// A script of the package (cluster/..., scripts/...) run with bash.
+    static func script(_ relativePath: String, _ args: [String], timeout: TimeInterval = 300,
+                       environment: [String: String] = [:]) throws -> Output {
+        try launch("/bin/bash", [RealInputs.packageRoot.appendingPathComponent(relativePath).path] + args,
+                   timeout: timeout, environment: environment)
+    }
+
+    /// Runs `executable`; `monitor`, when given, runs on another thread while it does (to watch or kill its children).
+    static func launch(_ executable: String, _ args: [String], timeout: TimeInterval,
+                       environment: [String: String], monitor: (@Sendable (Process) -> Void)? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
@@ -53,6 +71,7 @@ struct MopProcess {
         nonisolated(unsafe) var stdoutData = Data(), stderrData = Data()
         DispatchQueue.global().async(group: group) { stdoutData = out.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { stderrData = err.fileHandleForReading.readDataToEndOfFile() }
+        if let monitor { DispatchQueue.global().async(group: group) { monitor(process) } }
         group.wait()
         process.waitUntilExit()
         killer.cancel()

@@ -1,0 +1,135 @@
+import Foundation
+
+/// `--broadcast-weights` (SPEC 7): rank 0 reads the model and every other rank receives it over the communicator,
+/// so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer, format and the weights'
+/// checksum), then every tensor in `ModelWeights.expectedShapes` order as fp32; each receiver checks the checksum of
+/// what it rebuilt against the header's.
+public enum WeightBroadcast {
+    /// What crosses the wire before the tensors. Floats travel as bit patterns so they arrive exact.
+    struct Header: Codable, Equatable {
+        var vocabSize: Int
+        var hidden: Int
+        var headDim: Int
+        var layers: [LayerShape]
+        var rmsNormEpsBits: UInt32
+        var ropeThetaBits: UInt32
+        /// factor, low-frequency factor, high-frequency factor (bit patterns), original max positions.
+        var ropeScaling: [UInt32]?
+        var tiedEmbeddings: Bool
+        var maxPositions: Int
+        var tokenizer: Tokenizer?
+        var format: String
+        var checksum: UInt64
+
+        struct Tokenizer: Codable, Equatable {
+            var vocabulary: [String]
+            var merges: [String]
+            var preTokenizer: String
+            var specialTokenIds: [Int32]
+            var bosTokenId: Int32?
+            var eosTokenId: Int32?
+            var addBos: Bool
+            var chatTemplate: String?
+        }
+
+        init(_ model: LoadedModel, checksum: UInt64) {
+            let c = model.weights.config
+            vocabSize = c.vocabSize
+            hidden = c.hidden
+            headDim = c.headDim
+            layers = c.layers
+            rmsNormEpsBits = c.rmsNormEps.bitPattern
+            ropeThetaBits = c.ropeTheta.bitPattern
+            ropeScaling = c.ropeScaling.map {
+                [$0.factor.bitPattern, $0.lowFreqFactor.bitPattern, $0.highFreqFactor.bitPattern, UInt32($0.originalMaxPositions)]
+            }
+            tiedEmbeddings = c.tiedEmbeddings
+            maxPositions = c.maxPositions
+            tokenizer = model.tokenizer.map {
+                Tokenizer(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: $0.preTokenizer.rawValue,
+                          specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId,
+                          addBos: $0.addBos, chatTemplate: $0.chatTemplate)
+            }
+            format = model.format.rawValue
+            self.checksum = checksum
+        }
+
+        func encoded() -> [UInt8] { MessageEnvelope.seal(.modelHeader, MessageEnvelope.json(self)) }
+
+        static func decode(_ bytes: [UInt8]) throws -> Header {
+            let payload = try MessageEnvelope.open(bytes, expecting: .modelHeader, from: "rank 0")
+            let header: Header
+            do { header = try JSONDecoder().decode(Header.self, from: Data(payload)) } catch {
+                throw MopError("malformed model header from rank 0: \(error)")
+            }
+            guard header.ropeScaling.map({ $0.count == 4 }) ?? true else {
+                throw MopError("malformed model header from rank 0: rope scaling needs 4 values")
+            }
+            try header.config.validate(file: "<model header from rank 0>")
+            return header
+        }
+
+        var config: ModelConfig {
+            ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
+                        rmsNormEps: Float(bitPattern: rmsNormEpsBits), ropeTheta: Float(bitPattern: ropeThetaBits),
+                        ropeScaling: ropeScaling.map {
+                            RopeScaling(factor: Float(bitPattern: $0[0]), lowFreqFactor: Float(bitPattern: $0[1]),
+                                        highFreqFactor: Float(bitPattern: $0[2]), originalMaxPositions: Int($0[3]))
+                        },
+                        tiedEmbeddings: tiedEmbeddings, maxPositions: maxPositions)
+        }
+
+        func modelFormat() throws -> ModelFormat {
+            guard let format = ModelFormat(rawValue: format) else {
+                throw MopError("malformed model header from rank 0: unknown model format \(format)")
+            }
+            return format
+        }
+
+        func tokenizerSpec() throws -> TokenizerSpec? {
+            try tokenizer.map {
+                guard let kind = PreTokenizerKind(rawValue: $0.preTokenizer) else {
+                    throw MopError("malformed model header from rank 0: unknown pre-tokenizer \($0.preTokenizer)")
+                }
+                return TokenizerSpec(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: kind,
+                                     specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId,
+                                     eosTokenId: $0.eosTokenId, addBos: $0.addBos, chatTemplate: $0.chatTemplate)
+            }
+        }
+    }
+
+    /// A collective: rank 0 passes the model it loaded and its checksum, the other ranks nil. Returns the model,
+    /// its checksum and the bytes broadcast (header and tensors).
+    public static func share(_ model: LoadedModel?, checksum: UInt64?, communicator: any Communicator) throws
+        -> (model: LoadedModel, checksum: UInt64, bytes: Int) {
+        precondition(communicator.isCoordinator == (model != nil), "rank 0 and only rank 0 has the model")
+        var headerBytes = model.map { Header($0, checksum: checksum!).encoded() } ?? []
+        communicator.broadcast(&headerBytes, root: 0)
+        var bytes = headerBytes.count
+        if let model, let checksum {
+            for (_, tensor) in model.weights.namedTensors() {
+                var data = tensor.data
+                communicator.broadcast(&data, root: 0)
+                bytes += data.count * MemoryLayout<Float>.size
+            }
+            return (model, checksum, bytes)
+        }
+        let header = try Header.decode(headerBytes)
+        let config = header.config
+        var tensors: [String: Tensor] = [:]
+        for (name, shape) in ModelWeights.expectedShapes(config) {
+            var data: [Float] = []
+            communicator.broadcast(&data, root: 0)
+            bytes += data.count * MemoryLayout<Float>.size
+            tensors[name] = Tensor(shape: shape, data: data)
+        }
+        let weights = try ModelWeights(config: config, tensors: tensors, file: "<weights from rank 0>")
+        let received = ModelChecksum.of(weights)
+        guard received == header.checksum else {
+            throw MopError("the weights received from rank 0 have checksum \(ModelChecksum.hex(received)), "
+                           + "rank 0 sent \(ModelChecksum.hex(header.checksum))")
+        }
+        let loaded = LoadedModel(weights: weights, tokenizer: try header.tokenizerSpec(), format: try header.modelFormat())
+        return (loaded, received, bytes)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// The options that decide how a command spreads over MPI ranks (SPEC 7).
+struct ClusterOptions: ParsableArguments {
+    @Flag(help: "Rank 0 reads the model and broadcasts the weights, so the other nodes need no copy of the file.")
+    var broadcastWeights = false
+    @Flag(help: "Rank 0 only coordinates: ranks 1... hold every shard (needs at least 2 ranks).")
+    var dedicatedCoordinator = false
+
+    var source: ModelDistribution.Source { broadcastWeights ? .broadcast : .mapped }
+
+    /// Ranks that hold a shard.
+    func workers(_ communicator: any Communicator) -> Int { communicator.size - (dedicatedCoordinator ? 1 : 0) }
+
+    /// This rank's share of items of the given costs (tokens).
+    func shard(costs: [Int], _ communicator: any Communicator) -> Range<Int> {
+        Sharding.range(costs: costs, rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
+    }
+
+    /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there.
+    func loadModel(_ path: String, _ communicator: any Communicator) throws -> ModelDistribution.Outcome {
+        guard !dedicatedCoordinator || communicator.size > 1 else {
+            throw MopError("--dedicated-coordinator needs at least 2 ranks (run under mpirun -np N, N >= 2)")
+        }
+        let outcome = try ModelDistribution.load(path: path, source: source, communicator: communicator)
+        if communicator.isCoordinator && communicator.size > 1 {
+            let moved = outcome.source == .broadcast
+                ? String(format: "rank 0 broadcast %.1f MB of weights", Double(outcome.bytesBroadcast) / 1e6)
+                : "every rank mapped the file"
+            FileHandle.standardError.write(Data(String(
+                format: "mop: %d ranks%@; %@ in %.2f s; weights checksum %@ on every rank\n", communicator.size,
+                dedicatedCoordinator ? " (rank 0 only coordinates)" : "", moved, outcome.seconds,
+                ModelChecksum.hex(outcome.checksum)).utf8))
+        }
+        return outcome
+    }
+}

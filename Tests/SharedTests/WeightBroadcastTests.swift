@@ -1,0 +1,109 @@
+import XCTest
+@testable import Shared
+
+/// Rank 0's side of `--broadcast-weights` recorded, then replayed into rank 1's: the receiver rebuilds the same
+/// weights, tokenizer and checksum; tampered bytes are caught.
+final class WeightBroadcastTests: XCTestCase {
+    let tokenizer = TokenizerSpec(vocabulary: (0..<61).map { "t\($0)" }, merges: ["t1 t2"], preTokenizer: .smollm,
+                                  specialTokenIds: [0], bosTokenId: 0, eosTokenId: 1, addBos: true, chatTemplate: "{{x}}")
+
+    func model(_ config: ModelConfig, seed: UInt64 = 5) -> LoadedModel {
+        LoadedModel(weights: .random(config: config, seed: seed), tokenizer: tokenizer, format: .huggingFace)
+    }
+
+    func recorded(_ loaded: LoadedModel) throws -> (sent: [[UInt8]], bytes: Int) {
+        let root = ScriptedCommunicator(rank: 0, size: 2)
+        let shared = try WeightBroadcast.share(loaded, checksum: ModelChecksum.of(loaded.weights), communicator: root)
+        XCTAssertEqual(shared.model.weights, loaded.weights)
+        return (root.sent, shared.bytes)
+    }
+
+    func testTheReceiverRebuildsTheSameModel() throws {
+        var scaled = TinyConfigs.make(heads: 4, kvHeads: 2, tied: false)
+        scaled.ropeScaling = RopeScaling(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192)
+        scaled.rmsNormEps = 1e-6
+        for config in [TinyConfigs.nonUniform, scaled] {
+            let loaded = model(config)
+            let (sent, bytes) = try recorded(loaded)
+            // The header, then every tensor once.
+            XCTAssertEqual(sent.count, 1 + ModelWeights.expectedShapes(config).count)
+            XCTAssertEqual(bytes, sent.map(\.count).reduce(0, +))
+            XCTAssertEqual(bytes - sent[0].count, 4 * config.parameters)
+            let receiver = ScriptedCommunicator(rank: 1, size: 2, receiving: sent)
+            let received = try WeightBroadcast.share(nil, checksum: nil, communicator: receiver)
+            XCTAssertEqual(received.model.weights, loaded.weights)
+            XCTAssertEqual(received.model.tokenizer, tokenizer)
+            XCTAssertEqual(received.model.format, .huggingFace)
+            XCTAssertEqual(received.checksum, ModelChecksum.of(loaded.weights))
+            XCTAssertEqual(received.bytes, bytes)
+        }
+    }
+
+    func testTamperedOrMalformedBroadcastsAreRefused() throws {
+        let (sent, _) = try recorded(model(TinyConfigs.gqa))
+        func failure(_ messages: [[UInt8]]) -> String {
+            do {
+                _ = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: messages))
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        var flipped = sent
+        flipped[3][5] ^= 0x10
+        XCTAssertTrue(failure(flipped).contains("the weights received from rank 0 have checksum"), failure(flipped))
+        var garbage = sent
+        garbage[0] = MessageEnvelope.seal(.modelHeader, Array("{\"vocab_size\": 3}".utf8))
+        XCTAssertTrue(failure(garbage).contains("malformed model header from rank 0"), failure(garbage))
+        var wrongKind = sent
+        wrongKind[0] = ScoringRequest.stop.encoded()
+        XCTAssertTrue(failure(wrongKind).contains("it is a scoringRequest message"), failure(wrongKind))
+        // A header whose shape the engine cannot run (odd head dimension) is refused before any tensor is read.
+        var header = try WeightBroadcast.Header.decode(sent[0])
+        header.headDim = 7
+        XCTAssertTrue(failure([header.encoded()]).contains("odd"), failure([header.encoded()]))
+        header = try WeightBroadcast.Header.decode(sent[0])
+        header.format = "onnx"
+        var unknown = sent
+        unknown[0] = header.encoded()
+        XCTAssertTrue(failure(unknown).contains("unknown model format onnx"), failure(unknown))
+    }
+
+    func testChecksumSeesEveryWeightAndTheShape() {
+        let weights = ModelWeights.random(config: TinyConfigs.gqa, seed: 5)
+        let checksum = ModelChecksum.of(weights)
+        XCTAssertEqual(ModelChecksum.of(ModelWeights.random(config: TinyConfigs.gqa, seed: 5)), checksum)
+        XCTAssertNotEqual(ModelChecksum.of(ModelWeights.random(config: TinyConfigs.gqa, seed: 6)), checksum)
+        for (index, name) in ModelWeights.expectedShapes(TinyConfigs.gqa).map(\.name).enumerated() {
+            var tensors = Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, $0.tensor) })
+            // The last element of each tensor: a tail that a word-wise hash must not drop.
+            tensors[name]!.data[tensors[name]!.data.count - 1] += 1e-3
+            let changed = try! ModelWeights(config: TinyConfigs.gqa, tensors: tensors, file: "<test>")
+            XCTAssertNotEqual(ModelChecksum.of(changed), checksum, "tensor \(index) \(name)")
+        }
+        var config = TinyConfigs.gqa
+        config.ropeTheta = 20000
+        var other = weights
+        other.config = config
+        XCTAssertNotEqual(ModelChecksum.of(other), checksum)
+        XCTAssertEqual(ModelChecksum.hex(0xAB), "00000000000000ab")
+    }
+
+    func testOneRankLoadsTheFileItselfWhateverTheSource() throws {
+        let directory = NSTemporaryDirectory() + "/mop-weights-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/m.gguf"
+        let weights = ModelWeights.random(config: TinyConfigs.gqa, seed: 8)
+        try GGUFWriter.write(weights: weights, tokenizer: tokenizer, to: path, type: .f32)
+        for source in [ModelDistribution.Source.mapped, .broadcast] {
+            let outcome = try ModelDistribution.load(path: path, source: source, communicator: ScriptedCommunicator(rank: 0, size: 1))
+            XCTAssertEqual(outcome.model.weights, weights)
+            XCTAssertEqual(outcome.checksum, ModelChecksum.of(weights))
+            XCTAssertEqual(outcome.bytesBroadcast, 0)
+        }
+        // A mapped rank > 0 compares its file's checksum with rank 0's.
+        let other = ScriptedCommunicator(rank: 1, size: 2, receiving: [withUnsafeBytes(of: UInt64(42)) { Array($0) }])
+        XCTAssertThrowsError(try ModelDistribution.load(path: path, source: .mapped, communicator: other)) {
+            XCTAssertTrue("\($0)".hasPrefix(path + ": holds other weights than rank 0's model"), "\($0)")
+        }
+    }
+}
