@@ -130,7 +130,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
             lines.append(String(format: "- calibration: %d sequences, %d tokens; dense loss %.4f; one forward pass %.2f s",
                                 calibration.sequences, calibration.tokens, calibration.denseLoss, calibration.forwardSeconds))
         }
-        if let distribution, let coordinator = distribution.perRank.first {
+        if let distribution {
+            // `search` is rank 0 during the iterations alone; per_rank[0] also counts the dense baseline pass.
+            let coordinator = distribution.search
             lines.append(String(format: "- distribution: %d ranks%@, weights %@ (%d bytes broadcast, %.2f s); rank 0 in the search: "
                                 + "%.2f s scoring, %.2f s waiting, %.3f s communicating", distribution.ranks,
                                 distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,

@@ -5,6 +5,7 @@
 //   window_ppl MODEL.gguf TEXT_FILE SEQ_LEN MAX_TOKENS THREADS  ->  one JSON line on stdout
 #include "llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
