@@ -29,7 +29,7 @@ if [ ! -x "$tool" ]; then
   echo "$sdist_sha  $sdist" | sha256sum --check --status || { echo "check-llamacpp: $sdist: sha256 is not $sdist_sha" >&2; exit 1; }
   [ -d "$src" ] || tar -xzf "$sdist" -C "$work"
   command -v cmake >/dev/null || python3 -m pip install --quiet cmake ninja >&2
-  echo "check-llamacpp: building libllama (about 10 minutes on 2 cores)" >&2
+  echo "check-llamacpp: building libllama (tens of minutes on 2 cores)" >&2
   cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DGGML_NATIVE=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF >&2
   cmake --build "$work/build" -j "$(nproc)" --target llama >&2
