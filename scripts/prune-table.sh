@@ -12,8 +12,9 @@ data="${MOP_SHARED_DATA:-$root/../shared/data}"
 runs="${MOP_RUNS:-$root/runs}"
 parallel="${MOP_PARALLEL:-1}"
 threads=$(( $(nproc) / parallel )); [ "$threads" -ge 1 ] || threads=1
-swift build -c release --product mop >&2
-mop="$root/.build/release/mop"
+# $MOP: the binary to run (default: build and use .build/release/mop).
+[ -n "${MOP:-}" ] || { swift build -c release --product mop >&2; MOP="$root/.build/release/mop"; }
+mop="$MOP"
 mkdir -p "$runs"
 
 run_one() {

@@ -21,6 +21,31 @@ public enum Attention {
         }
     }
 
+    /// z[T, H*hd] of T tokens that follow `past` earlier positions: q [T, H*hd] of the new tokens, k and v
+    /// [past+T, KV*hd] of all positions (already rotated); new token t attends to positions 0...past+t. The KV-cache
+    /// decode step and the zero-shot scorer's shared contexts use it; with past = 0 it equals `causal`.
+    /// `scratch` holds at least T*(past+T) floats.
+    public static func afterPast(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 z: UnsafeMutablePointer<Float>, tokens: Int, past: Int, heads: Int, kvHeads: Int,
+                                 headDim: Int, scratch: UnsafeMutablePointer<Float>) {
+        let qWidth = heads * headDim, kvWidth = kvHeads * headDim, held = past + tokens
+        let groupSize = heads / kvHeads
+        for h in 0..<heads {
+            let g = h / groupSize
+            // scores[T, held] = scale * q_h . K_g^T
+            BLAS.gemmTransposedB(m: tokens, n: held, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
+                                 a: q + h * headDim, lda: qWidth, b: k + g * headDim, ldb: kvWidth, c: scratch, ldc: held)
+            for t in 0..<tokens {
+                let row = scratch + t * held, visible = past + t + 1
+                VectorMath.softmax(row, count: visible)
+                (row + visible).update(repeating: 0, count: held - visible)
+            }
+            // z_h[T, hd] = scores . V_g
+            BLAS.gemm(m: tokens, n: headDim, k: held, a: scratch, lda: held, b: v + g * headDim, ldb: kvWidth,
+                      c: z + h * headDim, ldc: qWidth)
+        }
+    }
+
     /// P[T, T] = causal softmax(scale * q_h . k_g^T) of one head, scale = 1/sqrt(hd): row t attends to positions
     /// 0...t and its masked tail is exactly zero. The backward pass recomputes it with this same function.
     static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, tokens: Int,

@@ -29,35 +29,17 @@ public struct KVCache: Sendable {
     /// Attention output [T, H*hd] of T new tokens (rotated q: [T, H*hd]) at positions count..<count+T of `layer`,
     /// whose k and v were stored already: new token t attends to cached positions 0...count+t.
     func attend(layer: Int, q: [Float], tokens: Int, heads: Int, kvHeads: Int, headDim: Int) -> [Float] {
-        let held = keys[layer].count / widths[layer]
-        let past = held - tokens
-        let qWidth = heads * headDim, kvWidth = kvHeads * headDim
-        let groupSize = heads / kvHeads
-        let scale = 1 / Float(headDim).squareRoot()
-        var z = [Float](repeating: 0, count: tokens * qWidth)
-        var scores = [Float](repeating: 0, count: tokens * held)
+        let past = keys[layer].count / widths[layer] - tokens
+        var z = [Float](repeating: 0, count: tokens * heads * headDim)
+        var scores = [Float](repeating: 0, count: tokens * (past + tokens))
         q.withUnsafeBufferPointer { qp in
             keys[layer].withUnsafeBufferPointer { kp in
                 values[layer].withUnsafeBufferPointer { vp in
                     z.withUnsafeMutableBufferPointer { zp in
                         scores.withUnsafeMutableBufferPointer { sp in
-                            for h in 0..<heads {
-                                let g = h / groupSize
-                                // scores[T, held] = scale * q_h . K_g^T
-                                BLAS.gemmTransposedB(m: tokens, n: held, k: headDim, alpha: scale,
-                                                     a: qp.baseAddress! + h * headDim, lda: qWidth,
-                                                     b: kp.baseAddress! + g * headDim, ldb: kvWidth,
-                                                     c: sp.baseAddress!, ldc: held)
-                                for t in 0..<tokens {
-                                    let row = sp.baseAddress! + t * held, visible = past + t + 1
-                                    VectorMath.softmax(row, count: visible)
-                                    (row + visible).update(repeating: 0, count: held - visible)
-                                }
-                                // z_h[T, hd] = scores . V_g
-                                BLAS.gemm(m: tokens, n: headDim, k: held, a: sp.baseAddress!, lda: held,
-                                          b: vp.baseAddress! + g * headDim, ldb: kvWidth,
-                                          c: zp.baseAddress! + h * headDim, ldc: qWidth)
-                            }
+                            Attention.afterPast(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, z: zp.baseAddress!,
+                                                tokens: tokens, past: past, heads: heads, kvHeads: kvHeads,
+                                                headDim: headDim, scratch: sp.baseAddress!)
                         }
                     }
                 }

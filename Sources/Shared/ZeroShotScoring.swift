@@ -23,8 +23,11 @@ public struct TokenizedExample: Equatable, Sendable {
         self.gold = gold
     }
 
-    /// Tokens a forward pass over this example costs (the sharding weight).
-    public var tokenCost: Int { requests.reduce(0) { $0 + $1.context.count + $1.continuation.count } }
+    /// Tokens a forward pass over this example costs (the sharding weight): a context shared by choices counts once.
+    public var tokenCost: Int {
+        var seen = Set<[Int32]>()
+        return requests.reduce(0) { $0 + $1.continuation.count + (seen.insert($1.context).inserted ? $1.context.count : 0) }
+    }
 }
 
 /// Log-likelihood scoring of multiple-choice requests with lm-evaluation-harness's rules.
@@ -64,25 +67,52 @@ public enum ZeroShotScoring {
     }
 
     /// Sum of log p(continuation token | everything before it) of each request, in float64, from one batched forward
-    /// pass over the stacked sequences (context + continuation without its last token). Sequences longer than the
-    /// model's positions lose tokens at the left, as lm-eval truncates.
+    /// pass. Requests with equal contexts share them: each distinct context is computed once, as a sequence of its
+    /// own, and every continuation (without its last token) continues it, its first token predicted by the context's
+    /// last row. A request longer than the model's positions is computed alone and loses tokens at the left, as
+    /// lm-eval truncates.
     public static func logLikelihoods(_ model: Transformer, requests: [TokenizedRequest]) -> [Double] {
         let limit = model.rope.positions
-        var batch: [[Int32]] = [], owners: [Int] = [], targets: [NextTokenLoss.Target] = []
-        var row = 0
+        var batch: [[Int32]] = [], prefixes: [Int?] = [], owners: [Int] = [], targets: [NextTokenLoss.Target] = []
+        var rowOfSequence: [Int] = [], row = 0
+        var contextSequence: [[Int32]: Int] = [:]
+        func append(_ tokens: [Int32], prefix: Int?) -> Int {
+            batch.append(tokens)
+            prefixes.append(prefix)
+            rowOfSequence.append(row)
+            row += tokens.count
+            return batch.count - 1
+        }
         for (index, request) in requests.enumerated() {
             let whole = request.context + request.continuation
-            let input = Array(whole.dropLast().suffix(limit))
-            // The continuation's tokens are the last ones of `whole`; the row before each one predicts it.
-            let first = input.count - request.continuation.count + 1
-            for (offset, token) in request.continuation.enumerated() where first + offset - 1 >= 0 {
-                targets.append(NextTokenLoss.Target(row: row + first + offset - 1, token: token))
+            guard whole.count - 1 <= limit else {
+                let input = Array(whole.dropLast().suffix(limit))
+                let start = append(input, prefix: nil)
+                // The continuation's tokens are the last ones of `whole`; the row before each one predicts it.
+                let first = input.count - request.continuation.count + 1
+                for (offset, token) in request.continuation.enumerated() where first + offset - 1 >= 0 {
+                    targets.append(NextTokenLoss.Target(row: rowOfSequence[start] + first + offset - 1, token: token))
+                    owners.append(index)
+                }
+                continue
+            }
+            let context: Int
+            if let shared = contextSequence[request.context] {
+                context = shared
+            } else {
+                context = append(request.context, prefix: nil)
+                contextSequence[request.context] = context
+            }
+            targets.append(NextTokenLoss.Target(row: rowOfSequence[context] + request.context.count - 1,
+                                                token: request.continuation[0]))
+            owners.append(index)
+            let continuation = append(Array(request.continuation.dropLast()), prefix: context)
+            for (offset, token) in request.continuation.dropFirst().enumerated() {
+                targets.append(NextTokenLoss.Target(row: rowOfSequence[continuation] + offset, token: token))
                 owners.append(index)
             }
-            batch.append(input)
-            row += input.count
         }
-        let hidden = model.hiddenStates(batch)
+        let hidden = model.hiddenStates(batch, prefixes: prefixes)
         var sums = [Double](repeating: 0, count: requests.count)
         var done = 0
         NextTokenLoss.forEachChunk(of: targets) { chunk in

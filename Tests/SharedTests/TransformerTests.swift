@@ -28,6 +28,36 @@ final class TransformerTests: XCTestCase {
         }
     }
 
+    func testContinuationsOfASharedPrefixEqualTheWholeSequences() {
+        for (name, config) in TinyConfigs.all {
+            let engine = Transformer(weights: ModelWeights.random(config: config, seed: 12))
+            let contexts = [9, 4].enumerated().map { TinyConfigs.tokens(count: $1, vocab: 61, seed: UInt64($0)) }
+            let continuations = [(0, 6), (0, 1), (1, 11), (0, 3)].enumerated().map { index, item in
+                (prefix: item.0, tokens: TinyConfigs.tokens(count: item.1, vocab: 61, seed: UInt64(50 + index)))
+            }
+            let stacked = engine.hiddenStates(contexts + continuations.map(\.tokens),
+                                              prefixes: [nil, nil] + continuations.map(\.prefix))
+            let d = config.hidden
+            var row = 0
+            for context in contexts {
+                let alone = engine.hiddenStates([context])
+                XCTAssertLessThan(relativeError(Array(stacked[(row * d)..<((row + context.count) * d)]), alone.map(Double.init)),
+                                  1e-5, name)
+                row += context.count
+            }
+            for continuation in continuations {
+                // The same rows as the continuation's part of the whole sequence, computed without sharing.
+                let context = contexts[continuation.prefix]
+                let whole = engine.hiddenStates([context + continuation.tokens])
+                let expected = whole[(context.count * d)...].map(Double.init)
+                XCTAssertLessThan(relativeError(Array(stacked[(row * d)..<((row + continuation.tokens.count) * d)]), expected),
+                                  1e-5, name)
+                row += continuation.tokens.count
+            }
+            XCTAssertEqual(row * d, stacked.count, name)
+        }
+    }
+
     func testNextTokenLossMatchesReference() {
         for (name, config) in TinyConfigs.all {
             let weights = ModelWeights.random(config: config, seed: 5)

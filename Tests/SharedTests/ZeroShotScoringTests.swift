@@ -79,6 +79,30 @@ final class ZeroShotScoringTests: XCTestCase {
         }
     }
 
+    func testSharedContextsGiveTheLogLikelihoodsOfSeparateForwardPasses() {
+        for (name, config) in TinyConfigs.all {
+            let engine = Transformer(weights: ModelWeights.random(config: config, seed: 22))
+            let contextA = TinyConfigs.tokens(count: 10, vocab: 61, seed: 1)
+            let contextB = TinyConfigs.tokens(count: 58, vocab: 61, seed: 2)
+            // Four choices of one context (one a single token), two of another, the second of which passes the 64
+            // positions and so is computed alone, truncated at the left.
+            let requests = [(contextA, 4), (contextA, 1), (contextA, 7), (contextB, 3), (contextB, 9), (contextA, 2)]
+                .enumerated().map { index, item in
+                    TokenizedRequest(context: item.0, continuation: TinyConfigs.tokens(count: item.1, vocab: 61,
+                                                                                        seed: UInt64(200 + index)))
+                }
+            let shared = ZeroShotScoring.logLikelihoods(engine, requests: requests)
+            for (request, value) in zip(requests, shared) {
+                let expected = reference(engine, request)
+                XCTAssertEqual(value, expected, accuracy: 1e-5 * abs(expected), name)
+            }
+        }
+        let example = TokenizedExample(requests: [TokenizedRequest(context: [1, 2, 3], continuation: [4]),
+                                                  TokenizedRequest(context: [1, 2, 3], continuation: [5, 6])],
+                                       normalizationLengths: [1, 2], gold: 0)
+        XCTAssertEqual(example.tokenCost, 6, "a shared context costs once")
+    }
+
     func testPackingRoundTripsAndRejectsCorruptArrays() throws {
         let examples = [
             (task: 0, example: TokenizedExample(requests: [TokenizedRequest(context: [1, 2], continuation: [3]),
