@@ -24,6 +24,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public var calibration: CalibrationSummary?
     /// Ranks, weight movement and per-rank scoring time (absent in reports of older versions).
     public var distribution: DistributionReport?
+    /// The chained recovery run (`--finetune`) and the evaluation of the dense, pruned and recovered models (`--eval`).
+    public var finetune: FineTuneReport?
+    public var evaluation: EvaluationReport?
 
     public struct CalibrationSummary: Codable, Equatable, Sendable {
         public var sequences: Int
@@ -46,7 +49,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case settings, parameters, compression, path, iterations, finished, calibration, distribution
+        case settings, parameters, compression, path, iterations, finished, calibration, distribution, finetune, evaluation
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -84,10 +87,16 @@ public struct PruneReport: Codable, Equatable, Sendable {
         try CoordinatorJSON.decode(PruneReport.self, from: data, file: file)
     }
 
-    /// Writes report.json, report.md and the loss.svg it shows into `directory`, each atomically.
+    /// Writes report.json, report.md and the plots it shows (loss.svg, and perplexity.svg with an evaluation) into
+    /// `directory`, each atomically.
     public func write(directory: String) throws {
-        try CoordinatorJSON.write(json(), to: (directory as NSString).appendingPathComponent(Self.jsonName))
-        try CoordinatorJSON.write(Data(lossChart().render().utf8), to: (directory as NSString).appendingPathComponent(Self.lossPlotName))
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        try CoordinatorJSON.write(json(), to: path(Self.jsonName))
+        try CoordinatorJSON.write(Data(lossChart().render().utf8), to: path(Self.lossPlotName))
+        if let evaluation {
+            let chart = evaluation.perplexityChart(path: iterations, denseCalibrationLoss: calibration?.denseLoss)
+            try CoordinatorJSON.write(Data(chart.render().utf8), to: path(EvaluationReport.perplexityPlotName))
+        }
         try CoordinatorJSON.write(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent(Self.markdownName))
     }
 
@@ -138,6 +147,18 @@ public struct PruneReport: Codable, Equatable, Sendable {
                                 distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,
                                 distribution.weightBytesBroadcast, distribution.weightSeconds, coordinator.computeSeconds,
                                 coordinator.waitSeconds, coordinator.communicationSeconds))
+        }
+        if let finetune {
+            lines += ["", "## Recovery", "",
+                      String(format: "- LoRA fine-tuning: %d steps of %d examples (%d training, %d held out), %d tokens in %.0f s "
+                             + "(%.0f tokens/s) on %d ranks", finetune.steps, finetune.batch, finetune.trainExamples,
+                             finetune.heldOutExamples, finetune.tokens, finetune.seconds, finetune.tokensPerSecond, finetune.ranks),
+                      "- training loss: first step " + loss(finetune.losses.first) + ", last " + loss(finetune.losses.last),
+                      "- held-out loss: " + loss(finetune.heldOutLossBefore) + " before, " + loss(finetune.heldOutLossAfter) + " after"]
+        }
+        if let evaluation {
+            lines += ["", "## Dense, pruned and recovered", ""] + evaluation.markdown()
+                + ["", "![perplexity against compression](\(EvaluationReport.perplexityPlotName))"]
         }
         lines += [
             "",

@@ -6,6 +6,9 @@ public protocol Communicator: Sendable {
     var size: Int { get }
 
     func barrier()
+    /// A barrier that sleeps while it waits, so ranks parked in it leave the cores to the one still working (rank 0
+    /// timing a latency benchmark); `barrier` spins.
+    func idleBarrier()
     /// Root's bytes end up on every rank (the other ranks' `bytes` are replaced, whatever their length).
     func broadcast(_ bytes: inout [UInt8], root: Int)
     func broadcast(_ values: inout [Float], root: Int)
@@ -22,6 +25,8 @@ public protocol Communicator: Sendable {
 
 extension Communicator {
     public var isCoordinator: Bool { rank == 0 }
+
+    public func idleBarrier() { barrier() }
 
     /// Root's array of plain values (token ids, indices) on every rank.
     public func broadcast<T: BitwiseCopyable>(_ values: inout [T], root: Int) {

@@ -38,6 +38,17 @@ public enum LatencyBenchmark {
         public var newTokens: Int
         public var threads: Int
 
+        enum CodingKeys: String, CodingKey {
+            case runs, warmup, threads
+            case latencySeconds = "latency_seconds"
+            case latencyMedianSeconds = "latency_median_seconds"
+            case prefillTokensPerSecond = "prefill_tokens_per_second"
+            case decodeTokensPerSecond = "decode_tokens_per_second"
+            case peakRssBytes = "peak_rss_bytes"
+            case promptTokens = "prompt_tokens"
+            case newTokens = "new_tokens"
+        }
+
         public init(latencySeconds: Double, latencyMedianSeconds: Double, prefillTokensPerSecond: Double,
                     decodeTokensPerSecond: Double, peakRssBytes: Int, runs: Int, warmup: Int, promptTokens: Int,
                     newTokens: Int, threads: Int) {

@@ -1,4 +1,5 @@
 import CMPI
+import Foundation
 
 /// `Communicator` over MPI_COMM_WORLD. Started without mpirun, MPI runs as a singleton: rank 0 of 1.
 /// MPI can be initialised once per process, so the program makes exactly one and passes it around.
@@ -21,6 +22,17 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func finalize() { MPI_Finalize() }
 
     public func barrier() { MPI_Barrier(MPI_COMM_WORLD) }
+
+    public func idleBarrier() {
+        var request: MPI_Request?
+        MPI_Ibarrier(MPI_COMM_WORLD, &request)
+        var done: Int32 = 0
+        while true {
+            MPI_Test(&request, &done, MPI_STATUS_IGNORE)
+            if done != 0 { return }
+            usleep(2_000)
+        }
+    }
 
     // MPI counts are Int32: large buffers go in chunks.
     private static let chunk = 1 << 30

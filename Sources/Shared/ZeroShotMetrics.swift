@@ -30,12 +30,27 @@ public struct ZeroShotCounts: Equatable, Sendable {
 }
 
 /// acc, acc_norm and their standard errors, as lm-evaluation-harness reports them.
-public struct ZeroShotResult: Equatable, Sendable, Encodable {
+public struct ZeroShotResult: Equatable, Sendable, Codable {
     public let acc: Double
     public let accNorm: Double
     public let accStderr: Double
     public let accNormStderr: Double
     public let n: Int
+
+    public init(acc: Double, accNorm: Double, accStderr: Double, accNormStderr: Double, n: Int) {
+        self.acc = acc
+        self.accNorm = accNorm
+        self.accStderr = accStderr
+        self.accNormStderr = accNormStderr
+        self.n = n
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case acc, n
+        case accNorm = "acc_norm"
+        case accStderr = "acc_stderr"
+        case accNormStderr = "acc_norm_stderr"
+    }
 }
 
 /// lm-evaluation-harness's multiple-choice metrics.

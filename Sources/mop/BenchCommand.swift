@@ -63,7 +63,8 @@ struct BenchCommand: ParsableCommand {
                 let result = try measureHere()
                 return try json ? RunSupport.printJSON(result) : printTable([("model", model, result)], ratio: nil)
             }
-            let first = try measureInChild(model), second = try measureInChild(compare)
+            let first = try BenchChild.measure(model, settings: settings, threads: threads)
+            let second = try BenchChild.measure(compare, settings: settings, threads: threads)
             let ratio = Ratio(second, over: first)
             if json { return try RunSupport.printJSON(Comparison(model: first, compare: second, ratio: ratio)) }
             printTable([("model", model, first), ("compare", compare, second)], ratio: ratio)
@@ -78,58 +79,6 @@ struct BenchCommand: ParsableCommand {
         let progress = ProgressReporter("bench \((model as NSString).lastPathComponent)", total: runs, unit: "runs")
         return try LatencyBenchmark.run(Transformer(weights: loaded.weights), prompt: prompt, settings: settings,
                                         file: model, progress: progress)
-    }
-
-    /// Runs `mop bench path --single --json` with the same settings and reads its result back. The child's stderr is
-    /// passed on (progress); its error, if any, becomes this process's error.
-    func measureInChild(_ path: String) throws -> LatencyBenchmark.Result {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        var arguments = ["bench", path, "--single", "--json", "--runs", "\(runs)", "--warmup", "\(warmup)",
-                         "--prompt-tokens", "\(promptTokens)", "--new-tokens", "\(newTokens)"]
-        if let threads { arguments += ["--threads", "\(threads)"] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        // The child is its own MPI singleton: it must not join the parent's MPI session.
-        process.environment = ProcessInfo.processInfo.environment.filter { key, _ in
-            !key.hasPrefix("OMPI_") && !key.hasPrefix("PMIX_")
-        }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // stderr lines are passed on as they come (progress), all but the error line, which this process reports;
-        // stdout is read to the end meanwhile, so neither pipe can fill and block the child.
-        nonisolated(unsafe) var errorLine: String?
-        let finished = DispatchSemaphore(value: 0)
-        Thread {
-            var pending = Data()
-            while case let chunk = err.fileHandleForReading.availableData, !chunk.isEmpty {
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = pending[..<newline]
-                    pending = Data(pending[(newline + 1)...])
-                    let text = String(decoding: line, as: UTF8.self)
-                    if text.hasPrefix("mop: error: ") { errorLine = String(text.dropFirst("mop: error: ".count)) }
-                    else { FileHandle.standardError.write(Data(text.utf8) + Data("\n".utf8)) }
-                }
-            }
-            FileHandle.standardError.write(pending)
-            finished.signal()
-        }.start()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        finished.wait()
-        guard process.terminationStatus == 0 else {
-            throw MopError(errorLine ?? "measuring \(path) failed (exit \(process.terminationStatus))")
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            return try decoder.decode(LatencyBenchmark.Result.self, from: output)
-        } catch {
-            throw MopError("the benchmark of \(path) printed no readable result: \(error)")
-        }
     }
 
     /// A metric per row, a model per column (and the ratio when comparing).

@@ -37,13 +37,6 @@ struct EvalCommand: ParsableCommand {
         let average: TaskEvaluation.Average?
     }
 
-    struct PerplexityResult {
-        let perplexity: Double
-        let tokens: Int
-        let windows: Int
-        let seconds: Double
-    }
-
     var taskList: [ZeroShotTask] {
         get throws { try (tasks ?? "").split(separator: ",").map { try ZeroShotTask.named(String($0)) } }
     }
@@ -69,7 +62,9 @@ struct EvalCommand: ParsableCommand {
             let transformer = Transformer(weights: loaded.weights)
             let start = Date()
             let perplexity = try ppl.flatMap {
-                try measurePerplexity(transformer, spec: spec, file: $0, communicator: communicator)
+                try PerplexityEvaluation.measure(transformer, tokenizer: spec, modelPath: model, file: $0, seqLen: seqLen,
+                                                 maxTokens: maxTokens, dedicatedCoordinator: cluster.dedicatedCoordinator,
+                                                 communicator: communicator)
             }
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit,
@@ -95,35 +90,5 @@ struct EvalCommand: ParsableCommand {
                                             zeroShot.average.acc, zeroShot.average.accNorm))
             }
         }
-    }
-
-    /// Perplexity over non-overlapping windows, sharded over ranks; the result on rank 0 (nil elsewhere).
-    func measurePerplexity(_ transformer: Transformer, spec: TokenizerSpec, file: String,
-                           communicator: MPICommunicator) throws -> PerplexityResult? {
-        guard seqLen <= transformer.config.maxPositions else {
-            throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(transformer.config.maxPositions) positions")
-        }
-        let start = Date()
-        // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids.
-        var tokens: [Int32] = []
-        if communicator.isCoordinator {
-            tokens = try BPETokenizer(spec, file: model).encode(try TextFile.read(file))
-        }
-        communicator.broadcast(&tokens, root: 0)
-        let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
-        guard !plan.windows.isEmpty else { throw MopError(file: file, "the text has fewer than 2 tokens") }
-        let shard = plan.shard(rank: communicator.rank, size: communicator.size,
-                               dedicatedCoordinator: cluster.dedicatedCoordinator)
-        let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows",
-                                        enabled: communicator.isCoordinator)
-        let sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
-        var packed = sums.packed
-        communicator.reduceSum(&packed, root: 0)
-        guard communicator.isCoordinator else { return nil }
-        let total = PartialSums(packed: packed)
-        return PerplexityResult(
-            perplexity: PerplexityPlan.perplexity(negativeLogLikelihood: total.negativeLogLikelihood, tokens: total.tokens),
-            tokens: Int(total.tokens) + plan.windows.count, windows: plan.windows.count,
-            seconds: Date().timeIntervalSince(start))
     }
 }

@@ -13,36 +13,17 @@ struct FineTuneJob {
     let format: ModelExport.Format
     let f16: Bool
 
-    struct Report: Encodable {
-        let model: String
-        let data: String
-        let ranks: Int
-        let trainExamples: Int
-        let heldOutExamples: Int
-        let truncatedAway: Int
-        let steps: Int
-        let batch: Int
-        let microBatch: Int
-        let losses: [Double]
-        let finalLoss: Double
-        let heldOutLossBefore: Double?
-        let heldOutLossAfter: Double?
-        let tokens: Int
-        let seconds: Double
-        let tokensPerSecond: Double
-
-        /// The one-line summary the commands print.
-        var line: String {
-            String(format: "fine-tuned %d steps: final loss %.4f, held-out loss %@ -> %@, %.0f tokens/s",
-                   steps, finalLoss, heldOutLossBefore.map { String(format: "%.4f", $0) } ?? "-",
-                   heldOutLossAfter.map { String(format: "%.4f", $0) } ?? "-", tokensPerSecond)
-        }
+    /// What `run` leaves on every rank: the merged model, and on rank 0 the report.
+    struct Outcome {
+        let merged: ModelWeights
+        let report: FineTuneReport?
     }
 
     /// Trains adapters for `weights` (named `model` in files and errors) on the Alpaca JSONL `data` and writes the
-    /// results into `directory` (prepared by the caller). Every rank calls it; the report is returned on rank 0.
+    /// results into `directory` (prepared by the caller). Every rank calls it and gets the merged model (the ranks'
+    /// adapters are replicas); the report comes back on rank 0.
     func run(weights: ModelWeights, tokenizer spec: TokenizerSpec, model: String, data: String, directory: String,
-             communicator: any Communicator) throws -> Report? {
+             communicator: any Communicator) throws -> Outcome {
         let lora = options.lora
         try lora.validate(file: nil)
         let tokenizer = try BPETokenizer(spec, file: model)
@@ -77,24 +58,20 @@ struct FineTuneJob {
         }
         let seconds = Date().timeIntervalSince(start)
         let after = try worker.evaluate(heldOut)
-        guard communicator.isCoordinator else { return nil }
+        let merged = worker.adapters.merged(into: weights)
+        guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
         try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
-        let merged = worker.adapters.merged(into: weights)
         try ModelExport.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory,
                               format: format, ggufType: f16 ? .f16 : .f32)
-        let report = Report(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
-                            heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
-                            batch: batch, microBatch: options.microBatch, losses: losses, finalLoss: losses.last ?? .nan,
-                            heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds,
-                            tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let writer = try AtomicFileWriter(path: directory + "/finetune.json")
-        try writer.append(try encoder.encode(report) + Data("\n".utf8))
+        let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
+                                    heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
+                                    batch: batch, microBatch: options.microBatch, losses: losses,
+                                    heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds)
+        let writer = try AtomicFileWriter(path: directory + "/" + FineTuneReport.fileName)
+        try writer.append(report.json() + Data("\n".utf8))
         try writer.commit()
-        return report
+        return Outcome(merged: merged, report: report)
     }
 
     /// One line per step on stderr: the step's loss, throughput so far and the time left at that pace.

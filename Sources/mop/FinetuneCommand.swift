@@ -31,8 +31,8 @@ struct FinetuneCommand: ParsableCommand {
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let job = FineTuneJob(options: options, seed: seed, format: format, f16: f16)
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,
-                                           directory: directory, communicator: communicator) else { return }
-            if json { return try RunSupport.printJSON(report) }
+                                           directory: directory, communicator: communicator).report else { return }
+            if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
             RunSupport.printLine(report.line + "; wrote " + directory)
         }
     }

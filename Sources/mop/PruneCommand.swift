@@ -45,6 +45,9 @@ struct PruneCommand: ParsableCommand {
     var finetune = false
     @Option(help: "With --finetune: Alpaca JSONL to fine-tune on (default: the --calibration file).") var data: String?
     @OptionGroup(title: "Fine-tuning (with --finetune)") var finetuning: FineTuneOptions
+    @Flag(help: "After the search (and --finetune): perplexity, zero-shot accuracy and latency of the dense, pruned and recovered models, into the report.")
+    var eval = false
+    @OptionGroup(title: "Evaluation (with --eval)") var evaluation: EvaluationOptions
 
     func validate() throws {
         guard (out == nil) != (resume == nil) else { throw ValidationError("give either --out DIR or --resume DIR") }
@@ -66,6 +69,13 @@ struct PruneCommand: ParsableCommand {
                 try finetuning.lora.validate(file: nil)
                 if communicator.isCoordinator {
                     _ = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false, create: false)
+                }
+            }
+            if eval && communicator.isCoordinator {
+                // A missing or malformed evaluation file fails now too: the text and every task's rows are read once.
+                _ = try TextFile.read(evaluation.evalText)
+                for task in try evaluation.tasks {
+                    _ = try TaskData.load(task, directory: evaluation.tasksDir, limit: evaluation.evalLimit)
                 }
             }
             let distributed = try cluster.loadModel(model, communicator)
@@ -92,7 +102,8 @@ struct PruneCommand: ParsableCommand {
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
-                if finetune { _ = try fineTune(loaded.weights, spec, directory: directory, structure: nil, communicator: communicator) }
+                _ = try recoverAndEvaluate(model: model, loaded.weights, spec, directory: directory, structure: nil,
+                                           communicator: communicator)
                 return
             }
 
@@ -119,48 +130,58 @@ struct PruneCommand: ParsableCommand {
                 search: dispatch.statistics.since(afterDense))
             try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
                                   format: format, ggufType: f16 ? .f16 : .f32)
-            let report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution)
+            // The search's report is written before recovery and evaluation, so a failure there keeps it.
+            var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution)
             try report.write(directory: directory)
-            let recovery = finetune
-                ? try fineTune(loaded.weights, spec, directory: directory, structure: result.structure, communicator: communicator)
-                : nil
-            if json { return try printJSON(report, finetune: recovery) }
+            let after = try recoverAndEvaluate(model: model, loaded.weights, spec, directory: directory,
+                                               structure: result.structure, communicator: communicator)
+            report.finetune = after.finetune
+            report.evaluation = after.evaluation
+            if finetune || eval { try report.write(directory: directory) }
+            if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
             RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
                                         result.structure.path.isEmpty ? "(none)" : result.structure.path,
                                         result.parameters, directory))
-            if let recovery { RunSupport.printLine(recovery.line + "; wrote " + directory + "/" + Self.finetunedFolder) }
+            if let recovery = after.finetune {
+                RunSupport.printLine(recovery.line + "; wrote " + directory + "/" + Self.finetunedFolder)
+            }
+            for model in after.evaluation?.models ?? [] { RunSupport.printLine(EvaluationJob.line(model)) }
+            if eval { RunSupport.printLine("report: " + directory + "/" + PruneReport.markdownName) }
         }
     }
 
     static let finetunedFolder = "finetuned"
 
-    /// The chained recovery run: rank 0 sends the chosen structure (nil on the other ranks, which receive it), every
-    /// rank prunes its own copy of the weights with it and takes part in the data-parallel fine-tuning, whose files go
-    /// to DIR/finetuned. The report comes back on rank 0.
-    private func fineTune(_ original: ModelWeights, _ spec: TokenizerSpec, directory: String, structure: PruningStructure?,
-                          communicator: any Communicator) throws -> FineTuneJob.Report? {
+    /// After the search, on every rank: rank 0 sends the chosen structure (nil on the other ranks, which receive
+    /// it) and every rank prunes its own copy of the weights with it; then the chained recovery (`--finetune`, every
+    /// rank taking part in the data-parallel training, files into DIR/finetuned) and evaluation (`--eval`) of the
+    /// dense, pruned and recovered models. The reports come back on rank 0.
+    private func recoverAndEvaluate(model: String, _ original: ModelWeights, _ spec: TokenizerSpec, directory: String,
+                                    structure: PruningStructure?, communicator: any Communicator) throws
+        -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
+        guard finetune || eval else { return (nil, nil) }
         var bytes = structure.map { [UInt8]($0.encode()) } ?? []
         communicator.broadcast(&bytes, root: 0)
         let chosen = try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")
         let pruned = try chosen.apply(to: original)
-        let folder = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false,
-                                                 create: communicator.isCoordinator)
-        let job = FineTuneJob(options: finetuning, seed: seed, format: format, f16: f16)
-        return try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
-                           directory: folder, communicator: communicator)
-    }
-
-    /// The prune report's JSON object, with the fine-tuning report under "finetune" when there is one.
-    private func printJSON(_ report: PruneReport, finetune: FineTuneJob.Report?) throws {
-        guard let finetune else { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard var object = try JSONSerialization.jsonObject(with: report.json()) as? [String: Any] else {
-            throw MopError("the prune report is not a JSON object")
+        var recovered: FineTuneJob.Outcome?
+        let folder = directory + "/" + Self.finetunedFolder
+        if finetune {
+            _ = try OutputDirectory.prepare(folder, resuming: false, create: communicator.isCoordinator)
+            let job = FineTuneJob(options: finetuning, seed: seed, format: format, f16: f16)
+            recovered = try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
+                                    directory: folder, communicator: communicator)
         }
-        object["finetune"] = try JSONSerialization.jsonObject(with: encoder.encode(finetune))
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        guard eval else { return (recovered?.report, nil) }
+        var subjects = [EvaluationJob.Subject(name: "dense", weights: original, path: model, benchPath: model),
+                        EvaluationJob.Subject(name: "pruned", weights: pruned, path: directory, benchPath: directory)]
+        if let recovered {
+            // Same shape as the pruned model, so the same latency: not measured twice.
+            subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil))
+        }
+        let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threads)
+        let report = try job.run(subjects, original: original.config, tokenizer: spec, communicator: communicator)
+        return (recovered?.report, report)
     }
 }

@@ -1,0 +1,70 @@
+import Coordinator
+import Foundation
+import Shared
+
+/// The chained evaluation of `mop prune --eval`: perplexity and zero-shot accuracy sharded over every rank, then
+/// latency on rank 0 alone (in a child process per model file, while the other ranks sleep in a barrier so the cores
+/// are its own).
+struct EvaluationJob {
+    let options: EvaluationOptions
+    let dedicatedCoordinator: Bool
+    let threads: Int?
+
+    /// A model to evaluate: its weights on every rank, and on rank 0 the file or directory that holds it (for the
+    /// latency child; nil: latency not measured).
+    struct Subject {
+        let name: String
+        let weights: ModelWeights
+        let path: String
+        let benchPath: String?
+    }
+
+    /// Every rank calls this with the same subjects; the report comes back on rank 0.
+    func run(_ subjects: [Subject], original: ModelConfig, tokenizer spec: TokenizerSpec,
+             communicator: some Communicator) throws -> EvaluationReport? {
+        let tasks = try options.tasks
+        var models: [EvaluationReport.Model] = []
+        for subject in subjects {
+            if communicator.isCoordinator {
+                FileHandle.standardError.write(Data("eval: \(subject.name) model\n".utf8))
+            }
+            let start = Date()
+            let transformer = Transformer(weights: subject.weights)
+            let perplexity = try PerplexityEvaluation.measure(
+                transformer, tokenizer: spec, modelPath: subject.path, file: options.evalText, seqLen: options.evalSeqLen,
+                maxTokens: options.evalMaxTokens, dedicatedCoordinator: dedicatedCoordinator, communicator: communicator)
+            let zeroShot = tasks.isEmpty ? nil : try TaskEvaluation.run(
+                transformer, tokenizer: spec, modelPath: subject.path, tasks: tasks, directory: options.tasksDir,
+                limit: options.evalLimit, dedicatedCoordinator: dedicatedCoordinator, communicator: communicator)
+            var latency: LatencyBenchmark.Result?
+            if communicator.isCoordinator, let settings = options.bench, let benchPath = subject.benchPath {
+                latency = try BenchChild.measure(benchPath, settings: settings, threads: threads)
+            }
+            communicator.idleBarrier()
+            let parameters = subject.weights.config.parameters
+            models.append(EvaluationReport.Model(
+                name: subject.name, parameters: parameters, compression: 1 - Double(parameters) / Double(original.parameters),
+                perplexity: perplexity?.perplexity, perplexityTokens: perplexity?.tokens, tasks: zeroShot?.tasks,
+                latency: latency, seconds: Date().timeIntervalSince(start)))
+            if communicator.isCoordinator, let line = models.last.map(Self.line) {
+                FileHandle.standardError.write(Data(("eval: " + line + "\n").utf8))
+            }
+        }
+        guard communicator.isCoordinator else { return nil }
+        return EvaluationReport(perplexityFile: options.evalText, seqLen: options.evalSeqLen, maxTokens: options.evalMaxTokens,
+                                taskLimit: options.evalLimit, models: models)
+    }
+
+    /// One model's numbers on one line (progress and the command's summary).
+    static func line(_ model: EvaluationReport.Model) -> String {
+        var parts = [model.name + ":"]
+        if let perplexity = model.perplexity { parts.append(String(format: "perplexity %.2f", perplexity)) }
+        if let acc = model.averageAcc, let accNorm = model.averageAccNorm {
+            parts.append(String(format: "task average acc %.3f, acc_norm %.3f", acc, accNorm))
+        }
+        if let latency = model.latency {
+            parts.append(String(format: "latency %.3f s, decode %.1f tokens/s", latency.latencySeconds, latency.decodeTokensPerSecond))
+        }
+        return parts.joined(separator: " ")
+    }
+}

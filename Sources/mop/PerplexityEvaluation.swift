@@ -1,0 +1,44 @@
+import Foundation
+import Coordinator
+import Shared
+import Worker
+
+/// `mop eval --ppl` (and the chained evaluation of `mop prune --eval`): perplexity over non-overlapping windows,
+/// sharded over the ranks by tokens.
+enum PerplexityEvaluation {
+    struct Result {
+        let perplexity: Double
+        let tokens: Int
+        let windows: Int
+        let seconds: Double
+    }
+
+    /// Every rank calls this; rank 0 reads and tokenizes `file` and gets the result, the others get nil.
+    static func measure(_ transformer: Transformer, tokenizer spec: TokenizerSpec, modelPath model: String, file: String,
+                        seqLen: Int, maxTokens: Int?, dedicatedCoordinator: Bool,
+                        communicator: some Communicator) throws -> Result? {
+        guard seqLen <= transformer.config.maxPositions else {
+            throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(transformer.config.maxPositions) positions")
+        }
+        let start = Date()
+        // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids.
+        var tokens: [Int32] = []
+        if communicator.isCoordinator {
+            tokens = try BPETokenizer(spec, file: model).encode(try TextFile.read(file))
+        }
+        communicator.broadcast(&tokens, root: 0)
+        let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
+        guard !plan.windows.isEmpty else { throw MopError(file: file, "the text has fewer than 2 tokens") }
+        let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
+        let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)
+        let sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
+        var packed = sums.packed
+        communicator.reduceSum(&packed, root: 0)
+        guard communicator.isCoordinator else { return nil }
+        let total = PartialSums(packed: packed)
+        return Result(
+            perplexity: PerplexityPlan.perplexity(negativeLogLikelihood: total.negativeLogLikelihood, tokens: total.tokens),
+            tokens: Int(total.tokens) + plan.windows.count, windows: plan.windows.count,
+            seconds: Date().timeIntervalSince(start))
+    }
+}
