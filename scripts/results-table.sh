@@ -20,6 +20,16 @@ configs=("0.2 --method mop" "0.2 --method depth" "0.2 --method width" "0.4 --met
 [ -n "${MOP:-}" ] || { swift build -c release --product mop >&2; MOP="$root/.build/release/mop"; }
 export MOP_RUNS="$runs"
 
+# The earlier configuration whose search ended at exactly this one's structure (at 20% width-only and MoP take the
+# same path): its recovery and scores are this one's, so they are linked, not recomputed.
+twin_of() {
+  local spec
+  for spec in "${configs[@]}"; do
+    [ "$spec" != "$1" ] || return 0
+    if cmp -s "$runs/$(name_of "$spec")/structure.json" "$runs/$(name_of "$1")/structure.json"; then echo "$spec"; return 0; fi
+  done
+}
+
 name_of() { local target="${1%% *}" rest="${1#"${1%% *}"}"; echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//'; }
 
 # 1. The pruned models (and their perplexity), through prune-table.sh so both tables share their runs.
@@ -30,6 +40,11 @@ for spec in "${configs[@]}"; do [ -f "$runs/$(name_of "$spec")/eval.json" ] || m
 # 2. Recovery of each pruned model, then its perplexity.
 for spec in "${configs[@]}"; do
   out="$runs/$(name_of "$spec")"
+  twin="$(twin_of "$spec")"
+  if [ -n "$twin" ]; then
+    [ -e "$out/finetuned" ] || ln -s "../$(name_of "$twin")/finetuned" "$out/finetuned"
+    continue
+  fi
   if [ ! -f "$out/finetuned/finetune.json" ]; then
     rm -rf "$out/finetuned"
     "$MOP" finetune "$out" --data "$data/instruct/alpaca.jsonl" --out "$out/finetuned" --steps "$steps" \
@@ -52,12 +67,14 @@ zero_shot() {
 zero_shot "$model" "$runs/dense"
 for spec in "${configs[@]}"; do
   out="$runs/$(name_of "$spec")"
+  twin="$(twin_of "$spec")"
+  [ -z "$twin" ] || cp -n "$runs/$(name_of "$twin")/tasks-$limit.json" "$out/" 2>/dev/null || true
   zero_shot "$out" "$out"
   zero_shot "$out/finetuned" "$out/finetuned"
 done
 
 python3 - "$runs" "$limit" "$steps" "$batch" "${configs[@]}" <<'PY'
-import json, sys
+import filecmp, json, sys
 runs, limit, steps, batch, configs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 def name(spec): return "_".join(spec.replace("--", "").split())
 def load(path): return json.load(open(path))
@@ -68,11 +85,15 @@ def row(label, compression, path, run_dir):
 print("| model | compression | path | WikiText-2 ppl | 7-task acc | 7-task acc_norm |")
 print("|---|---:|---|---:|---:|---:|")
 print(row("dense", "0%", "-", runs + "/dense"))
-for spec in configs:
+for index, spec in enumerate(configs):
     out = runs + "/" + name(spec)
     report = load(out + "/report.json")
     compression = "%.2f%%" % (100 * report["compression"])
     label = "`%s`" % spec
+    twin = next((t for t in configs[:index] if filecmp.cmp(runs + "/" + name(t) + "/structure.json",
+                                                             out + "/structure.json", shallow=False)), None)
+    if twin:
+        label += " (the model of `%s`)" % twin
     print(row(label, compression, report["path"] or "-", out))
     print(row(label + " + LoRA (%s steps x %s)" % (steps, batch), compression, report["path"] or "-", out + "/finetuned"))
 print()
