@@ -3,7 +3,7 @@
 # LoRA recovery, with WikiText-2 perplexity (seq-len 512, first 16,384 tokens) and the 7-task zero-shot average.
 #   scripts/results-table.sh
 # Pruned models come from scripts/prune-table.sh's runs (made here when missing); each is fine-tuned with
-# $MOP_STEPS steps (default 20) of batch $MOP_BATCH (default 8) on the Alpaca rows, and every model is scored on the
+# $MOP_STEPS steps (default 12) of batch $MOP_BATCH (default 8) on the Alpaca rows, and every model is scored on the
 # first $MOP_TASK_LIMIT examples (default 100) of each task. Every step is skipped when its output exists, so an
 # interrupted run continues where it stopped. $MOP (default .build/release/mop) is the binary used.
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$root"
 model="$(scripts/fetch-model.sh)"
 data="${MOP_SHARED_DATA:-$root/../shared/data}"
 runs="${MOP_RUNS:-$root/runs}"
-steps="${MOP_STEPS:-20}"
+steps="${MOP_STEPS:-12}"
 batch="${MOP_BATCH:-8}"
 limit="${MOP_TASK_LIMIT:-100}"
 tasks=piqa,arc_easy,arc_challenge,hellaswag,winogrande,boolq,openbookqa
