@@ -43,10 +43,9 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
             self.perplexity = perplexity
             self.perplexityTokens = perplexityTokens
             self.tasks = tasks
-            if let tasks, !tasks.isEmpty {
-                averageAcc = tasks.values.map(\.acc).reduce(0, +) / Double(tasks.count)
-                averageAccNorm = tasks.values.map(\.accNorm).reduce(0, +) / Double(tasks.count)
-            }
+            let average = tasks.flatMap { ZeroShotMetrics.average($0.values) }
+            averageAcc = average?.acc
+            averageAccNorm = average?.accNorm
             self.latency = latency
             self.seconds = seconds
         }

@@ -55,6 +55,24 @@ public struct ZeroShotResult: Equatable, Sendable, Codable {
 
 /// lm-evaluation-harness's multiple-choice metrics.
 public enum ZeroShotMetrics {
+    /// The mean of acc and of acc_norm over tasks (each task weighs the same, as lm-eval's task average).
+    public struct Average: Codable, Equatable, Sendable {
+        public let acc: Double
+        public let accNorm: Double
+
+        enum CodingKeys: String, CodingKey {
+            case acc
+            case accNorm = "acc_norm"
+        }
+    }
+
+    /// The task average of `results`; nil when there are none.
+    public static func average(_ results: some Collection<ZeroShotResult>) -> Average? {
+        guard !results.isEmpty else { return nil }
+        let n = Double(results.count)
+        return Average(acc: results.map(\.acc).reduce(0, +) / n, accNorm: results.map(\.accNorm).reduce(0, +) / n)
+    }
+
     /// Whether the argmax of the log-likelihoods, and of the log-likelihoods per character, is the gold choice.
     public struct Outcome: Equatable, Sendable {
         public let correct: Bool

@@ -34,7 +34,7 @@ struct EvalCommand: ParsableCommand {
         let tokensPerSecond: Double?
         // Zero-shot, with --tasks.
         let tasks: [String: ZeroShotResult]?
-        let average: TaskEvaluation.Average?
+        let average: ZeroShotMetrics.Average?
     }
 
     var taskList: [ZeroShotTask] {

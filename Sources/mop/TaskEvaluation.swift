@@ -4,15 +4,9 @@ import Worker
 
 /// `mop eval --tasks`: zero-shot accuracy with examples sharded over the ranks by tokens.
 enum TaskEvaluation {
-    /// The mean of acc and acc_norm over the tasks.
-    struct Average: Encodable {
-        let acc: Double
-        let accNorm: Double
-    }
-
     struct Results {
         let tasks: [String: ZeroShotResult]
-        let average: Average
+        let average: ZeroShotMetrics.Average
     }
 
     /// Every rank calls this; rank 0 reads and tokenizes the tasks and gets the results, the others get nil.
@@ -45,8 +39,7 @@ enum TaskEvaluation {
         for (index, task) in tasks.enumerated() {
             results[task.rawValue] = ZeroShotMetrics.result(ZeroShotCounts(packed: packed[(width * index)..<(width * (index + 1))]))
         }
-        let n = Double(results.count)
-        return Results(tasks: results, average: Average(acc: results.values.map(\.acc).reduce(0, +) / n,
-                                                        accNorm: results.values.map(\.accNorm).reduce(0, +) / n))
+        guard let average = ZeroShotMetrics.average(results.values) else { throw MopError("no zero-shot tasks to evaluate") }
+        return Results(tasks: results, average: average)
     }
 }

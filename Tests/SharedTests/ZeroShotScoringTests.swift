@@ -29,6 +29,15 @@ final class ZeroShotScoringTests: XCTestCase {
 
     /// lm-eval's rule on a real merge: "Answer: hel" + "lo world" tokenizes as [Answer, :, Ġhello, Ġworld], so the
     /// continuation is whole[3...] = [Ġworld], not tokens("lo world").
+    func testTaskAverageWeighsEveryTaskTheSame() {
+        let results = [ZeroShotResult(acc: 0.2, accNorm: 0.5, accStderr: 0, accNormStderr: 0, n: 10),
+                       ZeroShotResult(acc: 0.6, accNorm: 0.3, accStderr: 0, accNormStderr: 0, n: 1000)]
+        let average = ZeroShotMetrics.average(results)
+        XCTAssertEqual(try XCTUnwrap(average?.acc), 0.4, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(average?.accNorm), 0.4, accuracy: 1e-12)
+        XCTAssertNil(ZeroShotMetrics.average([ZeroShotResult]()))
+    }
+
     func testContinuationTokensFollowLmEvalRuleAcrossAMerge() throws {
         _ = try RealInputs.smolLM2Path()  // skips (rather than fails inside XCTUnwrap) when the model is absent
         let tokenizer = try BPETokenizer(try smolLM2TokenizerSpec())
