@@ -5,31 +5,23 @@
 # Each argument is a target followed by extra `mop prune` options. Runs go to $MOP_RUNS (default runs/, git-ignored),
 # $MOP_PARALLEL at a time (default 1; each run then uses OPENBLAS_NUM_THREADS=$((2 / MOP_PARALLEL)) threads).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-model="$(scripts/fetch-model.sh)"
-data="${MOP_SHARED_DATA:-$root/../shared/data}"
-runs="${MOP_RUNS:-$root/runs}"
+source "$(dirname "$0")/runs-common.sh"
 parallel="${MOP_PARALLEL:-1}"
 threads=$(( $(nproc) / parallel )); [ "$threads" -ge 1 ] || threads=1
-# $MOP: the binary to run (default: build and use .build/release/mop).
-[ -n "${MOP:-}" ] || { swift build -c release --product mop >&2; MOP="$root/.build/release/mop"; }
-mop="$MOP"
 mkdir -p "$runs"
 
 run_one() {
-  local spec="$1" target rest name out
+  local spec="$1" target rest out
   target="${spec%% *}"; rest="${spec#"$target"}"
-  name="$(echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//')"
-  out="$runs/$name"
+  out="$runs/$(run_name "$spec")"
   if [ ! -f "$out/report.json" ]; then
     rm -rf "$out"
     # shellcheck disable=SC2086
-    OPENBLAS_NUM_THREADS=$threads "$mop" prune "$model" --target "$target" --out "$out" \
+    OPENBLAS_NUM_THREADS=$threads "$MOP" prune "$model" --target "$target" --out "$out" \
       --calibration "$data/instruct/alpaca.jsonl" --calibration-samples 128 --format gguf $rest --json \
       > "$out.prune.json" 2> "$out.prune.log"
   fi
-  [ -f "$out/eval.json" ] || OPENBLAS_NUM_THREADS=$threads "$mop" eval "$out" --ppl "$data/text/wikitext2-test.txt" \
+  [ -f "$out/eval.json" ] || OPENBLAS_NUM_THREADS=$threads "$MOP" eval "$out" --ppl "$data/text/wikitext2-test.txt" \
       --seq-len 512 --max-tokens 16384 --json > "$out/eval.json" 2> "$out.eval.log"
 }
 
@@ -45,9 +37,7 @@ wait
 echo "| run | compression (all) | compression (non-embedding) | path | WikiText-2 ppl (512, 16k tokens) | search time |"
 echo "|---|---:|---:|---|---:|---:|"
 for spec in "$@"; do
-  target="${spec%% *}"; rest="${spec#"$target"}"
-  name="$(echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//')"
-  python3 - "$runs/$name" "$target$rest" <<'PY'
+  python3 - "$runs/$(run_name "$spec")" "$spec" <<'PY'
 import json, sys
 out, label = sys.argv[1:]
 r = json.load(open(out + "/report.json")); e = json.load(open(out + "/eval.json"))

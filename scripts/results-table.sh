@@ -7,18 +7,13 @@
 # first $MOP_TASK_LIMIT examples (default 100) of each task. Every step is skipped when its output exists, so an
 # interrupted run continues where it stopped. $MOP (default .build/release/mop) is the binary used.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-model="$(scripts/fetch-model.sh)"
-data="${MOP_SHARED_DATA:-$root/../shared/data}"
-runs="${MOP_RUNS:-$root/runs}"
+source "$(dirname "$0")/runs-common.sh"
 steps="${MOP_STEPS:-12}"
 batch="${MOP_BATCH:-8}"
 limit="${MOP_TASK_LIMIT:-100}"
 tasks=piqa,arc_easy,arc_challenge,hellaswag,winogrande,boolq,openbookqa
 configs=("0.2 --method mop" "0.2 --method depth" "0.2 --method width" "0.4 --method mop" "0.4 --method depth" "0.4 --method width")
-[ -n "${MOP:-}" ] || { swift build -c release --product mop >&2; MOP="$root/.build/release/mop"; }
-export MOP_RUNS="$runs"
+export MOP_RUNS="$runs" MOP
 
 # The earlier configuration whose search ended at exactly this one's structure (at 20% width-only and MoP take the
 # same path): its recovery and scores are this one's, so they are linked, not recomputed.
@@ -26,23 +21,21 @@ twin_of() {
   local spec
   for spec in "${configs[@]}"; do
     [ "$spec" != "$1" ] || return 0
-    if cmp -s "$runs/$(name_of "$spec")/structure.json" "$runs/$(name_of "$1")/structure.json"; then echo "$spec"; return 0; fi
+    if cmp -s "$runs/$(run_name "$spec")/structure.json" "$runs/$(run_name "$1")/structure.json"; then echo "$spec"; return 0; fi
   done
 }
 
-name_of() { local target="${1%% *}" rest="${1#"${1%% *}"}"; echo "$target$rest" | tr -s ' -' '_' | sed 's/^_//;s/_$//'; }
-
 # 1. The pruned models (and their perplexity), through prune-table.sh so both tables share their runs.
 missing=()
-for spec in "${configs[@]}"; do [ -f "$runs/$(name_of "$spec")/eval.json" ] || missing+=("$spec"); done
-[ "${#missing[@]}" -eq 0 ] || MOP="$MOP" scripts/prune-table.sh "${missing[@]}" > /dev/null
+for spec in "${configs[@]}"; do [ -f "$runs/$(run_name "$spec")/eval.json" ] || missing+=("$spec"); done
+[ "${#missing[@]}" -eq 0 ] || scripts/prune-table.sh "${missing[@]}" > /dev/null
 
 # 2. Recovery of each pruned model, then its perplexity.
 for spec in "${configs[@]}"; do
-  out="$runs/$(name_of "$spec")"
+  out="$runs/$(run_name "$spec")"
   twin="$(twin_of "$spec")"
   if [ -n "$twin" ]; then
-    [ -e "$out/finetuned" ] || ln -s "../$(name_of "$twin")/finetuned" "$out/finetuned"
+    [ -e "$out/finetuned" ] || ln -s "../$(run_name "$twin")/finetuned" "$out/finetuned"
     continue
   fi
   if [ ! -f "$out/finetuned/finetune.json" ]; then
@@ -66,9 +59,9 @@ zero_shot() {
 }
 zero_shot "$model" "$runs/dense"
 for spec in "${configs[@]}"; do
-  out="$runs/$(name_of "$spec")"
+  out="$runs/$(run_name "$spec")"
   twin="$(twin_of "$spec")"
-  [ -z "$twin" ] || cp -n "$runs/$(name_of "$twin")/tasks-$limit.json" "$out/" 2>/dev/null || true
+  [ -z "$twin" ] || cp -n "$runs/$(run_name "$twin")/tasks-$limit.json" "$out/" 2>/dev/null || true
   zero_shot "$out" "$out"
   zero_shot "$out/finetuned" "$out/finetuned"
 done
