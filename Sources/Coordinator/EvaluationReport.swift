@@ -25,18 +25,22 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         public var averageAccNorm: Double?
         /// nil when not measured; the recovered model has the pruned model's shape and so its latency.
         public var latency: LatencyBenchmark.Result?
+        /// This model's latency against the first measured model's, from runs taken in turn (nil for the first).
+        public var latencyVsFirst: LatencyRatio?
         /// Wall time of this model's evaluation.
         public var seconds: Double
 
         enum CodingKeys: String, CodingKey {
             case name, parameters, compression, perplexity, tasks, latency, seconds
             case perplexityTokens = "perplexity_tokens"
+            case latencyVsFirst = "latency_vs_first"
             case averageAcc = "average_acc"
             case averageAccNorm = "average_acc_norm"
         }
 
         public init(name: String, parameters: Int, compression: Double, perplexity: Double?, perplexityTokens: Int?,
-                    tasks: [String: ZeroShotResult]?, latency: LatencyBenchmark.Result?, seconds: Double) {
+                    tasks: [String: ZeroShotResult]?, latency: LatencyBenchmark.Result?, latencyVsFirst: LatencyRatio? = nil,
+                    seconds: Double) {
             self.name = name
             self.parameters = parameters
             self.compression = compression
@@ -47,6 +51,7 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
             averageAcc = average?.acc
             averageAccNorm = average?.accNorm
             self.latency = latency
+            self.latencyVsFirst = latencyVsFirst
             self.seconds = seconds
         }
     }
@@ -92,8 +97,10 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         rows += [
             ("latency mean (s)", { $0.latency.map { String(format: "%.3f", $0.latencySeconds) } }),
             ("latency vs first", { model in
-                guard let latency = model.latency, let dense else { return nil }
-                return String(format: "%.3f", latency.latencySeconds / dense.latencySeconds)
+                if let ratio = model.latencyVsFirst {
+                    return String(format: "%.3f (%.3f-%.3f)", ratio.latencySeconds, ratio.latencySecondsMin, ratio.latencySecondsMax)
+                }
+                return model.latency != nil && model.latency == dense ? "1.000" : nil
             }),
             ("prefill tokens/s", { $0.latency.map { String(format: "%.1f", $0.prefillTokensPerSecond) } }),
             ("decode tokens/s", { $0.latency.map { String(format: "%.1f", $0.decodeTokensPerSecond) } }),
@@ -111,7 +118,9 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         if !taskNames.isEmpty { notes.append("zero-shot: " + (taskLimit.map { "first \($0) examples of each task" } ?? "whole validation sets")) }
         if let latency = dense {
             notes.append("latency: batch 1, \(latency.promptTokens)-token prompt, \(latency.newTokens) new tokens, "
-                + "\(latency.runs) runs of which \(latency.warmup) warm-up, \(latency.threads) threads")
+                + "\(latency.runs) runs of which \(latency.warmup) warm-up, \(latency.threads) threads; the models ran in "
+                + "turn, run by run (A B A B ...), each in its own process, and 'vs first' is the median of the paired "
+                + "runs' latency ratios (their min-max in brackets)")
         }
         if models.contains(where: { $0.name == "recovered" && $0.latency == nil }) {
             notes.append("the recovered model has the pruned model's shape, so its latency")

@@ -9,10 +9,15 @@ import Foundation
 /// therefore counts the tokens the decode steps made (`newTokens - 1`).
 public enum LatencyBenchmark {
     /// The wall time of one run, split at the end of the prefill.
-    public struct Timing: Equatable, Sendable {
+    public struct Timing: Codable, Equatable, Sendable {
         public var prefillSeconds: Double
         public var decodeSeconds: Double
         public var totalSeconds: Double { prefillSeconds + decodeSeconds }
+
+        enum CodingKeys: String, CodingKey {
+            case prefillSeconds = "prefill_seconds"
+            case decodeSeconds = "decode_seconds"
+        }
 
         public init(prefillSeconds: Double, decodeSeconds: Double) {
             self.prefillSeconds = prefillSeconds
@@ -22,9 +27,13 @@ public enum LatencyBenchmark {
 
     /// The numbers `mop bench` reports for one model (JSON: snake_case keys).
     public struct Result: Codable, Equatable, Sendable {
-        /// Mean and median seconds of a whole run (prefill + decode), over the runs after warm-up.
+        /// Mean, median and extremes of a whole run's seconds (prefill + decode), over the runs after warm-up.
         public var latencySeconds: Double
         public var latencyMedianSeconds: Double
+        public var latencyMinSeconds: Double
+        public var latencyMaxSeconds: Double
+        /// Each run's seconds after warm-up, in run order: what paired ratios between models are taken from.
+        public var runSeconds: [Double]
         /// Prompt tokens / mean prefill seconds.
         public var prefillTokensPerSecond: Double
         /// Decode-step tokens (new tokens - 1) / mean decode seconds.
@@ -42,6 +51,9 @@ public enum LatencyBenchmark {
             case runs, warmup, threads
             case latencySeconds = "latency_seconds"
             case latencyMedianSeconds = "latency_median_seconds"
+            case latencyMinSeconds = "latency_min_seconds"
+            case latencyMaxSeconds = "latency_max_seconds"
+            case runSeconds = "run_seconds"
             case prefillTokensPerSecond = "prefill_tokens_per_second"
             case decodeTokensPerSecond = "decode_tokens_per_second"
             case peakRssBytes = "peak_rss_bytes"
@@ -49,11 +61,13 @@ public enum LatencyBenchmark {
             case newTokens = "new_tokens"
         }
 
-        public init(latencySeconds: Double, latencyMedianSeconds: Double, prefillTokensPerSecond: Double,
-                    decodeTokensPerSecond: Double, peakRssBytes: Int, runs: Int, warmup: Int, promptTokens: Int,
-                    newTokens: Int, threads: Int) {
-            self.latencySeconds = latencySeconds
-            self.latencyMedianSeconds = latencyMedianSeconds
+        public init(runSeconds: [Double], prefillTokensPerSecond: Double, decodeTokensPerSecond: Double,
+                    peakRssBytes: Int, runs: Int, warmup: Int, promptTokens: Int, newTokens: Int, threads: Int) {
+            self.runSeconds = runSeconds
+            latencySeconds = LatencyBenchmark.mean(runSeconds)
+            latencyMedianSeconds = LatencyBenchmark.median(runSeconds)
+            latencyMinSeconds = runSeconds.min() ?? .nan
+            latencyMaxSeconds = runSeconds.max() ?? .nan
             self.prefillTokensPerSecond = prefillTokensPerSecond
             self.decodeTokensPerSecond = decodeTokensPerSecond
             self.peakRssBytes = peakRssBytes
@@ -109,13 +123,7 @@ public enum LatencyBenchmark {
     /// Runs the protocol on `model` and summarizes it with this process's peak resident memory.
     public static func run(_ model: Transformer, prompt: [Int32], settings: Settings, file: String,
                            progress: ProgressReporter? = nil) throws -> Result {
-        try settings.validate()
-        let positions = model.rope.positions
-        // The last new token is never fed back, so the cache holds prompt + newTokens - 1 positions.
-        guard prompt.count == settings.promptTokens, prompt.count + settings.newTokens - 1 <= positions else {
-            throw MopError(file: file, "\(settings.promptTokens) prompt + \(settings.newTokens) new tokens do not fit "
-                           + "the model's \(positions) positions")
-        }
+        try checkFits(model, prompt: prompt, settings: settings, file: file)
         let generator = Generator(model: model)
         var timings: [Timing] = []
         for index in 0..<settings.runs {
@@ -123,6 +131,17 @@ public enum LatencyBenchmark {
             progress?.update(index + 1)
         }
         return try summarize(timings, settings: settings, threads: BLAS.threads, peakRSSBytes: peakRSS())
+    }
+
+    /// Throws unless the settings are valid and a run fits the model's positions.
+    public static func checkFits(_ model: Transformer, prompt: [Int32], settings: Settings, file: String) throws {
+        try settings.validate()
+        let positions = model.rope.positions
+        // The last new token is never fed back, so the cache holds prompt + newTokens - 1 positions.
+        guard prompt.count == settings.promptTokens, prompt.count + settings.newTokens - 1 <= positions else {
+            throw MopError(file: file, "\(settings.promptTokens) prompt + \(settings.newTokens) new tokens do not fit "
+                           + "the model's \(positions) positions")
+        }
     }
 
     /// One run: prefill, then greedy decode steps until `newTokens` tokens exist, EOS or not.
@@ -146,8 +165,7 @@ public enum LatencyBenchmark {
         try settings.validate()
         let kept = Array(timings.dropFirst(settings.warmup))
         let prefill = mean(kept.map(\.prefillSeconds)), decode = mean(kept.map(\.decodeSeconds))
-        return Result(latencySeconds: mean(kept.map(\.totalSeconds)), latencyMedianSeconds: median(kept.map(\.totalSeconds)),
-                      prefillTokensPerSecond: Double(settings.promptTokens) / prefill,
+        return Result(runSeconds: kept.map(\.totalSeconds), prefillTokensPerSecond: Double(settings.promptTokens) / prefill,
                       decodeTokensPerSecond: Double(settings.newTokens - 1) / decode,
                       peakRssBytes: peakRSSBytes, runs: settings.runs, warmup: settings.warmup,
                       promptTokens: settings.promptTokens, newTokens: settings.newTokens, threads: threads)

@@ -9,42 +9,28 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Batch 1, a fixed prompt, greedy decoding with the KV cache to exactly --new-tokens tokens (EOS does not \
             stop it), --runs runs of which the first --warmup are dropped; mean and median latency of the rest. \
-            With --compare, each model is measured in its own child process of this binary, so each peak RSS \
-            (VmHWM) is that model's alone and not the larger of the two.
+            With --compare, the two models run in turn, run by run (A B A B ..., warm-up runs too), each in its \
+            own child process of this binary (so each peak RSS, VmHWM, is that model's alone), so a change of load \
+            hits both alike; the ratio is the median over the paired runs of compare / model, with its spread.
             """)
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
-    @Option(help: "A second model, measured the same way; ratios are compare / model.") var compare: String?
+    @Option(help: "A second model, measured in turn with the first; ratios are compare / model.") var compare: String?
     @Option(help: "Runs, warm-up included.") var runs = 20
     @Option(help: "First runs dropped from the statistics.") var warmup = 10
     @Option(help: "Prompt tokens (the start of a fixed sentence, or ids 0, 1, ... without a tokenizer).") var promptTokens = 12
     @Option(help: "Tokens generated per run (greedy, never stopped early).") var newTokens = 128
     @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
-    /// Measure MODEL in this process and print its JSON: how the parent of a --compare run asks a child.
-    @Flag(help: .hidden) var single = false
-
-    /// compare / model for each number: a latency ratio below 1 means the second model is faster.
-    struct Ratio: Encodable {
-        let latencySeconds: Double
-        let latencyMedianSeconds: Double
-        let prefillTokensPerSecond: Double
-        let decodeTokensPerSecond: Double
-        let peakRssBytes: Double
-
-        init(_ compare: LatencyBenchmark.Result, over model: LatencyBenchmark.Result) {
-            latencySeconds = compare.latencySeconds / model.latencySeconds
-            latencyMedianSeconds = compare.latencyMedianSeconds / model.latencyMedianSeconds
-            prefillTokensPerSecond = compare.prefillTokensPerSecond / model.prefillTokensPerSecond
-            decodeTokensPerSecond = compare.decodeTokensPerSecond / model.decodeTokensPerSecond
-            peakRssBytes = Double(compare.peakRssBytes) / Double(model.peakRssBytes)
-        }
-    }
+    /// Hold MODEL and measure one run per `run` line on stdin: how the parent of a --compare run drives a child.
+    @Flag(help: .hidden) var serve = false
 
     struct Comparison: Encodable {
         let model: LatencyBenchmark.Result
         let compare: LatencyBenchmark.Result
-        let ratio: Ratio
+        let ratio: LatencyRatio
+        /// Every run in the order it ran (model 0, compare 1), warm-up included.
+        let schedule: [InterleavedLatency.Run]
     }
 
     var settings: LatencyBenchmark.Settings {
@@ -59,33 +45,55 @@ struct BenchCommand: ParsableCommand {
         RunSupport.run(threads: threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench measures one process; run it without mpirun") }
             try settings.validate()
-            guard let compare, !single else {
+            if serve { return try serveRuns() }
+            guard let compare else {
                 let result = try measureHere()
                 return try json ? RunSupport.printJSON(result) : printTable([("model", model, result)], ratio: nil)
             }
-            let first = try BenchChild.measure(model, settings: settings, threads: threads)
-            let second = try BenchChild.measure(compare, settings: settings, threads: threads)
-            let ratio = Ratio(second, over: first)
-            if json { return try RunSupport.printJSON(Comparison(model: first, compare: second, ratio: ratio)) }
+            let outcome = try InterleavedBench.measure([model, compare], settings: settings, threads: threads)
+            let (first, second, ratio) = (outcome.results[0], outcome.results[1], outcome.ratios[0])
+            if json { return try RunSupport.printJSON(Comparison(model: first, compare: second, ratio: ratio, schedule: outcome.runs)) }
             printTable([("model", model, first), ("compare", compare, second)], ratio: ratio)
         }
     }
 
-    func measureHere() throws -> LatencyBenchmark.Result {
+    /// The model, ready to time, and the prompt every run starts from.
+    func loadGenerator() throws -> (Generator, [Int32]) {
         let loaded = try ModelLoader.load(path: model)
         let tokenizer = try loaded.tokenizer.map { try BPETokenizer($0, file: model) }
         let prompt = LatencyBenchmark.prompt(count: promptTokens, tokenizer: tokenizer,
                                              vocabSize: loaded.weights.config.vocabSize)
-        let progress = ProgressReporter("bench \((model as NSString).lastPathComponent)", total: runs, unit: "runs")
-        return try LatencyBenchmark.run(Transformer(weights: loaded.weights), prompt: prompt, settings: settings,
-                                        file: model, progress: progress)
+        return (Generator(model: Transformer(weights: loaded.weights)), prompt)
     }
 
-    /// A metric per row, a model per column (and the ratio when comparing).
-    func printTable(_ columns: [(role: String, path: String, result: LatencyBenchmark.Result)], ratio: Ratio?) {
+    func measureHere() throws -> LatencyBenchmark.Result {
+        let (generator, prompt) = try loadGenerator()
+        let progress = ProgressReporter("bench \((model as NSString).lastPathComponent)", total: runs, unit: "runs")
+        return try LatencyBenchmark.run(generator.model, prompt: prompt, settings: settings, file: model, progress: progress)
+    }
+
+    /// The child side of BenchChild: `ready` once loaded, a JSON timing per `run`, the summary at `end`.
+    func serveRuns() throws {
+        let (generator, prompt) = try loadGenerator()
+        try LatencyBenchmark.checkFits(generator.model, prompt: prompt, settings: settings, file: model)
+        func reply(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        func replyJSON(_ value: some Encodable) throws { reply(String(decoding: try JSONEncoder().encode(value), as: UTF8.self)) }
+        reply("ready")
+        while let request = readLine() {
+            switch request {
+            case "run": try replyJSON(LatencyBenchmark.measure(generator, prompt: prompt, newTokens: newTokens))
+            case "end": return try replyJSON(BenchChild.ServeSummary(peakRssBytes: try LatencyBenchmark.peakRSS(), threads: BLAS.threads))
+            default: throw MopError("bench --serve: unknown request \"\(request.prefix(40))\"")
+            }
+        }
+    }
+
+    /// A metric per row, a model per column (and the ratio when comparing: the paired runs' median).
+    func printTable(_ columns: [(role: String, path: String, result: LatencyBenchmark.Result)], ratio: LatencyRatio?) {
         let rows: [(String, (LatencyBenchmark.Result) -> String, Double?)] = [
-            ("latency mean (s)", { String(format: "%.4f", $0.latencySeconds) }, ratio?.latencySeconds),
-            ("latency median (s)", { String(format: "%.4f", $0.latencyMedianSeconds) }, ratio?.latencyMedianSeconds),
+            ("latency mean (s)", { String(format: "%.4f", $0.latencySeconds) }, nil),
+            ("latency median (s)", { String(format: "%.4f", $0.latencyMedianSeconds) }, ratio?.latencySeconds),
+            ("latency min-max (s)", { String(format: "%.3f-%.3f", $0.latencyMinSeconds, $0.latencyMaxSeconds) }, nil),
             ("prefill tokens/s", { String(format: "%.1f", $0.prefillTokensPerSecond) }, ratio?.prefillTokensPerSecond),
             ("decode tokens/s", { String(format: "%.1f", $0.decodeTokensPerSecond) }, ratio?.decodeTokensPerSecond),
             ("peak RSS (MiB)", { String(format: "%.1f", Double($0.peakRssBytes) / 1_048_576) }, ratio?.peakRssBytes),
@@ -104,6 +112,11 @@ struct BenchCommand: ParsableCommand {
         let first = columns[0].result
         lines.append(String(format: "%d runs (%d warm-up dropped), %d prompt + %d new tokens, %d threads",
                             first.runs, first.warmup, first.promptTokens, first.newTokens, first.threads))
+        if let ratio {
+            lines.append(String(format: "ratio: compare / model, the median over %d paired runs, run in turn (A B A B ...); "
+                                + "latency %.3f (%.3f-%.3f over the pairs)", ratio.pairs, ratio.latencySeconds,
+                                ratio.latencySecondsMin, ratio.latencySecondsMax))
+        }
         RunSupport.printLine(lines.joined(separator: "\n"))
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import Shared
 
 /// The chained evaluation of `mop prune --eval`: perplexity and zero-shot accuracy sharded over every rank, then
-/// latency on rank 0 alone (in a child process per model file, while the other ranks sleep in a barrier so the cores
-/// are its own).
+/// latency on rank 0 alone: the model files run in turn, run by run, each in its own child process, while the other
+/// ranks sleep in a barrier so the cores are its own.
 struct EvaluationJob {
     let options: EvaluationOptions
     let dedicatedCoordinator: Bool
@@ -36,20 +36,26 @@ struct EvaluationJob {
             let zeroShot = tasks.isEmpty ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: subject.path, tasks: tasks, directory: options.tasksDir,
                 limit: options.evalLimit, dedicatedCoordinator: dedicatedCoordinator, communicator: communicator)
-            var latency: LatencyBenchmark.Result?
-            if communicator.isCoordinator, let settings = options.bench, let benchPath = subject.benchPath {
-                latency = try BenchChild.measure(benchPath, settings: settings, threads: threads)
-            }
-            communicator.idleBarrier()
             let parameters = subject.weights.config.parameters
             models.append(EvaluationReport.Model(
                 name: subject.name, parameters: parameters, compression: 1 - Double(parameters) / Double(original.parameters),
                 perplexity: perplexity?.perplexity, perplexityTokens: perplexity?.tokens, tasks: zeroShot?.tasks,
-                latency: latency, seconds: Date().timeIntervalSince(start)))
+                latency: nil, seconds: Date().timeIntervalSince(start)))
             if communicator.isCoordinator, let line = models.last.map(Self.line) {
                 FileHandle.standardError.write(Data(("eval: " + line + "\n").utf8))
             }
         }
+        let timed = subjects.indices.filter { subjects[$0].benchPath != nil }
+        if communicator.isCoordinator, let settings = options.bench, !timed.isEmpty {
+            let outcome = try InterleavedBench.measure(timed.compactMap { subjects[$0].benchPath }, settings: settings,
+                                                       threads: threads)
+            for (position, index) in timed.enumerated() {
+                models[index].latency = outcome.results[position]
+                models[index].latencyVsFirst = position == 0 ? nil : outcome.ratios[position - 1]
+                FileHandle.standardError.write(Data(("eval: " + Self.line(models[index]) + "\n").utf8))
+            }
+        }
+        communicator.idleBarrier()
         guard communicator.isCoordinator else { return nil }
         return EvaluationReport(perplexityFile: options.evalText, seqLen: options.evalSeqLen, maxTokens: options.evalMaxTokens,
                                 taskLimit: options.evalLimit, models: models)
@@ -64,6 +70,9 @@ struct EvaluationJob {
         }
         if let latency = model.latency {
             parts.append(String(format: "latency %.3f s, decode %.1f tokens/s", latency.latencySeconds, latency.decodeTokensPerSecond))
+        }
+        if let ratio = model.latencyVsFirst {
+            parts.append(String(format: "(latency %.3f of the first's, median of %d paired runs)", ratio.latencySeconds, ratio.pairs))
         }
         return parts.joined(separator: " ")
     }

@@ -4,9 +4,18 @@ import Shared
 
 final class EvaluationReportTests: XCTestCase {
     func latency(_ seconds: Double, decode: Double) -> LatencyBenchmark.Result {
-        LatencyBenchmark.Result(latencySeconds: seconds, latencyMedianSeconds: seconds, prefillTokensPerSecond: 50,
+        LatencyBenchmark.Result(runSeconds: [seconds - 1, seconds, seconds + 1], prefillTokensPerSecond: 50,
                                 decodeTokensPerSecond: decode, peakRssBytes: 300 << 20, runs: 20, warmup: 10,
                                 promptTokens: 12, newTokens: 128, threads: 2)
+    }
+
+    /// The pruned model's ratio to the dense one over three paired runs: 0.7, 0.8 and 0.95 of the dense run's time.
+    func pairedRatio() -> LatencyRatio {
+        let dense = [9.0, 10, 11].map { LatencyBenchmark.Timing(prefillSeconds: 1, decodeSeconds: $0 - 1) }
+        let pruned = zip(dense, [0.7, 0.8, 0.95]).map {
+            LatencyBenchmark.Timing(prefillSeconds: $0.prefillSeconds * $1, decodeSeconds: $0.decodeSeconds * $1)
+        }
+        return LatencyRatio(pruned, peakRssBytes: 200 << 20, over: dense, referencePeakRssBytes: 300 << 20)
     }
 
     func task(_ acc: Double, _ accNorm: Double) -> ZeroShotResult {
@@ -18,7 +27,8 @@ final class EvaluationReportTests: XCTestCase {
             .init(name: "dense", parameters: 1000, compression: 0, perplexity: 28.1, perplexityTokens: 4096,
                   tasks: ["piqa": task(0.6, 0.7), "boolq": task(0.4, 0.5)], latency: latency(10, decode: 12), seconds: 30),
             .init(name: "pruned", parameters: 800, compression: 0.2, perplexity: 94.0, perplexityTokens: 4096,
-                  tasks: ["piqa": task(0.5, 0.6), "boolq": task(0.3, 0.2)], latency: latency(8, decode: 15), seconds: 25),
+                  tasks: ["piqa": task(0.5, 0.6), "boolq": task(0.3, 0.2)], latency: latency(8, decode: 15),
+                  latencyVsFirst: pairedRatio(), seconds: 25),
             .init(name: "recovered", parameters: 800, compression: 0.2, perplexity: 75.2, perplexityTokens: 4096,
                   tasks: ["piqa": task(0.55, 0.65), "boolq": task(0.35, 0.3)], latency: nil, seconds: 20),
         ])
@@ -33,7 +43,9 @@ final class EvaluationReportTests: XCTestCase {
         XCTAssertTrue(lines.contains("| perplexity | 28.10 | 94.00 | 75.20 |"), lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains("| boolq acc / acc_norm | 0.400 / 0.500 | 0.300 / 0.200 | 0.350 / 0.300 |"))
         XCTAssertTrue(lines.contains("| average acc / acc_norm | 0.500 / 0.600 | 0.400 / 0.400 | 0.450 / 0.475 |"))
-        XCTAssertTrue(lines.contains("| latency vs first | 1.000 | 0.800 | - |"), lines.joined(separator: "\n"))
+        // The paired runs' median and spread, not the ratio of the means (8 / 10).
+        XCTAssertTrue(lines.contains("| latency vs first | 1.000 | 0.800 (0.700-0.950) | - |"), lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.last!.contains("run by run (A B A B ...)"), lines.last!)
         XCTAssertTrue(lines.contains("| decode tokens/s | 12.0 | 15.0 | - |"))
         XCTAssertTrue(lines.last!.contains("first 100 examples of each task") && lines.last!.contains("first 4096 tokens"))
 
@@ -75,6 +87,12 @@ final class EvaluationReportTests: XCTestCase {
         let models = try XCTUnwrap((object["evaluation"] as? [String: Any])?["models"] as? [[String: Any]])
         XCTAssertEqual(models[1]["average_acc"] as? Double, 0.4)
         XCTAssertEqual(((models[0]["latency"] as? [String: Any])?["decode_tokens_per_second"]) as? Double, 12)
+        XCTAssertEqual(((models[0]["latency"] as? [String: Any])?["run_seconds"]) as? [Double], [9, 10, 11])
+        XCTAssertNil(models[0]["latency_vs_first"])
+        let ratio = try XCTUnwrap(models[1]["latency_vs_first"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(ratio["latency_seconds"] as? Double), 0.8, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ratio["latency_seconds_max"] as? Double), 0.95, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ratio["peak_rss_bytes"] as? Double), 2.0 / 3, accuracy: 1e-12)
         XCTAssertEqual(((models[0]["tasks"] as? [String: Any])?["piqa"] as? [String: Any])?["acc_norm"] as? Double, 0.7)
         XCTAssertEqual((object["finetune"] as? [String: Any])?["held_out_loss_after"] as? Double, 2.8)
         let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)

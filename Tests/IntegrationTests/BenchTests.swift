@@ -30,35 +30,60 @@ final class BenchTests: XCTestCase {
     static let metrics = ["latency_seconds", "latency_median_seconds", "prefill_tokens_per_second",
                           "decode_tokens_per_second", "peak_rss_bytes"]
 
-    func testCompareReportsBothModelsAndTheirRatio() throws {
+    func testCompareRunsTheModelsInTurnAndTakesTheRatioFromPairs() throws {
         let model = try tinyModel("tiny.gguf", layers: 4), other = try tinyModel("tiny2.gguf", layers: 2)
-        let output = try MopProcess.run(["bench", model, "--compare", other, "--runs", "3", "--warmup", "1",
+        let output = try MopProcess.run(["bench", model, "--compare", other, "--runs", "6", "--warmup", "2",
                                          "--new-tokens", "8", "--json"])
         XCTAssertEqual(output.status, 0, output.stderr)
         let json = try XCTUnwrap(output.json, output.stdout)
-        XCTAssertEqual(Set(json.keys), ["model", "compare", "ratio"])
+        XCTAssertEqual(Set(json.keys), ["model", "compare", "ratio", "schedule"])
         let first = try XCTUnwrap(json["model"] as? [String: Any]), second = try XCTUnwrap(json["compare"] as? [String: Any])
         let ratio = try XCTUnwrap(json["ratio"] as? [String: Any])
+        let perModel = Self.metrics + ["latency_min_seconds", "latency_max_seconds", "run_seconds", "runs", "warmup",
+                                       "prompt_tokens", "new_tokens", "threads"]
         for side in [first, second] {
-            XCTAssertEqual(Set(side.keys), Set(Self.metrics + ["runs", "warmup", "prompt_tokens", "new_tokens", "threads"]))
-            XCTAssertEqual(side["runs"] as? Int, 3)
-            XCTAssertEqual(side["warmup"] as? Int, 1)
+            XCTAssertEqual(Set(side.keys), Set(perModel))
+            XCTAssertEqual(side["runs"] as? Int, 6)
+            XCTAssertEqual(side["warmup"] as? Int, 2)
             XCTAssertEqual(side["prompt_tokens"] as? Int, 12)
             XCTAssertEqual(side["new_tokens"] as? Int, 8)
+            XCTAssertEqual((side["run_seconds"] as? [Double])?.count, 4)
             for key in Self.metrics { XCTAssertGreaterThan(try XCTUnwrap(side[key] as? Double), 0, key) }
             // Each model measured in its own process: its peak RSS is at least its weights' size, and sane.
             XCTAssertLessThan(try XCTUnwrap(side["peak_rss_bytes"] as? Double), 4e9)
         }
-        XCTAssertEqual(Set(ratio.keys), Set(Self.metrics))
-        for key in Self.metrics {
-            let expected = try XCTUnwrap(second[key] as? Double) / XCTUnwrap(first[key] as? Double)
-            XCTAssertEqual(try XCTUnwrap(ratio[key] as? Double), expected, accuracy: 1e-9 * expected, key)
+
+        // The runs alternated, warm-up included, one at a time: model, compare, model, compare, ...
+        let schedule = try XCTUnwrap(json["schedule"] as? [[String: Any]])
+        XCTAssertEqual(schedule.compactMap { $0["model"] as? Int }, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+        XCTAssertEqual(schedule.compactMap { $0["round"] as? Int }, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+        let intervals = schedule.compactMap { run in (run["started"] as? Double).flatMap { s in (run["ended"] as? Double).map { (s, $0) } } }
+        XCTAssertEqual(intervals.count, 12)
+        for (earlier, later) in zip(intervals, intervals.dropFirst()) { XCTAssertLessThanOrEqual(earlier.1, later.0) }
+        // Each run's own timing lies inside the interval the driver saw.
+        let runSeconds = [try XCTUnwrap(first["run_seconds"] as? [Double]), try XCTUnwrap(second["run_seconds"] as? [Double])]
+        for (index, run) in schedule.enumerated() where index >= 4 {
+            XCTAssertLessThanOrEqual(runSeconds[index % 2][index / 2 - 2], intervals[index].1 - intervals[index].0 + 1e-6)
+        }
+
+        // The ratio is the median over the pairs of compare / model, not a ratio of means.
+        let pairs = zip(runSeconds[1], runSeconds[0]).map { $0 / $1 }
+        XCTAssertEqual(ratio["pairs"] as? Int, 4)
+        XCTAssertEqual(try XCTUnwrap(ratio["latency_seconds"] as? Double), LatencyBenchmark.median(pairs), accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ratio["latency_seconds_min"] as? Double), pairs.min()!, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ratio["latency_seconds_max"] as? Double), pairs.max()!, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ratio["peak_rss_bytes"] as? Double),
+                       try XCTUnwrap(second["peak_rss_bytes"] as? Double) / XCTUnwrap(first["peak_rss_bytes"] as? Double),
+                       accuracy: 1e-12)
+        for key in ["prefill_tokens_per_second", "decode_tokens_per_second"] {
+            XCTAssertGreaterThan(try XCTUnwrap(ratio[key] as? Double), 0, key)
         }
 
         let table = try MopProcess.run(["bench", model, "--compare", other, "--runs", "2", "--warmup", "1", "--new-tokens", "4"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("tiny.gguf") && table.stdout.contains("tiny2.gguf"), table.stdout)
         XCTAssertTrue(table.stdout.contains("decode tokens/s") && table.stdout.contains("ratio"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("median over 1 paired runs, run in turn"), table.stdout)
     }
 
     func testSingleModelJSON() throws {

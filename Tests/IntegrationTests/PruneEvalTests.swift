@@ -40,12 +40,14 @@ final class PruneEvalTests: XCTestCase {
 
         // Each model's numbers equal a separate `mop eval` of the file the job wrote (or read) for it.
         for (entry, path) in zip(models, [model, out, out + "/finetuned"]) {
+            // One BLAS thread, as the job's ranks: the accuracies are counts of argmaxes, equal only without rounding ties.
             let alone = try MopProcess.run(["eval", path, "--ppl", text, "--seq-len", "128", "--tasks", "arc_easy,boolq",
-                                            "--tasks-dir", tasksDir, "--limit", "6", "--json"])
+                                            "--tasks-dir", tasksDir, "--limit", "6", "--json"],
+                                           environment: ["OPENBLAS_NUM_THREADS": "1"])
             XCTAssertEqual(alone.status, 0, alone.stderr)
             let json = try XCTUnwrap(alone.json)
             let expected = try XCTUnwrap(json["perplexity"] as? Double)
-            XCTAssertEqual(try XCTUnwrap(entry["perplexity"] as? Double), expected, accuracy: 1e-4 * expected, path)
+            XCTAssertEqual(try XCTUnwrap(entry["perplexity"] as? Double), expected, accuracy: CrossRunTolerance.relative * expected, path)
             let tasks = try XCTUnwrap(entry["tasks"] as? [String: [String: Any]])
             let aloneTasks = try XCTUnwrap(json["tasks"] as? [String: [String: Any]])
             for task in ["arc_easy", "boolq"] {
@@ -61,10 +63,17 @@ final class PruneEvalTests: XCTestCase {
             XCTAssertGreaterThan(try XCTUnwrap(latency["decode_tokens_per_second"] as? Double), 0)
         }
         XCTAssertNil(models[2]["latency"])
+        // The two models ran in turn; the pruned one's ratio is the median of its paired runs' ratios.
+        let runs = try (0..<2).map { try XCTUnwrap((models[$0]["latency"] as? [String: Any])?["run_seconds"] as? [Double]) }
+        XCTAssertEqual(runs.map(\.count), [2, 2])
+        let vsFirst = try XCTUnwrap(models[1]["latency_vs_first"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(vsFirst["latency_seconds"] as? Double),
+                       LatencyBenchmark.median(zip(runs[1], runs[0]).map { $0 / $1 }), accuracy: 1e-12)
+        XCTAssertNil(models[0]["latency_vs_first"])
 
         let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         for expected in ["## Recovery", "## Dense, pruned and recovered", "| | dense | pruned | recovered |",
-                         "| arc_easy acc / acc_norm |", "| decode tokens/s |", "![perplexity against compression](perplexity.svg)"] {
+                         "| arc_easy acc / acc_norm |", "| decode tokens/s |", "| latency vs first | 1.000 | ", "![perplexity against compression](perplexity.svg)"] {
             XCTAssertTrue(markdown.contains(expected), expected + "\n" + markdown)
         }
         let plot = try String(contentsOfFile: out + "/perplexity.svg", encoding: .utf8)

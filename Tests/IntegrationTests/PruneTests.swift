@@ -86,19 +86,8 @@ final class PruneTests: XCTestCase {
         XCTAssertEqual(single.status, 0, single.stderr)
         let distributed = try MopProcess.mpirun(ranks: 2, try pruneArgs(model, out: directory + "/two"), timeout: 180)
         XCTAssertEqual(distributed.status, 0, distributed.stderr)
-        XCTAssertEqual(try PruningStructure.load(path: directory + "/one/structure.json"),
-                       try PruningStructure.load(path: directory + "/two/structure.json"))
-        let one = try XCTUnwrap(single.json?["iterations"] as? [[String: Any]])
-        let two = try XCTUnwrap(distributed.json?["iterations"] as? [[String: Any]])
-        XCTAssertEqual(one.count, two.count)
-        for (a, b) in zip(one, two) {
-            XCTAssertEqual(a["branch"] as? String, b["branch"] as? String)
-            for key in ["depth_loss", "width_loss"] {
-                guard let x = a[key] as? Double else { XCTAssertNil(b[key] as? Double); continue }
-                let y = try XCTUnwrap(b[key] as? Double)
-                XCTAssertEqual(y, x, accuracy: 1e-6 * abs(x), key)
-            }
-        }
+        try PruneOutcome(distributed, directory: directory + "/two")
+            .assertSameSearch(as: try PruneOutcome(single, directory: directory + "/one"), "2 ranks")
     }
 
     func testBadPruneInputs() throws {

@@ -25,7 +25,7 @@ final class SmolLM2EvalTests: XCTestCase {
         let a = try XCTUnwrap(single.json?["perplexity"] as? Double)
         let b = try XCTUnwrap(distributed.json?["perplexity"] as? Double, distributed.stdout)
         XCTAssertEqual(distributed.json?["ranks"] as? Int, 2)
-        XCTAssertEqual(b, a, accuracy: 1e-6 * a)
+        XCTAssertEqual(b, a, accuracy: CrossRunTolerance.relative * a)
     }
 
     func testInspectReportsTheArchitecture() throws {

@@ -13,6 +13,10 @@ final class LatencyBenchmarkTests: XCTestCase {
         // Kept totals: 1.2, 1.8, 3.0, 1.4 -> mean 7.4 / 4, median (1.4 + 1.8) / 2.
         XCTAssertEqual(result.latencySeconds, 1.85, accuracy: 1e-12)
         XCTAssertEqual(result.latencyMedianSeconds, 1.6, accuracy: 1e-12)
+        XCTAssertEqual(result.latencyMinSeconds, 1.2, accuracy: 1e-12)
+        XCTAssertEqual(result.latencyMaxSeconds, 3.0, accuracy: 1e-12)
+        XCTAssertEqual(result.runSeconds.count, 4)
+        XCTAssertEqual(result.runSeconds[2], 3.0, accuracy: 1e-12)
         // Mean prefill 0.2 s for 12 tokens; mean decode 1.65 s for the 8 tokens the decode steps made.
         XCTAssertEqual(result.prefillTokensPerSecond, 60, accuracy: 1e-9)
         XCTAssertEqual(result.decodeTokensPerSecond, 8 / 1.65, accuracy: 1e-9)
