@@ -48,8 +48,7 @@ public struct BPETokenizer: Sendable {
         }
 
         guard spec.merges.count <= Int(Int32.max) else { throw MopError(file: file, "too many merges") }
-        let namedIds = spec.specialTokenIds + [spec.bosTokenId, spec.eosTokenId].compactMap { $0 }
-        for id in namedIds where !(0..<Int32(count)).contains(id) {
+        for id in spec.namedTokenIds where !(0..<Int32(count)).contains(id) {
             throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(count) tokens")
         }
         if spec.addBos && spec.bosTokenId == nil {

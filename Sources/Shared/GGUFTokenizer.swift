@@ -66,14 +66,15 @@ public enum GGUFTokenizer {
         return TokenizerSpec(vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer, specialTokenIds: special,
                              bosTokenId: try tokenId("tokenizer.ggml.bos_token_id"),
                              eosTokenId: try tokenId("tokenizer.ggml.eos_token_id"),
-                             addBos: addBos, chatTemplate: chatTemplate)
+                             addBos: addBos, chatTemplate: chatTemplate,
+                             padTokenId: try tokenId("tokenizer.ggml.padding_token_id"),
+                             unkTokenId: try tokenId("tokenizer.ggml.unknown_token_id"))
     }
 
     /// The metadata entries describing `spec`, in the order llama.cpp's converter writes them.
     /// Token ids outside the vocabulary are rejected with an error naming `file`, the file being written.
     public static func metadata(for spec: TokenizerSpec, file: String) throws -> [(key: String, value: GGUFValue)] {
-        let ids = spec.specialTokenIds + [spec.bosTokenId, spec.eosTokenId].compactMap { $0 }
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= spec.vocabulary.count }) {
+        if let bad = spec.namedTokenIds.first(where: { $0 < 0 || Int($0) >= spec.vocabulary.count }) {
             throw MopError(file: file, "tokenizer token id \(bad) is outside the vocabulary of \(spec.vocabulary.count) tokens")
         }
         let special = Set(spec.specialTokenIds)
@@ -88,6 +89,8 @@ public enum GGUFTokenizer {
         ]
         if let bos = spec.bosTokenId { entries.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos)))) }
         if let eos = spec.eosTokenId { entries.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
+        if let unk = spec.unkTokenId { entries.append(("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk)))) }
+        if let pad = spec.padTokenId { entries.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad)))) }
         entries.append(("tokenizer.ggml.add_bos_token", .bool(spec.addBos)))
         if let template = spec.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
         return entries

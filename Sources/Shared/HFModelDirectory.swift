@@ -1,12 +1,15 @@
 import Foundation
 
 /// A Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded
-/// `model.safetensors.index.json`. The tokenizer files live beside them; their loader takes `tokenizerPath(in:)`.
+/// `model.safetensors.index.json`, and beside them the tokenizer: `tokenizer.json`, `tokenizer_config.json`
+/// (chat template, special tokens) and `generation_config.json`.
 public enum HFModelDirectory {
     public static let configName = "config.json"
     public static let weightsName = "model.safetensors"
     public static let indexName = "model.safetensors.index.json"
     public static let tokenizerName = "tokenizer.json"
+    /// Where transformers >= 4.43 saves the chat template when tokenizer_config.json does not hold it.
+    public static let chatTemplateName = "chat_template.jinja"
 
     /// The tokenizer file of the directory at `path`, for the tokenizer loader.
     public static func tokenizerPath(in path: String) -> String { join(path, tokenizerName) }
@@ -62,9 +65,73 @@ public enum HFModelDirectory {
             throw MopError(file: directory, "cannot create the output directory")
         }
         try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
-        let config = try AtomicFileWriter(path: join(directory, configName))
-        try config.append(configData)
-        try config.commit()
+        try writeAtomically(configData, to: join(directory, configName))
+    }
+
+    /// The tokenizer of the directory at `path`, nil without a tokenizer.json. tokenizer.json gives the vocabulary,
+    /// merges and pre-tokenizer; tokenizer_config.json (or chat_template.jinja) the chat template and special tokens;
+    /// ids still unknown come from generation_config.json, then config.json, as transformers' `generate` takes them.
+    public static func readTokenizer(in path: String) throws -> TokenizerSpec? {
+        let tokenizerPath = tokenizerPath(in: path)
+        guard FileManager.default.fileExists(atPath: tokenizerPath) else { return nil }
+        var spec = try TokenizerJSON.read(path: tokenizerPath)
+        let configPath = join(path, HFTokenizerConfig.fileName)
+        if let data = try contents(configPath) {
+            spec = try HFTokenizerConfig.parse(data, file: configPath).applied(to: spec, file: configPath)
+        }
+        let templatePath = join(path, chatTemplateName)
+        if spec.chatTemplate == nil, let data = try contents(templatePath) {
+            guard let template = String(data: data, encoding: .utf8) else { throw MopError(file: templatePath, "not UTF-8 text") }
+            spec.chatTemplate = template
+        }
+        let generationPath = join(path, HFGenerationConfig.fileName)
+        if let data = try contents(generationPath) {
+            let generation = try HFGenerationConfig.parse(data, file: generationPath)
+            try fillUnknownIds(of: &spec, from: generation, file: generationPath)
+        }
+        let modelConfigPath = join(path, configName)
+        if let data = try contents(modelConfigPath) {
+            let tokens = try HFConfig.parseSpecialTokens(data: data, file: modelConfigPath)
+            try fillUnknownIds(of: &spec, from: HFGenerationConfig(tokens: tokens), file: modelConfigPath)
+        }
+        return spec
+    }
+
+    /// Sets the BOS, EOS and pad ids `spec` lacks to those of `ids` (EOS: the first), which must be in the vocabulary.
+    private static func fillUnknownIds(of spec: inout TokenizerSpec, from ids: HFGenerationConfig, file: String) throws {
+        func checked(_ id: Int?) throws -> Int32? {
+            guard let id else { return nil }
+            guard id < spec.vocabulary.count else {
+                throw MopError(file: file, "token id \(id) is outside the vocabulary of \(spec.vocabulary.count) tokens")
+            }
+            return Int32(id)
+        }
+        spec.bosTokenId = try spec.bosTokenId ?? checked(ids.tokens.bos)
+        spec.eosTokenId = try spec.eosTokenId ?? checked(ids.tokens.eos.first)
+        spec.padTokenId = try spec.padTokenId ?? checked(ids.padTokenId)
+    }
+
+    /// Writes tokenizer.json, tokenizer_config.json and (when `spec` knows any id) generation_config.json into
+    /// `directory`, each through a temporary name; `maxPositions` is the model's context length.
+    public static func writeTokenizer(_ spec: TokenizerSpec, maxPositions: Int, to directory: String) throws {
+        try TokenizerJSON.write(spec, to: tokenizerPath(in: directory))
+        let configPath = join(directory, HFTokenizerConfig.fileName)
+        try writeAtomically(try HFTokenizerConfig(spec: spec, maxPositions: maxPositions, file: configPath).data(), to: configPath)
+        let generation = HFGenerationConfig(spec: spec)
+        if !generation.isEmpty { try writeAtomically(generation.data(), to: join(directory, HFGenerationConfig.fileName)) }
+    }
+
+    /// The file's bytes, nil when it does not exist.
+    private static func contents(_ path: String) throws -> Data? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw MopError(file: path, "cannot read the file") }
+        return data
+    }
+
+    private static func writeAtomically(_ data: Data, to path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.append(data)
+        try writer.commit()
     }
 
     /// The named tensors, after checking they have the shapes the config implies: `ModelWeights` is a plain value,

@@ -3,7 +3,7 @@ import Foundation
 /// The file formats a model can come in.
 public enum ModelFormat: String, Sendable {
     case gguf
-    /// A Hugging Face directory (config.json, safetensors, tokenizer.json), as mop also writes.
+    /// A Hugging Face directory (config.json, safetensors, tokenizer.json, tokenizer_config.json), as mop also writes.
     case huggingFace = "hf"
 }
 
@@ -53,15 +53,7 @@ public enum ModelLoader {
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .gguf)
         case .huggingFace:
             let weights = try HFModelDirectory.load(path: path)
-            let tokenizerPath = (path as NSString).appendingPathComponent("tokenizer.json")
-            var tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try TokenizerJSON.read(path: tokenizerPath) : nil
-            // tokenizer.json does not say which token ends a sequence; config.json does (as mop writes it).
-            if tokenizer != nil, tokenizer?.eosTokenId == nil {
-                let configPath = (path as NSString).appendingPathComponent("config.json")
-                let special = try HFConfig.parseSpecialTokens(data: FileManager.default.contents(atPath: configPath) ?? Data("{}".utf8),
-                                                              file: configPath)
-                tokenizer?.eosTokenId = special.eos.first.map(Int32.init)
-            }
+            let tokenizer = try HFModelDirectory.readTokenizer(in: path)
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
         }
     }

@@ -20,9 +20,13 @@ public struct TokenizerSpec: Equatable, Sendable {
     public var eosTokenId: Int32?
     public var addBos: Bool
     public var chatTemplate: String?
+    /// Carried from the input model to the exports (tokenizer_config.json, GGUF); mop itself pads and never emits unk.
+    public var padTokenId: Int32?
+    public var unkTokenId: Int32?
 
     public init(vocabulary: [String], merges: [String], preTokenizer: PreTokenizerKind, specialTokenIds: [Int32],
-                bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool, chatTemplate: String? = nil) {
+                bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool, chatTemplate: String? = nil,
+                padTokenId: Int32? = nil, unkTokenId: Int32? = nil) {
         self.vocabulary = vocabulary
         self.merges = merges
         self.preTokenizer = preTokenizer
@@ -31,5 +35,12 @@ public struct TokenizerSpec: Equatable, Sendable {
         self.eosTokenId = eosTokenId
         self.addBos = addBos
         self.chatTemplate = chatTemplate
+        self.padTokenId = padTokenId
+        self.unkTokenId = unkTokenId
+    }
+
+    /// The ids the spec names (special, BOS, EOS, pad, unk), for range checks against the vocabulary.
+    public var namedTokenIds: [Int32] {
+        specialTokenIds + [bosTokenId, eosTokenId, padTokenId, unkTokenId].compactMap { $0 }
     }
 }

@@ -30,6 +30,8 @@ public enum WeightBroadcast {
             var eosTokenId: Int32?
             var addBos: Bool
             var chatTemplate: String?
+            var padTokenId: Int32?
+            var unkTokenId: Int32?
         }
 
         init(_ model: LoadedModel, checksum: UInt64) {
@@ -48,7 +50,8 @@ public enum WeightBroadcast {
             tokenizer = model.tokenizer.map {
                 Tokenizer(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: $0.preTokenizer.rawValue,
                           specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId,
-                          addBos: $0.addBos, chatTemplate: $0.chatTemplate)
+                          addBos: $0.addBos, chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId,
+                          unkTokenId: $0.unkTokenId)
             }
             format = model.format.rawValue
             self.checksum = checksum
@@ -93,7 +96,8 @@ public enum WeightBroadcast {
                 }
                 return TokenizerSpec(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: kind,
                                      specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId,
-                                     eosTokenId: $0.eosTokenId, addBos: $0.addBos, chatTemplate: $0.chatTemplate)
+                                     eosTokenId: $0.eosTokenId, addBos: $0.addBos, chatTemplate: $0.chatTemplate,
+                                     padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
             }
         }
     }

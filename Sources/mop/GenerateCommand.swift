@@ -22,6 +22,8 @@ struct GenerateCommand: ParsableCommand {
         let text: String
         let tokens: [Int32]
         let promptTokens: Int
+        /// The ids fed to the model, so a caller can compare them with another tokenizer's (scripts/check-chat-template.py).
+        let promptTokenIds: [Int32]
         let seconds: Double
         let tokensPerSecond: Double
     }
@@ -68,7 +70,7 @@ struct GenerateCommand: ParsableCommand {
             let output = tokenizer.decode(tokens.filter { !stopTokens.contains($0) })
             if json {
                 return try RunSupport.printJSON(Report(model: model, prompt: text, text: output, tokens: tokens,
-                                                       promptTokens: ids.count, seconds: seconds,
+                                                       promptTokens: ids.count, promptTokenIds: ids, seconds: seconds,
                                                        tokensPerSecond: Double(tokens.count) / seconds))
             }
             FileHandle.standardOutput.write(Data(String(output.dropFirst(printed.count)).utf8 + Data("\n".utf8)))

@@ -154,6 +154,14 @@ final class GGUFMalformedTests: XCTestCase {
         assertMopError(pre, "unsupported pre-tokenizer \"qwen22\"") { try GGUFModel.load(path: pre) }
     }
 
+    func testPadAndUnkIdsOutsideTheVocabulary() throws {
+        // The key, then its value type (4 bytes), then the uint32 id.
+        for key in ["tokenizer.ggml.padding_token_id", "tokenizer.ggml.unknown_token_id"] {
+            let path = try save(try patched(after: key, skip: 4, with: .le(UInt32(40))), "\(key).gguf")
+            assertMopError(path, "\(key) 40 is not a token id below the vocabulary size 40") { try GGUFModel.load(path: path) }
+        }
+    }
+
     func testRopeScalingIsRejectedNotIgnored() throws {
         let meta: [(String, GGUFValue)] = [("general.architecture", .string("llama")), ("llama.rope.scaling.type", .string("yarn")),
                                            ("llama.block_count", .uint32(1)), ("llama.embedding_length", .uint32(8)),

@@ -86,6 +86,8 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(file.metadata["llama.rope.freq_base"], .float32(50000))
         XCTAssertEqual(file.metadata["tokenizer.ggml.pre"], .string("smollm"))
         XCTAssertEqual(file.metadata["tokenizer.ggml.token_type"]?.array?.prefix(4).map(\.int), [3, 3, 3, 1])
+        XCTAssertEqual(file.metadata["tokenizer.ggml.padding_token_id"], .uint32(2))
+        XCTAssertEqual(file.metadata["tokenizer.ggml.unknown_token_id"], .uint32(0))
         XCTAssertEqual(file.dataOffset % 32, 0)
         // GGUF dimensions are innermost first: the [V, D] embedding is stored as [D, V].
         XCTAssertEqual(file.tensor(named: "token_embd.weight")?.dimensions, [16, 40])
@@ -175,13 +177,17 @@ final class GGUFRoundTripTests: XCTestCase {
 
     func testWriterRejectsTokenIdsOutsideTheVocabularyAndLeavesNoFile() {
         let weights = ModelWeights.random(config: GGUFTestModels.config(mha, tied: true), seed: 1)
-        var tokenizer = GGUFTestModels.tokenizer()
-        tokenizer.eosTokenId = 40
-        let path = directory.file("bad-tokenizer.gguf")
-        assertMopError(path, "token id 40 is outside the vocabulary") {
-            try GGUFWriter.write(weights: weights, tokenizer: tokenizer, to: path, type: .f32)
+        var badEos = GGUFTestModels.tokenizer(), badPad = badEos, badUnk = badEos
+        badEos.eosTokenId = 40
+        badPad.padTokenId = 41
+        badUnk.unkTokenId = 42
+        for (tokenizer, id) in [(badEos, 40), (badPad, 41), (badUnk, 42)] {
+            let path = directory.file("bad-tokenizer-\(id).gguf")
+            assertMopError(path, "token id \(id) is outside the vocabulary") {
+                try GGUFWriter.write(weights: weights, tokenizer: tokenizer, to: path, type: .f32)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".tmp"))
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".tmp"))
     }
 }

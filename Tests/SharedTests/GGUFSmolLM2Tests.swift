@@ -41,6 +41,8 @@ final class GGUFSmolLM2Tests: XCTestCase {
         XCTAssertEqual(tokenizer.bosTokenId, 1)
         XCTAssertEqual(tokenizer.eosTokenId, 2)
         XCTAssertFalse(tokenizer.addBos)
+        XCTAssertEqual(tokenizer.unkTokenId, 0)
+        XCTAssertEqual(tokenizer.padTokenId, 2)
         XCTAssertEqual(tokenizer.vocabulary[1], "<|im_start|>")
         XCTAssertTrue(tokenizer.specialTokenIds.contains(2))
         XCTAssertTrue(tokenizer.chatTemplate?.hasPrefix("{% for message in messages %}") ?? false)

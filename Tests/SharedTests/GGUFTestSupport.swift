@@ -23,11 +23,12 @@ enum GGUFTestModels {
                     tiedEmbeddings: tied, maxPositions: 256)
     }
 
-    /// A byte-level BPE vocabulary of 40 tokens with three control tokens (0, 1, 2).
+    /// A byte-level BPE vocabulary of 40 tokens with three control tokens (0, 1, 2); unk 0 and pad 2, as SmolLM2.
     static func tokenizer(pre: PreTokenizerKind = .smollm, template: String? = "{% for m in messages %}{{ m }}{% endfor %}") -> TokenizerSpec {
         let vocabulary = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + (0..<37).map { "tok\($0)Ġ" }
         return TokenizerSpec(vocabulary: vocabulary, merges: ["t o", "to k", "Ġ a"], preTokenizer: pre,
-                             specialTokenIds: [0, 1, 2], bosTokenId: 1, eosTokenId: 2, addBos: true, chatTemplate: template)
+                             specialTokenIds: [0, 1, 2], bosTokenId: 1, eosTokenId: 2, addBos: true, chatTemplate: template,
+                             padTokenId: 2, unkTokenId: 0)
     }
 }
 

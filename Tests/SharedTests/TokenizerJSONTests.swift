@@ -43,9 +43,12 @@ final class TokenizerJSONTests: XCTestCase {
     }
 
     func testSmolLM2RoundTrip() throws {
-        // EOS, the chat template and a BOS that is not added live in tokenizer_config.json, not in tokenizer.json.
+        // EOS, pad, unk, the chat template and a BOS that is not added live in tokenizer_config.json, not in
+        // tokenizer.json.
         var spec = try smolLM2TokenizerSpec()
         spec.eosTokenId = nil
+        spec.padTokenId = nil
+        spec.unkTokenId = nil
         spec.chatTemplate = nil
         if !spec.addBos { spec.bosTokenId = nil }
         let path = directory + "/tokenizer.json"

@@ -5,7 +5,8 @@ import XCTest
 /// weights, tokenizer and checksum; tampered bytes are caught.
 final class WeightBroadcastTests: XCTestCase {
     let tokenizer = TokenizerSpec(vocabulary: (0..<61).map { "t\($0)" }, merges: ["t1 t2"], preTokenizer: .smollm,
-                                  specialTokenIds: [0], bosTokenId: 0, eosTokenId: 1, addBos: true, chatTemplate: "{{x}}")
+                                  specialTokenIds: [0], bosTokenId: 0, eosTokenId: 1, addBos: true, chatTemplate: "{{x}}",
+                                  padTokenId: 1, unkTokenId: 2)
 
     func model(_ config: ModelConfig, seed: UInt64 = 5) -> LoadedModel {
         LoadedModel(weights: .random(config: config, seed: seed), tokenizer: tokenizer, format: .huggingFace)
