@@ -95,10 +95,14 @@ public struct BPETokenizer: Sendable {
         var i = 0
         func encodeText(upTo end: Int) {
             guard start < end else { return }
+            // Special tokens are matched in the raw text; only the text between them is normalized, as in HF.
+            let text = preTokenizer.kind.normalizesToNFC
+                ? Array(String(String.UnicodeScalarView(scalars[start..<end])).precomposedStringWithCanonicalMapping.unicodeScalars)
+                : scalars
             pieces.removeAll(keepingCapacity: true)
-            preTokenizer.split(scalars, in: start..<end, into: &pieces)
+            preTokenizer.split(text, in: preTokenizer.kind.normalizesToNFC ? text.indices : start..<end, into: &pieces)
             for piece in pieces {
-                let key = scalars[piece]
+                let key = text[piece]
                 if let cached = cache[key] {
                     ids.append(contentsOf: cached)
                 } else {

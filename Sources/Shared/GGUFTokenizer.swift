@@ -39,11 +39,9 @@ public enum GGUFTokenizer {
             guard let name = value.string else { throw fail("tokenizer.ggml.pre is not a string") }
             return name
         } ?? "default"
-        let preTokenizer: PreTokenizerKind
-        switch preName {
-        case "smollm": preTokenizer = .smollm
-        case "gpt2", "gpt-2", "default": preTokenizer = .gpt2
-        default: throw fail("unsupported pre-tokenizer \"\(preName)\" (tokenizer.ggml.pre; supported: smollm, gpt-2, default)")
+        guard let preTokenizer = PreTokenizerKind(ggufName: preName) else {
+            throw fail("unsupported pre-tokenizer \"\(preName)\" (tokenizer.ggml.pre; supported: "
+                       + PreTokenizerKind.allCases.map(\.ggufName).joined(separator: ", ") + ", default)")
         }
 
         func tokenId(_ key: String) throws -> Int32? {
@@ -82,7 +80,7 @@ public enum GGUFTokenizer {
         var entries: [(key: String, value: GGUFValue)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
             // llama.cpp spells the GPT-2 pre-tokenizer "gpt-2".
-            ("tokenizer.ggml.pre", .string(spec.preTokenizer == .smollm ? "smollm" : "gpt-2")),
+            ("tokenizer.ggml.pre", .string(spec.preTokenizer.ggufName)),
             ("tokenizer.ggml.tokens", .array(.string, spec.vocabulary.map { .string($0) })),
             ("tokenizer.ggml.token_type", .array(.int32, types)),
             ("tokenizer.ggml.merges", .array(.string, spec.merges.map { .string($0) })),

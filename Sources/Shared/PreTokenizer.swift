@@ -3,6 +3,8 @@
 /// `.gpt2` is ByteLevel's regex `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
 /// `.smollm` first isolates every numeric character (`Digits(individual_digits=True)`, Rust's `char::is_numeric`,
 /// i.e. \p{N}) and applies the regex to each stretch separately, so no match crosses a digit.
+/// `.qwen2` is Qwen2's Split regex (LLaMA-3's with single digits), isolated matches:
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
 /// The regex is a hand-written scanner over Unicode scalars: Swift Regex is orders of magnitude too slow here.
 public struct PreTokenizer: Sendable {
     public let kind: PreTokenizerKind
@@ -35,7 +37,47 @@ public struct PreTokenizer: Sendable {
                 start = i + 1
             }
             if start < range.upperBound { splitRegex(scalars, classes, base, start..<range.upperBound, into: &pieces) }
+        case .qwen2:
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let length = qwen2MatchLength(scalars, classes, base, at: i, end: range.upperBound)
+                pieces.append(i..<(i + length))
+                i += length
+            }
         }
+    }
+
+    /// The length of Qwen2's regex match at `i`: its alternatives tried in order, as the regex engine does.
+    private func qwen2MatchLength(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, at i: Int,
+                                  end: Int) -> Int {
+        func isLineBreak(_ k: Int) -> Bool { scalars[k] == "\r" || scalars[k] == "\n" }
+        func run(of runClass: ScalarClass, from k: Int) -> Int {
+            var j = k
+            while j < end, classes[j - base] == runClass { j += 1 }
+            return j
+        }
+        let first = classes[i - base]
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d)
+        if let length = contractionLength(scalars, at: i, end: end, caseInsensitive: true) { return length }
+        // [^\r\n\p{L}\p{N}]?\p{L}+: a letter run, with one leading character that is no line break, letter or number.
+        if first == .letter { return run(of: .letter, from: i) - i }
+        if first != .number, !isLineBreak(i), i + 1 < end, classes[i + 1 - base] == .letter {
+            return run(of: .letter, from: i + 1) - i
+        }
+        // \p{N}
+        if first == .number { return 1 }
+        // ' ?[^\s\p{L}\p{N}]+[\r\n]*': a run of other characters, after an optional space, with trailing line breaks.
+        let otherStart = scalars[i] == " " && i + 1 < end && classes[i + 1 - base] == .other ? i + 1 : i
+        if classes[otherStart - base] == .other {
+            var j = run(of: .other, from: otherStart)
+            while j < end, isLineBreak(j) { j += 1 }
+            return j - i
+        }
+        // Whitespace from here on. \s*[\r\n]+: the run up to its last line break.
+        let runEnd = run(of: .whitespace, from: i)
+        if let lastBreak = (i..<runEnd).last(where: isLineBreak) { return lastBreak + 1 - i }
+        // \s+(?!\S): the run less its last character when a non-space follows; else \s+, the whole run.
+        return runEnd < end && runEnd - i >= 2 ? runEnd - i - 1 : runEnd - i
     }
 
     /// The GPT-2 regex over one stretch; `classes[i - base]` is the class of `scalars[i]`. Lookahead stops at the
@@ -45,23 +87,30 @@ public struct PreTokenizer: Sendable {
         let end = range.upperBound
         var i = range.lowerBound
         while i < end {
-            let length = contractionLength(scalars, at: i, end: end)
+            let length = contractionLength(scalars, at: i, end: end, caseInsensitive: false)
                 ?? runLength(scalars, classes, base, at: i, end: end)
             pieces.append(i..<(i + length))
             i += length
         }
     }
 
-    /// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive as in the regex.
-    private func contractionLength(_ scalars: [Unicode.Scalar], at i: Int, end: Int) -> Int? {
+    /// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive in GPT-2's regex and (?i:...) in Qwen2's.
+    private func contractionLength(_ scalars: [Unicode.Scalar], at i: Int, end: Int, caseInsensitive: Bool) -> Int? {
         guard scalars[i] == "'", i + 1 < end else { return nil }
-        switch scalars[i + 1] {
+        // (?i) folds ASCII capitals, and of the other scalars only U+017F (long s) onto a contraction letter.
+        func letter(_ k: Int) -> Unicode.Scalar {
+            let scalar = scalars[k]
+            guard caseInsensitive else { return scalar }
+            if scalar == "\u{017F}" { return "s" }
+            return scalar.value >= 0x41 && scalar.value <= 0x5A ? Unicode.Scalar(scalar.value + 0x20)! : scalar
+        }
+        switch letter(i + 1) {
         case "s", "t", "m", "d":
             return 2
         case "r", "v":
-            return i + 2 < end && scalars[i + 2] == "e" ? 3 : nil
+            return i + 2 < end && letter(i + 2) == "e" ? 3 : nil
         case "l":
-            return i + 2 < end && scalars[i + 2] == "l" ? 3 : nil
+            return i + 2 < end && letter(i + 2) == "l" ? 3 : nil
         default:
             return nil
         }

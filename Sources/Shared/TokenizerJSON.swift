@@ -3,7 +3,8 @@ import Foundation
 /// Hugging Face `tokenizer.json` for byte-level BPE, read into and written from `TokenizerSpec`.
 ///
 /// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback, word affixes or
-/// `ignore_merges`; no normalizer; the ByteLevel pre-tokenizer (alone: `.gpt2`, after individual Digits: `.smollm`);
+/// `ignore_merges`; the ByteLevel pre-tokenizer (alone: `.gpt2`, after individual Digits: `.smollm`) without a
+/// normalizer, or Qwen2's Split regex then ByteLevel without its regex (`.qwen2`) after an NFC normalizer;
 /// special added tokens without strip or single-word flags; a ByteLevel decoder; and a post-processor that is ByteLevel
 /// or a template adding one BOS token. Anything else is an error naming the file, never a silently different encoding.
 /// EOS and the chat template live in tokenizer_config.json, not here: they read back as nil.
@@ -24,9 +25,6 @@ public enum TokenizerJSON {
             throw MopError(file: file, "not valid JSON: \(error.localizedDescription)")
         }
         guard let root = object as? [String: Any] else { throw MopError(file: file, "top level is not a JSON object") }
-        if let normalizer = root["normalizer"], !(normalizer is NSNull) {
-            throw MopError(file: file, "unsupported normalizer \(describe(normalizer)); only null is supported")
-        }
         guard let model = root["model"] as? [String: Any] else { throw MopError(file: file, "missing model") }
         let type = model["type"] as? String ?? "(none)"
         guard type == "BPE" else { throw MopError(file: file, "unsupported model type \(type); only BPE is supported") }
@@ -58,6 +56,12 @@ public enum TokenizerJSON {
         }
         let merges = try parseMerges(model["merges"], file: file)
         let preTokenizer = try preTokenizerKind(root["pre_tokenizer"], file: file)
+        let normalizer = root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
+        let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
+        if preTokenizer.normalizesToNFC ? !isNFC : normalizer != nil {
+            throw MopError(file: file, "unsupported normalizer \(normalizer.map(describe) ?? "none") with the \(preTokenizer) "
+                + "pre-tokenizer; supported: " + (preTokenizer.normalizesToNFC ? "NFC" : "none"))
+        }
         if let decoder = root["decoder"], !(decoder is NSNull),
            (decoder as? [String: Any])?["type"] as? String != "ByteLevel" {
             throw MopError(file: file, "unsupported decoder \(describe(decoder)); only ByteLevel is supported")
@@ -95,6 +99,9 @@ public enum TokenizerJSON {
         let preTokenizer: [String: Any] = switch spec.preTokenizer {
         case .gpt2: byteLevel
         case .smollm: ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
+        case .qwen2: ["type": "Sequence", "pretokenizers": [
+            ["type": "Split", "pattern": ["Regex": qwen2Pattern], "behavior": "Isolated", "invert": false],
+            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false]]]
         }
         let postProcessor: [String: Any]
         if spec.addBos {
@@ -112,7 +119,7 @@ public enum TokenizerJSON {
         }
         let small: [(key: String, value: Any)] = [
             ("version", "1.0"), ("truncation", NSNull()), ("padding", NSNull()), ("added_tokens", added),
-            ("normalizer", NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
+            ("normalizer", spec.preTokenizer.normalizesToNFC ? ["type": "NFC"] : NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
             ("decoder", ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]),
         ]
         // The vocabulary and merges are written by hand, in id and rank order as HF writes them: JSONSerialization
@@ -235,10 +242,21 @@ public enum TokenizerJSON {
                isRegexByteLevel(steps[1]) {
                 return .smollm
             }
+            if steps.count == 2, steps[0]["type"] as? String == "Split",
+               (steps[0]["pattern"] as? [String: Any])?["Regex"] as? String == qwen2Pattern,
+               steps[0]["behavior"] as? String == "Isolated", steps[0]["invert"] as? Bool != true,
+               steps[1]["type"] as? String == "ByteLevel", steps[1]["add_prefix_space"] as? Bool == false,
+               steps[1]["use_regex"] as? Bool == false {
+                return .qwen2
+            }
         }
         throw MopError(file: file, "unsupported pre_tokenizer \(describe(value ?? NSNull())); supported: ByteLevel "
-            + "(use_regex, no prefix space), alone or after Digits(individual_digits)")
+            + "(use_regex, no prefix space), alone or after Digits(individual_digits), or Qwen2's Split regex then "
+            + "ByteLevel without its regex")
     }
+
+    /// Qwen2's pre-tokenizer regex as its tokenizer.json spells it (`PreTokenizer` scans it by hand).
+    static let qwen2Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     /// ByteLevel with its GPT-2 regex on and no added prefix space (HF's defaults: use_regex true, prefix space true).
     private static func isRegexByteLevel(_ node: [String: Any]) -> Bool {

@@ -1,9 +1,35 @@
 /// Which pre-tokenizer splits text before byte-level BPE, as named by `tokenizer.ggml.pre` / tokenizer.json.
-public enum PreTokenizerKind: String, Equatable, Sendable {
+/// Everything a tokenizer family changes lives here: its GGUF names, and the normalizer its tokenizer.json carries.
+public enum PreTokenizerKind: String, CaseIterable, Equatable, Sendable {
     /// The GPT-2 regex.
     case gpt2
     /// SmolLM2: digits split one by one, then the GPT-2 regex.
     case smollm
+    /// Qwen2 (Qwen2.5): the LLaMA-3 style regex with single digits, after NFC normalization.
+    case qwen2
+
+    /// The `tokenizer.ggml.pre` value llama.cpp writes for this kind.
+    public var ggufName: String {
+        switch self {
+        case .gpt2: "gpt-2"
+        case .smollm: "smollm"
+        case .qwen2: "qwen2"
+        }
+    }
+
+    /// The kind a `tokenizer.ggml.pre` value names, nil for one mop does not implement.
+    public init?(ggufName: String) {
+        switch ggufName {
+        case "gpt2", "gpt-2", "default": self = .gpt2
+        case "smollm": self = .smollm
+        case "qwen2": self = .qwen2
+        default: return nil
+        }
+    }
+
+    /// Whether text is put in Unicode NFC before splitting: Qwen2's tokenizer.json has an NFC normalizer (and
+    /// Hugging Face builds the same from a Qwen2 GGUF), so ids only match when the text is normalized first.
+    public var normalizesToNFC: Bool { self == .qwen2 }
 }
 
 /// Everything needed to build a byte-level BPE tokenizer, as stored in a GGUF or a tokenizer.json.

@@ -19,6 +19,17 @@ final class TokenizerBPETests: XCTestCase {
         try BPETokenizer(Self.spec(merges: merges, specials: specials, bos: bos, addBos: addBos), file: "tiny.json")
     }
 
+    func testQwen2NormalizesToNFCBetweenSpecialTokensOnly() throws {
+        // "e" + U+0301 composes to U+00E9 under NFC: two bytes (C3 A9) instead of three (65 CC 81).
+        let decomposed = "caf" + "e\u{301}"
+        let qwen2 = try BPETokenizer(Self.spec(merges: [], kind: .qwen2), file: "tiny.json")
+        let gpt2 = try BPETokenizer(Self.spec(merges: [], kind: .gpt2), file: "tiny.json")
+        let bytes = { (text: String) in text.utf8.map { try! XCTUnwrap(qwen2.id(of: String(ByteLevel.scalarForByte[Int($0)]))) } }
+        XCTAssertEqual(qwen2.encode(decomposed), bytes("caf\u{E9}"))
+        XCTAssertEqual(gpt2.encode(decomposed), bytes(decomposed))
+        XCTAssertEqual(qwen2.decode(qwen2.encode(decomposed)), "caf\u{E9}")
+    }
+
     func testByteLevelTable() {
         let table = ByteLevel.scalarForByte
         XCTAssertEqual(Set(table).count, 256)

@@ -35,7 +35,7 @@ final class TokenizerJSONTests: XCTestCase {
     func testRoundTripKeepsTheSpec() throws {
         var escaped = tinySpec()
         escaped.vocabulary[264] = "<\"q\\\u{1}\n\u{1F}/é>"
-        for spec in [tinySpec(kind: .gpt2), tinySpec(kind: .smollm), tinySpec(addBos: true), escaped] {
+        for spec in [tinySpec(kind: .gpt2), tinySpec(kind: .smollm), tinySpec(kind: .qwen2), tinySpec(addBos: true), escaped] {
             let path = directory + "/tokenizer.json"
             try TokenizerJSON.write(spec, to: path)
             XCTAssertEqual(try TokenizerJSON.read(path: path), spec)
@@ -107,7 +107,23 @@ final class TokenizerJSONTests: XCTestCase {
             ("unsupported model.dropout", model { $0["dropout"] = 0.1 }),
             ("unsupported model.continuing_subword_prefix", model { $0["continuing_subword_prefix"] = "##" }),
             ("unsupported normalizer", { $0["normalizer"] = ["type": "NFC"] }),
+            ("unsupported normalizer", { $0["normalizer"] = ["type": "NFKC"] }),
             ("unsupported pre_tokenizer", { $0["pre_tokenizer"] = ["type": "Whitespace"] }),
+            // Qwen2's split regex must be the exact one, and go with its NFC normalizer.
+            ("unsupported pre_tokenizer", {
+                $0["normalizer"] = ["type": "NFC"]
+                $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.qwen2Pattern.replacingOccurrences(of: "\\p{N}|", with: "\\p{N}{1,3}|")],
+                     "behavior": "Isolated", "invert": false],
+                    ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
+                ]]
+            }),
+            ("unsupported normalizer none with the qwen2 pre-tokenizer; supported: NFC", {
+                $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.qwen2Pattern], "behavior": "Isolated", "invert": false],
+                    ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
+                ]]
+            }),
             ("unsupported pre_tokenizer", { $0["pre_tokenizer"] = ["type": "ByteLevel", "add_prefix_space": true] }),
             ("unsupported pre_tokenizer", { $0["pre_tokenizer"] = nil }),
             ("unsupported pre_tokenizer", {

@@ -1,10 +1,48 @@
+import Foundation
 import XCTest
 @testable import Shared
 
-/// The GPT-2 regex scanner and SmolLM2's digit splitting on hand-picked strings, pieces worked out from the regex.
+/// The GPT-2 regex scanner and SmolLM2's digit splitting on hand-picked strings, pieces worked out from the regex;
+/// Qwen2's scanner and NFC against Hugging Face `tokenizers` (Fixtures/pretokenizer-qwen2.json).
 final class TokenizerPreTokenizerTests: XCTestCase {
     private let gpt2 = PreTokenizer(.gpt2)
     private let smollm = PreTokenizer(.smollm)
+    private let qwen2 = PreTokenizer(.qwen2)
+
+    func testQwen2PiecesAndNFCEqualHuggingFaceTokenizers() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/pretokenizer-qwen2.json")
+        let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        XCTAssertEqual(fixture["pattern"] as? String, TokenizerJSON.qwen2Pattern, "the fixture was made for this regex")
+        let cases = try XCTUnwrap(fixture["cases"] as? [[String: Any]])
+        XCTAssertGreaterThan(cases.count, 40)
+        var pieces = 0
+        for entry in cases {
+            let text = try XCTUnwrap(entry["text"] as? String), nfc = try XCTUnwrap(entry["nfc"] as? String)
+            let expected = try XCTUnwrap(entry["pieces"] as? [String])
+            // Compared as scalars: Swift's String equality is canonical equivalence, which would hide an NFC bug.
+            XCTAssertEqual(Array(text.precomposedStringWithCanonicalMapping.unicodeScalars), Array(nfc.unicodeScalars),
+                           text.debugDescription)
+            let got = qwen2.pieces(nfc)
+            XCTAssertEqual(got.map { Array($0.unicodeScalars) }, expected.map { Array($0.unicodeScalars) },
+                           text.prefix(80).debugDescription)
+            pieces += expected.count
+        }
+        XCTAssertGreaterThan(pieces, 4000, "the WikiText-2 excerpt is in the fixture")
+    }
+
+    func testGGUFNamesOfEveryKind() {
+        for kind in PreTokenizerKind.allCases { XCTAssertEqual(PreTokenizerKind(ggufName: kind.ggufName), kind) }
+        XCTAssertEqual(PreTokenizerKind(ggufName: "gpt2"), .gpt2)
+        XCTAssertEqual(PreTokenizerKind(ggufName: "default"), .gpt2)
+        XCTAssertNil(PreTokenizerKind(ggufName: "llama-bpe"), "LLaMA-3's regex splits digits in threes: not implemented")
+        XCTAssertEqual(PreTokenizerKind.allCases.filter(\.normalizesToNFC), [.qwen2])
+    }
+
+    func testQwen2IsolatesDigitsAndGluesPunctuationToWords() {
+        XCTAssertEqual(qwen2.pieces("(hello) 42nd WE'LL"), ["(hello", ")", " ", "4", "2", "nd", " WE", "'LL"])
+        XCTAssertEqual(qwen2.pieces("end.\n\nNext"), ["end", ".\n\n", "Next"])
+    }
 
     func testWordsSpacesContractionsAndNumbers() {
         XCTAssertEqual(gpt2.pieces("Hello  world's 123!!"), ["Hello", " ", " world", "'s", " 123", "!!"])
