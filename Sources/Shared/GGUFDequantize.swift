@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Turns ggml tensor bytes into Float exactly as ggml's `dequantize_row_*` and gguf-py's `gguf.quants.dequantize` do:
 /// the same Float operations in the same order (no fused multiply-add), so the results are bit-equal
 /// (`scripts/check-dequantize.py` checks every tensor of real files). The float types and the 32-element block types
@@ -17,9 +21,25 @@ public enum GGUFDequantize {
             throw MopError(file: file, "\(raw.count) bytes do not hold \(count) elements of type \(type.name)")
         }
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            adviseHugePages(UnsafeMutableRawBufferPointer(out))
             decode(raw, type: type, into: out)
             initialized = count
         }
+    }
+
+    /// Asks Linux to back a large fresh output with 2 MB pages. Decoding is fast (1-2 GB/s of Q4_K in, 5-12 GB/s of
+    /// floats out), so first-touch faults of 4 kB output pages took most of the time: 7 GB of fp32 for a 1.5B model
+    /// is 1.7 million faults. Where transparent huge pages are `madvise`-only (the common default) this cuts them 512-fold;
+    /// elsewhere it is a no-op. Only whole 2 MB-aligned stretches inside the buffer are advised.
+    private static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        let hugePage = 2 << 20
+        guard let base = buffer.baseAddress, buffer.count >= 2 * hugePage else { return }
+        let start = (Int(bitPattern: base) + hugePage - 1) & ~(hugePage - 1)
+        let end = (Int(bitPattern: base) + buffer.count) & ~(hugePage - 1)
+        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(aligned, end - start, MADV_HUGEPAGE)  // advice only: a refusal leaves ordinary pages
+        #endif
     }
 
     /// "F32, F16, ...": the types `dequantize` accepts, for error messages.
