@@ -7,12 +7,15 @@ to chosen finite values, positive and negative, one of them subnormal, so no NaN
 Expected floats are stored as hex of their little-endian float32 bytes, which JSON numbers could not carry
 exactly (-0.0, the last bit of a float printed in decimal).
 
-    pip install gguf numpy && python3 scripts/make-quant-fixture.py
+    pip install gguf numpy && python3 scripts/make-quant-fixture.py [OUT.json] [--gguf FILE]
+
+--gguf also writes a small GGUF with one [16, 4 blocks] tensor of each type (same recipe, more blocks), for
+scripts/check-dequantize.py to cover the types no fetched model has (Q2_K, Q3_K, Q5_K, Q5_1).
 """
+import argparse
 import json
 from importlib.metadata import version
 import pathlib
-import sys
 
 import numpy as np
 from gguf import GGMLQuantizationType as T, GGML_QUANT_SIZES, quants
@@ -27,7 +30,7 @@ SCALES = [0.0123, -0.5, 2.0 ** -20, 3.75, -0.0078125, 1.0]
 BLOCKS = 3
 
 
-def block_bytes(qtype, rng):
+def block_bytes(qtype, rng, blocks=BLOCKS):
     block_size, type_size = GGML_QUANT_SIZES[qtype]
     if qtype in (T.F16, T.BF16):
         # Whole-number-ish and fractional values, including -0.0 and a subnormal.
@@ -35,21 +38,42 @@ def block_bytes(qtype, rng):
         if qtype == T.F16:
             return values.astype(np.float16).view(np.uint8)
         return (values.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
-    data = rng.integers(0, 256, size=(BLOCKS, type_size), dtype=np.uint8)
+    data = rng.integers(0, 256, size=(blocks, type_size), dtype=np.uint8)
     k = 0
-    for b in range(BLOCKS):
+    for b in range(blocks):
         for offset in HALF_OFFSETS[qtype]:
             data[b, offset:offset + 2] = np.array([SCALES[k % len(SCALES)]], dtype=np.float16).view(np.uint8)
             k += 1
     return data.reshape(-1)
 
 
+TYPES = [T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
+
+
+def write_gguf(path, rng):
+    from gguf import GGUFWriter
+    writer = GGUFWriter(path, arch="synthetic")
+    for qtype in TYPES[2:]:
+        block_size, type_size = GGML_QUANT_SIZES[qtype]
+        rows = block_bytes(qtype, rng, blocks=16 * 4).reshape(16, 4 * type_size)
+        writer.add_tensor(f"{qtype.name.lower()}.weight", rows, raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    print(f"{path}: {len(TYPES) - 2} tensors")
+
+
 def main():
-    out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else
-                       pathlib.Path(__file__).resolve().parent.parent / "Tests/SharedTests/Fixtures/quant-blocks.json")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", nargs="?", default=pathlib.Path(__file__).resolve().parent.parent
+                        / "Tests/SharedTests/Fixtures/quant-blocks.json")
+    parser.add_argument("--gguf", help="also write a GGUF with a tensor of each quantized type")
+    args = parser.parse_args()
+    out = pathlib.Path(args.out)
     rng = np.random.default_rng(12)
     cases = []
-    for qtype in [T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]:
+    for qtype in TYPES:
         raw = block_bytes(qtype, rng)
         block_size, type_size = GGML_QUANT_SIZES[qtype]
         count = raw.size // type_size * block_size
@@ -64,6 +88,8 @@ def main():
     fixture = {"generator": "scripts/make-quant-fixture.py", "gguf": version("gguf"), "cases": cases}
     out.write_text(json.dumps(fixture, indent=1) + "\n")
     print(f"{out}: {len(cases)} types, {out.stat().st_size} bytes")
+    if args.gguf:
+        write_gguf(args.gguf, rng)
 
 
 if __name__ == "__main__":
