@@ -146,9 +146,10 @@ public enum GGUFDequantize {
         let qh = highBitsAt.map { UInt32(littleEndian: x.loadUnaligned(fromByteOffset: $0, as: UInt32.self)) } ?? 0
         for j in 0..<16 {
             let q = byte(x, quantsAt + j)
-            let low = Int(q & 0x0F) | Int((qh >> UInt32(j)) & 1) << 4
-            let high = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
-            let a = Float(low + offset) * d, b = Float(high + offset) * d
+            // Masks rather than shifts by j: a per-element shift count does not vectorize on x86-64 without AVX2.
+            let low = Int32(q & 0x0F) | (qh & 1 << UInt32(j) != 0 ? 16 : 0)
+            let high = Int32(q >> 4) | (qh & 1 << UInt32(j + 16) != 0 ? 16 : 0)
+            let a = Float(low + Int32(offset)) * d, b = Float(high + Int32(offset)) * d
             if let m {
                 y[j] = a + m
                 y[j + 16] = b + m
