@@ -66,6 +66,15 @@ final class GGUFDequantizeTests: XCTestCase {
     func testWrongByteCountAndUnsupportedTypeAreErrors() {
         assertMopError("blocks.gguf", "do not hold 32 elements of type Q8_0") { try dequantize([UInt8](repeating: 0, count: 33), .q8_0, 32) }
         assertMopError("blocks.gguf", "do not hold 16 elements of type Q4_0") { try dequantize([UInt8](repeating: 0, count: 18), .q4_0, 16) }
-        assertMopError("blocks.gguf", "tensor type Q4_K is not supported") { try dequantize([UInt8](repeating: 0, count: 144), .q4_K, 256) }
+        assertMopError("blocks.gguf", "tensor type IQ2_XXS is not supported (supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16)") {
+            try dequantize([UInt8](repeating: 0, count: 66), .iq2_xxs, 256)
+        }
+    }
+
+    func testTruncatedKQuantBlocksAreErrors() {
+        // One byte short of a whole super-block, and one block's bytes for two blocks' elements.
+        assertMopError("blocks.gguf", "143 bytes do not hold 256 elements of type Q4_K") { try dequantize([UInt8](repeating: 0, count: 143), .q4_K, 256) }
+        assertMopError("blocks.gguf", "210 bytes do not hold 512 elements of type Q6_K") { try dequantize([UInt8](repeating: 0, count: 210), .q6_K, 512) }
+        assertMopError("blocks.gguf", "22 bytes do not hold 64 elements of type Q5_0") { try dequantize([UInt8](repeating: 0, count: 22), .q5_0, 64) }
     }
 }
