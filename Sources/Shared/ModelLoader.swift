@@ -58,6 +58,16 @@ public enum ModelLoader {
         }
     }
 
+    /// The tokenizer of a model file or directory without touching its weights (nil when it carries none), for any
+    /// architecture: a GGUF's `tokenizer.ggml.*` metadata, or a directory's tokenizer files.
+    public static func tokenizer(path given: String) throws -> TokenizerSpec? {
+        let path = resolve(given)
+        switch try format(of: path) {
+        case .gguf: return try GGUFTokenizer.read(from: try GGUFFile(path: path))
+        case .huggingFace: return try HFModelDirectory.readTokenizer(in: path)
+        }
+    }
+
     public static func describe(path given: String) throws -> ModelDescription {
         let path = resolve(given)
         switch try format(of: path) {

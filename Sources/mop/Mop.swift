@@ -8,6 +8,6 @@ struct Mop: ParsableCommand {
         discussion: "Every command runs the same way alone or under mpirun; rank 0 prints the results.",
         subcommands: [InspectCommand.self, EvalCommand.self, GenerateCommand.self, PruneCommand.self, ApplyCommand.self,
                       FinetuneCommand.self, BenchCommand.self, BenchForwardCommand.self, BenchTrainCommand.self,
-                      DumpTensorCommand.self]
+                      TokenizeCommand.self, DumpTensorCommand.self]
     )
 }
