@@ -49,7 +49,8 @@ public enum GGUFModel {
         }
         func float(_ key: String) throws -> Float? {
             guard let v = value(key) else { return nil }
-            guard let x = v.double, x.isFinite, x > 0 else { throw fail("\(arch).\(key) \(v.summary) is not a positive number") }
+            // Its range is ModelConfig.validate's, shared with config.json.
+            guard let x = v.double, x.isFinite else { throw fail("\(arch).\(key) \(v.summary) is not a finite number") }
             return Float(x)
         }
 
@@ -124,6 +125,8 @@ public enum GGUFModel {
     /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
     public static func weights(of file: GGUFFile) throws -> ModelWeights {
         let config = try config(of: file)
+        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, GGUFTensorNames.hf(fromGGUF: $0.name)) },
+                                           config: config, file: file.path)
         let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
             guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
             guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
@@ -134,7 +137,11 @@ public enum GGUFModel {
         results.withUnsafeMutableBufferPointer { buffer in
             let slots = GGUFResultSlots(base: buffer.baseAddress)
             DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
-                slots.base?[index] = Result { try file.dequantize(jobs[index].info) }
+                slots.base?[index] = Result {
+                    let tensor = try file.dequantize(jobs[index].info)
+                    try TensorInventory.checkFinite(tensor, name: jobs[index].info.name, file: file.path)
+                    return tensor
+                }
             }
         }
         var tensors: [String: Tensor] = [:]

@@ -43,7 +43,7 @@ public enum PEFTAdapter {
     /// must be a LoRA config mop can apply, and the safetensors file must hold exactly the expected tensors.
     public static func load(from directory: String, model: ModelConfig) throws -> LoRAAdapters {
         let configPath = directory + "/" + configFile
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw MopError(file: configPath, "cannot read the file") }
+        let data = try RegularFile.read(configPath)
         let config = try parseConfig(JSONFields(data: data, file: configPath))
 
         let weightsPath = directory + "/" + weightsFile

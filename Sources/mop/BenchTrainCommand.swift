@@ -29,9 +29,7 @@ struct BenchTrainCommand: ParsableCommand {
             let lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
             try lora.validate(file: nil)
             let loaded = try ModelLoader.load(path: model)
-            guard seqLen <= loaded.weights.config.maxPositions else {
-                throw MopError(file: model, "takes \(loaded.weights.config.maxPositions) positions, fewer than --seq-len \(seqLen)")
-            }
+            try lora.validate(for: loaded.weights.config, file: model)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs,
                                                    communicator: communicator)

@@ -4,6 +4,10 @@ import Shared
 /// one (the products cost the same; the text makes softmax and loss values realistic).
 enum BenchmarkSequence {
     static func tokens(_ loaded: LoadedModel, model: String, text: String?, length: Int) throws -> [Int32] {
+        // Past its positions a model has no RoPE angles it was trained on; refuse rather than measure nonsense.
+        guard length <= loaded.weights.config.maxPositions else {
+            throw MopError(file: model, "takes \(loaded.weights.config.maxPositions) positions, fewer than --seq-len \(length)")
+        }
         guard let text, let spec = loaded.tokenizer else {
             return (0..<length).map { Int32($0 % loaded.weights.config.vocabSize) }
         }
