@@ -57,11 +57,7 @@ public enum HFModelDirectory {
                              specialTokens: HFSpecialTokenIds = HFSpecialTokenIds()) throws {
         let named = try checkedTensors(weights, directory: directory)
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MopError(file: directory, "cannot create the output directory")
-        }
+        try DirectoryCreation.create(directory)
         try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
         let config = try AtomicFileWriter(path: join(directory, configName))
         try config.append(configData)

@@ -14,11 +14,7 @@ public enum PEFTAdapter {
 
     /// Writes both files into `directory` (created when missing), each through a temporary file renamed into place.
     public static func save(_ adapters: LoRAAdapters, baseModel: String, to directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MopError(file: directory, "cannot create the adapter directory")
-        }
+        try DirectoryCreation.create(directory)
         var tensors: [(name: String, tensor: Tensor)] = []
         for entry in adapters.layout.entries {
             tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: false), adapters.a(entry)))

@@ -67,6 +67,7 @@ public enum RegularFile {
     /// "a directory", "a FIFO (named pipe)", ... for messages.
     static func kind(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
         case S_IFDIR: "a directory"
         case S_IFIFO: "a FIFO (named pipe)"
         case S_IFCHR: "a character device"
