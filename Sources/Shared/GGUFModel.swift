@@ -125,13 +125,14 @@ public enum GGUFModel {
     /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
     public static func weights(of file: GGUFFile) throws -> ModelWeights {
         let config = try config(of: file)
-        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, GGUFTensorNames.hf(fromGGUF: $0.name)) },
-                                           config: config, file: file.path)
         let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
             guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
             guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
             return (entry.name, info)
         }
+        // Missing tensors are reported above, extra ones here, both before seconds of dequantization.
+        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, GGUFTensorNames.hf(fromGGUF: $0.name)) },
+                                           config: config, file: file.path)
         // Dequantization is mostly page faults and memory traffic; tensors are independent, so use every core.
         var results = [Result<Tensor, any Error>](repeating: .success(Tensor(zeros: [0])), count: jobs.count)
         results.withUnsafeMutableBufferPointer { buffer in

@@ -42,13 +42,15 @@ public enum HFModelDirectory {
         } else {
             throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
         }
-        try TensorInventory.checkAccounted(stored.map { ($0, $0) }, config: config, file: sourcePath)
         var tensors: [String: Tensor] = [:]
         for (name, _) in ModelWeights.expectedShapes(config) {
             tensors[name] = try source(name)
             if let tensor = tensors[name] { try TensorInventory.checkFinite(tensor, name: name, file: sourcePath) }
         }
-        return (try ModelWeights(config: config, tensors: tensors, file: sourcePath), specialTokens)
+        let weights = try ModelWeights(config: config, tensors: tensors, file: sourcePath)
+        // After the missing ones (ModelWeights), so a renamed tensor is reported as missing.
+        try TensorInventory.checkAccounted(stored.map { ($0, $0) }, config: config, file: sourcePath)
+        return (weights, specialTokens)
     }
 
     /// Writes config.json and model.safetensors into `directory` (created when missing), each to a temporary name
