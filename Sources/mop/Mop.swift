@@ -10,4 +10,10 @@ struct Mop: ParsableCommand {
                       FinetuneCommand.self, BenchCommand.self, BenchForwardCommand.self, BenchTrainCommand.self,
                       FuzzCommand.self]
     )
+
+    /// Usage errors (unknown options, missing or unreadable values) exit 64 with the usage text, as
+    /// swift-argument-parser does; every other failure exits 1 with one line `mop: error: FILE: problem`.
+    static func main() {
+        main(NegativeNumbers.joined(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -39,7 +39,8 @@ final class HostileModelFileTests: XCTestCase {
     // Cases 1-4: sizes whose products overflow Int, or buffers sized by a header's word.
     func testOverflowingParameterCount() throws {
         let path = directory + "/c1.gguf"
-        try GGUFRewrite.rewrite(model, to: path, set: ["llama.embedding_length": .uint64(9 << 56), "llama.rope.dimension_count": .uint64(9 << 54)])
+        // The tiny file states its head dimension (attention.key_length), so the embedding length alone is rewritten.
+        try GGUFRewrite.rewrite(model, to: path, set: ["llama.embedding_length": .uint64(9 << 56)])
         try assertFails(inspectAndEval, path, saying: "hidden size 648518346341351424 is outside 1...4194304")
     }
 
