@@ -61,7 +61,7 @@ public final class GGUFFile: Sendable {
             let key = try reader.string("key of \(entry)", maxLength: Self.maxKeyLength)
             // A key is printable ASCII; anything else means the length or the bytes before it are corrupt.
             guard !key.isEmpty, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                throw fail("\(entry): key \(PrintableText.quote(key)) of \(key.utf8.count) bytes is not printable ASCII (corrupt key length?)")
+                throw fail("\(entry): key of \(key.utf8.count) bytes is not printable ASCII (corrupt key length?): \(PrintableText.quote(key, limit: 24))")
             }
             let shown = PrintableText.quote(key)
             let rawType = try reader.cursor.read(UInt32.self, "type of metadata \(shown)")
@@ -106,7 +106,7 @@ public final class GGUFFile: Sendable {
                 throw fail("\(entry): tensor \(name) has unknown tensor type id \(rawType)")
             }
             let rawOffset = try reader.cursor.read(UInt64.self, "offset of tensor \(name)")
-            guard let relative = Int(exactly: rawOffset), relative <= mapped.count else {
+            guard let relative = Int(exactly: rawOffset) else {
                 throw fail("tensor \(name) data offset \(rawOffset) is past the end of the file (\(mapped.count) bytes)")
             }
             entries.append((rawName, dimensions, type, relative))
@@ -131,13 +131,16 @@ public final class GGUFFile: Sendable {
             guard let bytes = type.byteCount(elements: elements), bytes <= mapped.count else {
                 throw fail("tensor \(name) dimensions \(entry.dimensions) of \(type.name) take more bytes than the whole file (\(mapped.count) bytes)")
             }
-            guard entry.relative == expected else {
-                throw fail("tensor \(name) data offset \(entry.relative) is not where the previous tensor ends (\(expected), alignment \(alignment)): corrupt offset or alignment")
+            guard entry.relative % alignment == 0 else {
+                throw fail("tensor \(name) data offset \(entry.relative) is not a multiple of the alignment \(alignment)")
             }
             let offset = dataOffset.addingReportingOverflow(entry.relative)
             guard !offset.overflow, offset.partialValue <= mapped.count, bytes <= mapped.count - offset.partialValue else {
                 let span = "\(bytes) bytes at data offset \(entry.relative), data section at \(dataOffset)"
                 throw fail("tensor \(name) data (\(span)) is past the end of the file (\(mapped.count) bytes)")
+            }
+            guard entry.relative == expected else {
+                throw fail("tensor \(name) data offset \(entry.relative) is not where the previous tensor ends (\(expected), alignment \(alignment)): corrupt offset or alignment")
             }
             guard tensorIndex[entry.name] == nil else { throw fail("tensor \(name) appears twice") }
             tensorIndex[entry.name] = tensors.count
@@ -196,10 +199,9 @@ struct GGUFHeaderReader {
 
     /// A length-prefixed UTF-8 string of at most `maxLength` bytes.
     mutating func string(_ what: String, maxLength: Int = Int.max) throws -> String {
-        let start = cursor.offset
         let rawLength = try cursor.read(UInt64.self, "length of \(what)")
         guard rawLength <= UInt64(maxLength) else {
-            throw MopError(file: path, "length \(rawLength) of \(what) at byte \(start) exceeds \(maxLength) bytes")
+            throw MopError(file: path, "\(what): length \(rawLength) exceeds \(maxLength) bytes")
         }
         let length = try count(rawLength, minimumSize: 1, "length of \(what)")
         let bytes = try cursor.readBytes(length, what)

@@ -4,8 +4,13 @@
 public enum PrintableText {
     public static let defaultLimit = 60
 
-    /// `text` quoted, with control and other non-printable characters as `\u{..}`, cut to `limit` characters.
+    /// Otherwise `text` quoted, with control and other non-printable characters as `\u{..}`, cut to `limit` characters.
+    /// Plain names (printable ASCII without spaces, quotes or backslashes, within `limit`) are shown as they are.
     public static func quote(_ text: some StringProtocol, limit: Int = defaultLimit) -> String {
+        if !text.isEmpty, text.utf8.count <= limit,
+           text.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return String(text)
+        }
         var shown = ""
         var count = 0
         for scalar in text.unicodeScalars {

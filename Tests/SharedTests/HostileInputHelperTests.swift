@@ -17,7 +17,8 @@ final class HostileInputHelperTests: XCTestCase {
     }
 
     func testPrintableTextEscapesAndCaps() {
-        XCTAssertEqual(PrintableText.quote("llama.block_count"), "\"llama.block_count\"")
+        XCTAssertEqual(PrintableText.quote("llama.block_count"), "llama.block_count")
+        XCTAssertEqual(PrintableText.quote("a b"), "\"a b\"")
         XCTAssertEqual(PrintableText.quote("a\u{1B}[2Jb\n"), "\"a\\u{1B}[2Jb\\n\"")
         XCTAssertEqual(PrintableText.quote(String(repeating: "x", count: 100), limit: 4), "\"xxxx\"... (100 bytes)")
     }
