@@ -22,6 +22,7 @@ struct BenchForwardCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
+            try BenchmarkSequence.checkLength(seqLen, model: model)
             let loaded = try ModelLoader.load(path: model)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)
