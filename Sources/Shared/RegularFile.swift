@@ -30,6 +30,11 @@ public enum RegularFile {
         return fd
     }
 
+    /// Refuses `path` unless it is a readable regular file: an input's problem shows before seconds of model loading.
+    public static func check(_ path: String) throws {
+        close(try open(path))
+    }
+
     /// Refuses `path` unless it is a regular file or a directory, without opening it (a model path may be either).
     public static func requireFileOrDirectory(_ path: String) throws {
         var info = stat()

@@ -60,6 +60,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
+            if let ppl, communicator.isCoordinator { try RegularFile.check(ppl) }
             let loaded = try cluster.loadModel(model, communicator).model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let transformer = Transformer(weights: loaded.weights)
