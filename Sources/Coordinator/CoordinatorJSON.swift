@@ -34,15 +34,32 @@ enum CoordinatorJSON {
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context, _ key: CodingKey? = nil) -> String {
             let keys = (context.codingPath + (key.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            let joined = keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            return joined.isEmpty ? "the top level" : "key " + joined
         }
         switch error {
-        case let .keyNotFound(key, context): return "key \(path(context, key)) is missing"
-        case let .typeMismatch(type, context): return "key \(path(context)) must be \(type)"
-        case let .valueNotFound(type, context): return "key \(path(context)) must be \(type), found null"
+        case let .keyNotFound(key, context): return "\(path(context, key)) is missing"
+        case let .typeMismatch(type, context): return "\(path(context)) must be \(kind(type))"
+        case let .valueNotFound(type, context): return "\(path(context)) must be \(kind(type)), found null"
         case let .dataCorrupted(context):
-            return context.codingPath.isEmpty ? "not valid JSON" : "key \(path(context)) is invalid: \(context.debugDescription)"
+            // Foundation reports a number that does not fit its field (seed -1) as corrupt data with no key path;
+            // only a real syntax error is "not valid JSON".
+            if context.codingPath.isEmpty, context.underlyingError != nil { return "not valid JSON" }
+            return "\(path(context)) is invalid: \(context.debugDescription)"
         @unknown default: return "cannot be decoded"
+        }
+    }
+
+    /// "an object", "an integer", ... for a Swift type the decoder expected.
+    private static func kind(_ type: Any.Type) -> String {
+        switch type {
+        case is [String: Any].Type, is [String: any Sendable].Type: return "a JSON object"
+        case is [Any].Type: return "a JSON array"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is Int64.Type, is UInt64.Type, is UInt32.Type, is Int32.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        default: return "\(type)"
         }
     }
 }

@@ -15,6 +15,10 @@ public enum OutputDirectory {
             guard exists, manager.fileExists(atPath: path + "/" + checkpointName) else {
                 throw MopError(file: path, "nothing to resume: no \(checkpointName) in it")
             }
+            // A killed run leaves its partial files (NAME.partial-PID); they are not part of any output.
+            for stale in TemporaryFiles.removeStale(in: path) {
+                FileHandle.standardError.write(Data("mop: removed \(stale), left by an interrupted run\n".utf8))
+            }
             return path
         }
         if exists {
@@ -24,9 +28,7 @@ public enum OutputDirectory {
                 throw MopError(file: path, "the output directory already holds \(contents.count) entries (\(contents.sorted().prefix(3).joined(separator: ", "))); give an empty or new one, or --resume it")
             }
         } else if create {
-            do { try manager.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                throw MopError(file: path, "cannot create the output directory: \(error.localizedDescription)")
-            }
+            try DirectoryCreation.create(path)
         }
         return path
     }

@@ -74,6 +74,24 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         case gqaUnit = "gqa_unit"
     }
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        target = try c.decode(Double.self, forKey: .target)
+        method = try c.decode(Method.self, forKey: .method)
+        selection = try c.decode(Selection.self, forKey: .selection)
+        path = try c.decode(String.self, forKey: .path)
+        criterion = try c.decode(Criterion.self, forKey: .criterion)
+        depthRule = try c.decode(DepthRule.self, forKey: .depthRule)
+        gqaUnit = try c.decode(GQAUnit.self, forKey: .gqaUnit)
+        // Foundation reports a number that does not fit a UInt64 (-1, 1.5) as "not valid JSON" with no key; the
+        // seed is the checkpoint's only UInt64, so it is read here with an error that names it.
+        guard c.contains(.seed) else { seed = try c.decode(UInt64.self, forKey: .seed); return }
+        guard let value = try? c.decode(UInt64.self, forKey: .seed) else {
+            throw DecodingError.dataCorruptedError(forKey: .seed, in: c, debugDescription: "must be an integer in 0...\(UInt64.max)")
+        }
+        seed = value
+    }
+
     /// Validated settings; a target outside (0, 1) or a bad path is a `MopError`.
     public init(target: Double, method: Method = .mop, selection: Selection = .loss, path: String = "",
                 criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,

@@ -16,9 +16,14 @@ public final class AtomicFileWriter {
     public init(path: String) throws {
         self.path = path
         // The pid keeps concurrent ranks writing the same output from clobbering each other's partial file.
-        temporaryPath = "\(path).partial-\(getpid())"
+        temporaryPath = TemporaryFiles.temporaryPath(for: path)
+        // Registered before it exists, so a SIGTERM between open and registration cannot leave it behind.
+        TemporaryFiles.register(temporaryPath)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { throw MopError(file: path, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            TemporaryFiles.unregister(temporaryPath)
+            throw MopError(file: path, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))")
+        }
     }
 
     deinit {
@@ -27,6 +32,7 @@ public final class AtomicFileWriter {
             close(descriptor)
             unlink(temporaryPath)
         }
+        TemporaryFiles.unregister(temporaryPath)
     }
 
     /// Appends `bytes`, retrying short and interrupted writes.

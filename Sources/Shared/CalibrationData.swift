@@ -21,7 +21,7 @@ public enum CalibrationData {
     /// file as one document.
     public static func textDocuments(path: String) throws -> [String] {
         if path.hasSuffix(".jsonl") { return try jsonlRows(path: path).map { try $0.string("text") } }
-        let text = try utf8Lines(path: path).map(\.text).joined(separator: "\n")
+        let text = try TextFile.lines(path: path).map(\.text).joined(separator: "\n")
         guard !text.isEmpty else { throw MopError(file: path, "the file is empty") }
         return [text]
     }
@@ -77,7 +77,7 @@ public enum CalibrationData {
     /// The JSON objects of a JSONL file, blank lines skipped; at least one row.
     static func jsonlRows(path: String) throws -> [Row] {
         var rows: [Row] = []
-        for (line, text) in try utf8Lines(path: path) where !text.allSatisfy(\.isWhitespace) {
+        for (line, text) in try TextFile.lines(path: path) where !text.allSatisfy(\.isWhitespace) {
             let json: Any
             do {
                 json = try JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)
@@ -89,17 +89,5 @@ public enum CalibrationData {
         }
         guard !rows.isEmpty else { throw MopError(file: path, "the file holds no rows") }
         return rows
-    }
-
-    /// The lines of a UTF-8 file (split at LF, the LF dropped), numbered from 1. Decoding line by line is exact
-    /// (no UTF-8 sequence contains the LF byte) and lets an invalid byte be reported with its line.
-    static func utf8Lines(path: String) throws -> [(line: Int, text: String)] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw MopError(file: path, "cannot read the file") }
-        return try data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().map { index, bytes in
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw MopError(file: path, "line \(index + 1): not valid UTF-8")
-            }
-            return (index + 1, text)
-        }
     }
 }

@@ -20,9 +20,6 @@ public enum CalibrationSet {
     /// A .jsonl file whose first row has an "instruction" field.
     static func isAlpaca(_ path: String) throws -> Bool {
         guard path.hasSuffix(".jsonl") else { return false }
-        let text = try TextFile.read(path)
-        guard let first = text.split(separator: "\n").first(where: { !$0.allSatisfy(\.isWhitespace) }),
-              let row = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else { return false }
-        return row["instruction"] != nil
+        return try CalibrationData.jsonlRows(path: path).first?.object["instruction"] != nil
     }
 }

@@ -33,28 +33,43 @@ public final class GGUFFile: Sendable {
     public static let magic: UInt32 = 0x4655_4747  // "GGUF" read as a little-endian UInt32
     public static let defaultAlignment = 32
 
-    public init(path: String) throws {
+    /// GGUF's own limits: keys are ASCII of at most 65535 bytes, tensor names at most 64 bytes (llama.cpp's
+    /// GGML_MAX_NAME).
+    static let maxKeyLength = 65535
+    static let maxTensorNameLength = 64
+
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file mapped: MappedFile) throws {
+        let path = mapped.path
         self.path = path
-        mapped = try MappedFile(path: path)
+        self.mapped = mapped
+        func fail(_ problem: String) -> MopError { MopError(file: path, problem) }
         var reader = GGUFHeaderReader(cursor: FileCursor(file: mapped))
-        guard try reader.cursor.read(UInt32.self, "magic") == Self.magic else {
-            throw MopError(file: path, "not a GGUF file (bad magic)")
-        }
+        guard try reader.cursor.read(UInt32.self, "magic") == Self.magic else { throw fail("not a GGUF file (bad magic)") }
         version = try reader.cursor.read(UInt32.self, "version")
-        guard version == 3 else { throw MopError(file: path, "unsupported GGUF version \(version) (only version 3 is supported)") }
+        guard version == 3 else { throw fail("unsupported GGUF version \(version) (only version 3 is supported)") }
         let tensorCount = try reader.count(try reader.cursor.read(UInt64.self, "tensor count"), minimumSize: 24, "tensor count")
         let keyCount = try reader.count(try reader.cursor.read(UInt64.self, "metadata count"), minimumSize: 12, "metadata count")
 
         var keys: [String] = []
         var metadata: [String: GGUFValue] = [:]
         for index in 0..<keyCount {
-            let key = try reader.string("metadata key \(index)")
-            let rawType = try reader.cursor.read(UInt32.self, "type of metadata \(key)")
-            guard let type = GGUFValueType(rawValue: rawType) else {
-                throw MopError(file: path, "metadata \(key) has unknown value type \(rawType)")
+            let entry = "metadata entry \(index) (at byte \(reader.cursor.offset))"
+            let key = try reader.string("key of \(entry)", maxLength: Self.maxKeyLength)
+            // A key is printable ASCII; anything else means the length or the bytes before it are corrupt.
+            guard !key.isEmpty, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw fail("\(entry): key of \(key.utf8.count) bytes is not printable ASCII (corrupt key length?): \(PrintableText.quote(key, limit: 24))")
             }
-            guard metadata[key] == nil else { throw MopError(file: path, "metadata key \(key) appears twice") }
-            metadata[key] = try reader.value(type, "metadata \(key)")
+            let shown = PrintableText.quote(key)
+            let rawType = try reader.cursor.read(UInt32.self, "type of metadata \(shown)")
+            guard let type = GGUFValueType(rawValue: rawType) else {
+                throw fail("\(entry): metadata \(shown) has unknown value type \(rawType)")
+            }
+            guard metadata[key] == nil else { throw fail("\(entry): metadata key \(shown) appears twice") }
+            metadata[key] = try reader.value(type, "metadata \(shown)")
             keys.append(key)
         }
         metadataKeys = keys
@@ -62,8 +77,8 @@ public final class GGUFFile: Sendable {
 
         var alignment = Self.defaultAlignment
         if let value = metadata["general.alignment"] {
-            guard let a = value.int, a > 0, a & (a - 1) == 0 else {
-                throw MopError(file: path, "general.alignment \(value.summary) is not a positive power of two")
+            guard let a = value.int, a > 0, a <= 1 << 20, a & (a - 1) == 0 else {
+                throw fail("general.alignment \(value.summary) is not a power of two up to 2^20")
             }
             alignment = a
         }
@@ -71,59 +86,74 @@ public final class GGUFFile: Sendable {
 
         var entries: [(name: String, dimensions: [Int], type: GGUFTensorType, relative: Int)] = []
         for index in 0..<tensorCount {
-            let name = try reader.string("name of tensor \(index)")
+            let entry = "tensor entry \(index) (at byte \(reader.cursor.offset))"
+            let rawName = try reader.string("name of \(entry)", maxLength: Self.maxTensorNameLength)
+            let name = PrintableText.quote(rawName)
             let dimensionCount = try reader.cursor.read(UInt32.self, "dimension count of tensor \(name)")
             guard (1...4).contains(dimensionCount) else {
-                throw MopError(file: path, "tensor \(name) has \(dimensionCount) dimensions (1 to 4 allowed)")
+                throw fail("\(entry): tensor \(name) has \(dimensionCount) dimensions (1 to 4 allowed)")
             }
             var dimensions: [Int] = []
             for _ in 0..<dimensionCount {
                 let raw = try reader.cursor.read(UInt64.self, "dimensions of tensor \(name)")
                 guard raw > 0, let dimension = Int(exactly: raw) else {
-                    throw MopError(file: path, "tensor \(name) has an invalid dimension \(raw)")
+                    throw fail("\(entry): tensor \(name) has an invalid dimension \(raw)")
                 }
                 dimensions.append(dimension)
             }
             let rawType = try reader.cursor.read(UInt32.self, "type of tensor \(name)")
             guard let type = GGUFTensorType(rawValue: rawType) else {
-                throw MopError(file: path, "tensor \(name) has unknown tensor type id \(rawType)")
+                throw fail("\(entry): tensor \(name) has unknown tensor type id \(rawType)")
             }
             let rawOffset = try reader.cursor.read(UInt64.self, "offset of tensor \(name)")
             guard let relative = Int(exactly: rawOffset) else {
-                throw MopError(file: path, "tensor \(name) data offset \(rawOffset) is past the end of the file (\(mapped.count) bytes)")
+                throw fail("tensor \(name) data offset \(rawOffset) is past the end of the file (\(mapped.count) bytes)")
             }
-            guard relative % alignment == 0 else {
-                throw MopError(file: path, "tensor \(name) data offset \(rawOffset) is not a multiple of the alignment \(alignment)")
-            }
-            entries.append((name, dimensions, type, relative))
+            entries.append((rawName, dimensions, type, relative))
         }
 
         // The data section starts at the first aligned offset after the header.
-        let headerEnd = reader.cursor.offset
-        dataOffset = headerEnd + (alignment - headerEnd % alignment) % alignment
-
+        dataOffset = CheckedSize.aligned(reader.cursor.offset, to: alignment) ?? Int.max
         var tensors: [GGUFTensorInfo] = []
         var tensorIndex: [String: Int] = [:]
+        // Tensors are stored back to back in header order, each starting at the next aligned offset (llama.cpp's
+        // rule). Checking that catches a wrong alignment or a shifted offset, which would otherwise read every
+        // tensor from the wrong bytes.
+        var expected = 0
         for entry in entries {
-            let name = entry.name
-            var elements = 1
-            for dimension in entry.dimensions {
-                let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw MopError(file: path, "tensor \(name) dimensions \(entry.dimensions) overflow") }
-                elements = product
+            let name = PrintableText.quote(entry.name), type = entry.type
+            guard let elements = CheckedSize.product(entry.dimensions) else {
+                throw fail("tensor \(name) dimensions \(entry.dimensions) overflow: the element count exceeds any file")
             }
-            guard entry.dimensions[0] % entry.type.blockSize == 0, let bytes = entry.type.byteCount(elements: elements) else {
-                let type = entry.type
-                throw MopError(file: path, "tensor \(name) row length \(entry.dimensions[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
+            guard entry.dimensions[0] % type.blockSize == 0 else {
+                throw fail("tensor \(name) row length \(entry.dimensions[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
-            let (offset, overflow) = dataOffset.addingReportingOverflow(entry.relative)
-            guard !overflow, offset <= mapped.count, bytes <= mapped.count - offset else {
+            guard let bytes = type.byteCount(elements: elements), bytes <= mapped.count else {
+                throw fail("tensor \(name) dimensions \(entry.dimensions) of \(type.name) take more bytes than the whole file (\(mapped.count) bytes)")
+            }
+            guard entry.relative % alignment == 0 else {
+                throw fail("tensor \(name) data offset \(entry.relative) is not a multiple of the alignment \(alignment)")
+            }
+            let offset = dataOffset.addingReportingOverflow(entry.relative)
+            guard !offset.overflow, offset.partialValue <= mapped.count, bytes <= mapped.count - offset.partialValue else {
                 let span = "\(bytes) bytes at data offset \(entry.relative), data section at \(dataOffset)"
-                throw MopError(file: path, "tensor \(name) data (\(span)) is past the end of the file (\(mapped.count) bytes)")
+                throw fail("tensor \(name) data (\(span)) is past the end of the file (\(mapped.count) bytes)")
             }
-            guard tensorIndex[name] == nil else { throw MopError(file: path, "tensor \(name) appears twice") }
-            tensorIndex[name] = tensors.count
-            tensors.append(GGUFTensorInfo(name: name, dimensions: entry.dimensions, type: entry.type, offset: offset, byteCount: bytes))
+            guard entry.relative == expected else {
+                throw fail("tensor \(name) data offset \(entry.relative) is not where the previous tensor ends (\(expected), alignment \(alignment)): corrupt offset or alignment")
+            }
+            guard tensorIndex[entry.name] == nil else { throw fail("tensor \(name) appears twice") }
+            tensorIndex[entry.name] = tensors.count
+            tensors.append(GGUFTensorInfo(name: entry.name, dimensions: entry.dimensions, type: type, offset: offset.partialValue, byteCount: bytes))
+            expected = CheckedSize.aligned(entry.relative + bytes, to: alignment) ?? Int.max
+        }
+        // The data section ends at the end of the file, up to the last tensor's padding; more bytes after it mean
+        // the data section starts later than the header says (a wrong general.alignment).
+        if !entries.isEmpty {
+            let trailing = mapped.count - dataOffset - min(expected, mapped.count - dataOffset)
+            guard trailing < alignment else {
+                throw fail("\(trailing) bytes follow the last tensor: the data section does not start at byte \(dataOffset) (is general.alignment \(alignment) right?)")
+            }
         }
         self.tensors = tensors
         self.tensorIndex = tensorIndex
@@ -167,8 +197,12 @@ struct GGUFHeaderReader {
         return Int(raw)
     }
 
-    mutating func string(_ what: String) throws -> String {
+    /// A length-prefixed UTF-8 string of at most `maxLength` bytes.
+    mutating func string(_ what: String, maxLength: Int = Int.max) throws -> String {
         let rawLength = try cursor.read(UInt64.self, "length of \(what)")
+        guard rawLength <= UInt64(maxLength) else {
+            throw MopError(file: path, "\(what): length \(rawLength) exceeds \(maxLength) bytes")
+        }
         let length = try count(rawLength, minimumSize: 1, "length of \(what)")
         let bytes = try cursor.readBytes(length, what)
         guard let string = String(validating: bytes, as: UTF8.self) else {

@@ -49,7 +49,8 @@ public enum GGUFModel {
         }
         func float(_ key: String) throws -> Float? {
             guard let v = value(key) else { return nil }
-            guard let x = v.double, x.isFinite, x > 0 else { throw fail("\(arch).\(key) \(v.summary) is not a positive number") }
+            // Its range is ModelConfig.validate's, shared with config.json.
+            guard let x = v.double, x.isFinite else { throw fail("\(arch).\(key) \(v.summary) is not a finite number") }
             return Float(x)
         }
 
@@ -129,12 +130,19 @@ public enum GGUFModel {
             guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
             return (entry.name, info)
         }
+        // Missing tensors are reported above, extra ones here, both before seconds of dequantization.
+        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, GGUFTensorNames.hf(fromGGUF: $0.name)) },
+                                           config: config, file: file.path)
         // Dequantization is mostly page faults and memory traffic; tensors are independent, so use every core.
         var results = [Result<Tensor, any Error>](repeating: .success(Tensor(zeros: [0])), count: jobs.count)
         results.withUnsafeMutableBufferPointer { buffer in
             let slots = GGUFResultSlots(base: buffer.baseAddress)
             DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
-                slots.base?[index] = Result { try file.dequantize(jobs[index].info) }
+                slots.base?[index] = Result {
+                    let tensor = try file.dequantize(jobs[index].info)
+                    try TensorInventory.checkFinite(tensor, name: jobs[index].info.name, file: file.path)
+                    return tensor
+                }
             }
         }
         var tensors: [String: Tensor] = [:]

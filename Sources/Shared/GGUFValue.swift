@@ -85,7 +85,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
     /// A short rendering for listings: scalars in full, arrays as their type and length.
     public var summary: String {
         switch self {
-        case .string(let v): v.count > 60 ? "\"\(v.prefix(57))...\"" : "\"\(v)\""
+        case .string(let v): PrintableText.quote(v).hasPrefix("\"") ? PrintableText.quote(v) : "\"\(v)\""
         case .array(let type, let v): "[\(type) x \(v.count)]"
         case .bool(let v): "\(v)"
         case .float32(let v): "\(v)"

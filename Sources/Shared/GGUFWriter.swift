@@ -61,26 +61,16 @@ public enum GGUFWriter {
         }
         header.pad(to: aligned(header.bytes.count))
 
-        let temporary = path + ".tmp"
-        let output = try GGUFOutputFile(path: temporary, reportAs: path)
-        do {
-            try output.append(header.bytes)
-            for tensor in tensors {
-                var data = GGUFByteWriter()
-                data.floats(tensor.tensor.data, as: tensor.type)
-                data.pad(to: aligned(data.bytes.count))
-                try output.append(data.bytes)
-            }
-            try output.finish()
-        } catch {
-            output.discard()
-            throw error
+        // A failure drops the partial file (AtomicFileWriter's deinit); only a complete file is renamed into place.
+        let output = try AtomicFileWriter(path: path)
+        try output.append(header.bytes)
+        for tensor in tensors {
+            var data = GGUFByteWriter()
+            data.floats(tensor.tensor.data, as: tensor.type)
+            data.pad(to: aligned(data.bytes.count))
+            try output.append(data.bytes)
         }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw MopError(file: path, "cannot rename \(temporary) into place: \(reason)")
-        }
+        try output.commit()
     }
 
     /// The struct's fields are mutable, so nothing else guarantees they still agree with the config.
@@ -184,45 +174,5 @@ struct GGUFByteWriter {
                 }
             }
         }
-    }
-}
-
-/// A file being written with POSIX calls; errors name the final path the caller asked for.
-final class GGUFOutputFile {
-    private let path: String
-    private let reportAs: String
-    private var fd: Int32
-
-    init(path: String, reportAs: String) throws {
-        self.path = path
-        self.reportAs = reportAs
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw MopError(file: reportAs, "cannot create \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    func append(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var done = 0
-            while done < buffer.count {
-                let n = write(fd, base + done, buffer.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw MopError(file: reportAs, "cannot write \(path): \(String(cString: strerror(errno)))") }
-                done += n
-            }
-        }
-    }
-
-    func finish() throws {
-        let result = close(fd)
-        fd = -1
-        guard result == 0 else { throw MopError(file: reportAs, "cannot close \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    /// Closes (if still open) and removes the partial file after a failure.
-    func discard() {
-        if fd >= 0 { _ = close(fd) }
-        fd = -1
-        unlink(path)
     }
 }

@@ -18,10 +18,10 @@ public struct HFSpecialTokenIds: Equatable, Sendable {
 public enum HFConfig {
     public static let supportedModelTypes = ["llama", "mistral"]
 
-    // Bounds that keep every parameter count the engine computes far from Int overflow, yet well above real models.
-    static let maxDimension = 1 << 22
-    static let maxHeads = 1 << 12
-    static let maxLayers = 1 << 12
+    // The engine's bounds (ModelConfig), checked here too so the message names the key.
+    static let maxDimension = ModelConfig.maxDimension
+    static let maxHeads = ModelConfig.maxHeads
+    static let maxLayers = ModelConfig.maxLayers
 
     /// Parses config.json; `file` names it in errors.
     public static func parse(data: Data, file: String) throws -> ModelConfig {
@@ -71,7 +71,7 @@ public enum HFConfig {
             ropeTheta: Float(ropeTheta),
             ropeScaling: try ropeScaling(try fields.optionalObject("rope_scaling") ?? ropeParameters),
             tiedEmbeddings: try fields.optionalBool("tie_word_embeddings") ?? false,
-            maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...Int(Int32.max)) ?? 2048)
+            maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...ModelConfig.maxPositionCount) ?? 2048)
         try config.validate(file: file)
         return config
     }

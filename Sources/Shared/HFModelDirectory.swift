@@ -15,7 +15,7 @@ public enum HFModelDirectory {
     public static func tokenizerPath(in path: String) -> String { join(path, tokenizerName) }
 
     /// Loads config.json and the weights (converted to fp32). A single `model.safetensors` wins over an index,
-    /// as in transformers. Tensors the config does not call for are ignored.
+    /// as in transformers. A tensor the config does not call for is an error (TensorInventory).
     public static func load(path: String) throws -> ModelWeights {
         try loadWithSpecialTokens(path: path).weights
     }
@@ -27,9 +27,7 @@ public enum HFModelDirectory {
             throw MopError(file: path, "not a model directory")
         }
         let configPath = join(path, configName)
-        guard let configData = FileManager.default.contents(atPath: configPath) else {
-            throw MopError(file: configPath, "cannot read the model configuration (missing or unreadable)")
-        }
+        let configData = try RegularFile.read(configPath)
         let config = try HFConfig.parse(data: configData, file: configPath)
         let specialTokens = try HFConfig.parseSpecialTokens(data: configData, file: configPath)
 
@@ -37,20 +35,25 @@ public enum HFModelDirectory {
         let indexPath = join(path, indexName)
         let source: (String) throws -> Tensor?
         let sourcePath: String
+        let stored: [String]
         if FileManager.default.fileExists(atPath: weightsPath) {
             let file = try SafetensorsFile(path: weightsPath)
-            (source, sourcePath) = (file.tensor(named:), weightsPath)
+            (source, sourcePath, stored) = (file.tensor(named:), weightsPath, file.names)
         } else if FileManager.default.fileExists(atPath: indexPath) {
             let index = try SafetensorsIndex(path: indexPath)
-            (source, sourcePath) = (index.tensor(named:), indexPath)
+            (source, sourcePath, stored) = (index.tensor(named:), indexPath, index.weightMap.keys.sorted())
         } else {
             throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
         }
         var tensors: [String: Tensor] = [:]
         for (name, _) in ModelWeights.expectedShapes(config) {
             tensors[name] = try source(name)
+            if let tensor = tensors[name] { try TensorInventory.checkFinite(tensor, name: name, file: sourcePath) }
         }
-        return (try ModelWeights(config: config, tensors: tensors, file: sourcePath), specialTokens)
+        let weights = try ModelWeights(config: config, tensors: tensors, file: sourcePath)
+        // After the missing ones (ModelWeights), so a renamed tensor is reported as missing.
+        try TensorInventory.checkAccounted(stored.map { ($0, $0) }, config: config, file: sourcePath)
+        return (weights, specialTokens)
     }
 
     /// Writes config.json and model.safetensors into `directory` (created when missing), each to a temporary name
@@ -59,11 +62,7 @@ public enum HFModelDirectory {
                              specialTokens: HFSpecialTokenIds = HFSpecialTokenIds()) throws {
         let named = try checkedTensors(weights, directory: directory)
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MopError(file: directory, "cannot create the output directory")
-        }
+        try DirectoryCreation.create(directory)
         try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
         try writeAtomically(configData, to: join(directory, configName))
     }

@@ -50,6 +50,16 @@ public struct LoRAConfig: Equatable, Sendable {
         guard dropout >= 0, dropout < 1 else { throw MopError(file: file, "LoRA dropout \(dropout) is outside [0, 1)") }
         guard !targets.isEmpty else { throw MopError(file: file, "LoRA has no target modules") }
     }
+
+    /// `validate(file:)`, and a rank no larger than the smaller side of every adapted matrix of `model`: a larger one
+    /// adds no capacity, and a huge one would allocate adapters far larger than the model.
+    public func validate(for model: ModelConfig, file: String?) throws {
+        try validate(file: file)
+        let smallest = LoRALayout.features(of: model, targets: targets).map { min($0.in, $0.out) }.min() ?? 0
+        guard rank <= smallest else {
+            throw MopError(file: file, "LoRA rank \(rank) exceeds \(smallest), the smaller dimension of the smallest adapted matrix")
+        }
+    }
 }
 
 /// Where every adapter's A [r, in] and B [out, r] sit in one flat buffer (layer by layer, targets in config order),
@@ -69,12 +79,11 @@ public struct LoRALayout: Equatable, Sendable {
     /// Floats in the whole buffer.
     public let count: Int
 
-    public init(config: LoRAConfig, model: ModelConfig) {
+    /// The (in, out) features of every adapted matrix, layer by layer, targets in order.
+    static func features(of model: ModelConfig, targets: [LoRATarget]) -> [(layer: Int, target: LoRATarget, in: Int, out: Int)] {
         let d = model.hidden, hd = model.headDim
-        var entries: [Entry] = []
-        var offset = 0
-        for (index, shape) in model.layers.enumerated() {
-            for target in config.targets {
+        return model.layers.enumerated().flatMap { index, shape in
+            targets.map { target in
                 let (out, inner): (Int, Int) = switch target {
                 case .q: (shape.heads * hd, d)
                 case .k, .v: (shape.kvHeads * hd, d)
@@ -82,11 +91,19 @@ public struct LoRALayout: Equatable, Sendable {
                 case .gate, .up: (shape.intermediate, d)
                 case .down: (d, shape.intermediate)
                 }
-                let a = offset..<(offset + config.rank * inner)
-                let b = a.upperBound..<(a.upperBound + out * config.rank)
-                entries.append(Entry(layer: index, target: target, inFeatures: inner, outFeatures: out, a: a, b: b))
-                offset = b.upperBound
+                return (index, target, inner, out)
             }
+        }
+    }
+
+    public init(config: LoRAConfig, model: ModelConfig) {
+        var entries: [Entry] = []
+        var offset = 0
+        for matrix in Self.features(of: model, targets: config.targets) {
+            let a = offset..<(offset + config.rank * matrix.in)
+            let b = a.upperBound..<(a.upperBound + matrix.out * config.rank)
+            entries.append(Entry(layer: matrix.layer, target: matrix.target, inFeatures: matrix.in, outFeatures: matrix.out, a: a, b: b))
+            offset = b.upperBound
         }
         rank = config.rank
         self.entries = entries

@@ -10,15 +10,16 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeRawPointer?
+    /// True when `base` was allocated here (an in-memory copy) rather than mapped.
+    private let owned: Bool
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw MopError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
+        owned = false
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw MopError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw MopError(file: path, "not a regular file") }
         count = Int(info.st_size)
         if count == 0 {
             base = nil
@@ -29,8 +30,20 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    /// An in-memory file holding a copy of `bytes`, named `path` in errors: the fuzz harness parses mutated
+    /// inputs without a file system round trip.
+    public init(bytes: [UInt8], path: String) {
+        self.path = path
+        count = bytes.count
+        owned = true
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
+        bytes.withUnsafeBytes { if let source = $0.baseAddress { copy.copyMemory(from: source, byteCount: bytes.count) } }
+        base = UnsafeRawPointer(copy)
+    }
+
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        guard let base else { return }
+        if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }
 
     /// The bytes [offset, offset + length), checked against the file's size; `what` names them in the error.

@@ -55,7 +55,8 @@ public struct ModelConfig: Equatable, Sendable {
     /// True when every block has the same shape, so standard `llama` files can describe the model.
     public var isUniform: Bool { Set(layers).count <= 1 }
 
-    /// Parameters of one block: q, k, v, o, gate, up, down and the two norms.
+    /// Parameters of one block: q, k, v, o, gate, up, down and the two norms. Exact for a validated config, whose
+    /// bounds keep every count far from overflow; `checkedParameters` is the overflow-safe form for unchecked ones.
     public func blockParameters(_ layer: LayerShape) -> Int {
         let attention = 2 * hidden * layer.heads * headDim + 2 * hidden * layer.kvHeads * headDim
         let mlp = 3 * hidden * layer.intermediate
@@ -71,19 +72,57 @@ public struct ModelConfig: Equatable, Sendable {
     /// Blocks plus the final norm.
     public var nonEmbeddingParameters: Int { layers.map(blockParameters).reduce(0, +) + hidden }
 
+    /// `parameters`, or nil when a count overflows `Int` (a header stating absurd sizes).
+    public var checkedParameters: Int? {
+        func p(_ factors: [Int]) -> Int? { CheckedSize.product(factors) }
+        var terms = [p([vocabSize, hidden, tiedEmbeddings ? 1 : 2]), hidden]
+        for layer in layers {
+            terms += [p([2, hidden, layer.heads, headDim]), p([2, hidden, layer.kvHeads, headDim]),
+                      p([3, hidden, layer.intermediate]), p([2, hidden])]
+        }
+        let known = terms.compactMap { $0 }
+        return known.count == terms.count ? CheckedSize.sum(known) : nil
+    }
+
+    // Bounds well above any real model (Llama 3 405B: 126 layers, 16384 wide, 53248 neurons, 128k vocabulary) that
+    // keep every size the engine computes from a config far from Int overflow. Both readers (GGUF, config.json)
+    // are held to them here, in one place.
+    public static let maxDimension = 1 << 22
+    public static let maxHeads = 1 << 12
+    public static let maxLayers = 1 << 12
+    public static let maxPositionCount = Int(Int32.max)
+
     /// Checks the invariants the engine relies on; `file` names the source in the error.
     public func validate(file: String) throws {
         func fail(_ problem: String) -> MopError { MopError(file: file, problem) }
-        guard vocabSize > 0, hidden > 0, headDim > 0 else { throw fail("vocabulary, hidden size and head dimension must be positive") }
-        guard !layers.isEmpty else { throw fail("the model has no layers") }
+        func check(_ name: String, _ value: Int, _ limit: Int) throws {
+            guard (1...limit).contains(value) else { throw fail("\(name) \(value) is outside 1...\(limit)") }
+        }
+        try check("vocabulary size", vocabSize, Self.maxDimension)
+        try check("hidden size", hidden, Self.maxDimension)
+        try check("head dimension", headDim, Self.maxHeads)
+        try check("layer count", layers.count, Self.maxLayers)
+        try check("context length (positions)", maxPositions, Self.maxPositionCount)
         guard headDim % 2 == 0 else { throw fail("head dimension \(headDim) is odd; RoPE needs pairs") }
         for (index, layer) in layers.enumerated() {
-            guard layer.heads > 0, layer.kvHeads > 0, layer.intermediate > 0 else {
-                throw fail("layer \(index) has a zero head, KV-head or intermediate count")
-            }
+            try check("layer \(index) head count", layer.heads, Self.maxHeads)
+            try check("layer \(index) KV-head count", layer.kvHeads, Self.maxHeads)
+            try check("layer \(index) intermediate size", layer.intermediate, Self.maxDimension)
             guard layer.heads % layer.kvHeads == 0 else {
                 throw fail("layer \(index): \(layer.heads) query heads do not divide into \(layer.kvHeads) KV groups")
             }
         }
+        // An epsilon of 1 or more swamps the activations' mean square; theta <= 1 gives frequencies that do not decay.
+        guard rmsNormEps.isFinite, rmsNormEps > 0, rmsNormEps < 1 else {
+            throw fail("RMSNorm epsilon \(rmsNormEps) is outside (0, 1)")
+        }
+        guard ropeTheta.isFinite, ropeTheta > 1 else { throw fail("RoPE theta \(ropeTheta) is not a finite number above 1") }
+        if let s = ropeScaling {
+            guard [s.factor, s.lowFreqFactor, s.highFreqFactor].allSatisfy({ $0.isFinite && $0 > 0 }),
+                  s.highFreqFactor > s.lowFreqFactor, s.originalMaxPositions > 0 else {
+                throw fail("llama3 rope scaling needs positive factors with high_freq_factor above low_freq_factor")
+            }
+        }
+        guard checkedParameters != nil else { throw fail("the parameter count overflows") }
     }
 }

@@ -33,6 +33,7 @@ public enum ModelLoader {
     }
 
     public static func format(of path: String) throws -> ModelFormat {
+        try RegularFile.requireFileOrDirectory(path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw MopError(file: path, "no such file or directory")
@@ -76,9 +77,7 @@ public enum ModelLoader {
             return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "llama")
         case .huggingFace:
             let configPath = (path as NSString).appendingPathComponent("config.json")
-            guard let data = FileManager.default.contents(atPath: configPath) else {
-                throw MopError(file: configPath, "missing: a model directory needs config.json")
-            }
+            let data = try RegularFile.read(configPath)
             return ModelDescription(config: try HFConfig.parse(data: data, file: configPath), format: .huggingFace,
                                     architecture: "llama")
         }

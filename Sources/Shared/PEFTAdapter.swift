@@ -14,11 +14,7 @@ public enum PEFTAdapter {
 
     /// Writes both files into `directory` (created when missing), each through a temporary file renamed into place.
     public static func save(_ adapters: LoRAAdapters, baseModel: String, to directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw MopError(file: directory, "cannot create the adapter directory")
-        }
+        try DirectoryCreation.create(directory)
         var tensors: [(name: String, tensor: Tensor)] = []
         for entry in adapters.layout.entries {
             tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: false), adapters.a(entry)))
@@ -43,7 +39,7 @@ public enum PEFTAdapter {
     /// must be a LoRA config mop can apply, and the safetensors file must hold exactly the expected tensors.
     public static func load(from directory: String, model: ModelConfig) throws -> LoRAAdapters {
         let configPath = directory + "/" + configFile
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw MopError(file: configPath, "cannot read the file") }
+        let data = try RegularFile.read(configPath)
         let config = try parseConfig(JSONFields(data: data, file: configPath))
 
         let weightsPath = directory + "/" + weightsFile

@@ -253,8 +253,7 @@ public struct PruningStructure: Equatable, Codable, Sendable {
 
     /// Reads and decodes the structure.json at `path`.
     public static func load(path: String) throws -> PruningStructure {
-        guard let data = FileManager.default.contents(atPath: path) else { throw MopError(file: path, "cannot read the file") }
-        return try decode(data: data, file: path)
+        return try decode(data: RegularFile.read(path), file: path)
     }
 
     /// Writes structure.json to `path` atomically (temporary name, then rename).

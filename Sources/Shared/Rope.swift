@@ -4,16 +4,25 @@ import Foundation
 /// element i + hd/2 and both rotate by angle position * invFreq[i].
 public struct Rope: Sendable {
     public let headDim: Int
-    /// cos and sin of every (position, i), [positions, hd/2], computed in float64 then rounded.
+    /// cos and sin of every (position, i) below `tablePositions`, [tablePositions, hd/2], computed in float64 then
+    /// rounded; later positions are computed the same way when used.
     let cosTable: [Float]
     let sinTable: [Float]
+    let invFreq: [Double]
+    /// The positions the model takes (its context length).
     public let positions: Int
+
+    /// Positions tabulated up front. The table is sized by what runs, not by the context length a file states
+    /// (a header may claim 2^31 positions); 32768 positions of a 128-wide head take 16 MB.
+    static let tableLimit = 1 << 15
 
     public init(config: ModelConfig, positions: Int) {
         headDim = config.headDim
         self.positions = positions
         let invFreq = Self.inverseFrequencies(config)
-        let angles = (0..<positions).flatMap { position in invFreq.map { Double(position) * $0 } }
+        self.invFreq = invFreq
+        let tabulated = min(positions, Self.tableLimit)
+        let angles = (0..<tabulated).flatMap { position in invFreq.map { Double(position) * $0 } }
         cosTable = angles.map { Float(cos($0)) }
         sinTable = angles.map { Float(sin($0)) }
     }
@@ -52,12 +61,26 @@ public struct Rope: Sendable {
         precondition(startPosition + tokens <= positions, "RoPE table holds \(positions) positions")
         let half = headDim / 2
         let width = heads * headDim
+        let tabulated = cosTable.count / max(1, half)
+        var cosRow = [Float](repeating: 0, count: half), sinRow = cosRow
         for t in 0..<tokens {
-            let table = (startPosition + t) * half
+            let position = startPosition + t
+            if position < tabulated {
+                let table = position * half
+                for i in 0..<half {
+                    cosRow[i] = cosTable[table + i]
+                    sinRow[i] = sinTable[table + i]
+                }
+            } else {
+                for i in 0..<half {
+                    cosRow[i] = Float(cos(Double(position) * invFreq[i]))
+                    sinRow[i] = Float(sin(Double(position) * invFreq[i]))
+                }
+            }
             for h in 0..<heads {
                 let head = x + t * width + h * headDim
                 for i in 0..<half {
-                    let c = cosTable[table + i], s = sinSign * sinTable[table + i]
+                    let c = cosRow[i], s = sinSign * sinRow[i]
                     let x1 = head[i], x2 = head[i + half]
                     head[i] = x1 * c - x2 * s
                     head[i + half] = x2 * c + x1 * s

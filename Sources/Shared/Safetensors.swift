@@ -26,9 +26,14 @@ public final class SafetensorsFile: Sendable {
     /// Headers larger than this are refused before they are parsed (the reference implementation allows 100 MB).
     static let maxHeaderLength = 100_000_000
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.path = path
-        file = try MappedFile(path: path)
+        self.file = file
         func fail(_ problem: String) -> MopError { MopError(file: path, problem) }
 
         guard file.count >= 8 else { throw fail("truncated safetensors file: \(file.count) bytes, too short for the 8-byte header length") }
@@ -64,8 +69,18 @@ public final class SafetensorsFile: Sendable {
             entries.append(try Self.parseEntry(name: name, value: value, dataStart: dataStart, dataLength: dataLength, fail: fail))
         }
         entries.sort { ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name) < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name) }
-        for (previous, next) in zip(entries, entries.dropFirst()) where next.byteRange.lowerBound < previous.byteRange.upperBound {
-            throw fail("tensors \(previous.name) and \(next.name) overlap in the data section")
+        // As the reference implementation requires, tensors tile the data section exactly: a header length that is
+        // off by a few bytes still parses as JSON, but would shift every tensor onto the wrong bytes.
+        var end = dataStart
+        for entry in entries {
+            guard entry.byteRange.lowerBound == end else {
+                let problem = entry.byteRange.lowerBound < end ? "overlaps the tensor before it" : "leaves a gap before it"
+                throw fail("tensor \(PrintableText.quote(entry.name)) at data offset \(entry.byteRange.lowerBound - dataStart) \(problem) (expected \(end - dataStart))")
+            }
+            end = entry.byteRange.upperBound
+        }
+        guard end == file.count else {
+            throw fail("the tensors end at byte \(end) but the file has \(file.count) bytes: the header length \(headerLength) or the offsets are wrong")
         }
         self.entries = entries
         self.metadata = metadata

@@ -13,7 +13,7 @@ public struct SafetensorsIndex: Sendable {
     public init(path: String) throws {
         self.path = path
         func fail(_ problem: String) -> MopError { MopError(file: path, problem) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read the index file") }
+        let data = try RegularFile.read(path)
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: data)

@@ -57,7 +57,7 @@ public enum TaskData {
     /// skipped (a trailing newline is not a row).
     public static func parse(_ text: String, task: ZeroShotTask, file: String, limit: Int? = nil) throws -> [ZeroShotExample] {
         var examples: [ZeroShotExample] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in TextFile.lines(of: text).enumerated() {
             if let limit, examples.count >= limit { break }
             if line.allSatisfy(\.isWhitespace) { continue }
             let source = "\(file):\(index + 1)"

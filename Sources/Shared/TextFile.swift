@@ -1,16 +1,44 @@
 import Foundation
 
-/// Reading the text inputs (corpora, datasets) with the errors SPEC 11 asks for.
+/// Reading the text inputs (corpora, datasets) with the errors SPEC 11 asks for. Files saved by other tools may
+/// start with a UTF-8 byte order mark and end lines with CRLF: both are accepted wherever text is read.
 public enum TextFile {
-    /// The whole file as UTF-8 text; a missing, empty or non-UTF-8 file is an error naming it.
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// The whole file as UTF-8 text, without a leading byte order mark; a missing, empty, non-regular or non-UTF-8
+    /// file is an error naming it.
     public static func read(_ path: String) throws -> String {
-        guard FileManager.default.fileExists(atPath: path) else { throw MopError(file: path, "no such file") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw MopError(file: path, "cannot read: \(error.localizedDescription)")
-        }
+        let data = try RegularFile.read(path)
         guard !data.isEmpty else { throw MopError(file: path, "the file is empty") }
-        guard let text = String(data: data, encoding: .utf8) else { throw MopError(file: path, "the file is not valid UTF-8") }
+        guard let text = String(validating: withoutByteOrderMark(data), as: UTF8.self) else {
+            throw MopError(file: path, "the file is not valid UTF-8")
+        }
         return text
+    }
+
+    /// The lines of a UTF-8 file, numbered from 1, without their LF or CRLF ends. Decoding line by line is exact
+    /// (no UTF-8 sequence contains the LF byte) and lets an invalid byte be reported with its line.
+    public static func lines(path: String) throws -> [(line: Int, text: String)] {
+        let data = withoutByteOrderMark(try RegularFile.read(path))
+        return try data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().map { index, bytes in
+            let content = bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
+            guard let text = String(validating: content, as: UTF8.self) else {
+                throw MopError(file: path, "line \(index + 1): not valid UTF-8")
+            }
+            return (index + 1, text)
+        }
+    }
+
+    /// The lines of `text` (split at LF, a CR before it dropped, a leading byte order mark dropped).
+    public static func lines(of text: String) -> [String] {
+        var bytes = Substring(text).utf8[...]
+        if bytes.starts(with: byteOrderMark) { bytes = bytes.dropFirst(3) }
+        return bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+        }
+    }
+
+    private static func withoutByteOrderMark(_ data: Data) -> Data {
+        data.starts(with: byteOrderMark) ? data.dropFirst(3) : data
     }
 }

@@ -23,6 +23,12 @@ public struct TokenizedExample: Equatable, Sendable {
         self.gold = gold
     }
 
+    /// The example with every request cut to `maxLength` tokens as lm-eval does (`ZeroShotScoring.truncated`).
+    public func truncated(maxLength: Int) -> TokenizedExample {
+        TokenizedExample(requests: requests.map { ZeroShotScoring.truncated($0, maxLength: maxLength) },
+                         normalizationLengths: normalizationLengths, gold: gold)
+    }
+
     /// Tokens a forward pass over this example costs (the sharding weight): a context shared by choices counts once.
     public var tokenCost: Int {
         var seen = Set<[Int32]>()
@@ -64,6 +70,17 @@ public enum ZeroShotScoring {
                 try encodePair(context: $0.context, continuation: $0.continuation, tokenizer: tokenizer, source: example.source)
             },
             normalizationLengths: example.requests.map(\.normalizationLength), gold: example.gold)
+    }
+
+    /// lm-eval's left truncation: the model reads (context + continuation)[-(maxLength + 1):][:-1], so tokens before
+    /// the last maxLength + 1 are dropped from the context (and, for a continuation longer than that, from its start,
+    /// one token staying as context). Cutting at tokenization keeps scoring, sharding and costs to what is computed.
+    public static func truncated(_ request: TokenizedRequest, maxLength: Int) -> TokenizedRequest {
+        let total = request.context.count + request.continuation.count
+        guard maxLength >= 1, total > maxLength + 1 else { return request }
+        let kept = Array((request.context + request.continuation).suffix(maxLength + 1))
+        let contextCount = max(1, kept.count - request.continuation.count)
+        return TokenizedRequest(context: Array(kept.prefix(contextCount)), continuation: Array(kept.dropFirst(contextCount)))
     }
 
     /// Sum of log p(continuation token | everything before it) of each request, in float64, from one batched forward

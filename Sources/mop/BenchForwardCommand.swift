@@ -14,9 +14,15 @@ struct BenchForwardCommand: ParsableCommand {
     @Option(help: "Timed runs; the best is kept.") var runs = 3
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
+    func validate() throws {
+        guard seqLen >= 1 else { throw ValidationError("--seq-len must be at least 1") }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+    }
+
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
+            try BenchmarkSequence.checkLength(seqLen, model: model)
             let loaded = try ModelLoader.load(path: model)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)

@@ -27,11 +27,9 @@ struct BenchTrainCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             let lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
-            try lora.validate(file: nil)
+            try lora.validate(for: ModelLoader.describe(path: model).config, file: model)
+            try BenchmarkSequence.checkLength(seqLen, model: model)
             let loaded = try ModelLoader.load(path: model)
-            guard seqLen <= loaded.weights.config.maxPositions else {
-                throw MopError(file: model, "takes \(loaded.weights.config.maxPositions) positions, fewer than --seq-len \(seqLen)")
-            }
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs,
                                                    communicator: communicator)

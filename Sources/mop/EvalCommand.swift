@@ -17,6 +17,8 @@ struct EvalCommand: ParsableCommand {
     var tasks: String?
     @Option(help: "Folder holding <task>.jsonl.") var tasksDir = TaskData.defaultDirectory
     @Option(help: "Use only the first N examples of each task.") var limit: Int?
+    @Option(help: "Zero-shot: tokens a request may take (default: the model's positions); longer ones lose tokens at the left, as lm-eval's max_length.")
+    var maxLength: Int?
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @OptionGroup var cluster: ClusterOptions
@@ -47,6 +49,7 @@ struct EvalCommand: ParsableCommand {
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1") }
         if tasks != nil {
             let names: [ZeroShotTask]
             do { names = try taskList } catch { throw ValidationError("\(error)") }
@@ -57,6 +60,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
+            if let ppl, communicator.isCoordinator { try RegularFile.check(ppl) }
             let loaded = try cluster.loadModel(model, communicator).model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let transformer = Transformer(weights: loaded.weights)
@@ -67,7 +71,7 @@ struct EvalCommand: ParsableCommand {
                                                  communicator: communicator)
             }
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
-                transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit,
+                transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit, maxLength: maxLength,
                 dedicatedCoordinator: cluster.dedicatedCoordinator, communicator: communicator)
             guard communicator.isCoordinator else { return }
             let report = Report(model: model, ranks: communicator.size, seconds: Date().timeIntervalSince(start),

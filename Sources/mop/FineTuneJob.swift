@@ -25,7 +25,7 @@ struct FineTuneJob {
     func run(weights: ModelWeights, tokenizer spec: TokenizerSpec, model: String, data: String, directory: String,
              communicator: any Communicator) throws -> Outcome {
         let lora = options.lora
-        try lora.validate(file: nil)
+        try lora.validate(for: weights.config, file: model)
         let tokenizer = try BPETokenizer(spec, file: model)
         let read = try InstructionData.examples(path: data, tokenizer: tokenizer,
                                                 maxLength: min(options.maxLength, weights.config.maxPositions))

@@ -25,7 +25,8 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
-            try options.lora.validate(file: nil)
+            // From the header alone, so a rank too large fails before the weights load.
+            try options.lora.validate(for: ModelLoader.describe(path: model).config, file: model)
             let directory = try OutputDirectory.prepare(out, resuming: false, create: communicator.isCoordinator)
             let loaded = try ModelLoader.load(path: model)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }

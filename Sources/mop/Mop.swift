@@ -8,6 +8,12 @@ struct Mop: ParsableCommand {
         discussion: "Every command runs the same way alone or under mpirun; rank 0 prints the results.",
         subcommands: [InspectCommand.self, EvalCommand.self, GenerateCommand.self, PruneCommand.self, ApplyCommand.self,
                       FinetuneCommand.self, BenchCommand.self, BenchForwardCommand.self, BenchTrainCommand.self,
-                      TokenizeCommand.self, DumpTensorCommand.self]
+                      TokenizeCommand.self, DumpTensorCommand.self, FuzzCommand.self]
     )
+
+    /// Usage errors (unknown options, missing or unreadable values) exit 64 with the usage text, as
+    /// swift-argument-parser does; every other failure exits 1 with one line `mop: error: FILE: problem`.
+    static func main() {
+        main(NegativeNumbers.joined(Array(CommandLine.arguments.dropFirst())))
+    }
 }

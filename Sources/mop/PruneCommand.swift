@@ -64,6 +64,10 @@ struct PruneCommand: ParsableCommand {
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
             let directory = communicator.isCoordinator
                 ? try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil, create: true) : resume ?? out!
+            if let resume, communicator.isCoordinator {
+                // A malformed checkpoint fails now, not after minutes of loading and the dense pass.
+                _ = try SearchCheckpoint.load(directory: resume)
+            }
             if finetune {
                 // Bad fine-tuning settings or a taken output folder fail now, not after the search.
                 try finetuning.lora.validate(file: nil)

@@ -7,6 +7,7 @@ enum RunSupport {
     /// Runs `body` with the process's communicator; turns thrown errors into `mop: error: ...` on stderr.
     static func run(threads: Int?, _ body: (MPICommunicator) throws -> Void) -> Never {
         if let threads { BLAS.setThreads(threads) }
+        TemporaryFiles.removeOnTermination()
         let communicator = MPICommunicator()
         do {
             try body(communicator)

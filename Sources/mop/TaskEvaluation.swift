@@ -10,9 +10,12 @@ enum TaskEvaluation {
     }
 
     /// Every rank calls this; rank 0 reads and tokenizes the tasks and gets the results, the others get nil.
+    /// Requests longer than `maxLength` tokens (default: the model's positions) lose tokens at the left, as lm-eval
+    /// truncates; each such example is named on stderr.
     static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
-                    directory: String, limit: Int?, dedicatedCoordinator: Bool,
+                    directory: String, limit: Int?, maxLength: Int? = nil, dedicatedCoordinator: Bool,
                     communicator: some Communicator) throws -> Results? {
+        let length = min(maxLength ?? model.rope.positions, model.rope.positions)
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
         if communicator.isCoordinator {
@@ -20,7 +23,11 @@ enum TaskEvaluation {
             var examples: [(task: Int, example: TokenizedExample)] = []
             for (index, task) in tasks.enumerated() {
                 for example in try TaskData.load(task, directory: directory, limit: limit) {
-                    examples.append((index, try ZeroShotScoring.tokenize(example, tokenizer: tokenizer)))
+                    let whole = try ZeroShotScoring.tokenize(example, tokenizer: tokenizer)
+                    if let longest = whole.requests.map({ $0.context.count + $0.continuation.count }).max(), longest > length + 1 {
+                        FileHandle.standardError.write(Data("zero-shot: \(example.source): \(longest) tokens, scored on the last \(length + 1) (lm-eval's left truncation to the model's length)\n".utf8))
+                    }
+                    examples.append((index, whole.truncated(maxLength: length)))
                 }
             }
             flat = ZeroShotPacking.pack(examples)

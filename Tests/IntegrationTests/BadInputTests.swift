@@ -43,14 +43,7 @@ final class BadInputTests: XCTestCase {
 
     func assertOneLineError(_ args: [String], naming path: String, saying phrase: String,
                             file: StaticString = #filePath, line: UInt = #line) throws {
-        let output = try MopProcess.run(args, timeout: 60)
-        XCTAssertEqual(output.status, 1, output.stderr, file: file, line: line)
-        XCTAssertEqual(output.stdout, "", file: file, line: line)
-        let lines = output.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, output.stderr, file: file, line: line)
-        XCTAssertTrue(output.stderr.hasPrefix("mop: error: "), output.stderr, file: file, line: line)
-        XCTAssertTrue(output.stderr.contains(path), "\(output.stderr) does not name \(path)", file: file, line: line)
-        XCTAssertTrue(output.stderr.contains(phrase), "\(output.stderr) does not say \(phrase)", file: file, line: line)
+        try OneLineError.assert(args, naming: path, saying: phrase, file: file, line: line)
     }
 
     func testTruncatedGGUF() throws {

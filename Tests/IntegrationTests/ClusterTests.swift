@@ -68,7 +68,8 @@ final class ClusterTests: XCTestCase {
         for flags in [["--broadcast-weights"], ["--dedicated-coordinator"]] {
             let run = try MopProcess.mpirun(ranks: 3, args + flags, timeout: 120)
             XCTAssertEqual(run.status, 0, run.stderr)
-            // The reference runs OpenBLAS's default thread count, the ranks one thread each: equal to fp32 rounding.
+            // The reference runs OpenBLAS's default thread count, the ranks one thread each: OpenBLAS splits the
+            // products differently (the 8th digit moves), so they agree to fp32 rounding, not bit for bit.
             XCTAssertEqual(try XCTUnwrap(run.json?["perplexity"] as? Double), reference,
                            accuracy: CrossRunTolerance.relative * reference, "\(flags)")
             XCTAssertEqual(run.json?["windows"] as? Int, single.json?["windows"] as? Int)

@@ -154,7 +154,7 @@ final class GGUFRoundTripTests: XCTestCase {
         let tensors = [(name: "token_embd.weight", dims: [UInt64(16), 10], type: UInt32(1), offset: UInt64(0)),
                        (name: "output.weight", dims: [UInt64(16), 10], type: UInt32(1), offset: UInt64(320))]
         let path = directory.file("defaults.gguf")
-        try Data(GGUFHandBuilt.header(metadata: meta, tensors: tensors, tail: [UInt8](repeating: 0, count: 700))).write(to: URL(fileURLWithPath: path))
+        try Data(GGUFHandBuilt.file(metadata: meta, tensors: tensors, dataBytes: 640)).write(to: URL(fileURLWithPath: path))
         let config = try GGUFModel.config(of: GGUFFile(path: path))
         XCTAssertEqual(config.layers, [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 4, intermediate: 24), count: 2))
         XCTAssertEqual(config.headDim, 4)

@@ -57,6 +57,15 @@ enum GGUFHandBuilt {
         }
         return writer.bytes + tail
     }
+
+    /// A whole file: the header, zero padding to the default alignment, then `dataBytes` zero bytes of tensor data
+    /// (the data section must end at the end of the file).
+    static func file(metadata: [(String, GGUFValue)], tensors: [(name: String, dims: [UInt64], type: UInt32, offset: UInt64)],
+                     dataBytes: Int) -> [UInt8] {
+        let bytes = header(metadata: metadata, tensors: tensors)
+        let padding = (GGUFFile.defaultAlignment - bytes.count % GGUFFile.defaultAlignment) % GGUFFile.defaultAlignment
+        return bytes + [UInt8](repeating: 0, count: padding + dataBytes)
+    }
 }
 
 /// Asserts that `body` throws a MopError whose description names `path` and contains `phrase`.

@@ -78,7 +78,7 @@ final class InstructionDataTests: XCTestCase {
         expectError(try file("number.jsonl", "{\"instruction\": 3, \"output\": \"b\"}\n"), "line 1: field \"instruction\" is not a string")
         expectError(try file("broken.jsonl", "{\"instruction\": \"a\", \"output\": \"b\"}\n{oops\n"), "line 2: not valid JSON")
         expectError(try file("empty.jsonl", "\n\n"), "holds no rows")
-        expectError(directory + "/absent.jsonl", "cannot read")
+        expectError(directory + "/absent.jsonl", "no such file or directory")
         expectError(good, maxLength: 20, "no row has a response within 20 tokens")
         expectError(good, maxLength: 1, "leaves no room")
         var noEos = tokenizer.spec

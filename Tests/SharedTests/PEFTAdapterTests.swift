@@ -95,7 +95,7 @@ final class PEFTAdapterTests: XCTestCase {
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: path))
         assertLoadFails(path, "not valid JSON")
         try FileManager.default.removeItem(atPath: path)
-        assertLoadFails(path, "cannot read")
+        assertLoadFails(path, "no such file or directory")
     }
 
     func testMalformedWeightsAreRejected() throws {

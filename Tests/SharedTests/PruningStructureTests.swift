@@ -42,7 +42,7 @@ final class PruningStructureTests: XCTestCase {
         XCTAssertEqual(try PruningStructure.load(path: path), structure)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["structure.json"])
         Support.assertMopError(try PruningStructure.load(path: directory + "/absent.json"), path: directory + "/absent.json",
-                               phrase: "cannot read")
+                               phrase: "no such file or directory")
     }
 
     func testDecodesTheSpecForm() throws {

@@ -181,7 +181,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testOverlappingTensorsFail() throws {
         let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
-        try assertMalformed(Support.rawFile(header: header, data: [UInt8](repeating: 0, count: 12)), phrase: "tensors a and b overlap")
+        try assertMalformed(Support.rawFile(header: header, data: [UInt8](repeating: 0, count: 12)), phrase: "tensor b at data offset 4 overlaps the tensor before it")
     }
 
     func testBadShapeAndOffsetTypesFail() throws {

@@ -159,7 +159,7 @@ final class TokenizerJSONTests: XCTestCase {
             assertMopError(try TokenizerJSON.read(path: path), path: path, problem: problem)
         }
         let missing = directory + "/absent.json"
-        assertMopError(try TokenizerJSON.read(path: missing), path: missing, problem: "cannot open")
+        assertMopError(try TokenizerJSON.read(path: missing), path: missing, problem: "no such file or directory")
     }
 
     func testWriterRejectsWhatTokenizerJSONCannotHold() {

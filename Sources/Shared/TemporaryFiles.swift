@@ -1,0 +1,57 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The partial files outputs are written to (`NAME.partial-PID`, see AtomicFileWriter): the ones this process has
+/// open are removed when it is stopped by SIGTERM or SIGINT, and the ones a killed process left behind are removed
+/// by `removeStale` (mop prune --resume), so an interrupted run never leaves temporaries in its output.
+public enum TemporaryFiles {
+    static let marker = ".partial-"
+
+    /// The temporary name of `path` for this process.
+    public static func temporaryPath(for path: String) -> String { "\(path)\(marker)\(getpid())" }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var open: Set<String> = []
+    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
+
+    static func register(_ path: String) { lock.withLock { _ = open.insert(path) } }
+    static func unregister(_ path: String) { lock.withLock { _ = open.remove(path) } }
+
+    /// On SIGTERM or SIGINT: remove this process's partial files, then exit with 128 + the signal, as the shell does.
+    /// The handler runs on a dispatch queue, not in signal context, so it may take the lock and unlink freely.
+    public static func removeOnTermination() {
+        lock.withLock {
+            guard signalSources.isEmpty else { return }
+            for signalNumber in [SIGTERM, SIGINT] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler {
+                    let paths = lock.withLock { open }
+                    for path in paths { unlink(path) }
+                    _exit(128 + signalNumber)
+                }
+                source.resume()
+                signalSources.append(source)
+            }
+        }
+    }
+
+    /// Removes, under `directory` (recursively), partial files whose writing process no longer runs; returns them.
+    @discardableResult
+    public static func removeStale(in directory: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for case let relative as String in walker {
+            let name = (relative as NSString).lastPathComponent
+            guard let range = name.range(of: marker, options: .backwards),
+                  let pid = Int32(name[range.upperBound...]), pid > 0, pid != getpid() else { continue }
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = (directory as NSString).appendingPathComponent(relative)
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
+    }
+}
