@@ -30,12 +30,13 @@ final class BenchChild: @unchecked Sendable {
     /// Starts `mop bench path --serve` with these settings; returns once the child has loaded the model.
     init(_ path: String, settings: LatencyBenchmark.Settings, threads: Int?) throws {
         self.path = path
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var arguments = ["bench", path, "--serve", "--runs", "\(settings.runs)", "--warmup", "\(settings.warmup)",
                          "--prompt-tokens", "\(settings.promptTokens)", "--new-tokens", "\(settings.newTokens)"]
         if let threads { arguments += ["--threads", "\(threads)"] }
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        // /proc/self/exe itself, not the path it links to: it is this very binary even when the file was replaced
+        // (a rebuild or an upgrade during a long run), where the path would start another build or none.
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = arguments
         // The child is its own MPI singleton: it must not join the parent's MPI session.
         process.environment = ProcessInfo.processInfo.environment.filter { key, _ in
