@@ -24,12 +24,6 @@ enum CoordinatorJSON {
         }
     }
 
-    /// Writes `data` to `path` atomically.
-    static func write(_ data: Data, to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.append(data)
-        try writer.commit()
-    }
 
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context, _ key: CodingKey? = nil) -> String {

@@ -93,14 +93,15 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
                 model.averageAcc.map { String(format: "%.3f / %.3f", $0, model.averageAccNorm ?? .nan) }
             }))
         }
-        let dense = models.first { $0.latency != nil }?.latency
+        let firstTimed = models.first { $0.latency != nil }
+        let dense = firstTimed?.latency
         rows += [
             ("latency mean (s)", { $0.latency.map { String(format: "%.3f", $0.latencySeconds) } }),
             ("latency vs first", { model in
                 if let ratio = model.latencyVsFirst {
                     return String(format: "%.3f (%.3f-%.3f)", ratio.latencySeconds, ratio.latencySecondsMin, ratio.latencySecondsMax)
                 }
-                return model.latency != nil && model.latency == dense ? "1.000" : nil
+                return model.latency != nil && model.name == firstTimed?.name ? "1.000" : nil
             }),
             ("prefill tokens/s", { $0.latency.map { String(format: "%.1f", $0.prefillTokensPerSecond) } }),
             ("decode tokens/s", { $0.latency.map { String(format: "%.1f", $0.decodeTokensPerSecond) } }),

@@ -91,13 +91,13 @@ public struct PruneReport: Codable, Equatable, Sendable {
     /// `directory`, each atomically.
     public func write(directory: String) throws {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        try CoordinatorJSON.write(json(), to: path(Self.jsonName))
-        try CoordinatorJSON.write(Data(lossChart().render().utf8), to: path(Self.lossPlotName))
+        try AtomicFileWriter.write(json(), to: path(Self.jsonName))
+        try AtomicFileWriter.write(Data(lossChart().render().utf8), to: path(Self.lossPlotName))
         if let evaluation {
             let chart = evaluation.perplexityChart(path: iterations, denseCalibrationLoss: calibration?.denseLoss)
-            try CoordinatorJSON.write(Data(chart.render().utf8), to: path(EvaluationReport.perplexityPlotName))
+            try AtomicFileWriter.write(Data(chart.render().utf8), to: path(EvaluationReport.perplexityPlotName))
         }
-        try CoordinatorJSON.write(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent(Self.markdownName))
+        try AtomicFileWriter.write(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent(Self.markdownName))
     }
 
     /// Calibration loss against compression: both candidates of every iteration and the one taken.

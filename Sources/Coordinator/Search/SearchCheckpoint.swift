@@ -47,7 +47,7 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
 
     /// Writes `checkpoint.json` into `directory` atomically.
     public func write(directory: String) throws {
-        try CoordinatorJSON.write(CoordinatorJSON.encode(self), to: Self.path(in: directory))
+        try AtomicFileWriter.write(CoordinatorJSON.encode(self), to: Self.path(in: directory))
     }
 
     /// Reads and checks `checkpoint.json` from `directory`; every problem is a `MopError` naming the file.

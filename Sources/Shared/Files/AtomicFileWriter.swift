@@ -41,7 +41,7 @@ public final class AtomicFileWriter {
         guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let written = write(descriptor, base + offset, bytes.count - offset)
+            let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw MopError(file: path, "cannot write \(temporaryPath): \(String(cString: strerror(errno)))")
@@ -53,6 +53,13 @@ public final class AtomicFileWriter {
     /// Appends the bytes of an array or `Data`.
     public func append<Bytes: ContiguousBytes>(_ bytes: Bytes) throws {
         try bytes.withUnsafeBytes { try append($0) }
+    }
+
+    /// Writes `data` to `path` atomically: a temporary name, then a rename once it is complete.
+    public static func write<Bytes: ContiguousBytes>(_ data: Bytes, to path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.append(data)
+        try writer.commit()
     }
 
     /// Flushes the data to disk and renames the file into place.

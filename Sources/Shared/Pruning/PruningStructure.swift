@@ -258,9 +258,7 @@ public struct PruningStructure: Equatable, Codable, Sendable {
 
     /// Writes structure.json to `path` atomically (temporary name, then rename).
     public func write(to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.append(encode())
-        try writer.commit()
+        try AtomicFileWriter.write(encode(), to: path)
     }
 }
 

@@ -68,9 +68,7 @@ struct FineTuneJob {
                                     heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
                                     batch: batch, microBatch: options.microBatch, losses: losses,
                                     heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds)
-        let writer = try AtomicFileWriter(path: directory + "/" + FineTuneReport.fileName)
-        try writer.append(report.json() + Data("\n".utf8))
-        try writer.commit()
+        try AtomicFileWriter.write(report.json() + Data("\n".utf8), to: directory + "/" + FineTuneReport.fileName)
         return Outcome(merged: merged, report: report)
     }
 

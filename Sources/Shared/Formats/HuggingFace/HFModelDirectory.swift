@@ -64,7 +64,7 @@ public enum HFModelDirectory {
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
         try DirectoryCreation.create(directory)
         try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
-        try writeAtomically(configData, to: join(directory, configName))
+        try AtomicFileWriter.write(configData, to: join(directory, configName))
     }
 
     /// The tokenizer of the directory at `path`, nil without a tokenizer.json. tokenizer.json gives the vocabulary,
@@ -115,22 +115,15 @@ public enum HFModelDirectory {
     public static func writeTokenizer(_ spec: TokenizerSpec, maxPositions: Int, to directory: String) throws {
         try TokenizerJSON.write(spec, to: tokenizerPath(in: directory))
         let configPath = join(directory, HFTokenizerConfig.fileName)
-        try writeAtomically(try HFTokenizerConfig(spec: spec, maxPositions: maxPositions, file: configPath).data(), to: configPath)
+        try AtomicFileWriter.write(try HFTokenizerConfig(spec: spec, maxPositions: maxPositions, file: configPath).data(), to: configPath)
         let generation = HFGenerationConfig(spec: spec)
-        if !generation.isEmpty { try writeAtomically(generation.data(), to: join(directory, HFGenerationConfig.fileName)) }
+        if !generation.isEmpty { try AtomicFileWriter.write(generation.data(), to: join(directory, HFGenerationConfig.fileName)) }
     }
 
-    /// The file's bytes, nil when it does not exist.
+    /// The file's bytes, nil when it does not exist; anything but a regular file (a FIFO, a device) is refused.
     private static func contents(_ path: String) throws -> Data? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else { throw MopError(file: path, "cannot read the file") }
-        return data
-    }
-
-    private static func writeAtomically(_ data: Data, to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.append(data)
-        try writer.commit()
+        return try RegularFile.read(path)
     }
 
     /// The named tensors, after checking they have the shapes the config implies: `ModelWeights` is a plain value,
