@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""Checks that Hugging Face transformers loads mop's HF export (AutoModelForCausalLM + AutoTokenizer) and agrees
-with mop's own perplexity: the text's tokens (the exported tokenizer's), cut into windows of --seq-len, each window
-scored on positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the SPEC 9 convention. Exits 1 past 1%.
+"""Checks that Hugging Face transformers loads a model mop reads or writes and agrees with mop's own perplexity: the
+text's tokens (the model's own tokenizer, in transformers), cut into windows of --seq-len, each window scored on
+positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the SPEC 9 convention. Exits 1 past --tolerance (1%).
 
-    pip install torch transformers   # for this check only, never a dependency of mop
+MODEL is an HF directory written by mop (config.json, model.safetensors, tokenizer.json), or a GGUF file, which
+transformers dequantizes itself (`from_pretrained(dir, gguf_file=...)`, fp32). Pruned directories whose layers
+differ (the `*_per_layer` arrays of config.json, which transformers does not know) are built at the largest layer
+shape and each layer's projections then replaced by ones of its own shape before the weights are loaded.
+
+    pip install torch transformers gguf accelerate   # for this check only, never a dependency of mop
     scripts/check-transformers.py runs/uniform/hf
+    scripts/check-transformers.py models/Qwen2.5-Coder-0.5B-Instruct.gguf --tolerance 0.001
 """
 import argparse
 import json
@@ -14,18 +20,55 @@ import subprocess
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser()
-parser.add_argument("model", help="an HF directory written by mop (config.json, model.safetensors, tokenizer.json)")
+parser.add_argument("model", help="an HF directory written by mop, or a GGUF file")
 parser.add_argument("--text", default=os.path.join(root, "..", "shared", "data", "text", "wikitext2-test.txt"))
 parser.add_argument("--seq-len", type=int, default=512)
 parser.add_argument("--max-tokens", type=int, default=16384)
+parser.add_argument("--tolerance", type=float, default=0.01, help="largest relative difference accepted")
+parser.add_argument("--mop", default=os.path.join(root, ".build", "release", "mop"))
 args = parser.parse_args()
 
-tokenizer = AutoTokenizer.from_pretrained(args.model)
-model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+
+def load_directory(path):
+    """The model of an HF directory, per-layer shapes included."""
+    config_json = json.load(open(os.path.join(path, "config.json")))
+    per_layer = {key: config_json.get(key + "_per_layer") for key in
+                 ("num_attention_heads", "num_key_value_heads", "intermediate_size")}
+    if not any(per_layer.values()):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    from safetensors.torch import load_file
+    config = AutoConfig.from_pretrained(path)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    state = load_file(os.path.join(path, "model.safetensors"))
+    hd = config_json["head_dim"]
+    for i, layer in enumerate(model.model.layers):
+        for module, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
+                              (layer.mlp, ("gate_proj", "up_proj", "down_proj"))):
+            for name in names:
+                prefix = "model.layers.%d.%s.%s." % (i, "self_attn" if module is layer.self_attn else "mlp", name)
+                weight = state[prefix + "weight"]
+                linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=prefix + "bias" in state)
+                setattr(module, name, linear)
+        heads = state["model.layers.%d.self_attn.q_proj.weight" % i].shape[0] // hd
+        kv_heads = state["model.layers.%d.self_attn.k_proj.weight" % i].shape[0] // hd
+        layer.self_attn.num_key_value_groups = heads // kv_heads
+    if config.tie_word_embeddings and "lm_head.weight" not in state:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+if args.model.endswith(".gguf"):
+    directory, name = os.path.split(os.path.abspath(args.model))
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
+else:
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = load_directory(args.model)
 model.eval()
 ids = tokenizer(open(args.text, encoding="utf-8").read(), add_special_tokens=False)["input_ids"][: args.max_tokens]
 windows = len(ids) // args.seq_len
@@ -38,11 +81,11 @@ with torch.no_grad():
         scored += args.seq_len - 1
 theirs = math.exp(nll / scored)
 
-mop = os.path.join(root, ".build", "release", "mop")
-ours = json.loads(subprocess.run([mop, "eval", args.model, "--ppl", args.text, "--seq-len", str(args.seq_len),
+ours = json.loads(subprocess.run([args.mop, "eval", args.model, "--ppl", args.text, "--seq-len", str(args.seq_len),
                                   "--max-tokens", str(args.max_tokens), "--json"],
                                  check=True, capture_output=True, text=True).stdout)
 difference = abs(theirs - ours["perplexity"]) / ours["perplexity"]
-print("| `%s` | %s | %.4f | %.4f | %.4f%% | %d / %d |" % (args.model, model.config.architectures[0], theirs,
-      ours["perplexity"], 100 * difference, windows * args.seq_len, ours["tokens"]))
-sys.exit(0 if difference <= 0.01 and windows * args.seq_len == ours["tokens"] else 1)
+print("| `%s` | transformers %s `%s` | %.4f | %.4f | %.4f%% | %d / %d |" % (
+    args.model, __import__("transformers").__version__, type(model).__name__, theirs, ours["perplexity"],
+    100 * difference, windows * args.seq_len, ours["tokens"]))
+sys.exit(0 if difference <= args.tolerance and windows * args.seq_len == ours["tokens"] else 1)

@@ -16,9 +16,11 @@ final class GGUFRoundTripTests: XCTestCase {
     /// Writes F32 and reads back: identical weights, config and tokenizer; the architecture follows uniformity.
     /// Returns the file's path.
     @discardableResult
-    private func assertExactRoundTrip(_ layers: [LayerShape], tied: Bool, architecture: String, tokenizer: TokenizerSpec?,
-                                      line: UInt = #line) throws -> String {
-        let weights = ModelWeights.random(config: GGUFTestModels.config(layers, tied: tied), seed: 7)
+    private func assertExactRoundTrip(_ layers: [LayerShape], tied: Bool, family: Architecture = .llama, architecture: String,
+                                      tokenizer: TokenizerSpec?, line: UInt = #line) throws -> String {
+        var config = GGUFTestModels.config(layers, tied: tied)
+        config.architecture = family
+        let weights = ModelWeights.random(config: config, seed: 7)
         let path = directory.file("model-\(line).gguf")
         try GGUFWriter.write(weights: weights, tokenizer: tokenizer, to: path, type: .f32)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".tmp"), line: line)
@@ -50,6 +52,33 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(file.metadata["deci.attention.head_count"], .array(.int32, [.int32(4), .int32(2), .int32(4)]))
         XCTAssertEqual(file.metadata["deci.attention.head_count_kv"], .array(.int32, [.int32(2), .int32(1), .int32(4)]))
         XCTAssertEqual(file.metadata["deci.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
+    }
+
+    /// Qwen2 keeps its name whether or not the layers differ (per-layer arrays under `qwen2.`), stores q/k/v biases
+    /// as `attn_*.bias`, and keeps Q/K rows (and biases) in Hugging Face order, as its converter does.
+    func testQwen2StoresBiasesInHFOrderAndIsExact() throws {
+        try assertExactRoundTrip(gqa, tied: false, family: .qwen2, architecture: "qwen2", tokenizer: GGUFTestModels.tokenizer(pre: .qwen2))
+        let path = try assertExactRoundTrip(pruned, tied: false, family: .qwen2, architecture: "qwen2", tokenizer: nil)
+        let file = try GGUFFile(path: path)
+        XCTAssertEqual(file.metadata["qwen2.attention.head_count"], .array(.int32, [.int32(4), .int32(2), .int32(4)]))
+        XCTAssertEqual(file.metadata["qwen2.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
+        var config = GGUFTestModels.config(pruned, tied: false)
+        config.architecture = .qwen2
+        let weights = ModelWeights.random(config: config, seed: 7)
+        for name in ["attn_q.weight", "attn_k.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"] {
+            let info = try XCTUnwrap(file.tensor(named: "blk.1.\(name)"))
+            let raw = try file.rawBytes(of: info)
+            let stored = (0..<info.elementCount).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
+            let role: BlockTensor.Role = switch name {
+            case "attn_q.weight": .q
+            case "attn_k.weight": .k
+            case "attn_q.bias": .qBias
+            case "attn_k.bias": .kBias
+            default: .vBias
+            }
+            XCTAssertEqual(stored, weights.layers[1][role]!.data, name)
+        }
+        XCTAssertEqual(file.tensor(named: "blk.1.attn_q.bias")?.dimensions, [8])
     }
 
     func testF16StoresMatricesRoundedAndNormsExact() throws {

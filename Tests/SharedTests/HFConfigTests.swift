@@ -125,6 +125,44 @@ final class HFConfigTests: XCTestCase {
         XCTAssertEqual(try HFConfig.encode(original, specialTokens: HFSpecialTokenIds(bos: 1, eos: [2]), dtype: .bf16), data)
     }
 
+    /// Qwen2.5-Coder-1.5B-Instruct's config.json as published (keys mop does not use included).
+    static let qwen25 = """
+    {"architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643, "eos_token_id": 151645,
+     "hidden_act": "silu", "hidden_size": 1536, "initializer_range": 0.02, "intermediate_size": 8960,
+     "max_position_embeddings": 32768, "max_window_layers": 21, "model_type": "qwen2", "num_attention_heads": 12,
+     "num_hidden_layers": 28, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_scaling": null,
+     "rope_theta": 1000000.0, "sliding_window": 131072, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+     "transformers_version": "4.43.1", "use_cache": true, "use_sliding_window": false, "vocab_size": 151936}
+    """
+
+    func testParsesQwen25ConfigAndWritesQwen2Keys() throws {
+        let config = try parse(Self.qwen25)
+        XCTAssertEqual(config.architecture, .qwen2)
+        XCTAssertEqual(config.layers, [LayerShape](repeating: LayerShape(heads: 12, kvHeads: 2, intermediate: 8960), count: 28))
+        XCTAssertEqual(config.headDim, 128)
+        XCTAssertEqual(config.ropeTheta, 1_000_000)
+        XCTAssertTrue(config.tiedEmbeddings)
+        // 1.54B as published: biases are 12*128 + 2*2*128 = 2,048 per block.
+        XCTAssertEqual(config.parameters, 1_543_714_304)
+        XCTAssertEqual(config.blockParameters(config.layers[0]) - Architecture.llama.blockTensors.reduce(0) { total, tensor in
+            total + tensor.shape(config.layers[0], hidden: 1536, headDim: 128).reduce(1, *) }, 2048)
+
+        let data = try HFConfig.encode(config)
+        XCTAssertEqual(try HFConfig.parse(data: data, file: path), config)
+        let json = try object(data)
+        XCTAssertEqual(json["architectures"] as? [String], ["Qwen2ForCausalLM"])
+        XCTAssertEqual(json["model_type"] as? String, "qwen2")
+        XCTAssertEqual(json["use_sliding_window"] as? Bool, false)
+        XCTAssertNil(json["attention_bias"], "Qwen2Config has no attention_bias key; its biases are fixed")
+    }
+
+    func testAttentionBiasThatContradictsTheFamilyFails() {
+        let unbiased = Self.qwen25.replacingOccurrences(of: #""attention_dropout": 0.0"#, with: #""attention_bias": false"#)
+        Support.assertMopError(try parse(unbiased), path: path, phrase: "attention_bias is false but qwen2 models have q/k/v biases")
+        let sliding = Self.qwen25.replacingOccurrences(of: #""use_sliding_window": false"#, with: #""use_sliding_window": true"#)
+        Support.assertMopError(try parse(sliding), path: path, phrase: "use_sliding_window is true")
+    }
+
     func testNonUniformRoundTripWritesPerLayerArrays() throws {
         let layers = [LayerShape(heads: 8, kvHeads: 4, intermediate: 100), LayerShape(heads: 6, kvHeads: 2, intermediate: 37),
                       LayerShape(heads: 3, kvHeads: 3, intermediate: 1)]
@@ -201,7 +239,7 @@ final class HFConfigTests: XCTestCase {
         Support.assertMopError(try parse(text), path: path, phrase: "9 query heads do not divide into 2 KV groups")
     }
 
-    func testBiasesAreRefused() {
+    func testLlamaWithAttentionBiasIsRefused() {
         let text = Self.smolLM2.replacingOccurrences(of: #""attention_bias": false"#, with: #""attention_bias": true"#)
         Support.assertMopError(try parse(text), path: path, phrase: "attention_bias is true")
     }

@@ -10,6 +10,11 @@ final class HFModelDirectoryTests: XCTestCase {
         ("GQA tied", Support.config(layers: [(4, 2, 24), (4, 2, 24)], tied: true)),
         ("non-uniform GQA untied", Support.config(layers: [(4, 2, 24), (2, 1, 7), (4, 4, 3)], tied: false)),
         ("non-uniform MHA tied", Support.config(layers: [(2, 2, 5), (4, 4, 24)], tied: true)),
+        ("qwen2 non-uniform untied", {
+            var config = Support.config(layers: [(4, 2, 24), (2, 1, 7)], tied: false)
+            config.architecture = .qwen2
+            return config
+        }()),
     ]
 
     func testF32RoundTripsAreExact() throws {

@@ -38,7 +38,7 @@ public enum WidthPlanner {
         let units = layers.map { HeadUnit(shape: $0, unit: unit, config: config) }
         // P_attn,l + P_mlp,l: the block without its norms. With the `query` unit the K and V share of it is
         // taken in neurons.
-        let prunable = layers.map { config.blockParameters($0) - 2 * config.hidden }
+        let prunable = layers.map { config.prunableBlockParameters($0) }
         let r = min(Double(budget) / Double(max(prunable.reduce(0, +), 1)), 1)
 
         var newAccumulators = accumulators
@@ -90,7 +90,7 @@ public enum WidthPlanner {
     /// exceed its share, or one short of neurons) is spread over the layers with room, so the step still removes
     /// the budget to within half a neuron per layer.
     static func neuronCounts(config: ModelConfig, share: [Double], budget: Int, headParameters: [Int]) -> [Int] {
-        let perNeuron = Double(3 * config.hidden)
+        let perNeuron = Double(config.neuronParameters)
         let capacity = config.layers.map { Double($0.intermediate - 1) }
         var counts = zip(share, headParameters).enumerated().map { l, pair in
             min(max((pair.0 - Double(pair.1)) / perNeuron, 0), capacity[l])
@@ -138,13 +138,12 @@ struct HeadUnit {
         groupSize = shape.heads / shape.kvHeads
         kvHeads = shape.kvHeads
         wholeGroups = unit == .group || groupSize == 1
-        let headMatrices = 2 * config.hidden * config.headDim   // one head's q rows and o columns, or k and v rows
         if wholeGroups {
             count = shape.kvHeads
-            parameters = (groupSize + 1) * headMatrices
+            parameters = groupSize * config.queryHeadParameters + config.kvHeadParameters
         } else {
             count = groupSize
-            parameters = shape.kvHeads * headMatrices
+            parameters = shape.kvHeads * config.queryHeadParameters
         }
     }
 

@@ -44,6 +44,19 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// x[N, D] += input[N, in] . W[D, in]^T: a residual add fused into the product (beta = 1).
+    public static func addLinear(_ input: [Float], rows: Int, weight: Tensor, into x: inout [Float]) {
+        precondition(input.count == rows * weight.cols && x.count == rows * weight.rows, "addLinear: shapes do not match")
+        input.withUnsafeBufferPointer { ip in
+            weight.data.withUnsafeBufferPointer { wp in
+                x.withUnsafeMutableBufferPointer { xp in
+                    gemmTransposedB(m: rows, n: weight.rows, k: weight.cols, a: ip.baseAddress!, lda: weight.cols,
+                                    b: wp.baseAddress!, ldb: weight.cols, beta: 1, c: xp.baseAddress!, ldc: weight.rows)
+                }
+            }
+        }
+    }
+
     /// y[rows, out] = x[rows, in] . W[out, in]^T: a linear layer without bias.
     public static func linear(_ x: [Float], rows: Int, _ weight: Tensor) -> [Float] {
         let out = weight.rows, inner = weight.cols

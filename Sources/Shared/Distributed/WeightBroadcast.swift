@@ -7,6 +7,7 @@ import Foundation
 public enum WeightBroadcast {
     /// What crosses the wire before the tensors. Floats travel as bit patterns so they arrive exact.
     struct Header: Codable, Equatable {
+        var architecture: String
         var vocabSize: Int
         var hidden: Int
         var headDim: Int
@@ -36,6 +37,7 @@ public enum WeightBroadcast {
 
         init(_ model: LoadedModel, checksum: UInt64) {
             let c = model.weights.config
+            architecture = c.architecture.name
             vocabSize = c.vocabSize
             hidden = c.hidden
             headDim = c.headDim
@@ -65,6 +67,9 @@ public enum WeightBroadcast {
             do { header = try JSONDecoder().decode(Header.self, from: Data(payload)) } catch {
                 throw MopError("malformed model header from rank 0: \(error)")
             }
+            guard Architecture.named(header.architecture) != nil else {
+                throw MopError("malformed model header from rank 0: unknown architecture \(PrintableText.quote(header.architecture))")
+            }
             guard header.ropeScaling.map({ $0.count == 4 }) ?? true else {
                 throw MopError("malformed model header from rank 0: rope scaling needs 4 values")
             }
@@ -79,7 +84,8 @@ public enum WeightBroadcast {
                             RopeScaling(factor: Float(bitPattern: $0[0]), lowFreqFactor: Float(bitPattern: $0[1]),
                                         highFreqFactor: Float(bitPattern: $0[2]), originalMaxPositions: Int($0[3]))
                         },
-                        tiedEmbeddings: tiedEmbeddings, maxPositions: maxPositions)
+                        tiedEmbeddings: tiedEmbeddings, maxPositions: maxPositions,
+                        architecture: Architecture.named(architecture) ?? .llama)
         }
 
         func modelFormat() throws -> ModelFormat {

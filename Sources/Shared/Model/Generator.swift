@@ -12,26 +12,17 @@ public struct Generator: Sendable {
     public func step(_ tokens: [Int32], cache: inout KVCache) -> [Float] {
         precondition(!tokens.isEmpty && cache.count + tokens.count <= model.rope.positions,
                      "generation past the model's \(model.rope.positions) positions")
-        let config = model.config, rows = tokens.count, hd = config.headDim
+        let config = model.config, rows = tokens.count
         var x = model.embed([tokens])
+        var hooks = DecodeHooks(layer: model.weights.layers[0], index: 0, shape: config.layers[0],
+                                headDim: config.headDim, rope: model.rope, cache: KVCache(config: config))
+        // The cache is swapped into the hooks and back, never shared, so its appends stay in place.
+        swap(&cache, &hooks.cache)
         for (index, shape) in config.layers.enumerated() {
-            let layer = model.weights.layers[index]
-            let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: config.rmsNormEps)
-            var q = BLAS.linear(h, rows: rows, layer.q)   // [T, H*hd]
-            var k = BLAS.linear(h, rows: rows, layer.k)   // [T, KV*hd]
-            let v = BLAS.linear(h, rows: rows, layer.v)   // [T, KV*hd]
-            q.withUnsafeMutableBufferPointer {
-                model.rope.apply($0.baseAddress!, tokens: rows, heads: shape.heads, startPosition: cache.count)
-            }
-            k.withUnsafeMutableBufferPointer {
-                model.rope.apply($0.baseAddress!, tokens: rows, heads: shape.kvHeads, startPosition: cache.count)
-            }
-            cache.store(layer: index, k: k, v: v)
-            let z = cache.attend(layer: index, q: q, tokens: rows, heads: shape.heads, kvHeads: shape.kvHeads, headDim: hd)
-            model.addLinear(z, rows: rows, weight: layer.o, into: &x)
-            let h2 = RMSNorm.forward(x, rows: rows, weight: layer.mlpNorm, eps: config.rmsNormEps)
-            model.addLinear(model.swiGLU(h2, rows: rows, layer: layer), rows: rows, weight: layer.down, into: &x)
+            (hooks.layer, hooks.index, hooks.shape) = (model.weights.layers[index], index, shape)
+            BlockForward.run(&x, layer: hooks.layer, eps: config.rmsNormEps, hooks: &hooks)
         }
+        swap(&cache, &hooks.cache)
         cache.advance(by: rows)
         let last = Array(x[((rows - 1) * config.hidden)...])
         let normed = RMSNorm.forward(last, rows: 1, weight: model.weights.finalNorm, eps: config.rmsNormEps)
@@ -56,5 +47,24 @@ public struct Generator: Sendable {
             logits = step([token], cache: &cache)
         }
         return generated
+    }
+}
+
+/// `Generator.step`'s hooks: the new tokens are rotated from the cache's position on, their keys and values
+/// appended to the cache, and attention runs over every cached position.
+private struct DecodeHooks: BlockHooks, FrozenProjections {
+    var layer: LayerWeights
+    var index: Int
+    var shape: LayerShape
+    let headDim: Int
+    let rope: Rope
+    var cache: KVCache
+
+    mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {
+        let start = cache.count
+        q.withUnsafeMutableBufferPointer { rope.apply($0.baseAddress!, tokens: rows, heads: shape.heads, startPosition: start) }
+        k.withUnsafeMutableBufferPointer { rope.apply($0.baseAddress!, tokens: rows, heads: shape.kvHeads, startPosition: start) }
+        cache.store(layer: index, k: k, v: v)
+        return cache.attend(layer: index, q: q, tokens: rows, heads: shape.heads, kvHeads: shape.kvHeads, headDim: headDim)
     }
 }

@@ -26,8 +26,10 @@ public struct RopeScaling: Equatable, Sendable {
     }
 }
 
-/// Architecture of a LLaMA-family model, in the Hugging Face layout used inside the program.
+/// The shape of a LLaMA-family model, in the Hugging Face layout used inside the program.
 public struct ModelConfig: Equatable, Sendable {
+    /// The family: which tensors a block has and how files name them.
+    public var architecture: Architecture
     public var vocabSize: Int
     public var hidden: Int
     public var headDim: Int
@@ -40,7 +42,8 @@ public struct ModelConfig: Equatable, Sendable {
 
     public init(vocabSize: Int, hidden: Int, headDim: Int, layers: [LayerShape], rmsNormEps: Float = 1e-5,
                 ropeTheta: Float = 10000, ropeScaling: RopeScaling? = nil, tiedEmbeddings: Bool,
-                maxPositions: Int = 2048) {
+                maxPositions: Int = 2048, architecture: Architecture = .llama) {
+        self.architecture = architecture
         self.vocabSize = vocabSize
         self.hidden = hidden
         self.headDim = headDim
@@ -55,12 +58,31 @@ public struct ModelConfig: Equatable, Sendable {
     /// True when every block has the same shape, so standard `llama` files can describe the model.
     public var isUniform: Bool { Set(layers).count <= 1 }
 
-    /// Parameters of one block: q, k, v, o, gate, up, down and the two norms. Exact for a validated config, whose
-    /// bounds keep every count far from overflow; `checkedParameters` is the overflow-safe form for unchecked ones.
+    /// The shape of every tensor of a block of shape `layer`, in the architecture's order.
+    public func blockTensorShapes(_ layer: LayerShape) -> [(tensor: BlockTensor, shape: [Int])] {
+        architecture.blockTensors.map { ($0, $0.shape(layer, hidden: hidden, headDim: headDim)) }
+    }
+
+    /// Parameters of one block (q, k, v, o, gate, up, down, the two norms and any biases). Exact for a validated
+    /// config, whose bounds keep every count far from overflow; `checkedParameters` is the overflow-safe form.
     public func blockParameters(_ layer: LayerShape) -> Int {
-        let attention = 2 * hidden * layer.heads * headDim + 2 * hidden * layer.kvHeads * headDim
-        let mlp = 3 * hidden * layer.intermediate
-        return attention + mlp + 2 * hidden
+        blockTensorShapes(layer).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    /// The parameters of a block that pruning can remove: every tensor cut by head or neuron (not the norms).
+    public func prunableBlockParameters(_ layer: LayerShape) -> Int {
+        blockTensorShapes(layer).filter { $0.tensor.slicing != .none }.reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    /// The parameters one query head, one KV head or one neuron holds in a block (what removing it frees): the
+    /// share of every tensor the table slices that way, biases included.
+    public var queryHeadParameters: Int { unitParameters([.queryHeadRows, .queryHeadColumns]) }
+    public var kvHeadParameters: Int { unitParameters([.kvHeadRows]) }
+    public var neuronParameters: Int { unitParameters([.neuronRows, .neuronColumns]) }
+
+    private func unitParameters(_ slicings: Set<BlockTensor.Slicing>) -> Int {
+        blockTensorShapes(LayerShape(heads: 1, kvHeads: 1, intermediate: 1))
+            .filter { slicings.contains($0.tensor.slicing) }.reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
 
     /// Embedding parameters: the input table, plus the output head when it is not tied.
@@ -77,8 +99,7 @@ public struct ModelConfig: Equatable, Sendable {
         func p(_ factors: [Int]) -> Int? { CheckedSize.product(factors) }
         var terms = [p([vocabSize, hidden, tiedEmbeddings ? 1 : 2]), hidden]
         for layer in layers {
-            terms += [p([2, hidden, layer.heads, headDim]), p([2, hidden, layer.kvHeads, headDim]),
-                      p([3, hidden, layer.intermediate]), p([2, hidden])]
+            terms += architecture.blockTensors.map { p($0.shapeFactors(layer, hidden: hidden, headDim: headDim).flatMap { $0 }) }
         }
         let known = terms.compactMap { $0 }
         return known.count == terms.count ? CheckedSize.sum(known) : nil

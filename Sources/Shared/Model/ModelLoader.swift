@@ -74,12 +74,12 @@ public enum ModelLoader {
         switch try format(of: path) {
         case .gguf:
             let file = try GGUFFile(path: path)
-            return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "llama")
+            return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "")
         case .huggingFace:
             let configPath = (path as NSString).appendingPathComponent("config.json")
             let data = try RegularFile.read(configPath)
-            return ModelDescription(config: try HFConfig.parse(data: data, file: configPath), format: .huggingFace,
-                                    architecture: "llama")
+            let config = try HFConfig.parse(data: data, file: configPath)
+            return ModelDescription(config: config, format: .huggingFace, architecture: config.architecture.hfModelTypes[0])
         }
     }
 }

@@ -59,33 +59,14 @@ public struct Transformer: Sendable {
         return RMSNorm.forward(x, rows: segments.last?.upperBound ?? 0, weight: weights.finalNorm, eps: config.rmsNormEps)
     }
 
-    /// One transformer block, in place on the residual stream x: [N, D].
+    /// One transformer block, in place on the residual stream x: [N, D] (`BlockForward`). Heads and neurons the mask
+    /// drops output zero; the observer sees the attention output and the MLP activation.
     public func block(_ x: inout [Float], layer index: Int, segments: [Range<Int>], prefixes: [Int?]? = nil,
                       mask: ModelMask.Layer = .unmasked, observer: ForwardObserver? = nil) {
-        let layer = weights.layers[index], shape = config.layers[index]
-        let rows = x.count / config.hidden
-        // Attention: x += o(attention(rope(q(h)), rope(k(h)), v(h))), h = RMSNorm(x)
-        let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: config.rmsNormEps)
-        let z = attention(h, rows: rows, layer: layer, shape: shape, segments: segments, prefixes: prefixes,
-                          activeHeads: mask.heads)
-        observer?.attentionOutput(layer: index, z: z, segments: segments)
-        addLinear(z, rows: rows, weight: layer.o, into: &x)
-        // MLP: x += down(SiLU(gate(h)) * up(h)), h = RMSNorm(x)
-        let h2 = RMSNorm.forward(x, rows: rows, weight: layer.mlpNorm, eps: config.rmsNormEps)
-        var a = swiGLU(h2, rows: rows, layer: layer)
-        if let neurons = mask.neurons { zeroColumns(&a, rows: rows, keep: neurons) }
-        observer?.mlpActivation(layer: index, a: a, segments: segments)
-        addLinear(a, rows: rows, weight: layer.down, into: &x)
-    }
-
-    /// The attention output before o_proj (the concatenated heads): [N, H*hd]. Heads not in `activeHeads` output zero.
-    public func attention(_ h: [Float], rows: Int, layer: LayerWeights, shape: LayerShape, segments: [Range<Int>],
-                          prefixes: [Int?]? = nil, activeHeads: [Bool]? = nil) -> [Float] {
-        var q = BLAS.linear(h, rows: rows, layer.q)   // [N, H*hd]
-        var k = BLAS.linear(h, rows: rows, layer.k)   // [N, KV*hd]
-        let v = BLAS.linear(h, rows: rows, layer.v)   // [N, KV*hd]
-        return Self.attend(q: &q, k: &k, v: v, shape: shape, headDim: config.headDim, segments: segments,
-                           prefixes: prefixes, rope: rope, activeHeads: activeHeads)
+        var hooks = ScoringHooks(layer: weights.layers[index], index: index, shape: config.layers[index],
+                                 headDim: config.headDim, rope: rope, segments: segments, prefixes: prefixes,
+                                 mask: mask, observer: observer)
+        BlockForward.run(&x, layer: weights.layers[index], eps: config.rmsNormEps, hooks: &hooks)
     }
 
     /// Rotates q and k in place (positions restart in every sequence) and returns causal attention of every
@@ -138,44 +119,51 @@ public struct Transformer: Sendable {
         return z
     }
 
-    /// The input of down_proj, SiLU(h W_gate^T) * (h W_up^T): [N, I].
-    public func swiGLU(_ h: [Float], rows: Int, layer: LayerWeights) -> [Float] {
-        var gate = BLAS.linear(h, rows: rows, layer.gate)
-        let up = BLAS.linear(h, rows: rows, layer.up)
-        gate.withUnsafeMutableBufferPointer { g in
-            up.withUnsafeBufferPointer { u in
-                VectorMath.swiGLU(gate: g.baseAddress!, up: u.baseAddress!, count: g.count)
-            }
-        }
-        return gate
-    }
-
-    /// Zeroes the columns of x [rows, keep.count] whose flag is false.
-    func zeroColumns(_ x: inout [Float], rows: Int, keep: [Bool]) {
-        let width = keep.count
-        let dropped = keep.indices.filter { !keep[$0] }
-        for r in 0..<rows {
-            for c in dropped { x[r * width + c] = 0 }
-        }
-    }
-
-    /// x[N, D] += input[N, in] . W[D, in]^T: a residual add fused into the product (beta = 1).
-    public func addLinear(_ input: [Float], rows: Int, weight: Tensor, into x: inout [Float]) {
-        input.withUnsafeBufferPointer { ip in
-            weight.data.withUnsafeBufferPointer { wp in
-                x.withUnsafeMutableBufferPointer { xp in
-                    BLAS.gemmTransposedB(m: rows, n: weight.rows, k: weight.cols, a: ip.baseAddress!, lda: weight.cols,
-                                         b: wp.baseAddress!, ldb: weight.cols, beta: 1, c: xp.baseAddress!, ldc: weight.rows)
-                }
-            }
-        }
-    }
-
     /// Logits of every position of one sequence: [T, V]. Tests and generation use it; losses use `NextTokenLoss`,
     /// which never holds more than a chunk of logits.
     public func logits(_ tokens: [Int32], mask: ModelMask? = nil) -> Tensor {
         let hidden = hiddenStates([tokens], mask: mask)
         let output = weights.outputMatrix
         return Tensor(shape: [tokens.count, output.rows], data: BLAS.linear(hidden, rows: tokens.count, output))
+    }
+}
+
+/// `Transformer.block`'s hooks: attention over stacked sequences (and shared prefixes), masks applied, the
+/// observer told.
+private struct ScoringHooks: BlockHooks, FrozenProjections {
+    let layer: LayerWeights
+    let index: Int
+    let shape: LayerShape
+    let headDim: Int
+    let rope: Rope
+    let segments: [Range<Int>]
+    let prefixes: [Int?]?
+    let mask: ModelMask.Layer
+    let observer: ForwardObserver?
+
+    mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {
+        Transformer.attend(q: &q, k: &k, v: v, shape: shape, headDim: headDim, segments: segments, prefixes: prefixes,
+                           rope: rope, activeHeads: mask.heads)
+    }
+
+    mutating func record(_ stage: BlockForward.Stage, _ value: inout [Float]) {
+        switch stage {
+        case .attentionOutput:
+            observer?.attentionOutput(layer: index, z: value, segments: segments)
+        case .mlpActivation:
+            if let neurons = mask.neurons { Self.zeroColumns(&value, keep: neurons) }
+            observer?.mlpActivation(layer: index, a: value, segments: segments)
+        default:
+            break
+        }
+    }
+
+    /// Zeroes the columns of x [rows, keep.count] whose flag is false.
+    static func zeroColumns(_ x: inout [Float], keep: [Bool]) {
+        let width = keep.count
+        let dropped = keep.indices.filter { !keep[$0] }
+        for r in 0..<(x.count / width) {
+            for c in dropped { x[r * width + c] = 0 }
+        }
     }
 }

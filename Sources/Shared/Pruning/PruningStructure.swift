@@ -163,26 +163,29 @@ public struct PruningStructure: Equatable, Codable, Sendable {
 
     // MARK: Surgery
 
-    /// The pruned model, cut physically out of `original` (left unchanged): the kept blocks; in each, q rows of
-    /// kept heads, k and v rows of kept KV heads, o columns of kept heads, gate/up rows and down columns of kept
-    /// neurons. Norms, embedding, final norm and output head are copied. Kept heads stay ascending, so each kept
-    /// KV head's query heads form one contiguous group, in KV-head order: the engine's head h -> KV head
-    /// h / (H/KV) mapping holds in the result. `file` names the structure in validation errors.
+    /// The pruned model, cut physically out of `original` (left unchanged): the kept blocks, each tensor cut as the
+    /// architecture's table says (q rows and bias of kept heads, k/v rows and biases of kept KV heads, o columns of
+    /// kept heads, gate/up rows and down columns of kept neurons, norms whole). Embedding, final norm and output head
+    /// are copied. Kept heads stay ascending, so each kept KV head's query heads form one contiguous group, in
+    /// KV-head order: the engine's head h -> KV head h / (H/KV) mapping holds in the result. `file` names the
+    /// structure in validation errors.
     public func apply(to original: ModelWeights, file: String = "<pruning structure>") throws -> ModelWeights {
         try validate(against: original.config, file: file)
-        let hd = original.config.headDim
+        let hd = original.config.headDim, architecture = original.config.architecture
+        let slicing = Dictionary(uniqueKeysWithValues: architecture.blockTensors.map { ($0.role, $0.slicing) })
         let blocks = layers.map { kept in
-            let w = original.layers[kept.index]
-            return LayerWeights(
-                attentionNorm: w.attentionNorm,
-                q: w.q.gatheringRows(kept.heads, blockSize: hd),
-                k: w.k.gatheringRows(kept.kvHeads, blockSize: hd),
-                v: w.v.gatheringRows(kept.kvHeads, blockSize: hd),
-                o: w.o.gatheringColumns(kept.heads, blockSize: hd),
-                mlpNorm: w.mlpNorm,
-                gate: w.gate.gatheringRows(kept.neurons, blockSize: 1),
-                up: w.up.gatheringRows(kept.neurons, blockSize: 1),
-                down: w.down.gatheringColumns(kept.neurons, blockSize: 1))
+            let block = original.layers[kept.index]
+            return LayerWeights(architecture: architecture) { role in
+                let tensor = block[role]!
+                return switch slicing[role]! {
+                case .none: tensor
+                case .queryHeadRows: tensor.gatheringRows(kept.heads, blockSize: hd)
+                case .kvHeadRows: tensor.gatheringRows(kept.kvHeads, blockSize: hd)
+                case .queryHeadColumns: tensor.gatheringColumns(kept.heads, blockSize: hd)
+                case .neuronRows: tensor.gatheringRows(kept.neurons, blockSize: 1)
+                case .neuronColumns: tensor.gatheringColumns(kept.neurons, blockSize: 1)
+                }
+            }
         }
         return ModelWeights(config: config(of: original.config), embedding: original.embedding, layers: blocks,
                             finalNorm: original.finalNorm, output: original.output)
@@ -263,14 +266,14 @@ public struct PruningStructure: Equatable, Codable, Sendable {
 }
 
 extension Tensor {
-    /// The rows of the listed blocks of `blockSize` rows each, in list order: [blocks.count * blockSize, cols].
-    /// Indices must be in range (the caller validated them).
+    /// The rows of the listed blocks of `blockSize` rows each, in list order: [blocks.count * blockSize, cols]
+    /// ([blocks.count * blockSize] for a vector). Indices must be in range (the caller validated them).
     func gatheringRows(_ blocks: [Int], blockSize: Int) -> Tensor {
         let width = blockSize * cols
         var out: [Float] = []
         out.reserveCapacity(blocks.count * width)
         for block in blocks { out += data[block * width..<(block + 1) * width] }
-        return Tensor(shape: [blocks.count * blockSize, cols], data: out)
+        return Tensor(shape: [blocks.count * blockSize] + shape.dropFirst(), data: out)
     }
 
     /// The columns of the listed blocks of `blockSize` columns each, in list order: [rows, blocks.count * blockSize].

@@ -10,17 +10,23 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
         }
     }
 
-    /// The frozen weight [out, in] this target adapts.
-    public var weight: WritableKeyPath<LayerWeights, Tensor> {
+    /// The block tensor (the frozen weight [out, in]) this target adapts.
+    public var role: BlockTensor.Role {
         switch self {
-        case .q: \.q
-        case .k: \.k
-        case .v: \.v
-        case .o: \.o
-        case .gate: \.gate
-        case .up: \.up
-        case .down: \.down
+        case .q: .q
+        case .k: .k
+        case .v: .v
+        case .o: .o
+        case .gate: .gate
+        case .up: .up
+        case .down: .down
         }
+    }
+
+    /// The target adapting a block tensor, nil for norms and biases.
+    public init?(role: BlockTensor.Role) {
+        guard let target = Self.allCases.first(where: { $0.role == role }) else { return nil }
+        self = target
     }
 }
 
@@ -81,17 +87,11 @@ public struct LoRALayout: Equatable, Sendable {
 
     /// The (in, out) features of every adapted matrix, layer by layer, targets in order.
     static func features(of model: ModelConfig, targets: [LoRATarget]) -> [(layer: Int, target: LoRATarget, in: Int, out: Int)] {
-        let d = model.hidden, hd = model.headDim
-        return model.layers.enumerated().flatMap { index, shape in
+        model.layers.enumerated().flatMap { index, shape in
             targets.map { target in
-                let (out, inner): (Int, Int) = switch target {
-                case .q: (shape.heads * hd, d)
-                case .k, .v: (shape.kvHeads * hd, d)
-                case .o: (d, shape.heads * hd)
-                case .gate, .up: (shape.intermediate, d)
-                case .down: (d, shape.intermediate)
-                }
-                return (index, target, inner, out)
+                let weight = model.architecture.blockTensors.first { $0.role == target.role }!
+                let outAndIn = weight.shape(shape, hidden: model.hidden, headDim: model.headDim)
+                return (index, target, outAndIn[1], outAndIn[0])
             }
         }
     }
@@ -173,8 +173,7 @@ public struct LoRAAdapters: Equatable, Sendable {
         let r = layout.rank
         parameters.withUnsafeBufferPointer { p in
             for entry in layout.entries {
-                let path = entry.target.weight
-                merged.layers[entry.layer][keyPath: path].data.withUnsafeMutableBufferPointer { w in
+                merged.layers[entry.layer][entry.target.role]!.data.withUnsafeMutableBufferPointer { w in
                     // W[out, in] += scale * B[out, r] . A[r, in]
                     BLAS.gemm(m: entry.outFeatures, n: entry.inFeatures, k: r, alpha: config.scale,
                               a: p.baseAddress! + entry.b.lowerBound, lda: r,

@@ -17,13 +17,26 @@ struct TrainingBlock {
         eps = model.config.rmsNormEps
         self.rope = rope
         let config = adapters.config, layout = adapters.layout
-        func linear(_ target: LoRATarget) -> LoRALinear {
-            LoRALinear(weight: model.layers[index][keyPath: target.weight], entry: layout.entry(layer: index, target: target),
+        func adapted(_ target: LoRATarget) -> LoRALinear {
+            LoRALinear(weight: model.layers[index][target.role]!, entry: layout.entry(layer: index, target: target),
                        scale: config.scale, dropout: dropoutStep == nil ? 0 : config.dropout,
                        dropoutSeed: LoRALinear.dropoutSeed(step: dropoutStep ?? 0, layer: index, target: target))
         }
-        (q, k, v, o) = (linear(.q), linear(.k), linear(.v), linear(.o))
-        (gate, up, down) = (linear(.gate), linear(.up), linear(.down))
+        (q, k, v, o) = (adapted(.q), adapted(.k), adapted(.v), adapted(.o))
+        (gate, up, down) = (adapted(.gate), adapted(.up), adapted(.down))
+    }
+
+    /// The adapted layer of a target.
+    func linear(_ target: LoRATarget) -> LoRALinear {
+        switch target {
+        case .q: q
+        case .k: k
+        case .v: v
+        case .o: o
+        case .gate: gate
+        case .up: up
+        case .down: down
+        }
     }
 
     /// Activations of one block. Shapes: D hidden, Q = H*hd, K = KV*hd, I intermediate.
@@ -43,28 +56,16 @@ struct TrainingBlock {
         var saved: [LoRATarget: LoRALinear.Saved]
     }
 
+    /// The block's forward (`BlockForward`, biases frozen and carried through) with every activation kept.
     func forward(_ x: [Float], segments: [Range<Int>], parameters: [Float]) -> Activations {
-        let rows = x.count / layer.attentionNorm.count, hd = headDim
-        var saved: [LoRATarget: LoRALinear.Saved] = [:]
-        func run(_ linear: LoRALinear, _ target: LoRATarget, _ input: [Float]) -> [Float] {
-            let (y, branch) = linear.forward(input, rows: rows, parameters: parameters)
-            saved[target] = branch
-            return y
-        }
-        let h = RMSNorm.forward(x, rows: rows, weight: layer.attentionNorm, eps: eps)
-        var qs = run(q, .q, h), ks = run(k, .k, h)
-        let vs = run(v, .v, h)
-        let z = Transformer.attend(q: &qs, k: &ks, v: vs, shape: shape, headDim: hd, segments: segments, rope: rope)
-        let middle = Self.sum(x, run(o, .o, z))
-        let h2 = RMSNorm.forward(middle, rows: rows, weight: layer.mlpNorm, eps: eps)
-        let gates = run(gate, .gate, h2), ups = run(up, .up, h2)
-        var a = gates
-        a.withUnsafeMutableBufferPointer { ap in
-            ups.withUnsafeBufferPointer { VectorMath.swiGLU(gate: ap.baseAddress!, up: $0.baseAddress!, count: ap.count) }
-        }
-        let output = Self.sum(middle, run(down, .down, a))
-        return Activations(input: x, h: h, q: qs, k: ks, v: vs, z: z, middle: middle, h2: h2, gate: gates, up: ups, a: a,
-                           output: output, saved: saved)
+        var hooks = TrainingHooks(block: self, segments: segments, parameters: parameters)
+        var output = x
+        BlockForward.run(&output, layer: layer, eps: eps, hooks: &hooks)
+        let kept = hooks.kept
+        func value(_ stage: BlockForward.Stage) -> [Float] { kept[stage]! }
+        return Activations(input: x, h: value(.attentionInput), q: value(.query), k: value(.key), v: value(.value),
+                           z: value(.attentionOutput), middle: value(.middle), h2: value(.mlpInput), gate: value(.gate),
+                           up: value(.up), a: value(.mlpActivation), output: output, saved: hooks.saved)
     }
 
     /// Given dOut [N, D] (gradient of the block output), returns dInput [N, D] and adds the LoRA gradients of
@@ -141,5 +142,41 @@ struct TrainingBlock {
         var result = a
         for i in result.indices { result[i] += b[i] }
         return result
+    }
+}
+
+/// `TrainingBlock.forward`'s hooks: projections with their LoRA branches, attention over stacked sequences, and
+/// every intermediate value kept for the backward pass.
+private struct TrainingHooks: BlockHooks {
+    let block: TrainingBlock
+    let segments: [Range<Int>]
+    let parameters: [Float]
+    var kept: [BlockForward.Stage: [Float]] = [:]
+    var saved: [LoRATarget: LoRALinear.Saved] = [:]
+
+    init(block: TrainingBlock, segments: [Range<Int>], parameters: [Float]) {
+        self.block = block
+        self.segments = segments
+        self.parameters = parameters
+    }
+
+    mutating func project(_ role: BlockTensor.Role, _ input: [Float], rows: Int) -> [Float] {
+        let target = LoRATarget(role: role)!
+        let (y, branch) = block.linear(target).forward(input, rows: rows, parameters: parameters)
+        saved[target] = branch
+        return y
+    }
+
+    mutating func addProjection(_ role: BlockTensor.Role, _ input: [Float], rows: Int, into x: inout [Float]) {
+        let y = project(role, input, rows: rows)
+        for i in x.indices { x[i] += y[i] }
+    }
+
+    mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {
+        Transformer.attend(q: &q, k: &k, v: v, shape: block.shape, headDim: block.headDim, segments: segments, rope: block.rope)
+    }
+
+    mutating func record(_ stage: BlockForward.Stage, _ value: inout [Float]) {
+        kept[stage] = value
     }
 }

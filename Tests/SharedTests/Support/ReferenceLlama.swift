@@ -11,6 +11,7 @@ enum ReferenceLlama {
         func matvec(_ m: Tensor, _ x: [Double]) -> [Double] {
             (0..<m.rows).map { r in (0..<m.cols).reduce(0.0) { $0 + Double(m.data[r * m.cols + $1]) * x[$1] } }
         }
+        func plusBias(_ y: [Double], _ bias: Tensor?) -> [Double] { bias.map { zip(y, vec($0)).map(+) } ?? y }
         func rmsnorm(_ x: [Double], _ weight: Tensor) -> [Double] {
             let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
             let inv = 1 / (ms + Double(c.rmsNormEps)).squareRoot()
@@ -29,7 +30,9 @@ enum ReferenceLlama {
         for (l, layer) in w.layers.enumerated() {
             let shape = c.layers[l]
             let h = x.map { rmsnorm($0, layer.attentionNorm) }
-            let q = h.map { matvec(layer.q, $0) }, k = h.map { matvec(layer.k, $0) }, v = h.map { matvec(layer.v, $0) }
+            let q = h.map { plusBias(matvec(layer.q, $0), layer.qBias) }
+            let k = h.map { plusBias(matvec(layer.k, $0), layer.kBias) }
+            let v = h.map { plusBias(matvec(layer.v, $0), layer.vBias) }
             var z = [[Double]](repeating: [Double](repeating: 0, count: shape.heads * hd), count: T)
             for head in 0..<shape.heads {
                 let g = head / (shape.heads / shape.kvHeads)
@@ -84,7 +87,19 @@ enum TinyConfigs {
         LayerShape(heads: 2, kvHeads: 1, intermediate: 20),
         LayerShape(heads: 3, kvHeads: 3, intermediate: 7),
     ])
-    static var all: [(String, ModelConfig)] { [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform)] }
+    /// Qwen2: q/k/v biases, an untied head, GQA, layers that differ.
+    static let qwen2: ModelConfig = {
+        var config = make(heads: 4, kvHeads: 2, tied: false, layers: [
+            LayerShape(heads: 4, kvHeads: 2, intermediate: 48),
+            LayerShape(heads: 2, kvHeads: 1, intermediate: 20),
+        ])
+        config.architecture = .qwen2
+        config.ropeTheta = 1_000_000
+        return config
+    }()
+    static var all: [(String, ModelConfig)] {
+        [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform), ("qwen2", qwen2)]
+    }
 
     static func tokens(count: Int, vocab: Int, seed: UInt64) -> [Int32] {
         var rng = SeededRandom(seed: seed)

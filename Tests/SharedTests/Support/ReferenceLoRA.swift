@@ -90,14 +90,19 @@ struct ReferenceLoRA {
         for (l, layer) in weights.layers.enumerated() {
             let shape = c.layers[l]
             func apply(_ target: LoRATarget, _ rows: [[Double]]) -> [[Double]] {
-                let w = layer[keyPath: target.weight]
+                let w = layer[target.role]!
                 let wd = vec(w)
                 guard let e = layout.entry(layer: l, target: target) else { return rows.map { ReferenceOps.linear($0, w: wd, out: w.rows) } }
                 let a = Array(parameters[e.a]), b = Array(parameters[e.b])
                 return rows.map { ReferenceOps.linear($0, w: wd, out: w.rows, a: a, b: b, rank: layout.rank, scale: scale) }
             }
             let h = x.map { ReferenceOps.rmsnorm($0, vec(layer.attentionNorm), eps: eps) }
-            let q = apply(.q, h), k = apply(.k, h), v = apply(.v, h)
+            func plusBias(_ rows: [[Double]], _ bias: Tensor?) -> [[Double]] {
+                guard let bias else { return rows }
+                return rows.map { zip($0, vec(bias)).map(+) }
+            }
+            let q = plusBias(apply(.q, h), layer.qBias), k = plusBias(apply(.k, h), layer.kBias)
+            let v = plusBias(apply(.v, h), layer.vBias)
             var z: [[Double]] = []
             for segment in segments {
                 let rq = segment.enumerated().map { ReferenceOps.rope(q[$1], heads: shape.heads, headDim: hd, position: $0, theta: Double(c.ropeTheta)) }

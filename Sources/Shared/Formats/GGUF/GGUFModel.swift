@@ -1,10 +1,9 @@
 import Dispatch
 
-/// Loads a LLaMA-family model from a GGUF file: `llama` (uniform layers) or `deci` (per-layer head, KV-head and
-/// feed-forward counts). Weights are dequantized to fp32 and returned in the Hugging Face layout (Q/K un-permuted).
+/// Loads a LLaMA-family model from a GGUF file of any `Architecture` (`llama`, `deci`, `qwen2`; per-layer head,
+/// KV-head and feed-forward counts as llama.cpp reads them). Weights are dequantized to fp32 and returned in the
+/// Hugging Face layout (Q/K un-permuted where the converter permuted them).
 public enum GGUFModel {
-    public static let supportedArchitectures = ["llama", "deci"]
-
     /// Hyper-parameter keys, after the `<architecture>.` prefix. Shared with `GGUFWriter`.
     enum Key {
         static let blockCount = "block_count"
@@ -34,8 +33,9 @@ public enum GGUFModel {
     public static func config(of file: GGUFFile) throws -> ModelConfig {
         func fail(_ problem: String) -> MopError { MopError(file: file.path, problem) }
         guard let arch = file.architecture else { throw fail("general.architecture is missing") }
-        guard supportedArchitectures.contains(arch) else {
-            throw fail("unsupported architecture \"\(arch)\" (supported: \(supportedArchitectures.joined(separator: ", ")))")
+        guard let architecture = Architecture.forGGUF(arch) else {
+            let supported = Architecture.ggufNamesSupported.joined(separator: ", ")
+            throw fail("unsupported architecture \(PrintableText.quote(arch)) (supported: \(supported))")
         }
         func value(_ key: String) -> GGUFValue? { file.metadata["\(arch).\(key)"] }
         func int(_ key: String) throws -> Int? {
@@ -106,7 +106,7 @@ public enum GGUFModel {
             vocabSize = n
         } else if let tokens = file.metadata["tokenizer.ggml.tokens"]?.array {
             vocabSize = tokens.count
-        } else if let embedding = file.tensor(named: "token_embd.weight"), embedding.dimensions.count == 2 {
+        } else if let embedding = file.tensor(named: Architecture.embeddingTensor.gguf), embedding.dimensions.count == 2 {
             vocabSize = embedding.dimensions[1]
         } else {
             throw fail("the vocabulary size is unknown (no \(arch).\(Key.vocabSize), tokens or token_embd.weight)")
@@ -116,8 +116,8 @@ public enum GGUFModel {
         let layers = (0..<blockCount).map { LayerShape(heads: heads[$0], kvHeads: kvHeads[$0], intermediate: intermediate[$0]) }
         let config = ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
                                  rmsNormEps: epsilon, ropeTheta: try float(Key.ropeFreqBase) ?? 10000,
-                                 tiedEmbeddings: file.tensor(named: "output.weight") == nil,
-                                 maxPositions: try required(Key.contextLength))
+                                 tiedEmbeddings: file.tensor(named: Architecture.outputTensor.gguf) == nil,
+                                 maxPositions: try required(Key.contextLength), architecture: architecture)
         try config.validate(file: file.path)
         return config
     }
@@ -125,13 +125,14 @@ public enum GGUFModel {
     /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
     public static func weights(of file: GGUFFile) throws -> ModelWeights {
         let config = try config(of: file)
+        let names = GGUFTensorNames(config.architecture)
         let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
-            guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
+            guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
             guard let info = file.tensor(named: ggufName) else { throw MopError(file: file.path, "missing tensor \(ggufName)") }
             return (entry.name, info)
         }
         // Missing tensors are reported above, extra ones here, both before seconds of dequantization.
-        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, GGUFTensorNames.hf(fromGGUF: $0.name)) },
+        try TensorInventory.checkAccounted(file.tensors.map { ($0.name, names.hf(fromGGUF: $0.name)) },
                                            config: config, file: file.path)
         // Dequantization is mostly page faults and memory traffic; tensors are independent, so use every core.
         var results = [Result<Tensor, any Error>](repeating: .success(Tensor(zeros: [0])), count: jobs.count)
@@ -147,12 +148,7 @@ public enum GGUFModel {
         }
         var tensors: [String: Tensor] = [:]
         for (job, result) in zip(jobs, results) { tensors[job.hfName] = try result.get() }
-        var weights = try ModelWeights(config: config, tensors: tensors, file: file.path)
-        for (index, shape) in config.layers.enumerated() {
-            weights.layers[index].q = GGUFRopeOrder.toHF(weights.layers[index].q, heads: shape.heads, headDim: config.headDim)
-            weights.layers[index].k = GGUFRopeOrder.toHF(weights.layers[index].k, heads: shape.kvHeads, headDim: config.headDim)
-        }
-        return weights
+        return GGUFRopeOrder.convert(try ModelWeights(config: config, tensors: tensors, file: file.path), toGGUF: false)
     }
 }
 

@@ -1,8 +1,25 @@
 /// The Q/K row order of GGUF files. llama.cpp rotates adjacent pairs (x[2i], x[2i+1]) while Hugging Face's
 /// `rotate_half` pairs x[i] with x[i + hd/2], so llama.cpp's converter permutes the rows of every head:
 /// `w.reshape(heads, 2, hd/2, D).swapaxes(1, 2).reshape(heads*hd, D)`.
-/// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2).
+/// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2). Architectures whose
+/// converter does not permute (Qwen2: `ggufPermutesQK` false) are stored in Hugging Face order.
 public enum GGUFRopeOrder {
+    /// `weights` with every Q/K tensor (and bias) of every block moved between the orders, when its architecture
+    /// permutes; unchanged otherwise.
+    static func convert(_ weights: ModelWeights, toGGUF: Bool) -> ModelWeights {
+        let config = weights.config
+        guard config.architecture.ggufPermutesQK else { return weights }
+        var converted = weights
+        for (index, shape) in config.layers.enumerated() {
+            for tensor in config.architecture.blockTensors {
+                guard let heads = tensor.ropeHeads(shape) else { continue }
+                converted.layers[index][tensor.role] = reorder(weights.layers[index][tensor.role]!, heads: heads,
+                                                               headDim: config.headDim, toGGUF: toGGUF)
+            }
+        }
+        return converted
+    }
+
     /// Hugging Face rows -> GGUF rows, for a [heads*headDim, D] matrix.
     public static func toGGUF(_ matrix: Tensor, heads: Int, headDim: Int) -> Tensor {
         reorder(matrix, heads: heads, headDim: headDim, toGGUF: true)

@@ -4,9 +4,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes a model as a GGUF v3 file that llama.cpp loads: architecture `llama` when every layer has the same
-/// shape, else `deci` with per-layer head, KV-head and feed-forward arrays. Q/K rows are permuted into
-/// llama.cpp's order; 1-D tensors (norms) are always F32, matrices F32 or F16.
+/// Writes a model as a GGUF v3 file that llama.cpp loads, under the architecture's GGUF name: scalars when every
+/// layer has the same shape, else per-layer head, KV-head and feed-forward arrays (`deci` for LLaMA). Q/K rows are
+/// permuted into llama.cpp's order where the architecture's converter does; 1-D tensors (norms, biases) are always
+/// F32, matrices F32 or F16.
 public enum GGUFWriter {
     /// The element type of the weight matrices.
     public enum MatrixType: Sendable {
@@ -29,14 +30,10 @@ public enum GGUFWriter {
         var metadata = hyperParameters(config, name: name, type: type)
         if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
 
-        // Q and K rows go into llama.cpp's adjacent-pair order.
-        var stored = weights
-        for (index, shape) in config.layers.enumerated() {
-            stored.layers[index].q = GGUFRopeOrder.toGGUF(weights.layers[index].q, heads: shape.heads, headDim: config.headDim)
-            stored.layers[index].k = GGUFRopeOrder.toGGUF(weights.layers[index].k, heads: shape.kvHeads, headDim: config.headDim)
-        }
+        let names = GGUFTensorNames(config.architecture)
+        let stored = GGUFRopeOrder.convert(weights, toGGUF: true)
         let tensors = stored.namedTensors().compactMap { entry -> (name: String, tensor: Tensor, type: GGUFTensorType)? in
-            guard let ggufName = GGUFTensorNames.gguf(fromHF: entry.name) else { return nil }
+            guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
             return (ggufName, entry.tensor, entry.tensor.shape.count == 1 ? .f32 : type.tensorType)
         }
 
@@ -90,11 +87,11 @@ public enum GGUFWriter {
         return (offset + a - 1) / a * a
     }
 
-    /// General and architecture metadata. A uniform model uses scalars under `llama.`, a non-uniform one
-    /// per-layer INT32 arrays under `deci.` (the element type llama.cpp's converter writes).
+    /// General and architecture metadata. A uniform model uses scalars, a non-uniform one per-layer INT32 arrays
+    /// (the element type llama.cpp's converter writes), under the architecture's GGUF name.
     private static func hyperParameters(_ config: ModelConfig, name: String, type: MatrixType) -> [(key: String, value: GGUFValue)] {
         let uniform = config.isUniform
-        let arch = uniform ? "llama" : "deci"
+        let arch = config.architecture.ggufName(uniform: uniform)
         func perLayer(_ values: [Int]) -> GGUFValue {
             uniform ? .uint32(UInt32(values[0])) : .array(.int32, values.map { .int32(Int32($0)) })
         }

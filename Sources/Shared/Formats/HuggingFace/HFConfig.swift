@@ -11,13 +11,12 @@ public struct HFSpecialTokenIds: Equatable, Sendable {
     }
 }
 
-/// Hugging Face `config.json` for LLaMA-family models (`model_type` llama or mistral) <-> `ModelConfig`.
-/// Defaults follow transformers' `LlamaConfig`. Pruned, non-uniform models carry per-layer arrays
-/// (`num_attention_heads_per_layer`, `num_key_value_heads_per_layer`, `intermediate_size_per_layer`) that take
-/// precedence over the scalar keys; uniform models are written with plain LlamaConfig keys only.
+/// Hugging Face `config.json` for LLaMA-family models (any `Architecture`'s model types: llama, mistral, qwen2)
+/// <-> `ModelConfig`. Defaults follow transformers' `LlamaConfig` (Qwen2Config's are the same). Pruned, non-uniform
+/// models carry per-layer arrays (`num_attention_heads_per_layer`, `num_key_value_heads_per_layer`,
+/// `intermediate_size_per_layer`) that take precedence over the scalar keys; uniform models are written with the
+/// family's plain keys only.
 public enum HFConfig {
-    public static let supportedModelTypes = ["llama", "mistral"]
-
     // The engine's bounds (ModelConfig), checked here too so the message names the key.
     static let maxDimension = ModelConfig.maxDimension
     static let maxHeads = ModelConfig.maxHeads
@@ -27,16 +26,22 @@ public enum HFConfig {
     public static func parse(data: Data, file: String) throws -> ModelConfig {
         let fields = try JSONFields(data: data, file: file)
         let modelType = try fields.string("model_type")
-        guard supportedModelTypes.contains(modelType) else {
-            throw MopError(file: file, "unsupported model_type \(modelType) (supported: \(supportedModelTypes.joined(separator: ", ")))")
+        guard let architecture = Architecture.forHFModelType(modelType) else {
+            let supported = Architecture.hfModelTypesSupported.joined(separator: ", ")
+            throw MopError(file: file, "unsupported model_type \(PrintableText.quote(modelType)) (supported: \(supported))")
         }
         if let activation = try fields.optionalString("hidden_act"), activation != "silu" {
             throw MopError(file: file, "unsupported hidden_act \(activation) (only silu)")
         }
-        for key in ["attention_bias", "mlp_bias"] {
-            if try fields.optionalBool(key) == true {
-                throw MopError(file: file, "\(key) is true; projections with biases are not supported")
-            }
+        // The architecture fixes which projections have biases; a config asking for others cannot be run.
+        if try fields.optionalBool("mlp_bias") == true {
+            throw MopError(file: file, "mlp_bias is true; MLP projections with biases are not supported")
+        }
+        if let attentionBias = try fields.optionalBool("attention_bias"), attentionBias != architecture.hasAttentionBias {
+            throw MopError(file: file, "attention_bias is \(attentionBias) but \(modelType) models have \(architecture.hasAttentionBias ? "" : "no ")q/k/v biases")
+        }
+        if try fields.optionalBool("use_sliding_window") == true {
+            throw MopError(file: file, "use_sliding_window is true; sliding-window attention is not supported")
         }
 
         let layerCount = try fields.int("num_hidden_layers", in: 1...maxLayers)
@@ -71,7 +76,8 @@ public enum HFConfig {
             ropeTheta: Float(ropeTheta),
             ropeScaling: try ropeScaling(try fields.optionalObject("rope_scaling") ?? ropeParameters),
             tiedEmbeddings: try fields.optionalBool("tie_word_embeddings") ?? false,
-            maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...ModelConfig.maxPositionCount) ?? 2048)
+            maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...ModelConfig.maxPositionCount) ?? 2048,
+            architecture: architecture)
         try config.validate(file: file)
         return config
     }
@@ -119,16 +125,16 @@ public enum HFConfig {
         return HFSpecialTokenIds(bos: try fields.optionalInt("bos_token_id"), eos: eos)
     }
 
-    /// config.json for `config` as pretty-printed JSON with sorted keys; throws only for non-finite numbers. A uniform model gets plain LlamaConfig keys
-    /// (plus `head_dim`); a non-uniform one also gets the per-layer arrays, with the scalars set to the largest layer.
+    /// config.json for `config` as pretty-printed JSON with sorted keys; throws only for non-finite numbers. A uniform
+    /// model gets its family's plain keys (plus `head_dim`); a non-uniform one also gets the per-layer arrays, with
+    /// the scalars set to the largest layer.
     public static func encode(_ config: ModelConfig, specialTokens: HFSpecialTokenIds = HFSpecialTokenIds(),
                               dtype: SafetensorsDType = .f32) throws -> Data {
-        var object: [String: Any] = [
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
+        let architecture = config.architecture
+        var object: [String: Any] = architecture.hfExtraKeys().merging([
+            "architectures": [architecture.hfClassName],
+            "model_type": architecture.hfModelTypes[0],
             "hidden_act": "silu",
-            "attention_bias": false,
-            "mlp_bias": false,
             "vocab_size": config.vocabSize,
             "hidden_size": config.hidden,
             "head_dim": config.headDim,
@@ -142,7 +148,7 @@ public enum HFConfig {
             "max_position_embeddings": config.maxPositions,
             "torch_dtype": dtype.torchName,
             "use_cache": true,
-        ]
+        ]) { $1 }
         if !config.isUniform {
             object["num_attention_heads_per_layer"] = config.layers.map(\.heads)
             object["num_key_value_heads_per_layer"] = config.layers.map(\.kvHeads)

@@ -1,0 +1,132 @@
+/// Everything mop knows about one model family, in one table (llama.cpp's `llama-arch` pattern): the tensors of a
+/// block with their names in both formats, their shapes, how pruning cuts them, and the keys and conventions of the
+/// file formats. Readers, writers, shapes, parameter counts, surgery and LoRA derive from it; the forward pass
+/// reads `hasAttentionBias`. Adding a family is adding one `Architecture` value here and listing it in `all`.
+public struct Architecture: Sendable, CustomStringConvertible {
+    /// The name inside mop (structure and report files, `mop inspect`).
+    public let name: String
+    /// `general.architecture` values read as this family; the first is written for uniform models.
+    public let ggufNames: [String]
+    /// What the GGUF writer calls a model whose layers differ (llama.cpp's `deci` for LLaMA; Qwen2's own name,
+    /// since llama.cpp reads per-layer head and feed-forward arrays for any architecture).
+    public let ggufNonUniformName: String
+    /// llama.cpp's converter permutes LLaMA's Q/K rows into adjacent-pair RoPE order; Qwen2 files keep HF order.
+    public let ggufPermutesQK: Bool
+    /// config.json `model_type` values read as this family; the first is written.
+    public let hfModelTypes: [String]
+    /// config.json `architectures[0]` as written.
+    public let hfClassName: String
+    /// Keys config.json gets for this family beyond the shared LLaMA ones (transformers' defaults made explicit).
+    public let hfExtraKeys: @Sendable () -> [String: Any]
+    /// The tensors of one block, in file order.
+    public let blockTensors: [BlockTensor]
+
+    public var description: String { name }
+
+    /// True when q, k and v carry biases (added in the forward, cut by surgery, frozen in training).
+    public var hasAttentionBias: Bool { blockTensors.contains { $0.role == .qBias } }
+
+    public static let llama = Architecture(
+        name: "llama", ggufNames: ["llama", "deci"], ggufNonUniformName: "deci", ggufPermutesQK: true,
+        hfModelTypes: ["llama", "mistral"], hfClassName: "LlamaForCausalLM",
+        hfExtraKeys: { ["attention_bias": false, "mlp_bias": false] },
+        blockTensors: BlockTensor.llamaBlock)
+
+    /// Qwen2 and Qwen2.5: LLaMA's block with biases on q, k and v.
+    public static let qwen2 = Architecture(
+        name: "qwen2", ggufNames: ["qwen2"], ggufNonUniformName: "qwen2", ggufPermutesQK: false,
+        hfModelTypes: ["qwen2"], hfClassName: "Qwen2ForCausalLM",
+        hfExtraKeys: { ["use_sliding_window": false, "max_window_layers": 0, "attention_dropout": 0.0] },
+        blockTensors: BlockTensor.qwen2Block)
+
+    public static let all: [Architecture] = [.llama, .qwen2]
+
+    public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
+    public static func forGGUF(_ name: String) -> Architecture? { all.first { $0.ggufNames.contains(name) } }
+    public static func forHFModelType(_ type: String) -> Architecture? { all.first { $0.hfModelTypes.contains(type) } }
+
+    public static var ggufNamesSupported: [String] { all.flatMap(\.ggufNames) }
+    public static var hfModelTypesSupported: [String] { all.flatMap(\.hfModelTypes) }
+
+    /// The GGUF `general.architecture` to write for a model whose layers are (or are not) all alike.
+    public func ggufName(uniform: Bool) -> String { uniform ? ggufNames[0] : ggufNonUniformName }
+
+    /// The tensors outside the blocks: (HF name, GGUF name). The output head is present only when untied.
+    static let embeddingTensor = (hf: "model.embed_tokens.weight", gguf: "token_embd.weight")
+    static let finalNormTensor = (hf: "model.norm.weight", gguf: "output_norm.weight")
+    static let outputTensor = (hf: "lm_head.weight", gguf: "output.weight")
+}
+
+extension Architecture: Equatable, Hashable {
+    public static func == (a: Architecture, b: Architecture) -> Bool { a.name == b.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+}
+
+/// One tensor of a block: its role in the forward pass, its names, its shape and how pruning cuts it.
+public struct BlockTensor: Sendable {
+    public enum Role: String, CaseIterable, Sendable {
+        case attentionNorm, q, qBias, k, kBias, v, vBias, o, mlpNorm, gate, up, down
+    }
+
+    /// What a pruned head or neuron removes from this tensor (`none`: kept whole). Rows of 1-D tensors are elements.
+    public enum Slicing: Sendable {
+        case none, queryHeadRows, kvHeadRows, queryHeadColumns, neuronRows, neuronColumns
+    }
+
+    public let role: Role
+    /// The name after `model.layers.N.` (Hugging Face) and after `blk.N.` (GGUF).
+    public let hfName: String
+    public let ggufName: String
+    public let slicing: Slicing
+
+    /// The tensor's shape in a block of shape `layer`: D hidden, hd head dimension, H heads, KV KV heads, I neurons.
+    public func shape(_ layer: LayerShape, hidden d: Int, headDim hd: Int) -> [Int] {
+        shapeFactors(layer, hidden: d, headDim: hd).map { $0.reduce(1, *) }
+    }
+
+    /// Each dimension as its factors, so a count from an unchecked header can be multiplied with overflow checks.
+    func shapeFactors(_ layer: LayerShape, hidden d: Int, headDim hd: Int) -> [[Int]] {
+        switch role {
+        case .attentionNorm, .mlpNorm: [[d]]
+        case .q: [[layer.heads, hd], [d]]
+        case .k, .v: [[layer.kvHeads, hd], [d]]
+        case .qBias: [[layer.heads, hd]]
+        case .kBias, .vBias: [[layer.kvHeads, hd]]
+        case .o: [[d], [layer.heads, hd]]
+        case .gate, .up: [[layer.intermediate], [d]]
+        case .down: [[d], [layer.intermediate]]
+        }
+    }
+
+    /// Whether the GGUF converter permutes this tensor's rows into adjacent-pair RoPE order (`ggufPermutesQK`),
+    /// and over how many heads.
+    func ropeHeads(_ layer: LayerShape) -> Int? {
+        switch role {
+        case .q, .qBias: layer.heads
+        case .k, .kBias: layer.kvHeads
+        default: nil
+        }
+    }
+
+    static let llamaBlock: [BlockTensor] = [
+        BlockTensor(role: .attentionNorm, hfName: "input_layernorm.weight", ggufName: "attn_norm.weight", slicing: .none),
+        BlockTensor(role: .q, hfName: "self_attn.q_proj.weight", ggufName: "attn_q.weight", slicing: .queryHeadRows),
+        BlockTensor(role: .k, hfName: "self_attn.k_proj.weight", ggufName: "attn_k.weight", slicing: .kvHeadRows),
+        BlockTensor(role: .v, hfName: "self_attn.v_proj.weight", ggufName: "attn_v.weight", slicing: .kvHeadRows),
+        BlockTensor(role: .o, hfName: "self_attn.o_proj.weight", ggufName: "attn_output.weight", slicing: .queryHeadColumns),
+        BlockTensor(role: .mlpNorm, hfName: "post_attention_layernorm.weight", ggufName: "ffn_norm.weight", slicing: .none),
+        BlockTensor(role: .gate, hfName: "mlp.gate_proj.weight", ggufName: "ffn_gate.weight", slicing: .neuronRows),
+        BlockTensor(role: .up, hfName: "mlp.up_proj.weight", ggufName: "ffn_up.weight", slicing: .neuronRows),
+        BlockTensor(role: .down, hfName: "mlp.down_proj.weight", ggufName: "ffn_down.weight", slicing: .neuronColumns),
+    ]
+
+    static let qwen2Block: [BlockTensor] = llamaBlock.flatMap { tensor -> [BlockTensor] in
+        let bias: BlockTensor? = switch tensor.role {
+        case .q: BlockTensor(role: .qBias, hfName: "self_attn.q_proj.bias", ggufName: "attn_q.bias", slicing: .queryHeadRows)
+        case .k: BlockTensor(role: .kBias, hfName: "self_attn.k_proj.bias", ggufName: "attn_k.bias", slicing: .kvHeadRows)
+        case .v: BlockTensor(role: .vBias, hfName: "self_attn.v_proj.bias", ggufName: "attn_v.bias", slicing: .kvHeadRows)
+        default: nil
+        }
+        return [tensor] + (bias.map { [$0] } ?? [])
+    }
+}
