@@ -24,7 +24,11 @@ if [ ! -x "$tool" ]; then
   sdist="$work/llama_cpp_python-$version.tar.gz"
   if [ ! -f "$sdist" ]; then
     echo "check-llamacpp: downloading the llama-cpp-python $version sdist from PyPI (77 MB)" >&2
-    python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$work" >&2
+    # Its address from PyPI's simple index: `pip download` of an sdist would first build cmake from source.
+    url=$(curl -fsSL -H 'Accept: application/vnd.pypi.simple.v1+json' https://pypi.org/simple/llama-cpp-python/ |
+      python3 -c 'import json, sys; print(next(f["url"] for f in json.load(sys.stdin)["files"] if f["filename"] == sys.argv[1]))' \
+        "llama_cpp_python-$version.tar.gz")
+    curl -fsSL -o "$sdist" "$url"
   fi
   echo "$sdist_sha  $sdist" | sha256sum --check --status || { echo "check-llamacpp: $sdist: sha256 is not $sdist_sha" >&2; exit 1; }
   [ -d "$src" ] || tar -xzf "$sdist" -C "$work"

@@ -54,31 +54,36 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(file.metadata["deci.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
     }
 
-    /// Qwen2 keeps its name whether or not the layers differ (per-layer arrays under `qwen2.`), stores q/k/v biases
-    /// as `attn_*.bias`, and keeps Q/K rows (and biases) in Hugging Face order, as its converter does.
-    func testQwen2StoresBiasesInHFOrderAndIsExact() throws {
-        try assertExactRoundTrip(gqa, tied: false, family: .qwen2, architecture: "qwen2", tokenizer: GGUFTestModels.tokenizer(pre: .qwen2))
-        let path = try assertExactRoundTrip(pruned, tied: false, family: .qwen2, architecture: "qwen2", tokenizer: nil)
-        let file = try GGUFFile(path: path)
-        XCTAssertEqual(file.metadata["qwen2.attention.head_count"], .array(.int32, [.int32(4), .int32(2), .int32(4)]))
-        XCTAssertEqual(file.metadata["qwen2.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
-        var config = GGUFTestModels.config(pruned, tied: false)
-        config.architecture = .qwen2
-        let weights = ModelWeights.random(config: config, seed: 7)
-        for name in ["attn_q.weight", "attn_k.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"] {
-            let info = try XCTUnwrap(file.tensor(named: "blk.1.\(name)"))
+    /// Qwen2 with its original shapes is written as `qwen2`, Q/K rows and biases in Hugging Face order, as its
+    /// converter does; pruned shapes, which llama.cpp's qwen2 loader cannot take, as `deci` with per-layer arrays and
+    /// Q/K rows and biases permuted for deci's RoPE. Both read back exactly, as Qwen2 (the biases tell).
+    func testQwen2IsQwen2WhenLlamaCppCanLoadItElseDeciWithBiases() throws {
+        let uniformPath = try assertExactRoundTrip(gqa, tied: false, family: .qwen2, architecture: "qwen2",
+                                                   tokenizer: GGUFTestModels.tokenizer(pre: .qwen2))
+        let prunedPath = try assertExactRoundTrip(pruned, tied: false, family: .qwen2, architecture: "deci", tokenizer: nil)
+        let deci = try GGUFFile(path: prunedPath)
+        XCTAssertEqual(deci.metadata["deci.attention.head_count"], .array(.int32, [.int32(4), .int32(2), .int32(4)]))
+        XCTAssertEqual(deci.metadata["deci.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
+
+        func stored(_ file: GGUFFile, _ name: String) throws -> [Float] {
+            let info = try XCTUnwrap(file.tensor(named: name))
             let raw = try file.rawBytes(of: info)
-            let stored = (0..<info.elementCount).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
-            let role: BlockTensor.Role = switch name {
-            case "attn_q.weight": .q
-            case "attn_k.weight": .k
-            case "attn_q.bias": .qBias
-            case "attn_k.bias": .kBias
-            default: .vBias
-            }
-            XCTAssertEqual(stored, weights.layers[1][role]!.data, name)
+            return (0..<info.elementCount).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) }
         }
-        XCTAssertEqual(file.tensor(named: "blk.1.attn_q.bias")?.dimensions, [8])
+        for (path, layers, permuted) in [(uniformPath, gqa, false), (prunedPath, pruned, true)] {
+            var config = GGUFTestModels.config(layers, tied: false)
+            config.architecture = .qwen2
+            let block = ModelWeights.random(config: config, seed: 7).layers[1], shape = layers[1]
+            let file = try GGUFFile(path: path)
+            for (name, role, heads) in [("attn_q.weight", BlockTensor.Role.q, shape.heads), ("attn_q.bias", .qBias, shape.heads),
+                                        ("attn_k.weight", .k, shape.kvHeads), ("attn_k.bias", .kBias, shape.kvHeads)] {
+                let tensor = block[role]!
+                let expected = permuted ? GGUFRopeOrder.toGGUF(tensor, heads: heads, headDim: 4).data : tensor.data
+                XCTAssertEqual(try stored(file, "blk.1.\(name)"), expected, "\(path) \(name)")
+            }
+            XCTAssertEqual(try stored(file, "blk.1.attn_v.bias"), block.vBias!.data, "V is stored as is")
+            XCTAssertEqual(file.tensor(named: "blk.1.attn_q.bias")?.dimensions, [shape.heads * 4])
+        }
     }
 
     func testF16StoresMatricesRoundedAndNormsExact() throws {

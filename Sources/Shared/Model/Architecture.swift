@@ -5,13 +5,13 @@
 public struct Architecture: Sendable, CustomStringConvertible {
     /// The name inside mop (structure and report files, `mop inspect`).
     public let name: String
-    /// `general.architecture` values read as this family; the first is written for uniform models.
+    /// `general.architecture` values read as this family. `deci` (llama.cpp's LLaMA with per-layer shapes) is
+    /// shared: a `deci` file with q/k/v biases is a pruned Qwen2.
     public let ggufNames: [String]
-    /// What the GGUF writer calls a model whose layers differ (llama.cpp's `deci` for LLaMA; Qwen2's own name,
-    /// since llama.cpp reads per-layer head and feed-forward arrays for any architecture).
-    public let ggufNonUniformName: String
-    /// llama.cpp's converter permutes LLaMA's Q/K rows into adjacent-pair RoPE order; Qwen2 files keep HF order.
-    public let ggufPermutesQK: Bool
+    /// The `general.architecture` written for a model of this family: the family's own name where llama.cpp's loader
+    /// for it takes the shapes, else `deci`, whose loader takes any per-layer head and feed-forward counts (and
+    /// optional q/k/v biases). The Q/K row order follows the name written (`GGUFRopeOrder`).
+    public let ggufWriteName: @Sendable (ModelConfig) -> String
     /// config.json `model_type` values read as this family; the first is written.
     public let hfModelTypes: [String]
     /// config.json `architectures[0]` as written.
@@ -27,14 +27,16 @@ public struct Architecture: Sendable, CustomStringConvertible {
     public var hasAttentionBias: Bool { blockTensors.contains { $0.role == .qBias } }
 
     public static let llama = Architecture(
-        name: "llama", ggufNames: ["llama", "deci"], ggufNonUniformName: "deci", ggufPermutesQK: true,
+        name: "llama", ggufNames: ["llama", "deci"], ggufWriteName: { $0.isUniform ? "llama" : "deci" },
         hfModelTypes: ["llama", "mistral"], hfClassName: "LlamaForCausalLM",
         hfExtraKeys: { ["attention_bias": false, "mlp_bias": false] },
         blockTensors: BlockTensor.llamaBlock)
 
-    /// Qwen2 and Qwen2.5: LLaMA's block with biases on q, k and v.
+    /// Qwen2 and Qwen2.5: LLaMA's block with biases on q, k and v. llama.cpp's `qwen2` loader assumes square q/o
+    /// and one feed-forward size, so a model pruned in width is written as `deci`.
     public static let qwen2 = Architecture(
-        name: "qwen2", ggufNames: ["qwen2"], ggufNonUniformName: "qwen2", ggufPermutesQK: false,
+        name: "qwen2", ggufNames: ["qwen2", "deci"],
+        ggufWriteName: { $0.isUniform && $0.layers[0].heads * $0.headDim == $0.hidden ? "qwen2" : "deci" },
         hfModelTypes: ["qwen2"], hfClassName: "Qwen2ForCausalLM",
         hfExtraKeys: { ["use_sliding_window": false, "max_window_layers": 0, "attention_dropout": 0.0] },
         blockTensors: BlockTensor.qwen2Block)
@@ -42,14 +44,19 @@ public struct Architecture: Sendable, CustomStringConvertible {
     public static let all: [Architecture] = [.llama, .qwen2]
 
     public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
-    public static func forGGUF(_ name: String) -> Architecture? { all.first { $0.ggufNames.contains(name) } }
+    /// The family of a GGUF file's `general.architecture`; where several read that name (`deci`), the one whose
+    /// table has q/k/v biases exactly when the file does.
+    public static func forGGUF(_ name: String, hasAttentionBias: Bool) -> Architecture? {
+        let candidates = all.filter { $0.ggufNames.contains(name) }
+        return candidates.count > 1 ? candidates.first { $0.hasAttentionBias == hasAttentionBias } : candidates.first
+    }
+
     public static func forHFModelType(_ type: String) -> Architecture? { all.first { $0.hfModelTypes.contains(type) } }
 
-    public static var ggufNamesSupported: [String] { all.flatMap(\.ggufNames) }
+    public static var ggufNamesSupported: [String] {
+        all.flatMap(\.ggufNames).reduce(into: []) { names, name in if !names.contains(name) { names.append(name) } }
+    }
     public static var hfModelTypesSupported: [String] { all.flatMap(\.hfModelTypes) }
-
-    /// The GGUF `general.architecture` to write for a model whose layers are (or are not) all alike.
-    public func ggufName(uniform: Bool) -> String { uniform ? ggufNames[0] : ggufNonUniformName }
 
     /// The tensors outside the blocks: (HF name, GGUF name). The output head is present only when untied.
     static let embeddingTensor = (hf: "model.embed_tokens.weight", gguf: "token_embd.weight")
@@ -98,8 +105,8 @@ public struct BlockTensor: Sendable {
         }
     }
 
-    /// Whether the GGUF converter permutes this tensor's rows into adjacent-pair RoPE order (`ggufPermutesQK`),
-    /// and over how many heads.
+    /// The heads whose rows a GGUF converter may permute into adjacent-pair RoPE order (`GGUFRopeOrder`); nil for
+    /// tensors that are never permuted.
     func ropeHeads(_ layer: LayerShape) -> Int? {
         switch role {
         case .q, .qBias: layer.heads

@@ -268,7 +268,10 @@ public struct PruningStructure: Equatable, Codable, Sendable {
 extension Tensor {
     /// The rows of the listed blocks of `blockSize` rows each, in list order: [blocks.count * blockSize, cols]
     /// ([blocks.count * blockSize] for a vector). Indices must be in range (the caller validated them).
+    /// A tensor whose every block is kept is shared, not copied (`keepsAll`), so a depth step or an identity
+    /// structure costs no weight memory.
     func gatheringRows(_ blocks: [Int], blockSize: Int) -> Tensor {
+        if Self.keepsAll(blocks, of: rows / blockSize) { return self }
         let width = blockSize * cols
         var out: [Float] = []
         out.reserveCapacity(blocks.count * width)
@@ -278,6 +281,7 @@ extension Tensor {
 
     /// The columns of the listed blocks of `blockSize` columns each, in list order: [rows, blocks.count * blockSize].
     func gatheringColumns(_ blocks: [Int], blockSize: Int) -> Tensor {
+        if Self.keepsAll(blocks, of: cols / blockSize) { return self }
         var out: [Float] = []
         out.reserveCapacity(rows * blocks.count * blockSize)
         data.withUnsafeBufferPointer { source in
@@ -290,5 +294,10 @@ extension Tensor {
             }
         }
         return Tensor(shape: [rows, blocks.count * blockSize], data: out)
+    }
+
+    /// True when the ascending list `blocks` is every index below `count`.
+    private static func keepsAll(_ blocks: [Int], of count: Int) -> Bool {
+        blocks.count == count && blocks.last == count - 1
     }
 }

@@ -33,7 +33,9 @@ public enum GGUFModel {
     public static func config(of file: GGUFFile) throws -> ModelConfig {
         func fail(_ problem: String) -> MopError { MopError(file: file.path, problem) }
         guard let arch = file.architecture else { throw fail("general.architecture is missing") }
-        guard let architecture = Architecture.forGGUF(arch) else {
+        // A `deci` file is a pruned LLaMA, or a pruned Qwen2 when its blocks carry q/k/v biases.
+        let hasBias = file.tensors.contains { $0.name.hasPrefix("blk.") && $0.name.hasSuffix(".attn_q.bias") }
+        guard let architecture = Architecture.forGGUF(arch, hasAttentionBias: hasBias) else {
             let supported = Architecture.ggufNamesSupported.joined(separator: ", ")
             throw fail("unsupported architecture \(PrintableText.quote(arch)) (supported: \(supported))")
         }
@@ -148,7 +150,8 @@ public enum GGUFModel {
         }
         var tensors: [String: Tensor] = [:]
         for (job, result) in zip(jobs, results) { tensors[job.hfName] = try result.get() }
-        return GGUFRopeOrder.convert(try ModelWeights(config: config, tensors: tensors, file: file.path), toGGUF: false)
+        return GGUFRopeOrder.convert(try ModelWeights(config: config, tensors: tensors, file: file.path), toGGUF: false,
+                                     ggufArchitecture: file.architecture ?? "")
     }
 }
 

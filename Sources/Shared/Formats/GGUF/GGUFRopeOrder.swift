@@ -1,14 +1,18 @@
 /// The Q/K row order of GGUF files. llama.cpp rotates adjacent pairs (x[2i], x[2i+1]) while Hugging Face's
 /// `rotate_half` pairs x[i] with x[i + hd/2], so llama.cpp's converter permutes the rows of every head:
 /// `w.reshape(heads, 2, hd/2, D).swapaxes(1, 2).reshape(heads*hd, D)`.
-/// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2). Architectures whose
-/// converter does not permute (Qwen2: `ggufPermutesQK` false) are stored in Hugging Face order.
+/// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2). The order belongs to the
+/// GGUF architecture name, whose RoPE llama.cpp applies: `llama` and `deci` rotate adjacent pairs (rows permuted),
+/// `qwen2` rotates halves (NEOX, rows in Hugging Face order).
 public enum GGUFRopeOrder {
-    /// `weights` with every Q/K tensor (and bias) of every block moved between the orders, when its architecture
-    /// permutes; unchanged otherwise.
-    static func convert(_ weights: ModelWeights, toGGUF: Bool) -> ModelWeights {
+    /// GGUF architectures whose Q/K rows are stored in Hugging Face order.
+    static let huggingFaceOrderArchitectures: Set<String> = ["qwen2"]
+
+    /// `weights` with every Q/K tensor (and bias) of every block moved between the orders, when a file of
+    /// `ggufArchitecture` permutes them; unchanged otherwise.
+    static func convert(_ weights: ModelWeights, toGGUF: Bool, ggufArchitecture: String) -> ModelWeights {
         let config = weights.config
-        guard config.architecture.ggufPermutesQK else { return weights }
+        guard !huggingFaceOrderArchitectures.contains(ggufArchitecture) else { return weights }
         var converted = weights
         for (index, shape) in config.layers.enumerated() {
             for tensor in config.architecture.blockTensors {

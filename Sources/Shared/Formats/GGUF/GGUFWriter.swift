@@ -4,10 +4,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes a model as a GGUF v3 file that llama.cpp loads, under the architecture's GGUF name: scalars when every
-/// layer has the same shape, else per-layer head, KV-head and feed-forward arrays (`deci` for LLaMA). Q/K rows are
-/// permuted into llama.cpp's order where the architecture's converter does; 1-D tensors (norms, biases) are always
-/// F32, matrices F32 or F16.
+/// Writes a model as a GGUF v3 file that llama.cpp loads, under the GGUF name its architecture chooses for its
+/// shapes (`Architecture.ggufWriteName`: `llama` or `qwen2`, `deci` for pruned shapes): scalars when every layer has
+/// the same shape, else per-layer head, KV-head and feed-forward arrays. Q/K rows (and biases) are permuted into
+/// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices F32 or F16.
 public enum GGUFWriter {
     /// The element type of the weight matrices.
     public enum MatrixType: Sendable {
@@ -31,7 +31,7 @@ public enum GGUFWriter {
         if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
 
         let names = GGUFTensorNames(config.architecture)
-        let stored = GGUFRopeOrder.convert(weights, toGGUF: true)
+        let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: config.architecture.ggufWriteName(config))
         let tensors = stored.namedTensors().compactMap { entry -> (name: String, tensor: Tensor, type: GGUFTensorType)? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
             return (ggufName, entry.tensor, entry.tensor.shape.count == 1 ? .f32 : type.tensorType)
@@ -91,7 +91,7 @@ public enum GGUFWriter {
     /// (the element type llama.cpp's converter writes), under the architecture's GGUF name.
     private static func hyperParameters(_ config: ModelConfig, name: String, type: MatrixType) -> [(key: String, value: GGUFValue)] {
         let uniform = config.isUniform
-        let arch = config.architecture.ggufName(uniform: uniform)
+        let arch = config.architecture.ggufWriteName(config)
         func perLayer(_ values: [Int]) -> GGUFValue {
             uniform ? .uint32(UInt32(values[0])) : .array(.int32, values.map { .int32(Int32($0)) })
         }
