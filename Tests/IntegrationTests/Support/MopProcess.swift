@@ -92,10 +92,18 @@ enum RealInputs {
 
     /// The SmolLM2 GGUF; skipped when absent locally, a failure on CI (the test command fetches it).
     static func smolLM2() throws -> String {
-        let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"]
-            ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        try model(environment: "MOP_SMOLLM2_GGUF", file: "SmolLM2-135M-Instruct.Q4_1.gguf", name: "SmolLM2")
+    }
+
+    /// Qwen2.5-Coder-0.5B-Instruct (`scripts/fetch-model.sh qwen2.5-0.5b`), the same way.
+    static func qwen05() throws -> String {
+        try model(environment: "MOP_QWEN05_GGUF", file: "Qwen2.5-Coder-0.5B-Instruct.gguf", name: "Qwen2.5-Coder-0.5B")
+    }
+
+    private static func model(environment: String, file: String, name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment[environment] ?? packageRoot.appendingPathComponent("models/" + file).path
         if FileManager.default.fileExists(atPath: path) { return path }
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("SmolLM2 missing at \(path)") }
-        throw XCTSkip("SmolLM2 not fetched (scripts/fetch-model.sh): \(path)")
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("\(name) missing at \(path)") }
+        throw XCTSkip("\(name) not fetched (scripts/fetch-model.sh): \(path)")
     }
 }
