@@ -1,4 +1,5 @@
 import ArgumentParser
+import Shared
 
 @main
 struct Mop: ParsableCommand {
@@ -14,6 +15,7 @@ struct Mop: ParsableCommand {
     /// Usage errors (unknown options, missing or unreadable values) exit 64 with the usage text, as
     /// swift-argument-parser does; every other failure exits 1 with one line `mop: error: FILE: problem`.
     static func main() {
+        BLASKernel.useWidestKernel()
         main(NegativeNumbers.joined(Array(CommandLine.arguments.dropFirst())))
     }
 }

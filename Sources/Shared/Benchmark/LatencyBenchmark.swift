@@ -46,9 +46,12 @@ public enum LatencyBenchmark {
         public var promptTokens: Int
         public var newTokens: Int
         public var threads: Int
+        /// OpenBLAS's kernel family in the measuring process (`BLASKernel`).
+        public var blasKernel: String
 
         enum CodingKeys: String, CodingKey {
             case runs, warmup, threads
+            case blasKernel = "blas_kernel"
             case latencySeconds = "latency_seconds"
             case latencyMedianSeconds = "latency_median_seconds"
             case latencyMinSeconds = "latency_min_seconds"
@@ -64,6 +67,7 @@ public enum LatencyBenchmark {
         public init(runSeconds: [Double], prefillTokensPerSecond: Double, decodeTokensPerSecond: Double,
                     peakRssBytes: Int, runs: Int, warmup: Int, promptTokens: Int, newTokens: Int, threads: Int) {
             self.runSeconds = runSeconds
+            blasKernel = BLASKernel.coreName
             latencySeconds = LatencyBenchmark.mean(runSeconds)
             latencyMedianSeconds = LatencyBenchmark.median(runSeconds)
             latencyMinSeconds = runSeconds.min() ?? .nan

@@ -23,6 +23,8 @@ struct InspectCommand: ParsableCommand {
         let ropeTheta: Float
         let parameters: Int
         let nonEmbeddingParameters: Int
+        /// The OpenBLAS kernel family this machine's products run with (`BLASKernel`).
+        let blasKernel: String
     }
 
     func run() throws {
@@ -35,7 +37,8 @@ struct InspectCommand: ParsableCommand {
                                 heads: c.layers.map(\.heads), kvHeads: c.layers.map(\.kvHeads),
                                 intermediate: c.layers.map(\.intermediate), vocab: c.vocabSize,
                                 tiedEmbeddings: c.tiedEmbeddings, ropeTheta: c.ropeTheta,
-                                parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters)
+                                parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters,
+                                blasKernel: BLASKernel.coreName)
             if json { return try RunSupport.printJSON(report) }
             func summary(_ values: [Int]) -> String { Set(values).count == 1 ? "\(values[0]) in every layer" : "\(values)" }
             RunSupport.printLine("""
@@ -47,6 +50,7 @@ struct InspectCommand: ParsableCommand {
                 intermediate:  \(summary(report.intermediate))
                 vocabulary:    \(report.vocab)\(report.tiedEmbeddings ? " (tied embeddings)" : "")
                 parameters:    \(report.parameters) (\(report.nonEmbeddingParameters) without embeddings)
+                BLAS kernel:   \(report.blasKernel) (OpenBLAS)
                 """)
         }
     }
