@@ -108,16 +108,21 @@ public struct FineTuneWorker {
 
     /// Mean NLL per target token of `examples` with the current adapters and no dropout, sharded over the ranks;
     /// nil when there is nothing to score.
-    public func evaluate(_ examples: [InstructionExample]) throws -> Double? {
+    /// `progress`, when given, labels a progress line of rank 0's shard (minutes on a 1.5B model).
+    public func evaluate(_ examples: [InstructionExample], progress: String? = nil) throws -> Double? {
         let shard = Sharding.range(costs: examples.map(\.tokens.count), rank: communicator.rank, size: communicator.size)
+        let reporter = ProgressReporter(progress ?? "", total: shard.count, unit: "examples",
+                                        enabled: progress != nil && communicator.isCoordinator)
         var sums = [0.0, 0.0]
         for start in stride(from: shard.lowerBound, to: shard.upperBound, by: settings.microBatch) {
+            reporter.update(start - shard.lowerBound)
             let micro = examples[start..<min(start + settings.microBatch, shard.upperBound)]
             let result = try LoRATrainer.negativeLogLikelihood(model: model, adapters: adapters, batch: micro.map(\.tokens),
                                                                lossMask: micro.map(\.lossMask))
             sums[0] += result.negativeLogLikelihood
             sums[1] += Double(result.targets)
         }
+        reporter.update(shard.count)
         communicator.allreduceSum(&sums)
         return sums[1] > 0 ? sums[0] / sums[1] : nil
     }

@@ -47,7 +47,7 @@ struct FineTuneJob {
                 + (read.truncatedAway > 0 ? " (\(read.truncatedAway) left out: response past --max-length)" : "")
                 + ", \(totalSteps) steps of \(batch) on \(communicator.size) ranks\n").utf8))
         }
-        let before = try worker.evaluate(heldOut)
+        let before = try worker.evaluate(heldOut, progress: "finetune: held-out loss before (rank 0's shard)")
         let start = Date()
         var losses: [Double] = [], tokens = 0
         for step in 0..<totalSteps {
@@ -57,7 +57,7 @@ struct FineTuneJob {
             if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
         }
         let seconds = Date().timeIntervalSince(start)
-        let after = try worker.evaluate(heldOut)
+        let after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
         let merged = worker.adapters.merged(into: weights)
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
