@@ -21,6 +21,19 @@ public struct CandidateScorer {
         try mean(score(.klDivergence(current: current, step: step)), what: "KL divergence")
     }
 
+    /// The answers to independent `loss` and `klDivergence` questions, in order. They are one call so that their
+    /// order is fixed before any is asked, and a distribution that deals them to groups of ranks can answer them at once.
+    public func means(_ requests: [ScoringRequest]) throws -> [Double] {
+        try requests.map { request in
+            let what = switch request {
+            case .loss: "loss"
+            case .klDivergence: "KL divergence"
+            case .ampStatistics, .blockInfluence, .stop: throw MopError("a batch of means holds \(request)")
+            }
+            return try mean(score(request), what: what)
+        }
+    }
+
     /// AMP scores of the current model, whose shape is `config`.
     public func ampScores(current: PruningStructure, config: ModelConfig) throws -> AMPScores {
         let answer = try score(.ampStatistics(current: current))
