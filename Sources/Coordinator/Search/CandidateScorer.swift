@@ -11,18 +11,10 @@ public struct CandidateScorer {
         self.score = score
     }
 
-    /// Mean next-token NLL per scored token of `current` with `step` applied (nil: `current` itself).
-    public func loss(current: PruningStructure, step: PruningStructure?) throws -> Double {
-        try mean(score(.loss(current: current, step: step)), what: "loss")
-    }
-
-    /// Mean KL(dense original || current+step) per scored token.
-    public func klDivergence(current: PruningStructure, step: PruningStructure?) throws -> Double {
-        try mean(score(.klDivergence(current: current, step: step)), what: "KL divergence")
-    }
-
-    /// The answers to independent `loss` and `klDivergence` questions, in order. They are one call so that their
-    /// order is fixed before any is asked, and a distribution that deals them to groups of ranks can answer them at once.
+    /// The answers to independent `loss` questions (mean next-token NLL per scored token of `current` with `step`
+    /// applied) and `klDivergence` ones (mean KL(dense original || current+step)), in order. They are one call so
+    /// that their order is fixed before any is asked, and a distribution that deals them to groups of ranks can
+    /// answer them at once.
     public func means(_ requests: [ScoringRequest]) throws -> [Double] {
         try requests.map { request in
             let what = switch request {

@@ -2,32 +2,27 @@ import Foundation
 import Shared
 
 /// Scores a step by what it opens, not only by what it costs now: the objective reached by `steps` further greedy
-/// steps from it (fewer when the target is met first). Each candidate's steps are its own, so the candidates of an
-/// iteration can be followed independently.
+/// steps from it (fewer when the target is met first). The candidates are followed in lockstep, so each greedy step
+/// of all of them is one batch of independent questions, like the candidates themselves.
 struct Lookahead {
     let steps: Int
     let expander: PathExpander
 
     /// Sets every candidate's `lookahead`.
     func score(_ expansions: inout [PathExpansion]) throws {
-        for e in expansions.indices {
-            let expansion = expansions[e]
-            for (c, candidate) in expansion.candidates.enumerated() {
-                let path = try expansion.child(candidate, random: expansion.random, original: expander.original,
-                                               selection: expander.settings.selection)
-                expansions[e].candidates[c].lookahead = try objective(after: path)
+        let slots = expansions.candidateSlots
+        var paths = try slots.map { e, c in
+            try expansions[e].child(expansions[e].candidates[c], random: expansions[e].random,
+                                    original: expander.original, selection: expander.settings.selection)
+        }
+        for _ in 0..<steps {
+            let open = paths.indices.filter { !expander.isFinished(paths[$0]) }
+            guard !open.isEmpty else { break }
+            for (index, expansion) in zip(open, try expander.expand(open.map { paths[$0] })) {
+                let children = try expansion.children(original: expander.original, selection: expander.settings.selection)
+                paths[index] = BeamSelection.keep(children, width: 1).kept[0]
             }
         }
-    }
-
-    /// The objective after up to `steps` greedy steps from `path`.
-    private func objective(after path: BeamPath) throws -> Double? {
-        var path = path
-        for _ in 0..<steps where !expander.isFinished(path) {
-            let children = try expander.expand([path])[0].children(original: expander.original,
-                                                                   selection: expander.settings.selection)
-            path = BeamSelection.keep(children, width: 1).kept[0]
-        }
-        return path.objective
+        for ((e, c), path) in zip(slots, paths) { expansions[e].candidates[c].lookahead = path.objective }
     }
 }

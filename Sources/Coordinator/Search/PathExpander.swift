@@ -22,7 +22,7 @@ struct PathExpander {
     /// The candidates of every path, scored.
     func expand(_ paths: [BeamPath]) throws -> [PathExpansion] {
         var expansions = try paths.map(plan)
-        let slots = expansions.indices.flatMap { e in expansions[e].candidates.indices.map { (e, $0) } }
+        let slots = expansions.candidateSlots
         // Both losses are always asked, whatever the selection, so the report shows both branches.
         let unscored = slots.filter { expansions[$0.0].candidates[$0.1].loss == nil }
         let losses = try scorer.means(unscored.map { e, c in

@@ -59,3 +59,8 @@ struct PathExpansion {
                         score: candidate.lookahead ?? objective)
     }
 }
+
+extension [PathExpansion] {
+    /// (expansion, candidate) index pairs of every candidate, in order: the order their questions are asked in.
+    var candidateSlots: [(Int, Int)] { indices.flatMap { e in self[e].candidates.indices.map { (e, $0) } } }
+}
