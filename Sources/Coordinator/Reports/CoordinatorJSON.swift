@@ -19,16 +19,23 @@ enum CoordinatorJSON {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             throw MopError(file: file, describe(error))
+        } catch let error as MopError where error.file == nil {
+            // A type's own check while decoding (a field that parses but means nothing) knows the key, not the file.
+            throw MopError(file: file, error.problem)
         } catch {
             throw MopError(file: file, "cannot be decoded: \(error)")
         }
     }
 
+    /// Keys as a reader finds them in the file: `other_paths[1].random_state`.
+    static func keyPath(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
 
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context, _ key: CodingKey? = nil) -> String {
-            let keys = (context.codingPath + (key.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            let joined = keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            let joined = keyPath(context.codingPath + (key.map { [$0] } ?? []))
             return joined.isEmpty ? "the top level" : "key " + joined
         }
         switch error {

@@ -16,6 +16,8 @@ public struct PruneReport: Codable, Equatable, Sendable {
     /// Original indices of the blocks left.
     public var keptLayers: [Int]
     public var iterations: [SearchRecord]
+    /// A beam search's iterations, every kept path in each (absent for the greedy search).
+    public var beam: [BeamIteration]?
     public var totalSeconds: Double
     /// False when the search stopped before the target.
     public var finished: Bool
@@ -49,7 +51,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case settings, parameters, compression, path, iterations, finished, calibration, distribution, finetune, evaluation
+        case settings, parameters, compression, path, iterations, beam, finished, calibration, distribution, finetune, evaluation
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -75,6 +77,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
         path = result.structure.path
         keptLayers = result.structure.layers.map(\.index)
         iterations = result.records
+        beam = result.beam.isEmpty ? nil : result.beam
         totalSeconds = result.seconds
         finished = result.finished
     }
@@ -126,7 +129,13 @@ public struct PruneReport: Codable, Equatable, Sendable {
             "| criterion | \(settings.criterion.rawValue) |",
             "| depth rule | \(settings.depthRule.rawValue) |",
             "| GQA unit | \(settings.gqaUnit.rawValue) |",
-            "| seed | \(settings.seed) |", "",
+            "| seed | \(settings.seed) |",
+        ]
+        if !settings.isGreedy {
+            lines += ["| beam | \(settings.beam) |", "| lookahead | \(settings.lookahead) |"]
+        }
+        lines += [
+            "",
             "## Result", "",
             "- path: `\(path.isEmpty ? "(none)" : path)`\(finished ? "" : " (stopped before the target)")",
             "- parameters: \(parameters) of \(originalParameters), compression \(percent(compression))",
@@ -160,19 +169,26 @@ public struct PruneReport: Codable, Equatable, Sendable {
             lines += ["", "## Dense, pruned and recovered", ""] + evaluation.markdown()
                 + ["", "![perplexity against compression](\(EvaluationReport.perplexityPlotName))"]
         }
+        // With a lookahead, the objectives after the greedy steps are what chose each step.
+        let lookahead = settings.lookahead > 0
+            ? ["depth after \(settings.lookahead)", "width after \(settings.lookahead)"] : []
+        let header = ["iteration", "step", "depth loss", "width loss", "depth block", "width budget", "parameters",
+                      "compression", "non-embedding compression", "seconds"] + lookahead
         lines += [
             "",
             "## Iterations", "",
-            "| iteration | step | depth loss | width loss | depth block | width budget | parameters | compression | non-embedding compression | seconds |",
-            "|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| " + header.joined(separator: " | ") + " |",
+            "|---:|:---:|" + String(repeating: "---:|", count: header.count - 2),
         ]
         for record in iterations {
-            let cells = ["\(record.iteration)", record.branch, loss(record.depthLoss), loss(record.widthLoss),
+            var cells = ["\(record.iteration)", record.branch, loss(record.depthLoss), loss(record.widthLoss),
                          record.depthBlock.map(String.init) ?? "-", record.widthBudget.map(String.init) ?? "-",
                          "\(record.parameters)", percent(record.compression), percent(record.nonEmbeddingCompression),
                          String(format: "%.2f", record.seconds)]
+            if !lookahead.isEmpty { cells += [loss(record.depthLookahead), loss(record.widthLookahead)] }
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
+        if let beam { lines += [""] + BeamReport.markdown(beam, winner: path) }
         lines += ["", "## Loss along the path", "", "![calibration loss](\(Self.lossPlotName))", "", "```"] + lossPlot() + ["```", ""]
         return lines.joined(separator: "\n")
     }

@@ -11,14 +11,19 @@ public struct CandidateScorer {
         self.score = score
     }
 
-    /// Mean next-token NLL per scored token of `current` with `step` applied (nil: `current` itself).
-    public func loss(current: PruningStructure, step: PruningStructure?) throws -> Double {
-        try mean(score(.loss(current: current, step: step)), what: "loss")
-    }
-
-    /// Mean KL(dense original || current+step) per scored token.
-    public func klDivergence(current: PruningStructure, step: PruningStructure?) throws -> Double {
-        try mean(score(.klDivergence(current: current, step: step)), what: "KL divergence")
+    /// The answers to independent `loss` questions (mean next-token NLL per scored token of `current` with `step`
+    /// applied) and `klDivergence` ones (mean KL(dense original || current+step)), in order. They are one call so
+    /// that their order is fixed before any is asked, and a distribution that deals them to groups of ranks can
+    /// answer them at once.
+    public func means(_ requests: [ScoringRequest]) throws -> [Double] {
+        try requests.map { request in
+            let what = switch request {
+            case .loss: "loss"
+            case .klDivergence: "KL divergence"
+            case .ampStatistics, .blockInfluence, .stop: throw MopError("a batch of means holds \(request)")
+            }
+            return try mean(score(request), what: what)
+        }
     }
 
     /// AMP scores of the current model, whose shape is `config`.

@@ -38,7 +38,7 @@ public enum DepthPlanner {
             let influence = try scorer.blockInfluence(current: current)
             return DepthChoice(block: argmin(influence))
         case .loss:
-            let losses = try (0..<count).map { try scorer.loss(current: current, step: step(removing: $0, from: config)) }
+            let losses = try scorer.means((0..<count).map { .loss(current: current, step: step(removing: $0, from: config)) })
             let block = argmin(losses)
             return DepthChoice(block: block, loss: losses[block])
         }

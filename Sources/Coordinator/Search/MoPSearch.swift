@@ -28,7 +28,10 @@ public struct SearchResult: Sendable {
     public var settings: PruneSettings
     /// The pruned model relative to the original; its `path` is the steps taken.
     public var structure: PruningStructure
+    /// The steps of `structure`'s path.
     public var records: [SearchRecord]
+    /// The beam search's iterations, every kept path in each (empty for the greedy search).
+    public var beam: [BeamIteration]
     public var originalParameters: Int
     public var originalNonEmbeddingParameters: Int
     public var parameters: Int
@@ -41,13 +44,20 @@ public struct SearchResult: Sendable {
     /// 1 - P/P0 over non-embedding parameters.
     public var nonEmbeddingCompression: Double { 1 - Double(nonEmbeddingParameters) / Double(originalNonEmbeddingParameters) }
     /// Wall time of all iterations.
-    public var seconds: Double { records.reduce(0) { $0 + $1.seconds } }
+    public var seconds: Double { Self.seconds(records: records, beam: beam) }
+
+    /// A beam's iterations cover all its paths, a path's records only the iterations that made it.
+    static func seconds(records: [SearchRecord], beam: [BeamIteration]) -> Double {
+        beam.isEmpty ? records.reduce(0) { $0 + $1.seconds } : beam.reduce(0) { $0 + $1.seconds }
+    }
 }
 
-/// The MoP search loop (SPEC 6). Each iteration builds a depth candidate (one block by the depth rule) and a width
-/// candidate (AMP removing about as many parameters, scores recomputed on the current model), scores them through
-/// the workers, keeps one and checkpoints. The step that would overshoot the target becomes a width step of exactly
-/// the remaining budget, so the search ends within 0.5 percentage point of the target.
+/// The MoP search loop (SPEC 6). Each iteration expands every kept path into a depth candidate (one block by the
+/// depth rule) and a width candidate (AMP removing about as many parameters, scores recomputed on that path's
+/// model), scores them through the workers, keeps the best `beam` distinct paths (one: the greedy search) and
+/// checkpoints. The step that would overshoot the target becomes a width step of exactly the remaining budget, so
+/// every path ends within 0.5 percentage point of the target; the search returns the finished path with the best
+/// objective.
 public final class MoPSearch {
     /// The final compression may fall short of or pass the target by this much (0.5 percentage point).
     public static let tolerance = 0.005
@@ -55,7 +65,7 @@ public final class MoPSearch {
     public let settings: PruneSettings
     public let original: ModelConfig
     private let outputDirectory: String?
-    private let scorer: CandidateScorer
+    private let expander: PathExpander
     private let progress: (SearchProgress) -> Void
 
     /// `score` asks the workers a question and returns the answer summed over ranks; `outputDirectory`, when
@@ -66,42 +76,40 @@ public final class MoPSearch {
         self.settings = settings
         self.original = original
         self.outputDirectory = outputDirectory
-        scorer = CandidateScorer(score)
+        expander = PathExpander(settings: settings, original: original, scorer: CandidateScorer(score))
         self.progress = progress
     }
 
     /// The mutable state of a run; exactly what a checkpoint holds.
     struct State {
-        var structure: PruningStructure
-        var accumulators: [Double]
-        var random: SeededRandom
-        var records: [SearchRecord]
+        /// Best first.
+        var paths: [BeamPath]
+        var beam: [BeamIteration]
+
+        /// Iterations done: the last one made every unfinished path, finished ones may be older.
+        var iterations: Int { paths.map(\.records.count).max() ?? 0 }
     }
 
-    private var originalParameters: Int { original.parameters }
-    private var targetParameters: Double { (1 - settings.target) * Double(originalParameters) }
-    private var slack: Double { Self.tolerance * Double(originalParameters) }
-
-    /// Runs the search from the original model, or from the checkpoint in `resumeDirectory`, until the target is
-    /// met or `maxIterations` iterations (counted from the original model) are done.
+    /// Runs the search from the original model, or from the checkpoint in `resumeDirectory`, until every kept path
+    /// meets the target or `maxIterations` iterations (counted from the original model) are done.
     public func run(resumingFrom resumeDirectory: String? = nil, maxIterations: Int? = nil) throws -> SearchResult {
-        var state = try resumeDirectory.map(resumedState) ?? State(
-            structure: .identity(original), accumulators: [Double](repeating: 0, count: original.layers.count),
-            random: SeededRandom(seed: settings.seed), records: [])
-        var finished = isDone(state)
-        while !finished, state.records.count < (maxIterations ?? .max) {
+        var state = try resumeDirectory.map(resumedState)
+            ?? State(paths: [.start(original: original, seed: settings.seed)], beam: [])
+        var finished = state.paths.allSatisfy(expander.isFinished)
+        while !finished, state.iterations < (maxIterations ?? .max) {
             try iterate(&state)
             if let outputDirectory {
-                try SearchCheckpoint(settings: settings, originalParameters: originalParameters, structure: state.structure,
-                                     accumulators: state.accumulators, random: state.random, records: state.records)
-                    .write(directory: outputDirectory)
+                try SearchCheckpoint(settings: settings, originalParameters: original.parameters, paths: state.paths,
+                                     beam: state.beam).write(directory: outputDirectory)
             }
-            finished = isDone(state)
+            finished = state.paths.allSatisfy(expander.isFinished)
             report(state)
         }
-        let config = state.structure.config(of: original)
-        return SearchResult(settings: settings, structure: state.structure, records: state.records,
-                            originalParameters: originalParameters,
+        // An interrupted search returns the path it ranks first.
+        let best = (finished ? BeamSelection.winner(state.paths) : nil) ?? state.paths[0]
+        let config = best.structure.config(of: original)
+        return SearchResult(settings: settings, structure: best.structure, records: best.records, beam: state.beam,
+                            originalParameters: original.parameters,
                             originalNonEmbeddingParameters: original.nonEmbeddingParameters,
                             parameters: config.parameters, nonEmbeddingParameters: config.nonEmbeddingParameters,
                             finished: finished)
@@ -115,27 +123,19 @@ public final class MoPSearch {
             throw MopError(file: file, "was written with other settings (checkpoint vs requested: "
                            + differences.joined(separator: ", ") + "); resume with the same settings or a new output directory")
         }
-        guard checkpoint.originalParameters == originalParameters else {
+        guard checkpoint.originalParameters == original.parameters else {
             throw MopError(file: file, "was written for a model of \(checkpoint.originalParameters) parameters, "
-                           + "this model has \(originalParameters)")
+                           + "this model has \(original.parameters)")
         }
-        try checkpoint.structure.validate(against: original, file: file)
-        // `check` guaranteed a parseable random state.
-        return State(structure: checkpoint.structure, accumulators: checkpoint.accumulators,
-                     random: checkpoint.random ?? SeededRandom(seed: settings.seed), records: checkpoint.records)
-    }
-
-    private func isDone(_ state: State) -> Bool {
-        if settings.method == .amp && !state.records.isEmpty { return true }
-        let parameters = Double(state.structure.parameters(of: original))
-        return 1 - parameters / Double(originalParameters) >= settings.target - Self.tolerance
+        for path in checkpoint.paths { try path.structure.validate(against: original, file: file) }
+        return State(paths: checkpoint.paths, beam: checkpoint.beam)
     }
 
     private func report(_ state: State) {
-        guard let last = state.records.last else { return }
-        let elapsed = state.records.reduce(0) { $0 + $1.seconds }
+        guard let last = state.paths[0].records.last else { return }
+        let elapsed = SearchResult.seconds(records: state.paths[0].records, beam: state.beam)
         let eta = last.compression > 0 ? elapsed / last.compression * max(settings.target - last.compression, 0) : nil
-        progress(SearchProgress(iteration: last.iteration, branch: last.branch, compression: last.compression,
+        progress(SearchProgress(iteration: state.iterations, branch: last.branch, compression: last.compression,
                                 target: settings.target, elapsed: elapsed, eta: eta))
     }
 
@@ -143,86 +143,59 @@ public final class MoPSearch {
 
     private func iterate(_ state: inout State) throws {
         let start = Date()
-        let config = state.structure.config(of: original)
-        let parameters = config.parameters
-        let remaining = Double(parameters) - targetParameters
-
-        let depth = try depthCandidate(state, config: config, remaining: remaining)
-        let depthParameters = depth.map { config.blockParameters(config.layers[$0.block]) }
-        var width: WidthStep?
-        var widthBudget: Int?
-        if settings.method != .depth || depth == nil {
-            let blockBudget: Double = switch settings.method {
-            case .mop: depthParameters.map(Double.init) ?? remaining
-            case .width: Double(config.layers.map(config.blockParameters).reduce(0, +)) / Double(config.layers.count)
-            case .depth, .amp: remaining
+        let iteration = state.iterations + 1
+        var expansions = try expander.expand(state.paths.filter { !expander.isFinished($0) })
+        if settings.lookahead > 0 {
+            try Lookahead(steps: settings.lookahead, expander: expander).score(&expansions)
+        }
+        let selected: (kept: [BeamPath], duplicates: Int)
+        switch settings.selection {
+        case .loss, .kl:
+            // Finished paths take no more steps but keep their place while nothing better displaces them.
+            let children = try expansions.flatMap { try $0.children(original: original, selection: settings.selection) }
+            selected = BeamSelection.keep(state.paths.filter(expander.isFinished) + children, width: settings.beam)
+        case .random, .path:
+            // Settings validation keeps these rules to the greedy search: one path, one expansion.
+            selected = ([try ruleChoice(expansions[0])], 0)
+        }
+        var kept = selected.kept
+        let seconds = Date().timeIntervalSince(start)
+        for index in kept.indices where kept[index].records.count == iteration {
+            let before = kept[index].records.dropLast().last?.parameters ?? original.parameters
+            guard kept[index].records[iteration - 1].parameters < before else {
+                throw MopError("the search cannot reach the target \(settings.target): the last step removed nothing "
+                               + "(\(before) parameters left, one head unit and one neuron must stay in each layer)")
             }
-            let budget = Int(min(blockBudget, remaining).rounded())
-            let scores = try scorer.ampScores(current: state.structure, config: config)
-            width = try WidthPlanner.plan(config: config, scores: scores, budget: budget, criterion: settings.criterion,
-                                          unit: settings.gqaUnit, accumulators: state.accumulators,
-                                          random: &state.random)
-            widthBudget = budget
+            kept[index].records[iteration - 1].seconds = seconds
         }
-        let depthStep = depth.map { DepthPlanner.step(removing: $0.block, from: config) }
-        let depthBlock = depth.map { state.structure.layers[$0.block].index }
-
-        // Both losses are always asked, whatever the selection, so the report shows both branches.
-        let depthLoss = try depth.map { try $0.loss ?? scorer.loss(current: state.structure, step: depthStep) }
-        let widthLoss = try width.map { try scorer.loss(current: state.structure, step: $0.step) }
-        var depthKL: Double?, widthKL: Double?
-        if settings.selection == .kl, let depthStep, let width {
-            depthKL = try scorer.klDivergence(current: state.structure, step: depthStep)
-            widthKL = try scorer.klDivergence(current: state.structure, step: width.step)
+        state.paths = kept
+        if settings.beam > 1 {
+            state.beam.append(BeamIteration(
+                iteration: iteration, candidates: expansions.reduce(0) { $0 + $1.candidates.count },
+                duplicates: selected.duplicates, kept: kept.map { reported($0) }, seconds: seconds))
         }
+    }
 
-        let takeDepth: Bool
-        switch (depth, width) {
-        case (nil, _): takeDepth = false
-        case (_, nil): takeDepth = true
-        default:
-            switch settings.selection {
-            case .loss: takeDepth = (depthLoss ?? .infinity) <= (widthLoss ?? .infinity)
-            case .kl: takeDepth = (depthKL ?? .infinity) <= (widthKL ?? .infinity)
-            case .random: takeDepth = state.random.next() & 1 == 0
-            case .path:
-                let index = state.structure.path.count
+    /// The child the `random` or `path` selection takes; these rules choose a step, they rank no paths.
+    private func ruleChoice(_ expansion: PathExpansion) throws -> BeamPath {
+        var random = expansion.random
+        var chosen = expansion.candidates[0]
+        if expansion.candidates.count == 2 {
+            let takeDepth: Bool
+            if settings.selection == .random {
+                takeDepth = random.next() & 1 == 0
+            } else {
+                let index = expansion.parent.structure.path.count
                 takeDepth = index < settings.path.count
                     && settings.path[settings.path.index(settings.path.startIndex, offsetBy: index)] == "L"
             }
+            chosen = expansion.candidates[takeDepth ? 0 : 1]
         }
-
-        if takeDepth, let depth, let depthStep {
-            state.structure = try state.structure.composed(with: depthStep)
-            state.accumulators.remove(at: depth.block)
-        } else if let width {
-            state.structure = try state.structure.composed(with: width.step)
-            state.accumulators = width.accumulators
-        }
-        let after = state.structure.config(of: original)
-        guard after.parameters < parameters else {
-            throw MopError("the search cannot reach the target \(settings.target): the last step removed nothing "
-                           + "(\(parameters) parameters left, one head unit and one neuron must stay in each layer)")
-        }
-        state.records.append(SearchRecord(
-            iteration: state.records.count + 1, branch: takeDepth ? "L" : "G", depthLoss: depthLoss, widthLoss: widthLoss,
-            depthKL: depthKL, widthKL: widthKL, depthBlock: depthBlock,
-            widthBudget: widthBudget, parameters: after.parameters, nonEmbeddingParameters: after.nonEmbeddingParameters,
-            compression: 1 - Double(after.parameters) / Double(originalParameters),
-            nonEmbeddingCompression: 1 - Double(after.nonEmbeddingParameters) / Double(original.nonEmbeddingParameters),
-            seconds: Date().timeIntervalSince(start)))
+        return try expansion.child(chosen, random: random, original: original, selection: settings.selection)
     }
 
-    /// The depth candidate of this iteration, or nil when the method takes no depth steps, one block is left, or
-    /// removing the block would overshoot the target by more than the tolerance.
-    private func depthCandidate(_ state: State, config: ModelConfig, remaining: Double) throws -> DepthChoice? {
-        guard settings.method == .mop || settings.method == .depth, config.layers.count > 1 else { return nil }
-        // Skip the depth rule's cost (a forward pass per block for `loss`) when no block could fit.
-        let fits = { (block: Int) in Double(config.blockParameters(config.layers[block])) <= remaining + self.slack }
-        guard config.layers.indices.contains(where: fits) else { return nil }
-        guard let choice = try DepthPlanner.choose(rule: settings.depthRule, current: state.structure, config: config,
-                                                   scorer: scorer),
-              fits(choice.block) else { return nil }
-        return choice
+    private func reported(_ path: BeamPath) -> BeamIteration.KeptPath {
+        BeamIteration.KeptPath(path: path.structure.path, objective: path.objective, score: path.score,
+                               compression: path.records.last?.compression ?? 0, finished: expander.isFinished(path))
     }
 }

@@ -67,9 +67,13 @@ public struct PruneSettings: Codable, Equatable, Sendable {
     public var gqaUnit: GQAUnit
     /// Seeds the random selection and the random criterion.
     public var seed: UInt64
+    /// Partial paths the search keeps (1: the greedy search).
+    public var beam: Int
+    /// Greedy steps taken after each candidate before it is scored (0: the candidate's own objective).
+    public var lookahead: Int
 
     enum CodingKeys: String, CodingKey {
-        case target, method, selection, path, criterion, seed
+        case target, method, selection, path, criterion, seed, beam, lookahead
         case depthRule = "depth_rule"
         case gqaUnit = "gqa_unit"
     }
@@ -83,6 +87,9 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         criterion = try c.decode(Criterion.self, forKey: .criterion)
         depthRule = try c.decode(DepthRule.self, forKey: .depthRule)
         gqaUnit = try c.decode(GQAUnit.self, forKey: .gqaUnit)
+        // Absent in files written before the beam search: those ran the greedy search.
+        beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? 1
+        lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? 0
         // Foundation reports a number that does not fit a UInt64 (-1, 1.5) as "not valid JSON" with no key; the
         // seed is the checkpoint's only UInt64, so it is read here with an error that names it.
         guard c.contains(.seed) else { seed = try c.decode(UInt64.self, forKey: .seed); return }
@@ -92,10 +99,26 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         seed = value
     }
 
+    /// The beam and lookahead are written only when they are not the greedy search's, so a greedy run's checkpoint
+    /// and report read the same as before they existed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(target, forKey: .target)
+        try c.encode(method, forKey: .method)
+        try c.encode(selection, forKey: .selection)
+        try c.encode(path, forKey: .path)
+        try c.encode(criterion, forKey: .criterion)
+        try c.encode(depthRule, forKey: .depthRule)
+        try c.encode(gqaUnit, forKey: .gqaUnit)
+        try c.encode(seed, forKey: .seed)
+        if beam != 1 { try c.encode(beam, forKey: .beam) }
+        if lookahead != 0 { try c.encode(lookahead, forKey: .lookahead) }
+    }
+
     /// Validated settings; a target outside (0, 1) or a bad path is a `MopError`.
     public init(target: Double, method: Method = .mop, selection: Selection = .loss, path: String = "",
                 criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,
-                seed: UInt64 = 0) throws {
+                seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0) throws {
         self.target = target
         self.method = method
         self.selection = selection
@@ -104,10 +127,15 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         self.depthRule = depthRule
         self.gqaUnit = gqaUnit
         self.seed = seed
+        self.beam = beam
+        self.lookahead = lookahead
         try validate()
     }
 
-    /// Checks the target and the path; `file` names where the settings came from (a checkpoint), nil for the
+    /// True when the search is the greedy one: one path, each step chosen by its own objective.
+    public var isGreedy: Bool { beam == 1 && lookahead == 0 }
+
+    /// Checks the target, the path, the beam and the lookahead; `file` names where the settings came from (a checkpoint), nil for the
     /// command line.
     public func validate(file: String? = nil) throws {
         guard target > 0, target < 1, target.isFinite else {
@@ -121,6 +149,21 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         }
         if selection != .path && !path.isEmpty {
             throw MopError(file: file, "a path \"\(path)\" is given but the selection is \(selection.rawValue), not path")
+        }
+        guard beam >= 1 else {
+            throw MopError(file: file, "beam \(beam) keeps no path: it must be at least 1 (1 is the greedy search)")
+        }
+        guard lookahead >= 0 else {
+            throw MopError(file: file, "lookahead \(lookahead) is negative: it counts the greedy steps scored after each "
+                           + "candidate (0 scores the step alone)")
+        }
+        guard isGreedy || method == .mop else {
+            throw MopError(file: file, "beam \(beam) and lookahead \(lookahead) choose between depth and width steps: "
+                           + "they need method mop, not \(method.rawValue)")
+        }
+        guard isGreedy || selection == .loss || selection == .kl else {
+            throw MopError(file: file, "beam \(beam) and lookahead \(lookahead) rank paths by the calibration objective: "
+                           + "they need selection loss or kl, not \(selection.rawValue)")
         }
     }
 
@@ -136,6 +179,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         compare("depth_rule", depthRule.rawValue, other.depthRule.rawValue)
         compare("gqa_unit", gqaUnit.rawValue, other.gqaUnit.rawValue)
         compare("seed", seed, other.seed)
+        compare("beam", beam, other.beam)
+        compare("lookahead", lookahead, other.lookahead)
         return out
     }
 }

@@ -3,42 +3,71 @@ import Shared
 
 /// The search state after an iteration (`checkpoint.json` in the output directory): everything the next
 /// iteration depends on, so a resumed run ends exactly where an uninterrupted one would.
+///
+/// The best kept path is stored at the top level, where version 1 (the greedy search, one path) stored its only
+/// path; a beam's other paths follow under `other_paths`, and its per-iteration report under `beam`.
 public struct SearchCheckpoint: Codable, Equatable, Sendable {
     public static let fileName = "checkpoint.json"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// Version 1 is a greedy search's checkpoint, which reads as a beam of one path.
+    static let readableVersions = 1...currentVersion
 
     public var version: Int
     public var settings: PruneSettings
     /// Parameters of the original model, to refuse a checkpoint of another model.
     public var originalParameters: Int
-    /// The current model relative to the original.
-    public var structure: PruningStructure
-    /// Per current layer, the head units owed by the width steps (fractional; a whole unit waits when a step's
-    /// budget could not pay for it).
-    public var accumulators: [Double]
-    /// `SeededRandom.state` as 16 hex digits (a JSON number would lose bits above 2^53 in many readers).
-    public var randomState: String
-    public var records: [SearchRecord]
+    /// The kept paths, best first; never empty.
+    public var paths: [BeamPath]
+    /// The beam search's iterations so far (empty for the greedy search).
+    public var beam: [BeamIteration]
 
     enum CodingKeys: String, CodingKey {
-        case version, settings, structure, accumulators, records
+        case version, settings, beam
         case originalParameters = "original_parameters"
-        case randomState = "random_state"
+        case otherPaths = "other_paths"
     }
 
-    public init(settings: PruneSettings, originalParameters: Int, structure: PruningStructure, accumulators: [Double],
-                random: SeededRandom, records: [SearchRecord]) {
+    public init(settings: PruneSettings, originalParameters: Int, paths: [BeamPath], beam: [BeamIteration]) {
         version = Self.currentVersion
         self.settings = settings
         self.originalParameters = originalParameters
-        self.structure = structure
-        self.accumulators = accumulators
-        randomState = String(random.state, radix: 16).leftPadded(to: 16)
-        self.records = records
+        self.paths = paths
+        self.beam = beam
     }
 
-    /// The generator as it was after the checkpointed iteration.
-    public var random: SeededRandom? { UInt64(randomState, radix: 16).map { SeededRandom(seed: $0) } }
+    /// The checkpoint of a search that keeps one path.
+    public init(settings: PruneSettings, originalParameters: Int, structure: PruningStructure, accumulators: [Double],
+                random: SeededRandom, records: [SearchRecord]) {
+        self.init(settings: settings, originalParameters: originalParameters,
+                  paths: [BeamPath(structure: structure, accumulators: accumulators, random: random, records: records)],
+                  beam: [])
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        settings = try c.decode(PruneSettings.self, forKey: .settings)
+        originalParameters = try c.decode(Int.self, forKey: .originalParameters)
+        paths = try [BeamPath(from: decoder)] + (c.decodeIfPresent([BeamPath].self, forKey: .otherPaths) ?? [])
+        beam = try c.decodeIfPresent([BeamIteration].self, forKey: .beam) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try paths[0].encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(settings, forKey: .settings)
+        try c.encode(originalParameters, forKey: .originalParameters)
+        if paths.count > 1 { try c.encode(Array(paths.dropFirst()), forKey: .otherPaths) }
+        if !beam.isEmpty { try c.encode(beam, forKey: .beam) }
+    }
+
+    /// The best kept path's model, accumulators, generator and records.
+    public var structure: PruningStructure { paths[0].structure }
+    public var accumulators: [Double] { paths[0].accumulators }
+    public var random: SeededRandom { paths[0].random }
+    public var randomState: String { paths[0].randomState }
+    public var records: [SearchRecord] { paths[0].records }
 
     /// The checkpoint path inside `directory`.
     public static func path(in directory: String) -> String {
@@ -63,23 +92,16 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
 
     /// Consistency that needs no model: the model itself is checked when the search resumes.
     func check(file: String) throws {
-        func fail(_ problem: String) -> MopError { MopError(file: file, problem) }
-        guard version == Self.currentVersion else { throw fail("version \(version) is not supported (only \(Self.currentVersion))") }
+        guard Self.readableVersions.contains(version) else {
+            throw MopError(file: file, "version \(version) is not supported (only \(Self.readableVersions.lowerBound) "
+                           + "to \(Self.readableVersions.upperBound))")
+        }
         try settings.validate(file: file)
-        guard randomState.count == 16, random != nil else { throw fail("random_state \"\(randomState)\" is not 16 hex digits") }
-        guard accumulators.count == structure.layers.count else {
-            throw fail("\(accumulators.count) accumulators for \(structure.layers.count) layers")
+        guard paths.count <= settings.beam else {
+            throw MopError(file: file, "holds \(paths.count) paths, more than the beam of \(settings.beam) keeps")
         }
-        guard accumulators.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw fail("accumulators must be finite and non-negative, found \(accumulators)")
-        }
-        guard records.count == structure.path.count else {
-            throw fail("\(records.count) iteration records for a path of \(structure.path.count) steps")
-        }
-        for (position, (record, step)) in zip(records, structure.path).enumerated()
-        where record.iteration != position + 1 || record.branch != String(step) {
-            throw fail("records[\(position)] is iteration \(record.iteration) step \(record.branch), "
-                       + "expected iteration \(position + 1) step \(step) of the path \(structure.path)")
+        for (index, path) in paths.enumerated() {
+            try path.check(file: file, label: index == 0 ? "" : "other_paths[\(index - 1)]: ")
         }
     }
 }

@@ -13,6 +13,10 @@ public struct SearchRecord: Codable, Equatable, Sendable {
     /// Mean KL(dense || candidate) per token, asked only for selection `kl`.
     public var depthKL: Double?
     public var widthKL: Double?
+    /// With a lookahead: the objective each candidate reaches after the greedy steps that follow it, which is what
+    /// chose between them.
+    public var depthLookahead: Double?
+    public var widthLookahead: Double?
     /// The original index of the block the depth candidate removes (whether chosen or not).
     public var depthBlock: Int?
     /// The parameters the width candidate was asked to remove.
@@ -27,7 +31,7 @@ public struct SearchRecord: Codable, Equatable, Sendable {
     public var seconds: Double
 
     public init(iteration: Int, branch: String, depthLoss: Double?, widthLoss: Double?, depthKL: Double?,
-                widthKL: Double?, depthBlock: Int?, widthBudget: Int?, parameters: Int, nonEmbeddingParameters: Int,
+                widthKL: Double?, depthLookahead: Double? = nil, widthLookahead: Double? = nil, depthBlock: Int?, widthBudget: Int?, parameters: Int, nonEmbeddingParameters: Int,
                 compression: Double, nonEmbeddingCompression: Double, seconds: Double) {
         self.iteration = iteration
         self.branch = branch
@@ -35,6 +39,8 @@ public struct SearchRecord: Codable, Equatable, Sendable {
         self.widthLoss = widthLoss
         self.depthKL = depthKL
         self.widthKL = widthKL
+        self.depthLookahead = depthLookahead
+        self.widthLookahead = widthLookahead
         self.depthBlock = depthBlock
         self.widthBudget = widthBudget
         self.parameters = parameters
@@ -47,12 +53,14 @@ public struct SearchRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case iteration, branch, parameters, compression, seconds
         case depthLoss = "depth_loss", widthLoss = "width_loss", depthKL = "depth_kl", widthKL = "width_kl"
+        case depthLookahead = "depth_lookahead", widthLookahead = "width_lookahead"
         case depthBlock = "depth_block", widthBudget = "width_budget"
         case nonEmbeddingParameters = "non_embedding_parameters"
         case nonEmbeddingCompression = "non_embedding_compression"
     }
 
-    /// Absent values are written as null (not left out), so every record has the same keys.
+    /// Absent values are written as null (not left out), so every record has the same keys; the lookahead values
+    /// only when there are any, so a search without one writes the records it always did.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(iteration, forKey: .iteration)
@@ -61,6 +69,10 @@ public struct SearchRecord: Codable, Equatable, Sendable {
         try container.encode(widthLoss, forKey: .widthLoss)
         try container.encode(depthKL, forKey: .depthKL)
         try container.encode(widthKL, forKey: .widthKL)
+        if depthLookahead != nil || widthLookahead != nil {
+            try container.encode(depthLookahead, forKey: .depthLookahead)
+            try container.encode(widthLookahead, forKey: .widthLookahead)
+        }
         try container.encode(depthBlock, forKey: .depthBlock)
         try container.encode(widthBudget, forKey: .widthBudget)
         try container.encode(parameters, forKey: .parameters)

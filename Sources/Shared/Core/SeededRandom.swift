@@ -1,5 +1,5 @@
 /// SplitMix64: a small, fast, reproducible generator, so that seeds mean the same thing on every rank and platform.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+public struct SeededRandom: RandomNumberGenerator, Equatable, Sendable {
     /// The whole generator state: `SeededRandom(seed: state)` continues the sequence exactly (checkpoints).
     public private(set) var state: UInt64
 

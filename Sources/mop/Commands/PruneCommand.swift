@@ -26,6 +26,10 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Width criterion: amp, reversed or random.") var criterion: PruneSettings.Criterion = .amp
     @Option(help: "similarity, position or loss.") var depthRule: PruneSettings.DepthRule = .similarity
     @Option(help: "GQA head unit: query or group.") var gqaUnit: PruneSettings.GQAUnit = .query
+    @Option(help: "Partial paths the search keeps, ranked by the calibration objective (1: the greedy search).")
+    var beam = 1
+    @Option(help: "Score each step by the objective after this many further greedy steps (0: the step alone).")
+    var lookahead = 0
     @Option(help: "Alpaca JSONL (prompts), {\"text\"} JSONL or plain text.")
     var calibration = "../shared/data/instruct/alpaca.jsonl"
     @Option(help: "Calibration sequences.") var calibrationSamples = 128
@@ -60,7 +64,8 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             let settings = try PruneSettings(target: target, method: method, selection: selection, path: path,
-                                             criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed)
+                                             criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
+                                             beam: beam, lookahead: lookahead)
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
             let directory = communicator.isCoordinator
                 ? try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil, create: true) : resume ?? out!

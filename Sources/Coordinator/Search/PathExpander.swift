@@ -1,0 +1,86 @@
+import Foundation
+import Shared
+
+/// Builds the depth and width candidates of paths (SPEC 6) and scores them. The questions that build a path's
+/// candidates (block influence, AMP statistics of that path's model) depend on the path; the scores of all
+/// candidates of all paths are independent and are asked as one batch, which rank groups can deal out.
+struct PathExpander {
+    let settings: PruneSettings
+    let original: ModelConfig
+    let scorer: CandidateScorer
+
+    private var targetParameters: Double { (1 - settings.target) * Double(original.parameters) }
+    private var slack: Double { MoPSearch.tolerance * Double(original.parameters) }
+
+    /// True when `path` meets the target (within the tolerance) and takes no more steps.
+    func isFinished(_ path: BeamPath) -> Bool {
+        if settings.method == .amp && !path.records.isEmpty { return true }
+        let parameters = Double(path.structure.parameters(of: original))
+        return 1 - parameters / Double(original.parameters) >= settings.target - MoPSearch.tolerance
+    }
+
+    /// The candidates of every path, scored.
+    func expand(_ paths: [BeamPath]) throws -> [PathExpansion] {
+        var expansions = try paths.map(plan)
+        let slots = expansions.candidateSlots
+        // Both losses are always asked, whatever the selection, so the report shows both branches.
+        let unscored = slots.filter { expansions[$0.0].candidates[$0.1].loss == nil }
+        let losses = try scorer.means(unscored.map { e, c in
+            .loss(current: expansions[e].parent.structure, step: expansions[e].candidates[c].step)
+        })
+        for ((e, c), loss) in zip(unscored, losses) { expansions[e].candidates[c].loss = loss }
+        guard settings.selection == .kl else { return expansions }
+        // The greedy search asks the KL only when there is a choice; a beam compares every path by it.
+        let asked = slots.filter { !settings.isGreedy || expansions[$0.0].candidates.count == 2 }
+        let divergences = try scorer.means(asked.map { e, c in
+            .klDivergence(current: expansions[e].parent.structure, step: expansions[e].candidates[c].step)
+        })
+        for ((e, c), kl) in zip(asked, divergences) { expansions[e].candidates[c].kl = kl }
+        return expansions
+    }
+
+    /// The unscored candidates of one path (a depth rule may have scored its own).
+    private func plan(_ path: BeamPath) throws -> PathExpansion {
+        let config = path.structure.config(of: original)
+        let remaining = Double(config.parameters) - targetParameters
+        var random = path.random
+        var candidates: [StepCandidate] = []
+
+        let depth = try depthChoice(path, config: config, remaining: remaining)
+        if let depth {
+            var accumulators = path.accumulators
+            accumulators.remove(at: depth.block)
+            candidates.append(StepCandidate(branch: "L", step: DepthPlanner.step(removing: depth.block, from: config),
+                                            accumulators: accumulators, loss: depth.loss))
+        }
+        var widthBudget: Int?
+        if settings.method != .depth || depth == nil {
+            let blockBudget: Double = switch settings.method {
+            case .mop: depth.map { Double(config.blockParameters(config.layers[$0.block])) } ?? remaining
+            case .width: Double(config.layers.map(config.blockParameters).reduce(0, +)) / Double(config.layers.count)
+            case .depth, .amp: remaining
+            }
+            let budget = Int(min(blockBudget, remaining).rounded())
+            let scores = try scorer.ampScores(current: path.structure, config: config)
+            let width = try WidthPlanner.plan(config: config, scores: scores, budget: budget, criterion: settings.criterion,
+                                              unit: settings.gqaUnit, accumulators: path.accumulators, random: &random)
+            candidates.append(StepCandidate(branch: "G", step: width.step, accumulators: width.accumulators))
+            widthBudget = budget
+        }
+        return PathExpansion(parent: path, candidates: candidates, random: random,
+                             depthBlock: depth.map { path.structure.layers[$0.block].index }, widthBudget: widthBudget)
+    }
+
+    /// The depth candidate of `path`, or nil when the method takes no depth steps, one block is left, or removing
+    /// the block would overshoot the target by more than the tolerance.
+    private func depthChoice(_ path: BeamPath, config: ModelConfig, remaining: Double) throws -> DepthChoice? {
+        guard settings.method == .mop || settings.method == .depth, config.layers.count > 1 else { return nil }
+        // Skip the depth rule's cost (a forward pass per block for `loss`) when no block could fit.
+        let fits = { (block: Int) in Double(config.blockParameters(config.layers[block])) <= remaining + self.slack }
+        guard config.layers.indices.contains(where: fits) else { return nil }
+        guard let choice = try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
+                                                   scorer: scorer),
+              fits(choice.block) else { return nil }
+        return choice
+    }
+}
