@@ -4,7 +4,7 @@ import Shared
 
 final class DepthPlannerTests: XCTestCase {
     func testPositionRuleTakesTheThirdToLastBlock() throws {
-        let scorer = CandidateScorer { _ in XCTFail("position asks nothing"); return [] }
+        let scorer = CandidateScorer { _ in XCTFail("position asks nothing"); return [Double]() }
         for (layers, expected) in [(6, 3), (3, 0), (2, 0)] {
             let config = TinyModels.config(layers: layers)
             let choice = try DepthPlanner.choose(rule: .position, current: .identity(config), config: config, scorer: scorer)

@@ -148,9 +148,12 @@ struct PruneOutcome {
     let path: String
     let iterations: [[String: Any]]
     let distribution: [String: Any]
+    /// The whole report.
+    let json: [String: Any]
 
     init(_ run: MopProcess.Output, directory: String) throws {
         let json = try XCTUnwrap(run.json, run.stdout + run.stderr)
+        self.json = json
         structure = try PruningStructure.load(path: directory + "/structure.json")
         path = try XCTUnwrap(json["path"] as? String)
         iterations = try XCTUnwrap(json["iterations"] as? [[String: Any]])

@@ -7,9 +7,15 @@ final class ScoringDispatchTests: XCTestCase {
     let config = TinyConfigs.nonUniform
     var current: PruningStructure { .identity(config) }
 
+    func oneGroup(_ communicator: ScriptedCommunicator) throws -> ScoringDispatch {
+        ScoringDispatch(communicator: communicator,
+                        groups: try RankGroups(count: 1, ranks: communicator.size, dedicatedCoordinator: false),
+                        original: config)
+    }
+
     func testRankZeroBroadcastsTheRequestOnceAndReducesItsAnswer() throws {
         let rank0 = ScriptedCommunicator(rank: 0, size: 2)
-        let dispatch = ScoringDispatch(communicator: rank0, original: config)
+        let dispatch = try oneGroup(rank0)
         let request = ScoringRequest.loss(current: current, step: nil)
         let answer = try dispatch.ask(request) { XCTAssertEqual($0, request); return [3, 4] }
         XCTAssertEqual(answer, [3, 4])
@@ -25,9 +31,9 @@ final class ScoringDispatchTests: XCTestCase {
         XCTAssertGreaterThan(s.computeSeconds + s.waitSeconds + s.communicationSeconds, 0)
     }
 
-    func testAnAnswerOfTheWrongLengthNeverReachesTheReduce() {
+    func testAnAnswerOfTheWrongLengthNeverReachesTheReduce() throws {
         let rank0 = ScriptedCommunicator(rank: 0, size: 2)
-        let dispatch = ScoringDispatch(communicator: rank0, original: config)
+        let dispatch = try oneGroup(rank0)
         XCTAssertThrowsError(try dispatch.ask(.ampStatistics(current: current)) { _ in [1, 2, 3] }) {
             XCTAssertEqual("\($0)", "rank 0 answered 3 values to a request that needs 85")
         }
@@ -38,7 +44,7 @@ final class ScoringDispatchTests: XCTestCase {
     func testAWorkerAnswersEveryRequestUntilStop() throws {
         let requests: [ScoringRequest] = [.loss(current: current, step: nil), .blockInfluence(current: current)]
         let rank1 = ScriptedCommunicator(rank: 1, size: 2, receiving: requests.map { $0.encoded() } + [ScoringRequest.stop.encoded()])
-        let dispatch = ScoringDispatch(communicator: rank1, original: config)
+        let dispatch = try oneGroup(rank1)
         var seen: [ScoringRequest] = []
         try dispatch.serve { request in
             seen.append(request)
@@ -50,7 +56,7 @@ final class ScoringDispatchTests: XCTestCase {
         XCTAssertEqual(dispatch.statistics.bytesReduced, 6 * 8)
 
         let garbled = ScriptedCommunicator(rank: 1, size: 2, receiving: [Array("junk".utf8)])
-        XCTAssertThrowsError(try ScoringDispatch(communicator: garbled, original: config).serve { _ in [] }) {
+        XCTAssertThrowsError(try oneGroup(garbled).serve { _ in [] }) {
             XCTAssertTrue("\($0)".contains("from the coordinator"), "\($0)")
         }
     }

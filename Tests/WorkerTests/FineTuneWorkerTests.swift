@@ -24,6 +24,7 @@ final class LocalCommunicator: Communicator, @unchecked Sendable {
     func send(_ bytes: [UInt8], to destination: Int, tag: Int) {}
     func receive(from source: Int, tag: Int) -> [UInt8] { [] }
     func abort(code: Int32) -> Never { fatalError("abort \(code)") }
+    func split(color: Int, key: Int) -> any Communicator { fatalError("fine-tuning forms no groups") }
 }
 
 final class FineTuneWorkerTests: XCTestCase {

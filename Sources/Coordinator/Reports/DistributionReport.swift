@@ -2,9 +2,11 @@ import Shared
 
 /// How a pruning run was spread over ranks and what that cost (the `distribution` section of report.json, read by
 /// scripts/bench-scaling.sh): how the weights reached the ranks, and per rank the time and traffic of the scoring
-/// requests (the dense baseline pass and every iteration's).
+/// requests (the dense baseline pass and every iteration's), and with rank groups the same per group.
 public struct DistributionReport: Codable, Equatable, Sendable {
     public var ranks: Int
+    /// `--groups`: 1 when every rank answers every request.
+    public var groups: Int
     public var dedicatedCoordinator: Bool
     /// "mapped" or "broadcast".
     public var weights: String
@@ -17,11 +19,14 @@ public struct DistributionReport: Codable, Equatable, Sendable {
     public var scoringSeconds: Double
     /// Indexed by rank: the dense pass and the search.
     public var perRank: [Rank]
+    /// Indexed by group: its ranks' numbers added up (the requests are the group's: every rank of it answers each).
+    public var perGroup: [Group]
     /// Rank 0 during the search alone (the dense pass left out), what the iterations cost.
     public var search: Rank
 
     public struct Rank: Codable, Equatable, Sendable {
         public var rank: Int
+        public var group: Int
         public var requests: Int
         public var computeSeconds: Double
         public var waitSeconds: Double
@@ -29,8 +34,9 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         public var bytesBroadcast: Int
         public var bytesReduced: Int
 
-        init(rank: Int, _ s: DispatchStatistics) {
+        init(rank: Int, group: Int, _ s: DispatchStatistics) {
             self.rank = rank
+            self.group = group
             requests = s.requests
             computeSeconds = s.computeSeconds
             waitSeconds = s.waitSeconds
@@ -40,7 +46,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case rank, requests
+            case rank, group, requests
             case computeSeconds = "compute_seconds"
             case waitSeconds = "wait_seconds"
             case communicationSeconds = "communication_seconds"
@@ -49,27 +55,56 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         }
     }
 
+    public struct Group: Codable, Equatable, Sendable {
+        public var group: Int
+        public var ranks: [Int]
+        public var requests: Int
+        public var computeSeconds: Double
+        public var waitSeconds: Double
+        public var communicationSeconds: Double
+
+        init(group: Int, _ members: [Rank]) {
+            self.group = group
+            ranks = members.map(\.rank)
+            requests = members.first?.requests ?? 0
+            computeSeconds = members.reduce(0) { $0 + $1.computeSeconds }
+            waitSeconds = members.reduce(0) { $0 + $1.waitSeconds }
+            communicationSeconds = members.reduce(0) { $0 + $1.communicationSeconds }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case group, ranks, requests
+            case computeSeconds = "compute_seconds"
+            case waitSeconds = "wait_seconds"
+            case communicationSeconds = "communication_seconds"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case ranks, weights
+        case ranks, groups, weights
         case dedicatedCoordinator = "dedicated_coordinator"
         case modelChecksum = "model_checksum"
         case weightBytesBroadcast = "weight_bytes_broadcast"
         case weightSeconds = "weight_seconds"
         case scoringSeconds = "scoring_seconds"
         case perRank = "per_rank"
+        case perGroup = "per_group"
         case search
     }
 
-    public init(dedicatedCoordinator: Bool, model: ModelDistribution.Outcome, weightSeconds: Double,
+    public init(groups layout: RankGroups, model: ModelDistribution.Outcome, weightSeconds: Double,
                 scoringSeconds: Double, perRank statistics: [DispatchStatistics], search: DispatchStatistics) {
         ranks = statistics.count
-        self.dedicatedCoordinator = dedicatedCoordinator
+        groups = layout.count
+        dedicatedCoordinator = layout.dedicatedCoordinator
         weights = model.source.rawValue
         modelChecksum = ModelChecksum.hex(model.checksum)
         weightBytesBroadcast = model.bytesBroadcast
         self.weightSeconds = weightSeconds
         self.scoringSeconds = scoringSeconds
-        perRank = statistics.enumerated().map { Rank(rank: $0, $1) }
-        self.search = Rank(rank: 0, search)
+        let perRank = statistics.enumerated().map { Rank(rank: $0, group: layout.group(ofRank: $0), $1) }
+        self.perRank = perRank
+        perGroup = (0..<layout.count).map { group in Group(group: group, perRank.filter { $0.group == group }) }
+        self.search = Rank(rank: 0, group: 0, search)
     }
 }

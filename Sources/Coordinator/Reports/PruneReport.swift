@@ -151,11 +151,19 @@ public struct PruneReport: Codable, Equatable, Sendable {
         if let distribution {
             // `search` is rank 0 during the iterations alone; per_rank[0] also counts the dense baseline pass.
             let coordinator = distribution.search
-            lines.append(String(format: "- distribution: %d ranks%@, weights %@ (%d bytes broadcast, %.2f s); rank 0 in the search: "
+            lines.append(String(format: "- distribution: %d ranks%@%@, weights %@ (%d bytes broadcast, %.2f s); rank 0 in the search: "
                                 + "%.2f s scoring, %.2f s waiting, %.3f s communicating", distribution.ranks,
+                                distribution.groups > 1 ? " in \(distribution.groups) groups" : "",
                                 distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,
                                 distribution.weightBytesBroadcast, distribution.weightSeconds, coordinator.computeSeconds,
                                 coordinator.waitSeconds, coordinator.communicationSeconds))
+            // With groups, whether the dealing kept every group busy: requests and rank-seconds per group.
+            for group in distribution.perGroup where distribution.groups > 1 {
+                lines.append(String(format: "  - group %d (ranks %@): %d requests; %.2f s computing, %.2f s waiting, "
+                                    + "%.3f s communicating (summed over its ranks)", group.group,
+                                    group.ranks.map(String.init).joined(separator: ", "), group.requests,
+                                    group.computeSeconds, group.waitSeconds, group.communicationSeconds))
+            }
         }
         if let finetune {
             lines += ["", "## Recovery", "",

@@ -1,14 +1,19 @@
 import Foundation
 import Shared
 
-/// Typed questions to the workers. The workers are reached only through `score`, which returns the answer summed
-/// over all ranks (SPEC 7); this checks every answer's layout, so a worker bug ends the run with a clear message
-/// instead of an index trap.
+/// Typed questions to the workers. The workers are reached only through `answer`, which returns the answers to a
+/// batch of requests, in order, each summed over the ranks that answered it (SPEC 7); this checks every answer's
+/// layout, so a worker bug ends the run with a clear message instead of an index trap.
 public struct CandidateScorer {
-    private let score: (ScoringRequest) throws -> [Double]
+    private let answer: ([ScoringRequest]) throws -> [[Double]]
 
+    public init(batch answer: @escaping ([ScoringRequest]) throws -> [[Double]]) {
+        self.answer = answer
+    }
+
+    /// A scorer whose batches are asked one request after another.
     public init(_ score: @escaping (ScoringRequest) throws -> [Double]) {
-        self.score = score
+        self.init(batch: { try $0.map(score) })
     }
 
     /// The answers to independent `loss` questions (mean next-token NLL per scored token of `current` with `step`
@@ -16,19 +21,24 @@ public struct CandidateScorer {
     /// that their order is fixed before any is asked, and a distribution that deals them to groups of ranks can
     /// answer them at once.
     public func means(_ requests: [ScoringRequest]) throws -> [Double] {
-        try requests.map { request in
-            let what = switch request {
+        let kinds = try requests.map { request in
+            switch request {
             case .loss: "loss"
             case .klDivergence: "KL divergence"
             case .ampStatistics, .blockInfluence, .stop: throw MopError("a batch of means holds \(request)")
             }
-            return try mean(score(request), what: what)
         }
+        guard !requests.isEmpty else { return [] }
+        let answers = try answer(requests)
+        guard answers.count == requests.count else {
+            throw MopError("the workers answered \(answers.count) of a batch of \(requests.count) requests")
+        }
+        return try zip(answers, kinds).map { try mean($0, what: $1) }
     }
 
     /// AMP scores of the current model, whose shape is `config`.
     public func ampScores(current: PruningStructure, config: ModelConfig) throws -> AMPScores {
-        let answer = try score(.ampStatistics(current: current))
+        let answer = try one(.ampStatistics(current: current))
         let expected = config.layers.reduce(1) { $0 + $1.heads + $1.intermediate }
         guard answer.count == expected else {
             throw MopError("the workers answered \(answer.count) AMP statistics, the current model needs \(expected)")
@@ -41,7 +51,7 @@ public struct CandidateScorer {
 
     /// Block influence of every current block: mean over tokens of 1 - cos(block input, block output).
     public func blockInfluence(current: PruningStructure) throws -> [Double] {
-        let answer = try score(.blockInfluence(current: current))
+        let answer = try one(.blockInfluence(current: current))
         guard answer.count == current.layers.count + 1 else {
             throw MopError("the workers answered \(answer.count) block influence values for \(current.layers.count) blocks")
         }
@@ -49,6 +59,11 @@ public struct CandidateScorer {
             throw MopError("the workers' block influence is not finite or covers no token")
         }
         return answer.dropLast().map { $0 / tokens }
+    }
+
+    private func one(_ request: ScoringRequest) throws -> [Double] {
+        guard let only = try answer([request]).first else { throw MopError("the workers answered no \(request)") }
+        return only
     }
 
     /// sum / count from a [sum, count] answer.

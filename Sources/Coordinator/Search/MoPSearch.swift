@@ -68,16 +68,23 @@ public final class MoPSearch {
     private let expander: PathExpander
     private let progress: (SearchProgress) -> Void
 
-    /// `score` asks the workers a question and returns the answer summed over ranks; `outputDirectory`, when
-    /// given, receives `checkpoint.json` after every iteration; `progress` is called after every iteration.
-    public init(settings: PruneSettings, original: ModelConfig, outputDirectory: String?,
-                score: @escaping (ScoringRequest) throws -> [Double],
+    /// `scorer` reaches the workers; `outputDirectory`, when given, receives `checkpoint.json` after every
+    /// iteration; `progress` is called after every iteration.
+    public init(settings: PruneSettings, original: ModelConfig, outputDirectory: String?, scorer: CandidateScorer,
                 progress: @escaping (SearchProgress) -> Void = { _ in }) {
         self.settings = settings
         self.original = original
         self.outputDirectory = outputDirectory
-        expander = PathExpander(settings: settings, original: original, scorer: CandidateScorer(score))
+        expander = PathExpander(settings: settings, original: original, scorer: scorer)
         self.progress = progress
+    }
+
+    /// `score` asks the workers one question and returns the answer summed over ranks.
+    public convenience init(settings: PruneSettings, original: ModelConfig, outputDirectory: String?,
+                            score: @escaping (ScoringRequest) throws -> [Double],
+                            progress: @escaping (SearchProgress) -> Void = { _ in }) {
+        self.init(settings: settings, original: original, outputDirectory: outputDirectory,
+                  scorer: CandidateScorer(score), progress: progress)
     }
 
     /// The mutable state of a run; exactly what a checkpoint holds.

@@ -19,8 +19,11 @@ public protocol Communicator: Sendable {
     func reduceSum(_ values: inout [Double], root: Int)
     func send(_ bytes: [UInt8], to destination: Int, tag: Int)
     func receive(from source: Int, tag: Int) -> [UInt8]
-    /// Ends every rank of the job at once with `code`, after this rank has printed its reason.
+    /// Ends every rank of the job at once with `code`, after this rank has printed its reason (whichever
+    /// communicator it is called on: a lost group must not leave the others waiting).
     func abort(code: Int32) -> Never
+    /// A collective: the ranks that pass the same `color` form a new communicator, ranked by `key` (ties by rank).
+    func split(color: Int, key: Int) -> any Communicator
 }
 
 extension Communicator {

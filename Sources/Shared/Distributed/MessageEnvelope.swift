@@ -16,6 +16,7 @@ public enum MessageEnvelope {
     public enum Kind: UInt16, Sendable, CaseIterable {
         case scoringRequest = 1
         case modelHeader = 2
+        case scoringBatch = 3
     }
 
     public static func seal(_ kind: Kind, _ payload: [UInt8]) -> [UInt8] {

@@ -20,9 +20,23 @@ public enum ScoringRequest: Codable, Equatable, Sendable {
     public func encoded() -> [UInt8] { MessageEnvelope.seal(.scoringRequest, MessageEnvelope.json(self)) }
 
     public static func decode(_ bytes: [UInt8]) throws -> ScoringRequest {
-        let payload = try MessageEnvelope.open(bytes, expecting: .scoringRequest, from: "the coordinator")
-        do { return try JSONDecoder().decode(ScoringRequest.self, from: Data(payload)) } catch {
-            throw MopError("malformed scoring request from the coordinator: \(error)")
+        try decode(bytes, kind: .scoringRequest, what: "scoring request")
+    }
+
+    /// A batch for rank groups (`RankGroups`), in its own envelope kind: every rank needs the whole batch, in
+    /// order, to know which requests its group answers and where each answer lies in the collected sums.
+    public static func encoded(batch: [ScoringRequest]) -> [UInt8] {
+        MessageEnvelope.seal(.scoringBatch, MessageEnvelope.json(batch))
+    }
+
+    public static func decode(batch bytes: [UInt8]) throws -> [ScoringRequest] {
+        try decode(bytes, kind: .scoringBatch, what: "scoring batch")
+    }
+
+    private static func decode<T: Decodable>(_ bytes: [UInt8], kind: MessageEnvelope.Kind, what: String) throws -> T {
+        let payload = try MessageEnvelope.open(bytes, expecting: kind, from: "the coordinator")
+        do { return try JSONDecoder().decode(T.self, from: Data(payload)) } catch {
+            throw MopError("malformed \(what) from the coordinator: \(error)")
         }
     }
 

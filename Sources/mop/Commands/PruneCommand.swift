@@ -43,6 +43,9 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Stop after this many iterations (counted from the original model), e.g. to time one.")
     var maxIterations: Int?
     @OptionGroup var cluster: ClusterOptions
+    @Option(help: ArgumentHelp("Split the ranks into this many groups; the candidates of an iteration are dealt to the groups, each scoring on its own copy of the calibration set (helps with many ranks and few tokens per rank).",
+                               discussion: "With --dedicated-coordinator rank 0 scores nothing and joins group 0; ranks 1... are split."))
+    var groups = 1
     @Option(help: "BLAS threads per rank.") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "Fine-tune the pruned model with LoRA after the search, in the same job (into DIR/finetuned).")
@@ -63,6 +66,7 @@ struct PruneCommand: ParsableCommand {
 
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
+            let rankGroups = try cluster.groups(groups, communicator)
             let settings = try PruneSettings(target: target, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
                                              beam: beam, lookahead: lookahead)
@@ -99,14 +103,16 @@ struct PruneCommand: ParsableCommand {
                                                          seed: calibrationSeed)
             }
             try communicator.broadcast(sequences: &sequences, root: 0)
-            let workers = cluster.workers(communicator)
+            // Every group shards the whole set, so the largest group needs a sequence per scoring rank.
+            let workers = rankGroups.largestGroupWorkers
             guard sequences.count >= workers else {
-                let ranks = cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"
+                let ranks = rankGroups.count > 1 ? "a group of \(workers) scoring ranks"
+                    : cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"
                 throw MopError(file: calibration, "\(ranks) but only \(sequences.count) calibration sequences")
             }
-            let shard = cluster.shard(costs: sequences.map(\.count), communicator)
+            let shard = rankGroups.shard(costs: sequences.map(\.count), rank: communicator.rank)
             let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
-            let dispatch = ScoringDispatch(communicator: communicator, original: loaded.weights.config)
+            let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
@@ -123,17 +129,18 @@ struct PruneCommand: ParsableCommand {
                 sequences: sequences.count, tokens: sequences.reduce(0) { $0 + $1.count },
                 denseLoss: dense[0] / dense[1], forwardSeconds: Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data(String(
-                format: "prune: %d calibration sequences (%d tokens) on %d ranks; dense loss %.4f, one forward pass %.1f s\n",
-                calibrationSummary.sequences, calibrationSummary.tokens, communicator.size, calibrationSummary.denseLoss,
+                format: "prune: %d calibration sequences (%d tokens) on %d ranks%@; dense loss %.4f, one forward pass %.1f s\n",
+                calibrationSummary.sequences, calibrationSummary.tokens, communicator.size,
+                rankGroups.count > 1 ? " in \(rankGroups.count) groups" : "", calibrationSummary.denseLoss,
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
             let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
-                                   score: { try dispatch.ask($0, localAnswer: worker.answer) },
+                                   scorer: CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) }),
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
             let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
             dispatch.stop()
             let distribution = DistributionReport(
-                dedicatedCoordinator: cluster.dedicatedCoordinator, model: distributed, weightSeconds: weightSeconds,
+                groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
                 scoringSeconds: Date().timeIntervalSince(start),
                 perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
                 search: dispatch.statistics.since(afterDense))

@@ -11,19 +11,15 @@ struct ClusterOptions: ParsableArguments {
 
     var source: ModelDistribution.Source { broadcastWeights ? .broadcast : .mapped }
 
-    /// Ranks that hold a shard.
-    func workers(_ communicator: any Communicator) -> Int { communicator.size - (dedicatedCoordinator ? 1 : 0) }
-
-    /// This rank's share of items of the given costs (tokens).
-    func shard(costs: [Int], _ communicator: any Communicator) -> Range<Int> {
-        Sharding.range(costs: costs, rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
+    /// The ranks split into `count` groups, each of which scores on its own copy of the data.
+    func groups(_ count: Int, _ communicator: any Communicator) throws -> RankGroups {
+        try requireScoringRank(communicator)
+        return try RankGroups(count: count, ranks: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
     }
 
     /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there.
     func loadModel(_ path: String, _ communicator: any Communicator) throws -> ModelDistribution.Outcome {
-        guard !dedicatedCoordinator || communicator.size > 1 else {
-            throw MopError("--dedicated-coordinator needs at least 2 ranks (run under mpirun -np N, N >= 2)")
-        }
+        try requireScoringRank(communicator)
         let outcome = try ModelDistribution.load(path: path, source: source, communicator: communicator)
         if communicator.isCoordinator && communicator.size > 1 {
             let moved = outcome.source == .broadcast
@@ -35,5 +31,11 @@ struct ClusterOptions: ParsableArguments {
                 ModelChecksum.hex(outcome.checksum)).utf8))
         }
         return outcome
+    }
+
+    private func requireScoringRank(_ communicator: any Communicator) throws {
+        guard !dedicatedCoordinator || communicator.size > 1 else {
+            throw MopError("--dedicated-coordinator needs at least 2 ranks (run under mpirun -np N, N >= 2)")
+        }
     }
 }

@@ -38,4 +38,6 @@ final class ScriptedCommunicator: Communicator, @unchecked Sendable {
     func send(_ bytes: [UInt8], to destination: Int, tag: Int) { sent.append(bytes) }
     func receive(from source: Int, tag: Int) -> [UInt8] { toReceive.removeFirst() }
     func abort(code: Int32) -> Never { fatalError("abort(\(code)) in a test") }
+    // One recorded side cannot form groups with ranks it never meets; ThreadedCluster runs grouped protocols.
+    func split(color: Int, key: Int) -> any Communicator { fatalError("a scripted rank does not split") }
 }
