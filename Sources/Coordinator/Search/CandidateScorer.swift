@@ -28,6 +28,7 @@ public struct CandidateScorer {
             case .ampStatistics, .blockInfluence, .stop: throw MopError("a batch of means holds \(request)")
             }
         }
+        // Nothing to ask is not worth a message to every rank.
         guard !requests.isEmpty else { return [] }
         let answers = try answer(requests)
         guard answers.count == requests.count else {
