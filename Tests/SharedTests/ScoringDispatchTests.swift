@@ -61,7 +61,7 @@ final class ScoringDispatchTests: XCTestCase {
         }
     }
 
-    func testStatisticsGatherIntoOneSlotPerRankAndSubtract() {
+    func testStatisticsGatherIntoOneSlotPerRankAndSubtract() throws {
         var local = DispatchStatistics()
         local.requests = 5
         local.computeSeconds = 2
@@ -71,9 +71,17 @@ final class ScoringDispatchTests: XCTestCase {
         local.bytesReduced = 40
         let rank1 = ScriptedCommunicator(rank: 1, size: 3)
         XCTAssertEqual(DispatchStatistics.gather(local, communicator: rank1), [])
-        XCTAssertEqual(rank1.reduced, [[0, 0, 0, 0, 0, 0, 5, 2, 0.5, 0.25, 100, 40, 0, 0, 0, 0, 0, 0]])
+        // Rank 1's slot holds its numbers and its peak memory (this test process's VmHWM, tens of MB at least).
+        let sent = try XCTUnwrap(rank1.reduced.first)
+        XCTAssertEqual(Array(sent[0..<7]) + Array(sent[14...]), [Double](repeating: 0, count: 14))
+        XCTAssertEqual(Array(sent[7..<13]), [5, 2, 0.5, 0.25, 100, 40])
+        XCTAssertGreaterThan(sent[13], 1e7)
         let rank0 = ScriptedCommunicator(rank: 0, size: 2)
-        XCTAssertEqual(DispatchStatistics.gather(local, communicator: rank0), [local, DispatchStatistics()])
+        let gathered = DispatchStatistics.gather(local, communicator: rank0)
+        var expected = local
+        expected.peakResidentBytes = gathered.first?.peakResidentBytes ?? 0
+        XCTAssertGreaterThan(expected.peakResidentBytes, 10_000_000)
+        XCTAssertEqual(gathered, [expected, DispatchStatistics()])
         XCTAssertEqual(local.since(local), DispatchStatistics())
     }
 

@@ -33,6 +33,8 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         public var communicationSeconds: Double
         public var bytesBroadcast: Int
         public var bytesReduced: Int
+        /// VmHWM of the rank when the search ended.
+        public var peakResidentBytes: Int
 
         init(rank: Int, group: Int, _ s: DispatchStatistics) {
             self.rank = rank
@@ -43,6 +45,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
             communicationSeconds = s.communicationSeconds
             bytesBroadcast = s.bytesBroadcast
             bytesReduced = s.bytesReduced
+            peakResidentBytes = s.peakResidentBytes
         }
 
         enum CodingKeys: String, CodingKey {
@@ -52,6 +55,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
             case communicationSeconds = "communication_seconds"
             case bytesBroadcast = "bytes_broadcast"
             case bytesReduced = "bytes_reduced"
+            case peakResidentBytes = "peak_resident_bytes"
         }
     }
 

@@ -157,6 +157,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
                                 distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,
                                 distribution.weightBytesBroadcast, distribution.weightSeconds, coordinator.computeSeconds,
                                 coordinator.waitSeconds, coordinator.communicationSeconds))
+            lines.append("- peak resident memory per rank (VmHWM at the end of the search): "
+                         + distribution.perRank.map { String(format: "rank %d %.2f GB", $0.rank, Double($0.peakResidentBytes) / 1e9) }
+                             .joined(separator: ", "))
             // With groups, whether the dealing kept every group busy: requests and rank-seconds per group.
             for group in distribution.perGroup where distribution.groups > 1 {
                 lines.append(String(format: "  - group %d (ranks %@): %d requests; %.2f s computing, %.2f s waiting, "

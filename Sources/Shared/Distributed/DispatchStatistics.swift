@@ -11,6 +11,8 @@ public struct DispatchStatistics: Equatable, Sendable {
     public var bytesBroadcast = 0
     /// Answer bytes this rank contributed to reduces.
     public var bytesReduced = 0
+    /// The rank's peak resident memory (VmHWM) when the statistics were gathered: weights, activations and all.
+    public var peakResidentBytes = 0
 
     public init() {}
 
@@ -23,11 +25,13 @@ public struct DispatchStatistics: Equatable, Sendable {
         d.communicationSeconds = communicationSeconds - earlier.communicationSeconds
         d.bytesBroadcast = bytesBroadcast - earlier.bytesBroadcast
         d.bytesReduced = bytesReduced - earlier.bytesReduced
+        d.peakResidentBytes = peakResidentBytes  // a peak, not a count: the later one holds
         return d
     }
 
     var packed: [Double] {
-        [Double(requests), computeSeconds, waitSeconds, communicationSeconds, Double(bytesBroadcast), Double(bytesReduced)]
+        [Double(requests), computeSeconds, waitSeconds, communicationSeconds, Double(bytesBroadcast), Double(bytesReduced),
+         Double(peakResidentBytes)]
     }
 
     init(packed v: [Double]) {
@@ -37,11 +41,15 @@ public struct DispatchStatistics: Equatable, Sendable {
         communicationSeconds = v[3]
         bytesBroadcast = Int(v[4])
         bytesReduced = Int(v[5])
+        peakResidentBytes = Int(v[6])
     }
 
-    /// Every rank's statistics on `root`, indexed by rank (a collective: every rank calls it; other ranks get []).
+    /// Every rank's statistics on `root`, indexed by rank, each with its peak memory so far (a collective: every rank
+    /// calls it; other ranks get []).
     public static func gather(_ local: DispatchStatistics, communicator: any Communicator, root: Int = 0) -> [DispatchStatistics] {
-        communicator.gather(local.packed, root: root).map(DispatchStatistics.init(packed:))
+        var local = local
+        local.peakResidentBytes = (try? ProcessMemory.peak()) ?? 0
+        return communicator.gather(local.packed, root: root).map(DispatchStatistics.init(packed:))
     }
 }
 
