@@ -41,6 +41,9 @@ public final class CalibrationWorker {
 
     private func model(for structure: PruningStructure) throws -> Transformer {
         if let current, current.structure == structure { return current.model }
+        // The old copy goes before the new one is cut, so a rank never holds three models (a 1.5B model's blocks are
+        // 5 GB in fp32).
+        current = nil
         let model = Transformer(weights: try structure.apply(to: original, file: "<structure from the coordinator>"))
         current = (structure, model)
         return model
