@@ -53,6 +53,13 @@ public struct Architecture: Sendable, CustomStringConvertible {
 
     public static func forHFModelType(_ type: String) -> Architecture? { all.first { $0.hfModelTypes.contains(type) } }
 
+    /// Whether GGUF tensor names include a block's q bias, named as the tables name it (what tells a pruned Qwen2
+    /// `deci` file from a LLaMA one).
+    static func ggufHasAttentionBias(_ tensorNames: some Sequence<String>) -> Bool {
+        let suffixes = Set(all.flatMap(\.blockTensors).filter { $0.role == .qBias }.map { "." + $0.ggufName })
+        return tensorNames.contains { name in name.hasPrefix("blk.") && suffixes.contains { name.hasSuffix($0) } }
+    }
+
     public static var ggufNamesSupported: [String] {
         all.flatMap(\.ggufNames).reduce(into: []) { names, name in if !names.contains(name) { names.append(name) } }
     }

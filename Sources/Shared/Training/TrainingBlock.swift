@@ -168,8 +168,7 @@ private struct TrainingHooks: BlockHooks {
     }
 
     mutating func addProjection(_ role: BlockTensor.Role, _ input: [Float], rows: Int, into x: inout [Float]) {
-        let y = project(role, input, rows: rows)
-        for i in x.indices { x[i] += y[i] }
+        x = TrainingBlock.sum(x, project(role, input, rows: rows))
     }
 
     mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {

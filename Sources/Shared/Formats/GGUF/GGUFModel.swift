@@ -34,7 +34,7 @@ public enum GGUFModel {
         func fail(_ problem: String) -> MopError { MopError(file: file.path, problem) }
         guard let arch = file.architecture else { throw fail("general.architecture is missing") }
         // A `deci` file is a pruned LLaMA, or a pruned Qwen2 when its blocks carry q/k/v biases.
-        let hasBias = file.tensors.contains { $0.name.hasPrefix("blk.") && $0.name.hasSuffix(".attn_q.bias") }
+        let hasBias = Architecture.ggufHasAttentionBias(file.tensors.lazy.map(\.name))
         guard let architecture = Architecture.forGGUF(arch, hasAttentionBias: hasBias) else {
             let supported = Architecture.ggufNamesSupported.joined(separator: ", ")
             throw fail("unsupported architecture \(PrintableText.quote(arch)) (supported: \(supported))")
