@@ -22,8 +22,27 @@ final class CandidateScorerTests: XCTestCase {
 
     func testABatchAnsweredShortIsAnError() {
         let scorer = CandidateScorer(batch: { _ in [[1, 1]] })
-        XCTAssertThrowsError(try scorer.means([.loss(current: current, step: nil), .loss(current: current, step: nil)])) {
+        XCTAssertThrowsError(try scorer.means([.loss(current: current, step: nil), .klDivergence(current: current, step: nil)])) {
             XCTAssertEqual("\($0)", "the workers answered 1 of a batch of 2 requests")
         }
+    }
+
+    /// A lookahead or a beam asks the same question again; the workers answer it once per run.
+    func testARepeatedRequestIsAnsweredFromMemory() throws {
+        var asked: [ScoringRequest] = []
+        let scorer = CandidateScorer(batch: { batch in
+            asked += batch
+            return batch.map { request in
+                if case .loss = request { return [9, 3] } else { return [4, 2] }
+            }
+        })
+        let loss = ScoringRequest.loss(current: current, step: nil)
+        let kl = ScoringRequest.klDivergence(current: current, step: nil)
+        XCTAssertEqual(try scorer.means([loss, kl, loss]), [3, 2, 3])
+        XCTAssertEqual(asked, [loss, kl], "a request repeated within a batch is asked once")
+        XCTAssertEqual(try scorer.means([kl, loss]), [2, 3])
+        XCTAssertEqual(asked, [loss, kl], "remembered answers are not asked again")
+        XCTAssertEqual(scorer.counts.asked, 2)
+        XCTAssertEqual(scorer.counts.remembered, 3)
     }
 }

@@ -4,12 +4,20 @@ import Shared
 /// Typed questions to the workers. The workers are reached only through `answer`, which returns the answers to a
 /// batch of requests, in order, each summed over the ranks that answered it (SPEC 7); this checks every answer's
 /// layout, so a worker bug ends the run with a clear message instead of an index trap.
+///
+/// Answers are remembered for the run: the workers answer a request deterministically, and a lookahead or a beam
+/// asks the same questions again (the winner's lookahead already expanded it; kept paths share parents), so a
+/// repeated request costs nothing.
 public struct CandidateScorer {
-    private let answer: ([ScoringRequest]) throws -> [[Double]]
+    private let ask: ([ScoringRequest]) throws -> [[Double]]
+    private let memory = Memory()
 
     public init(batch answer: @escaping ([ScoringRequest]) throws -> [[Double]]) {
-        self.answer = answer
+        ask = answer
     }
+
+    /// Requests the workers answered, and those answered from memory, so far.
+    public var counts: (asked: Int, remembered: Int) { (memory.asked, memory.remembered) }
 
     /// A scorer whose batches are asked one request after another.
     public init(_ score: @escaping (ScoringRequest) throws -> [Double]) {
@@ -30,11 +38,7 @@ public struct CandidateScorer {
         }
         // Nothing to ask is not worth a message to every rank.
         guard !requests.isEmpty else { return [] }
-        let answers = try answer(requests)
-        guard answers.count == requests.count else {
-            throw MopError("the workers answered \(answers.count) of a batch of \(requests.count) requests")
-        }
-        return try zip(answers, kinds).map { try mean($0, what: $1) }
+        return try zip(try answer(requests), kinds).map { try mean($0, what: $1) }
     }
 
     /// AMP scores of the current model, whose shape is `config`.
@@ -65,6 +69,30 @@ public struct CandidateScorer {
     private func one(_ request: ScoringRequest) throws -> [Double] {
         guard let only = try answer([request]).first else { throw MopError("the workers answered no \(request)") }
         return only
+    }
+
+    /// The answers to `requests`, in order: remembered ones from memory, the others (each once) from the workers.
+    private func answer(_ requests: [ScoringRequest]) throws -> [[Double]] {
+        var unknown: [ScoringRequest] = []
+        for request in requests where memory.answers[request] == nil && !unknown.contains(request) {
+            unknown.append(request)
+        }
+        if !unknown.isEmpty {
+            let answers = try ask(unknown)
+            guard answers.count == unknown.count else {
+                throw MopError("the workers answered \(answers.count) of a batch of \(unknown.count) requests")
+            }
+            for (request, answer) in zip(unknown, answers) { memory.answers[request] = answer }
+        }
+        memory.asked += unknown.count
+        memory.remembered += requests.count - unknown.count
+        return requests.map { memory.answers[$0]! }
+    }
+
+    private final class Memory {
+        var answers: [ScoringRequest: [Double]] = [:]
+        var asked = 0
+        var remembered = 0
     }
 
     /// sum / count from a [sum, count] answer.

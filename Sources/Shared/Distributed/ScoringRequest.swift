@@ -4,7 +4,7 @@ import Foundation
 /// calibration sequences with float64 sums; the sums are added over ranks, so the answer does not depend on how many
 /// ranks there are. Candidates travel as structures, never as weights: `current` is the model being pruned (relative
 /// to the original), `step` a candidate over it (relative to `current`, applied as a `ModelMask`).
-public enum ScoringRequest: Codable, Equatable, Sendable {
+public enum ScoringRequest: Codable, Hashable, Sendable {
     /// [sum of next-token NLL, scored tokens]
     case loss(current: PruningStructure, step: PruningStructure?)
     /// [sum over scored tokens of KL(dense original || current+step), scored tokens]

@@ -2,7 +2,7 @@ import Foundation
 
 /// One block of the original model that survives pruning, with the parts of it that are kept. All indices are the
 /// original model's and ascending.
-public struct KeptLayer: Equatable, Codable, Sendable {
+public struct KeptLayer: Hashable, Codable, Sendable {
     /// The block's index in the original model.
     public var index: Int
     /// Kept query heads.
@@ -30,7 +30,7 @@ public struct KeptLayer: Equatable, Codable, Sendable {
 
 /// Which layers, heads and neurons of an original model a pruned model keeps (SPEC 3, `structure.json`): enough to
 /// re-derive the pruned model from the original, plus the path of search steps that produced it.
-public struct PruningStructure: Equatable, Codable, Sendable {
+public struct PruningStructure: Hashable, Codable, Sendable {
     /// Block count of the original model.
     public var originalLayers: Int
     /// The search steps taken, in order: `L` a depth step (a block removed), `G` a width step.

@@ -134,10 +134,13 @@ struct PruneCommand: ParsableCommand {
                 rankGroups.count > 1 ? " in \(rankGroups.count) groups" : "", calibrationSummary.denseLoss,
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
+            let scorer = CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) })
             let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
-                                   scorer: CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) }),
+                                   scorer: scorer,
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
             let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
+            FileHandle.standardError.write(Data(("prune: the search asked the workers \(scorer.counts.asked) questions"
+                + " and answered \(scorer.counts.remembered) repeated ones from memory\n").utf8))
             dispatch.stop()
             let distribution = DistributionReport(
                 groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
