@@ -34,4 +34,22 @@ final class PruneSettingsTests: XCTestCase {
         XCTAssertEqual(Set(object.keys), ["target", "method", "selection", "path", "criterion", "depth_rule", "gqa_unit", "seed"])
         XCTAssertEqual(try CoordinatorJSON.decode(PruneSettings.self, from: data, file: "s"), settings)
     }
+
+    func testALatencyTargetReplacesTheCompressionTarget() throws {
+        let settings = try PruneSettings(targetLatency: 0.6, beam: 2)
+        XCTAssertNil(settings.target)
+        XCTAssertEqual(settings.targetDescription, "latency 0.6 of the dense model's")
+        let data = CoordinatorJSON.encode(settings)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(object["target_latency"] as? Double, 0.6)
+        XCTAssertNil(object["target"], "no compression target is written")
+        XCTAssertEqual(try CoordinatorJSON.decode(PruneSettings.self, from: data, file: "s"), settings)
+        XCTAssertEqual(settings.differences(from: try PruneSettings(target: 0.6, beam: 2)),
+                       ["target none vs 0.6", "target_latency 0.6 vs none"])
+        for ratio in [0, 1, -0.5, .nan] {
+            XCTAssertThrowsError(try PruneSettings(targetLatency: ratio)) { XCTAssert("\($0)".contains("target latency")) }
+        }
+        XCTAssertThrowsError(try PruneSettings()) { XCTAssert("\($0)".contains("no target")) }
+        XCTAssertThrowsError(try PruneSettings(target: 0.2, targetLatency: 0.6)) { XCTAssert("\($0)".contains("give one")) }
+    }
 }

@@ -28,7 +28,12 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public var distribution: DistributionReport?
     /// The chained recovery run (`--finetune`) and the evaluation of the dense, pruned and recovered models (`--eval`).
     public var finetune: FineTuneReport?
-    public var evaluation: EvaluationReport?
+    /// Setting it also fills in the latency target's measured ratio.
+    public var evaluation: EvaluationReport? {
+        didSet { latency?.measured = LatencyTargetReport.measured(in: evaluation) }
+    }
+    /// With a latency target: the latency model, and the pruned model's latency ratio predicted and measured.
+    public var latency: LatencyTargetReport?
 
     public struct CalibrationSummary: Codable, Equatable, Sendable {
         public var sequences: Int
@@ -52,6 +57,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case settings, parameters, compression, path, iterations, beam, finished, calibration, distribution, finetune, evaluation
+        case latency
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -64,7 +70,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
     public static let markdownName = "report.md"
     public static let lossPlotName = "loss.svg"
 
-    public init(result: SearchResult, calibration: CalibrationSummary? = nil, distribution: DistributionReport? = nil) {
+    /// `latencyModel`: the model a latency target was predicted by.
+    public init(result: SearchResult, calibration: CalibrationSummary? = nil, distribution: DistributionReport? = nil,
+                latencyModel: LatencyModel? = nil) {
         self.calibration = calibration
         self.distribution = distribution
         settings = result.settings
@@ -80,6 +88,10 @@ public struct PruneReport: Codable, Equatable, Sendable {
         beam = result.beam.isEmpty ? nil : result.beam
         totalSeconds = result.seconds
         finished = result.finished
+        if let target = result.settings.targetLatency, let latencyModel,
+           let predicted = result.records.last?.predictedLatency {
+            latency = LatencyTargetReport(target: target, model: latencyModel, predicted: predicted)
+        }
     }
 
     /// report.json: sorted snake_case keys.
@@ -123,7 +135,8 @@ public struct PruneReport: Codable, Equatable, Sendable {
         var lines = [
             "# mop prune report", "",
             "| setting | value |", "|---|---|",
-            "| target | \(percent(settings.target)) |",
+            settings.targetLatency.map { "| target latency | \(percent($0)) of the dense model's |" }
+                ?? "| target | \(percent(settings.target ?? 0)) |",
             "| method | \(settings.method.rawValue) |",
             "| selection | \(settings.selection.rawValue)\(settings.path.isEmpty ? "" : " (\(settings.path))") |",
             "| criterion | \(settings.criterion.rawValue) |",
@@ -176,6 +189,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
                       "- training loss: first step " + loss(finetune.losses.first) + ", last " + loss(finetune.losses.last),
                       "- held-out loss: " + loss(finetune.heldOutLossBefore) + " before, " + loss(finetune.heldOutLossAfter) + " after"]
         }
+        if let latency { lines += [""] + latency.markdown() }
         if let evaluation {
             lines += ["", "## Dense, pruned and recovered", ""] + evaluation.markdown()
                 + ["", "![perplexity against compression](\(EvaluationReport.perplexityPlotName))"]

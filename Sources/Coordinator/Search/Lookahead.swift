@@ -13,13 +13,13 @@ struct Lookahead {
         let slots = expansions.candidateSlots
         var paths = try slots.map { e, c in
             try expansions[e].child(expansions[e].candidates[c], random: expansions[e].random,
-                                    original: expander.original, selection: expander.settings.selection)
+                                    goal: expander.goal, selection: expander.settings.selection)
         }
         for _ in 0..<steps {
             let open = paths.indices.filter { !expander.isFinished(paths[$0]) }
             guard !open.isEmpty else { break }
             for (index, expansion) in zip(open, try expander.expand(open.map { paths[$0] })) {
-                let children = try expansion.children(original: expander.original, selection: expander.settings.selection)
+                let children = try expansion.children(goal: expander.goal, selection: expander.settings.selection)
                 paths[index] = BeamSelection.keep(children, width: 1).kept[0]
             }
         }

@@ -8,16 +8,25 @@ public struct SearchProgress: Sendable {
     /// The step just taken, "L" or "G".
     public var branch: String
     public var compression: Double
+    /// With a latency target: the predicted latency over the dense model's.
+    public var predictedLatency: Double?
+    /// The target as the settings state it: a compression, or a latency ratio.
     public var target: Double
     /// Seconds of all iterations so far (a resumed run counts those before the interruption).
     public var elapsed: Double
     /// Estimated seconds left, from the compression rate so far; nil before any progress.
     public var eta: Double?
 
-    /// A one-line summary such as `iteration 3 (G): compression 24.1% of 40.0%, 12.3 s elapsed, ETA 8.0 s`.
+    /// A one-line summary such as `iteration 3 (G): compression 24.1% of 40.0%, 12.3 s elapsed, ETA 8.0 s`, or
+    /// with a latency target `iteration 3 (G): compression 24.1%, predicted latency 81.0% of dense (target 60.0%), ...`.
     public var line: String {
-        var text = String(format: "iteration %d (%@): compression %.1f%% of %.1f%%, %.1f s elapsed", iteration, branch,
-                          compression * 100, target * 100, elapsed)
+        var text = String(format: "iteration %d (%@): compression %.1f%%", iteration, branch, compression * 100)
+        if let predictedLatency {
+            text += String(format: ", predicted latency %.1f%% of dense (target %.1f%%)", predictedLatency * 100, target * 100)
+        } else {
+            text += String(format: " of %.1f%%", target * 100)
+        }
+        text += String(format: ", %.1f s elapsed", elapsed)
         if let eta { text += String(format: ", ETA %.1f s", eta) }
         return text
     }
@@ -64,26 +73,28 @@ public final class MoPSearch {
 
     public let settings: PruneSettings
     public let original: ModelConfig
+    private let goal: SearchGoal
     private let outputDirectory: String?
     private let expander: PathExpander
     private let progress: (SearchProgress) -> Void
 
-    /// `scorer` reaches the workers; `outputDirectory`, when given, receives `checkpoint.json` after every
-    /// iteration; `progress` is called after every iteration.
-    public init(settings: PruneSettings, original: ModelConfig, outputDirectory: String?, scorer: CandidateScorer,
-                progress: @escaping (SearchProgress) -> Void = { _ in }) {
+    /// `scorer` reaches the workers; `latency` predicts a latency target (measured on this machine); `outputDirectory`,
+    /// when given, receives `checkpoint.json` after every iteration; `progress` is called after every iteration.
+    public init(settings: PruneSettings, original: ModelConfig, latency: LatencyModel? = nil, outputDirectory: String?,
+                scorer: CandidateScorer, progress: @escaping (SearchProgress) -> Void = { _ in }) {
         self.settings = settings
         self.original = original
+        goal = SearchGoal(settings: settings, original: original, latency: latency)
         self.outputDirectory = outputDirectory
-        expander = PathExpander(settings: settings, original: original, scorer: scorer)
+        expander = PathExpander(settings: settings, goal: goal, scorer: scorer)
         self.progress = progress
     }
 
     /// `score` asks the workers one question and returns the answer summed over ranks.
-    public convenience init(settings: PruneSettings, original: ModelConfig, outputDirectory: String?,
-                            score: @escaping (ScoringRequest) throws -> [Double],
+    public convenience init(settings: PruneSettings, original: ModelConfig, latency: LatencyModel? = nil,
+                            outputDirectory: String?, score: @escaping (ScoringRequest) throws -> [Double],
                             progress: @escaping (SearchProgress) -> Void = { _ in }) {
-        self.init(settings: settings, original: original, outputDirectory: outputDirectory,
+        self.init(settings: settings, original: original, latency: latency, outputDirectory: outputDirectory,
                   scorer: CandidateScorer(score), progress: progress)
     }
 
@@ -100,6 +111,10 @@ public final class MoPSearch {
     /// Runs the search from the original model, or from the checkpoint in `resumeDirectory`, until every kept path
     /// meets the target or `maxIterations` iterations (counted from the original model) are done.
     public func run(resumingFrom resumeDirectory: String? = nil, maxIterations: Int? = nil) throws -> SearchResult {
+        guard settings.targetLatency == nil || goal.latency != nil else {
+            throw MopError("a latency target needs a latency model measured on this machine")
+        }
+        try goal.checkReachable(settings)
         var state = try resumeDirectory.map(resumedState)
             ?? State(paths: [.start(original: original, seed: settings.seed)], beam: [])
         var finished = state.paths.allSatisfy(expander.isFinished)
@@ -141,9 +156,12 @@ public final class MoPSearch {
     private func report(_ state: State) {
         guard let last = state.paths[0].records.last else { return }
         let elapsed = SearchResult.seconds(records: state.paths[0].records, beam: state.beam)
-        let eta = last.compression > 0 ? elapsed / last.compression * max(settings.target - last.compression, 0) : nil
+        // Progress in the target's own measure: the fraction of it removed so far against the fraction to remove.
+        let removed = 1 - goal.ratio(state.paths[0].structure.config(of: original)), toRemove = 1 - goal.keptFraction
+        let eta = removed > 0 ? elapsed / removed * max(toRemove - removed, 0) : nil
         progress(SearchProgress(iteration: state.iterations, branch: last.branch, compression: last.compression,
-                                target: settings.target, elapsed: elapsed, eta: eta))
+                                predictedLatency: last.predictedLatency,
+                                target: settings.targetLatency ?? settings.target ?? 0, elapsed: elapsed, eta: eta))
     }
 
     // MARK: One iteration
@@ -159,7 +177,7 @@ public final class MoPSearch {
         switch settings.selection {
         case .loss, .kl:
             // Finished paths take no more steps but keep their place while nothing better displaces them.
-            let children = try expansions.flatMap { try $0.children(original: original, selection: settings.selection) }
+            let children = try expansions.flatMap { try $0.children(goal: goal, selection: settings.selection) }
             selected = BeamSelection.keep(state.paths.filter(expander.isFinished) + children, width: settings.beam)
         case .random, .path:
             // Settings validation keeps these rules to the greedy search: one path, one expansion.
@@ -170,7 +188,7 @@ public final class MoPSearch {
         for index in kept.indices where kept[index].records.count == iteration {
             let before = kept[index].records.dropLast().last?.parameters ?? original.parameters
             guard kept[index].records[iteration - 1].parameters < before else {
-                throw MopError("the search cannot reach the target \(settings.target): the last step removed nothing "
+                throw MopError("the search cannot reach the target \(settings.targetDescription): the last step removed nothing "
                                + "(\(before) parameters left, one head unit and one neuron must stay in each layer)")
             }
             kept[index].records[iteration - 1].seconds = seconds
@@ -198,7 +216,7 @@ public final class MoPSearch {
             }
             chosen = expansion.candidates[takeDepth ? 0 : 1]
         }
-        return try expansion.child(chosen, random: random, original: original, selection: settings.selection)
+        return try expansion.child(chosen, random: random, goal: goal, selection: settings.selection)
     }
 
     private func reported(_ path: BeamPath) -> BeamIteration.KeptPath {

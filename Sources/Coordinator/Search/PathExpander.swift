@@ -6,17 +6,15 @@ import Shared
 /// candidates of all paths are independent and are asked as one batch, which rank groups can deal out.
 struct PathExpander {
     let settings: PruneSettings
-    let original: ModelConfig
+    let goal: SearchGoal
     let scorer: CandidateScorer
 
-    private var targetParameters: Double { (1 - settings.target) * Double(original.parameters) }
-    private var slack: Double { MoPSearch.tolerance * Double(original.parameters) }
+    var original: ModelConfig { goal.original }
 
     /// True when `path` meets the target (within the tolerance) and takes no more steps.
     func isFinished(_ path: BeamPath) -> Bool {
         if settings.method == .amp && !path.records.isEmpty { return true }
-        let parameters = Double(path.structure.parameters(of: original))
-        return 1 - parameters / Double(original.parameters) >= settings.target - MoPSearch.tolerance
+        return goal.isMet(path.structure.config(of: original))
     }
 
     /// The candidates of every path, scored.
@@ -42,11 +40,11 @@ struct PathExpander {
     /// The unscored candidates of one path (a depth rule may have scored its own).
     private func plan(_ path: BeamPath) throws -> PathExpansion {
         let config = path.structure.config(of: original)
-        let remaining = Double(config.parameters) - targetParameters
+        let remaining = goal.remaining(config)
         var random = path.random
         var candidates: [StepCandidate] = []
 
-        let depth = try depthChoice(path, config: config, remaining: remaining)
+        let depth = try depthChoice(path, config: config)
         if let depth {
             var accumulators = path.accumulators
             accumulators.remove(at: depth.block)
@@ -55,17 +53,25 @@ struct PathExpander {
         }
         var widthBudget: Int?
         if settings.method != .depth || depth == nil {
-            let blockBudget: Double = switch settings.method {
-            case .mop: depth.map { Double(config.blockParameters(config.layers[$0.block])) } ?? remaining
-            case .width: Double(config.layers.map(config.blockParameters).reduce(0, +)) / Double(config.layers.count)
+            // What the width step should save, in the goal's measure (parameters, or predicted seconds).
+            let blockMeasure: Double = switch settings.method {
+            case .mop: depth.map { goal.blockMeasure($0.block, of: config) } ?? remaining
+            case .width: goal.averageBlockMeasure(config)
             case .depth, .amp: remaining
             }
-            let budget = Int(min(blockBudget, remaining).rounded())
-            let scores = try scorer.ampScores(current: path.structure, config: config)
-            let width = try WidthPlanner.plan(config: config, scores: scores, budget: budget, criterion: settings.criterion,
-                                              unit: settings.gqaUnit, accumulators: path.accumulators, random: &random)
-            candidates.append(StepCandidate(branch: "G", step: width.step, accumulators: width.accumulators))
-            widthBudget = budget
+            if let parameters = goal.widthParameters(saving: min(blockMeasure, remaining), of: config) {
+                let budget = Int(parameters.rounded())
+                let scores = try scorer.ampScores(current: path.structure, config: config)
+                let width = try WidthPlanner.plan(config: config, scores: scores, budget: budget,
+                                                  criterion: settings.criterion, unit: settings.gqaUnit,
+                                                  accumulators: path.accumulators, random: &random)
+                candidates.append(StepCandidate(branch: "G", step: width.step, accumulators: width.accumulators))
+                widthBudget = budget
+            }
+        }
+        guard !candidates.isEmpty else {
+            throw MopError("the search cannot reach the target \(settings.targetDescription): no block can be removed "
+                           + "within the tolerance and the latency model gives heads and neurons no cost")
         }
         return PathExpansion(parent: path, candidates: candidates, random: random,
                              depthBlock: depth.map { path.structure.layers[$0.block].index }, widthBudget: widthBudget)
@@ -73,10 +79,10 @@ struct PathExpander {
 
     /// The depth candidate of `path`, or nil when the method takes no depth steps, one block is left, or removing
     /// the block would overshoot the target by more than the tolerance.
-    private func depthChoice(_ path: BeamPath, config: ModelConfig, remaining: Double) throws -> DepthChoice? {
+    private func depthChoice(_ path: BeamPath, config: ModelConfig) throws -> DepthChoice? {
         guard settings.method == .mop || settings.method == .depth, config.layers.count > 1 else { return nil }
         // Skip the depth rule's cost (a forward pass per block for `loss`) when no block could fit.
-        let fits = { (block: Int) in Double(config.blockParameters(config.layers[block])) <= remaining + self.slack }
+        let fits = { (block: Int) in goal.blockFits(block, of: config) }
         guard config.layers.indices.contains(where: fits) else { return nil }
         guard let choice = try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
                                                    scorer: scorer),

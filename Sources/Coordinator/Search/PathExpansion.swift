@@ -35,13 +35,14 @@ struct PathExpansion {
     var width: StepCandidate? { candidates.first { $0.branch == "G" } }
 
     /// The path every candidate makes, depth first, each scored by its lookahead or else its objective.
-    func children(original: ModelConfig, selection: PruneSettings.Selection) throws -> [BeamPath] {
-        try candidates.map { try child($0, random: random, original: original, selection: selection) }
+    func children(goal: SearchGoal, selection: PruneSettings.Selection) throws -> [BeamPath] {
+        try candidates.map { try child($0, random: random, goal: goal, selection: selection) }
     }
 
     /// The path `candidate` makes, continuing with `random`; its record holds both candidates of the iteration.
-    func child(_ candidate: StepCandidate, random: SeededRandom, original: ModelConfig,
+    func child(_ candidate: StepCandidate, random: SeededRandom, goal: SearchGoal,
                selection: PruneSettings.Selection) throws -> BeamPath {
+        let original = goal.original
         let structure = try parent.structure.composed(with: candidate.step)
         let after = structure.config(of: original)
         let record = SearchRecord(
@@ -51,6 +52,7 @@ struct PathExpansion {
             parameters: after.parameters, nonEmbeddingParameters: after.nonEmbeddingParameters,
             compression: 1 - Double(after.parameters) / Double(original.parameters),
             nonEmbeddingCompression: 1 - Double(after.nonEmbeddingParameters) / Double(original.nonEmbeddingParameters),
+            predictedLatency: goal.latency == nil ? nil : goal.ratio(after),
             // The iteration's wall time is known once every path of the beam has been expanded.
             seconds: 0)
         let objective = candidate.objective(selection)

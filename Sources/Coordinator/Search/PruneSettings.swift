@@ -56,8 +56,12 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         case group
     }
 
-    /// Target compression R in (0, 1): the final model keeps (1 - R) of the original parameters.
-    public var target: Double
+    /// Target compression R in (0, 1): the final model keeps (1 - R) of the original parameters; nil when the
+    /// target is a latency.
+    public var target: Double?
+    /// Target generation latency as a fraction of the dense model's, in (0, 1), as a `LatencyModel` measured on the
+    /// machine predicts it; nil when the target is a compression.
+    public var targetLatency: Double?
     public var method: Method
     public var selection: Selection
     /// The steps to follow when `selection` is `path` (L and G); empty otherwise.
@@ -74,13 +78,15 @@ public struct PruneSettings: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case target, method, selection, path, criterion, seed, beam, lookahead
+        case targetLatency = "target_latency"
         case depthRule = "depth_rule"
         case gqaUnit = "gqa_unit"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        target = try c.decode(Double.self, forKey: .target)
+        target = try c.decodeIfPresent(Double.self, forKey: .target)
+        targetLatency = try c.decodeIfPresent(Double.self, forKey: .targetLatency)
         method = try c.decode(Method.self, forKey: .method)
         selection = try c.decode(Selection.self, forKey: .selection)
         path = try c.decode(String.self, forKey: .path)
@@ -103,7 +109,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
     /// and report read the same as before they existed.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(target, forKey: .target)
+        try c.encodeIfPresent(target, forKey: .target)
+        try c.encodeIfPresent(targetLatency, forKey: .targetLatency)
         try c.encode(method, forKey: .method)
         try c.encode(selection, forKey: .selection)
         try c.encode(path, forKey: .path)
@@ -115,11 +122,12 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         if lookahead != 0 { try c.encode(lookahead, forKey: .lookahead) }
     }
 
-    /// Validated settings; a target outside (0, 1) or a bad path is a `MopError`.
-    public init(target: Double, method: Method = .mop, selection: Selection = .loss, path: String = "",
+    /// Validated settings; a target outside (0, 1), both targets or none, or a bad path is a `MopError`.
+    public init(target: Double? = nil, targetLatency: Double? = nil, method: Method = .mop, selection: Selection = .loss, path: String = "",
                 criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,
                 seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0) throws {
         self.target = target
+        self.targetLatency = targetLatency
         self.method = method
         self.selection = selection
         self.path = path
@@ -132,14 +140,29 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         try validate()
     }
 
+    /// The target in words, for messages: `compression 0.2` or `latency 0.6 of the dense model's`.
+    public var targetDescription: String {
+        targetLatency.map { "latency \($0) of the dense model's" } ?? "compression \(target ?? 0)"
+    }
+
     /// True when the search is the greedy one: one path, each step chosen by its own objective.
     public var isGreedy: Bool { beam == 1 && lookahead == 0 }
 
     /// Checks the target, the path, the beam and the lookahead; `file` names where the settings came from (a checkpoint), nil for the
     /// command line.
     public func validate(file: String? = nil) throws {
-        guard target > 0, target < 1, target.isFinite else {
-            throw MopError(file: file, "target \(target) is outside (0, 1): it is the fraction of parameters to remove")
+        switch (target, targetLatency) {
+        case let (target?, nil):
+            guard target > 0, target < 1, target.isFinite else {
+                throw MopError(file: file, "target \(target) is outside (0, 1): it is the fraction of parameters to remove")
+            }
+        case let (nil, latency?):
+            guard latency > 0, latency < 1, latency.isFinite else {
+                throw MopError(file: file, "target latency \(latency) is outside (0, 1): it is the fraction of the dense "
+                               + "model's generation latency to reach")
+            }
+        case (nil, nil): throw MopError(file: file, "no target: give a compression target or a latency target")
+        case (_?, _?): throw MopError(file: file, "both a compression target and a latency target: give one")
         }
         if let bad = path.first(where: { !PruningStructure.stepCharacters.contains($0) }) {
             throw MopError(file: file, "path \"\(path)\" has the character \"\(bad)\"; only L and G are steps")
@@ -171,7 +194,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
     func differences(from other: PruneSettings) -> [String] {
         var out: [String] = []
         func compare<T: Equatable>(_ name: String, _ a: T, _ b: T) { if a != b { out.append("\(name) \(a) vs \(b)") } }
-        compare("target", target, other.target)
+        compare("target", target.map { "\($0)" } ?? "none", other.target.map { "\($0)" } ?? "none")
+        compare("target_latency", targetLatency.map { "\($0)" } ?? "none", other.targetLatency.map { "\($0)" } ?? "none")
         compare("method", method.rawValue, other.method.rawValue)
         compare("selection", selection.rawValue, other.selection.rawValue)
         compare("path", path, other.path)

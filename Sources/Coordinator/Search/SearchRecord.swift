@@ -27,12 +27,14 @@ public struct SearchRecord: Codable, Equatable, Sendable {
     /// 1 - P/P0 over all parameters, and over non-embedding parameters.
     public var compression: Double
     public var nonEmbeddingCompression: Double
+    /// With a latency target: the model's generation latency over the dense model's, as the latency model predicts.
+    public var predictedLatency: Double?
     /// Wall time of the iteration.
     public var seconds: Double
 
     public init(iteration: Int, branch: String, depthLoss: Double?, widthLoss: Double?, depthKL: Double?,
                 widthKL: Double?, depthLookahead: Double? = nil, widthLookahead: Double? = nil, depthBlock: Int?, widthBudget: Int?, parameters: Int, nonEmbeddingParameters: Int,
-                compression: Double, nonEmbeddingCompression: Double, seconds: Double) {
+                compression: Double, nonEmbeddingCompression: Double, predictedLatency: Double? = nil, seconds: Double) {
         self.iteration = iteration
         self.branch = branch
         self.depthLoss = depthLoss
@@ -47,6 +49,7 @@ public struct SearchRecord: Codable, Equatable, Sendable {
         self.nonEmbeddingParameters = nonEmbeddingParameters
         self.compression = compression
         self.nonEmbeddingCompression = nonEmbeddingCompression
+        self.predictedLatency = predictedLatency
         self.seconds = seconds
     }
 
@@ -57,10 +60,11 @@ public struct SearchRecord: Codable, Equatable, Sendable {
         case depthBlock = "depth_block", widthBudget = "width_budget"
         case nonEmbeddingParameters = "non_embedding_parameters"
         case nonEmbeddingCompression = "non_embedding_compression"
+        case predictedLatency = "predicted_latency"
     }
 
     /// Absent values are written as null (not left out), so every record has the same keys; the lookahead values
-    /// only when there are any, so a search without one writes the records it always did.
+    /// and the predicted latency only when there are any, so a search without them writes the records it always did.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(iteration, forKey: .iteration)
@@ -79,6 +83,7 @@ public struct SearchRecord: Codable, Equatable, Sendable {
         try container.encode(nonEmbeddingParameters, forKey: .nonEmbeddingParameters)
         try container.encode(compression, forKey: .compression)
         try container.encode(nonEmbeddingCompression, forKey: .nonEmbeddingCompression)
+        try container.encodeIfPresent(predictedLatency, forKey: .predictedLatency)
         try container.encode(seconds, forKey: .seconds)
     }
 }

@@ -18,7 +18,13 @@ struct PruneCommand: ParsableCommand {
         discussion: "Rank 0 runs the search; every rank scores candidates on its shard of the calibration set.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
-    @Option(help: "Fraction of all parameters to remove, in (0, 1).") var target: Double
+    @Option(help: "Fraction of all parameters to remove, in (0, 1).") var target: Double?
+    @Option(help: ArgumentHelp("Instead of --target: the generation latency to reach, as a fraction of the dense model's, in (0, 1).",
+                               discussion: "Predicted by a latency model that rank 0 measures before the search (probe shapes of the model timed by the paper's protocol); --eval measures the result."))
+    var targetLatency: Double?
+    @Option(help: "With --target-latency: timed rounds of the latency probes.") var latencyRounds = 3
+    @Option(help: "With --target-latency: the latency-model.json of an earlier run on this machine, instead of measuring one.")
+    var latencyModel: String?
     @Option(help: "Output directory (created; must be empty unless --resume names it).") var out: String?
     @Option(help: "mop, depth, width or amp.") var method: PruneSettings.Method = .mop
     @Option(help: "loss, kl, random or path.") var selection: PruneSettings.Selection = .loss
@@ -58,6 +64,13 @@ struct PruneCommand: ParsableCommand {
 
     func validate() throws {
         guard (out == nil) != (resume == nil) else { throw ValidationError("give either --out DIR or --resume DIR") }
+        guard (target == nil) != (targetLatency == nil) else {
+            throw ValidationError("give either --target (a compression) or --target-latency (a latency ratio)")
+        }
+        guard latencyRounds >= 1 else { throw ValidationError("--latency-rounds must be at least 1") }
+        guard latencyModel == nil || targetLatency != nil else {
+            throw ValidationError("--latency-model is for --target-latency")
+        }
         guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be at least 1") }
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
         guard finetune || data == nil else { throw ValidationError("--data is the fine-tuning data: give it with --finetune") }
@@ -67,7 +80,7 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             let rankGroups = try cluster.groups(groups, communicator)
-            let settings = try PruneSettings(target: target, method: method, selection: selection, path: path,
+            let settings = try PruneSettings(target: target, targetLatency: targetLatency, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
                                              beam: beam, lookahead: lookahead)
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
@@ -114,6 +127,9 @@ struct PruneCommand: ParsableCommand {
             let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
             let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
+            let latency = settings.targetLatency == nil ? nil : try LatencyModelJob.prepare(
+                loaded.weights, tokenizer: spec, modelPath: model, directory: directory, resuming: resume != nil,
+                given: latencyModel, rounds: latencyRounds, communicator: communicator)
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
@@ -135,8 +151,8 @@ struct PruneCommand: ParsableCommand {
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
             let scorer = CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) })
-            let search = MoPSearch(settings: settings, original: loaded.weights.config, outputDirectory: directory,
-                                   scorer: scorer,
+            let search = MoPSearch(settings: settings, original: loaded.weights.config, latency: latency,
+                                   outputDirectory: directory, scorer: scorer,
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
             let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
             FileHandle.standardError.write(Data(("prune: the search asked the workers \(scorer.counts.asked) questions"
@@ -150,7 +166,8 @@ struct PruneCommand: ParsableCommand {
             try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
                                   format: format, ggufType: f16 ? .f16 : .f32)
             // The search's report is written before recovery and evaluation, so a failure there keeps it.
-            var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution)
+            var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
+                                     latencyModel: latency)
             try report.write(directory: directory)
             let after = try recoverAndEvaluate(model: model, loaded.weights, spec, directory: directory,
                                                structure: result.structure, communicator: communicator)
