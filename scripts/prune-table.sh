@@ -3,11 +3,13 @@
 # reached, the path and the WikiText-2 perplexity (seq-len 512, first 16,384 tokens) before any fine-tuning.
 #   scripts/prune-table.sh "0.2 --method mop" "0.2 --method depth" "0.2 --selection random --seed 1" ...
 # Each argument is a target followed by extra `mop prune` options. Runs go to $MOP_RUNS (default runs/, git-ignored),
-# $MOP_PARALLEL at a time (default 1; each run then uses OPENBLAS_NUM_THREADS=$((2 / MOP_PARALLEL)) threads).
+# $MOP_PARALLEL at a time (default 1; each run then uses OPENBLAS_NUM_THREADS=$((2 / MOP_PARALLEL)) threads, or
+# $MOP_THREADS when set, e.g. for two queues of one run each).
 set -euo pipefail
 source "$(dirname "$0")/runs-common.sh"
 parallel="${MOP_PARALLEL:-1}"
 threads=$(( $(nproc) / parallel )); [ "$threads" -ge 1 ] || threads=1
+threads="${MOP_THREADS:-$threads}"
 mkdir -p "$runs"
 
 run_one() {
@@ -34,14 +36,19 @@ for spec in "$@"; do
 done
 wait
 
-echo "| run | compression (all) | compression (non-embedding) | path | WikiText-2 ppl (512, 16k tokens) | search time |"
-echo "|---|---:|---:|---|---:|---:|"
+echo "| run | compression (all) | compression (non-embedding) | path | calibration loss | calibration KL | WikiText-2 ppl (512, 16k tokens) | search time |"
+echo "|---|---:|---:|---|---:|---:|---:|---:|"
 for spec in "$@"; do
   python3 - "$runs/$(run_name "$spec")" "$spec" <<'PY'
 import json, sys
 out, label = sys.argv[1:]
 r = json.load(open(out + "/report.json")); e = json.load(open(out + "/eval.json"))
-print("| `%s` | %.2f%% | %.2f%% | %s | %.2f | %.0f s |" % (label.strip(), 100 * r["compression"], 100 * r["non_embedding_compression"],
-      r["path"] or "-", e["perplexity"], r["total_seconds"]))
+# The objectives of the model the run ended with: the chosen candidate's at the last iteration (KL only when asked).
+last = r["iterations"][-1] if r["iterations"] else {}
+side = "depth" if last.get("branch") == "L" else "width"
+loss, kl = last.get(side + "_loss"), last.get(side + "_kl")
+print("| `%s` | %.2f%% | %.2f%% | %s | %s | %s | %.2f | %.0f s |" % (label.strip(), 100 * r["compression"],
+      100 * r["non_embedding_compression"], r["path"] or "-", "%.4f" % loss if loss is not None else "-",
+      "%.4f" % kl if kl is not None else "-", e["perplexity"], r["total_seconds"]))
 PY
 done

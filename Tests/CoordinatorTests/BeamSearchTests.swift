@@ -154,6 +154,29 @@ final class BeamSearchTests: XCTestCase {
                                              path("LL", removing: [0, 1], score: nil)])?.structure.path, "GL")
     }
 
+    /// The questions that build a beam's candidates (each path's block influence and AMP statistics) reach the
+    /// workers as one batch, which rank groups can deal out, and the result is the one asked one by one.
+    func testTheBeamsBuildingQuestionsAreOneBatch() throws {
+        let fake = FakeScorer(config: TinyModels.config(layers: 6))
+        var batches: [[ScoringRequest]] = []
+        let settings = try PruneSettings(target: 0.4, beam: 2)
+        let batched = try MoPSearch(settings: settings, original: fake.config, outputDirectory: nil,
+                                    scorer: CandidateScorer(batch: { batch in
+                                        batches.append(batch)
+                                        return try batch.map(fake.callAsFunction)
+                                    })).run()
+        let oneByOne = try MoPSearch(settings: settings, original: fake.config, outputDirectory: nil,
+                                     score: FakeScorer(config: TinyModels.config(layers: 6)).callAsFunction).run()
+        XCTAssertEqual(batched.structure, oneByOne.structure)
+        XCTAssertEqual(batched.records, oneByOne.records.map { var r = $0; r.seconds = batched.records[$0.iteration - 1].seconds; return r })
+        let building = batches.filter { batch in
+            batch.contains { if case .ampStatistics = $0 { true } else { false } }
+        }
+        XCTAssertGreaterThan(building.count, 1)
+        XCTAssertEqual(building[0].count, 2, "the first iteration: one path's block influence and AMP statistics")
+        XCTAssertEqual(building[1].count, 4, "then two paths' questions at once: \(building[1])")
+    }
+
     func testBadBeamAndLookaheadAreOneLineErrors() {
         let cases: [(() throws -> PruneSettings, String)] = [
             ({ try PruneSettings(target: 0.2, beam: 0) }, "beam 0 keeps no path: it must be at least 1"),

@@ -41,6 +41,12 @@ public struct CandidateScorer {
         return try zip(try answer(requests), kinds).map { try mean($0, what: $1) }
     }
 
+    /// Asks `requests` as one batch and remembers the answers, so the calls that need them one by one (`ampScores`,
+    /// `blockInfluence`) find them answered: a beam's paths' questions can then be dealt to rank groups at once.
+    public func prefetch(_ requests: [ScoringRequest]) throws {
+        _ = try answer(requests)
+    }
+
     /// AMP scores of the current model, whose shape is `config`.
     public func ampScores(current: PruningStructure, config: ModelConfig) throws -> AMPScores {
         let answer = try one(.ampStatistics(current: current))

@@ -19,6 +19,7 @@ struct PathExpander {
 
     /// The candidates of every path, scored.
     func expand(_ paths: [BeamPath]) throws -> [PathExpansion] {
+        try prefetch(paths)
         var expansions = try paths.map(plan)
         let slots = expansions.candidateSlots
         // Both losses are always asked, whatever the selection, so the report shows both branches.
@@ -35,6 +36,23 @@ struct PathExpander {
         })
         for ((e, c), kl) in zip(asked, divergences) { expansions[e].candidates[c].kl = kl }
         return expansions
+    }
+
+    /// Asks the questions that build every path's candidates as one batch: each path's block influence (for the
+    /// similarity rule, when a block could go) and AMP statistics (for a width step). `plan` then finds them answered.
+    private func prefetch(_ paths: [BeamPath]) throws {
+        var requests: [ScoringRequest] = []
+        for path in paths {
+            let config = path.structure.config(of: original)
+            if settings.method == .mop || settings.method == .depth, settings.depthRule == .similarity,
+               config.layers.count > 1, config.layers.indices.contains(where: { goal.blockFits($0, of: config) }) {
+                requests.append(.blockInfluence(current: path.structure))
+            }
+            if settings.method != .depth, goal.widthParameters(saving: 1, of: config) != nil {
+                requests.append(.ampStatistics(current: path.structure))
+            }
+        }
+        try scorer.prefetch(requests)
     }
 
     /// The unscored candidates of one path (a depth rule may have scored its own).
