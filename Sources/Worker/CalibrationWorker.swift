@@ -9,6 +9,10 @@ public final class CalibrationWorker {
     private var current: (structure: PruningStructure, model: Transformer)?
     /// The dense model's final hidden states over the shard, for `kl` (computed once).
     private lazy var denseHidden: [Float] = Transformer(weights: original).hiddenStates(sequences)
+    /// The final hidden states of the last candidate asked about: the `kl` selection asks a candidate's loss and its
+    /// KL one after the other, and both come from the same forward pass.
+    private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, hidden: [Float])?
+    private lazy var targets = NextTokenLoss.targets(sequences)
 
     public init(original: ModelWeights, sequences: [[Int32]]) {
         self.original = original
@@ -20,13 +24,10 @@ public final class CalibrationWorker {
         guard !sequences.isEmpty else { return [Double](repeating: 0, count: request.answerLength(original: original.config)) }
         switch request {
         case let .loss(structure, step):
-            let model = try model(for: structure)
-            let result = NextTokenLoss.sum(model, batch: sequences, mask: try mask(step, model))
-            return [result.negativeLogLikelihood, Double(result.tokens)]
+            let hidden = try candidateHidden(structure, step)
+            return [NextTokenLoss.sum(hidden: hidden, targets: targets, output: original.outputMatrix), Double(targets.count)]
         case let .klDivergence(structure, step):
-            let model = try model(for: structure)
-            let hidden = model.hiddenStates(sequences, mask: try mask(step, model))
-            let targets = NextTokenLoss.targets(sequences)
+            let hidden = try candidateHidden(structure, step)
             let divergence = NextTokenKL.sum(referenceHidden: denseHidden, hidden: hidden, targets: targets,
                                              output: original.outputMatrix)
             return [divergence, Double(targets.count)]
@@ -37,6 +38,18 @@ public final class CalibrationWorker {
         case .stop:
             return []
         }
+    }
+
+    /// Final hidden states [tokens, hidden] of the shard under `structure` with `step` masked over it.
+    private func candidateHidden(_ structure: PruningStructure, _ step: PruningStructure?) throws -> [Float] {
+        if let lastCandidate, lastCandidate.structure == structure, lastCandidate.step == step {
+            return lastCandidate.hidden
+        }
+        lastCandidate = nil
+        let model = try model(for: structure)
+        let hidden = model.hiddenStates(sequences, mask: try mask(step, model))
+        lastCandidate = (structure, step, hidden)
+        return hidden
     }
 
     private func model(for structure: PruningStructure) throws -> Transformer {

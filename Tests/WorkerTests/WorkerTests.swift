@@ -105,6 +105,24 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(kl[1], 22)
     }
 
+    /// A candidate's loss and KL come from one forward pass; asked in any order, each answer equals the one a fresh
+    /// worker gives to that question alone.
+    func testLossAndKLOfACandidateAnswerAsIfAskedAlone() throws {
+        let original = ModelWeights.random(config: config, seed: 5), sequences = batch(4)
+        let current = PruningStructure.identity(config)
+        var first = current, second = current
+        first.layers[0].neurons.removeLast(12)
+        second.layers.remove(at: 2)
+        let questions: [ScoringRequest] = [.loss(current: current, step: first), .klDivergence(current: current, step: first),
+                                           .loss(current: current, step: second), .klDivergence(current: current, step: first),
+                                           .klDivergence(current: current, step: second), .loss(current: current, step: first)]
+        let worker = CalibrationWorker(original: original, sequences: sequences)
+        for question in questions {
+            let alone = try CalibrationWorker(original: original, sequences: sequences).answer(question)
+            XCTAssertEqual(try worker.answer(question), alone, "\(question)")
+        }
+    }
+
     func testEmptyShardAnswersZerosOfTheRightLength() throws {
         let worker = CalibrationWorker(original: .random(config: config, seed: 1), sequences: [])
         let identity = PruningStructure.identity(config)

@@ -21,20 +21,25 @@ struct PathExpander {
     func expand(_ paths: [BeamPath]) throws -> [PathExpansion] {
         try prefetch(paths)
         var expansions = try paths.map(plan)
-        let slots = expansions.candidateSlots
-        // Both losses are always asked, whatever the selection, so the report shows both branches.
-        let unscored = slots.filter { expansions[$0.0].candidates[$0.1].loss == nil }
-        let losses = try scorer.means(unscored.map { e, c in
-            .loss(current: expansions[e].parent.structure, step: expansions[e].candidates[c].step)
-        })
-        for ((e, c), loss) in zip(unscored, losses) { expansions[e].candidates[c].loss = loss }
-        guard settings.selection == .kl else { return expansions }
-        // The greedy search asks the KL only when there is a choice; a beam compares every path by it.
-        let asked = slots.filter { !settings.isGreedy || expansions[$0.0].candidates.count == 2 }
-        let divergences = try scorer.means(asked.map { e, c in
-            .klDivergence(current: expansions[e].parent.structure, step: expansions[e].candidates[c].step)
-        })
-        for ((e, c), kl) in zip(asked, divergences) { expansions[e].candidates[c].kl = kl }
+        // Both losses are always asked, whatever the selection, so the report shows both branches. The greedy search
+        // asks the KL only when there is a choice; a beam compares every path by it. A candidate's KL follows its
+        // loss in the batch: a rank answers both from one forward pass.
+        var requests: [ScoringRequest] = [], answers: [(slot: (Int, Int), isKL: Bool)] = []
+        for (e, c) in expansions.candidateSlots {
+            let current = expansions[e].parent.structure, step = expansions[e].candidates[c].step
+            if expansions[e].candidates[c].loss == nil {
+                requests.append(.loss(current: current, step: step))
+                answers.append(((e, c), false))
+            }
+            if settings.selection == .kl, !settings.isGreedy || expansions[e].candidates.count == 2 {
+                requests.append(.klDivergence(current: current, step: step))
+                answers.append(((e, c), true))
+            }
+        }
+        for (answer, value) in zip(answers, try scorer.means(requests)) {
+            let (e, c) = answer.slot
+            if answer.isKL { expansions[e].candidates[c].kl = value } else { expansions[e].candidates[c].loss = value }
+        }
         return expansions
     }
 

@@ -23,12 +23,17 @@ public enum NextTokenLoss {
     /// Sum of -log p(token[t+1] | tokens[...t]) over t = 0..<T-1 of every sequence, and the number of terms.
     public static func sum(_ model: Transformer, batch: [[Int32]], mask: ModelMask? = nil) -> (negativeLogLikelihood: Double, tokens: Int) {
         let targets = targets(batch)
-        let hidden = model.hiddenStates(batch, mask: mask)
+        return (sum(hidden: model.hiddenStates(batch, mask: mask), targets: targets, output: model.weights.outputMatrix),
+                targets.count)
+    }
+
+    /// The same sum from the final hidden states [N, D] a forward pass already made (`Transformer.hiddenStates`).
+    public static func sum(hidden: [Float], targets: [Target], output: Tensor) -> Double {
         var total = 0.0
         forEachChunk(of: targets) { chunk in
-            for loss in rowLosses(hidden: hidden, targets: chunk, output: model.weights.outputMatrix) { total += loss }
+            for loss in rowLosses(hidden: hidden, targets: chunk, output: output) { total += loss }
         }
-        return (total, targets.count)
+        return total
     }
 
     /// Runs `body` on consecutive chunks of at most `chunkRows` targets.
