@@ -83,7 +83,8 @@ struct PathExpander {
             case .depth, .amp: remaining
             }
             if let parameters = goal.widthParameters(saving: min(blockMeasure, remaining), of: config) {
-                let budget = Int(parameters.rounded())
+                // At least one neuron, so a step close to a latency target still removes something.
+                let budget = max(Int(parameters.rounded()), config.neuronParameters)
                 let scores = try scorer.ampScores(current: path.structure, config: config)
                 let width = try WidthPlanner.plan(config: config, scores: scores, budget: budget,
                                                   criterion: settings.criterion, unit: settings.gqaUnit,
