@@ -179,6 +179,11 @@ struct PruneCommand: ParsableCommand {
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
                                         result.structure.path.isEmpty ? "(none)" : result.structure.path,
                                         result.parameters, directory))
+            if let latency = report.latency {
+                RunSupport.printLine(String(format: "latency: predicted %.1f%% of the dense model's (target %.1f%%)", latency.predicted * 100,
+                                            latency.target * 100)
+                                     + (latency.measured.map { String(format: ", measured %.1f%%", $0 * 100) } ?? ""))
+            }
             if let recovery = after.finetune {
                 RunSupport.printLine(recovery.line + "; wrote " + directory + "/" + Self.finetunedFolder)
             }
