@@ -23,9 +23,7 @@ public enum LatencyModelFile {
         // A latency model is a few kilobytes; anything near a megabyte is not one.
         let data = try RegularFile.read(file, limit: 1 << 20)
         let model = try CoordinatorJSON.decode(LatencyModel.self, from: data, file: file)
-        let coefficients = [model.constantSeconds, model.blockSeconds, model.queryHeadSeconds, model.kvHeadSeconds,
-                            model.neuronSeconds]
-        guard coefficients.allSatisfy(\.isFinite), !model.samples.isEmpty,
+        guard model.coefficients.allSatisfy(\.isFinite), !model.samples.isEmpty,
               model.samples.allSatisfy({ model.seconds($0) > 0 }) else {
             throw MopError(file: file, "is not a usable latency model (coefficients not finite, no probes, or a "
                            + "predicted latency of 0 or less)")

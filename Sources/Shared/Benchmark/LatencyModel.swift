@@ -84,9 +84,11 @@ public struct LatencyModel: Codable, Equatable, Sendable {
     public func seconds(_ config: ModelConfig) -> Double { seconds(config.layers) }
 
     public func seconds(_ sample: Sample) -> Double {
-        zip(sample.features, [constantSeconds, blockSeconds, queryHeadSeconds, kvHeadSeconds, neuronSeconds])
-            .reduce(0) { $0 + $1.0 * $1.1 }
+        zip(sample.features, coefficients).reduce(0) { $0 + $1.0 * $1.1 }
     }
+
+    /// [constant, per block, per query head, per KV head, per neuron]: what `Sample.features` are multiplied by.
+    public var coefficients: [Double] { [constantSeconds, blockSeconds, queryHeadSeconds, kvHeadSeconds, neuronSeconds] }
 
     // MARK: Fitting
 
