@@ -28,11 +28,11 @@ public final class AMPStatistics: ForwardObserver {
         let config = weights.config, hd = config.headDim, d = config.hidden
         let heads = config.layers[layer].heads, width = heads * hd
         let rows = z.count / width
-        let o = weights.layers[layer].o
+        let o = weights.layers[layer].o.data  // [D, H*hd], decoded once per call when kept as stored
         var contribution = [Float](repeating: 0, count: rows * d)  // [N, D] for one head
         for n in 0..<heads {
             z.withUnsafeBufferPointer { zp in
-                o.data.withUnsafeBufferPointer { op in
+                o.withUnsafeBufferPointer { op in
                     contribution.withUnsafeMutableBufferPointer { cp in
                         BLAS.gemmTransposedB(m: rows, n: d, k: hd, a: zp.baseAddress! + n * hd, lda: width,
                                              b: op.baseAddress! + n * hd, ldb: width, c: cp.baseAddress!, ldc: d)

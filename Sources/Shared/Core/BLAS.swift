@@ -47,29 +47,49 @@ public enum BLAS {
     /// x[N, D] += input[N, in] . W[D, in]^T: a residual add fused into the product (beta = 1).
     public static func addLinear(_ input: [Float], rows: Int, weight: Tensor, into x: inout [Float]) {
         precondition(input.count == rows * weight.cols && x.count == rows * weight.rows, "addLinear: shapes do not match")
-        input.withUnsafeBufferPointer { ip in
-            weight.data.withUnsafeBufferPointer { wp in
-                x.withUnsafeMutableBufferPointer { xp in
-                    gemmTransposedB(m: rows, n: weight.rows, k: weight.cols, a: ip.baseAddress!, lda: weight.cols,
-                                    b: wp.baseAddress!, ldb: weight.cols, beta: 1, c: xp.baseAddress!, ldc: weight.rows)
+        product(input, rows: rows, weight: weight, beta: 1, into: &x)
+    }
+
+    /// y[rows, out] = x[rows, in] . W[out, in]^T: a linear layer without bias.
+    public static func linear(_ x: [Float], rows: Int, _ weight: Tensor) -> [Float] {
+        precondition(x.count == rows * weight.cols, "linear: input \(x.count) is not \(rows) x \(weight.cols)")
+        var y = [Float](repeating: 0, count: rows * weight.rows)
+        product(x, rows: rows, weight: weight, beta: 0, into: &y)
+        return y
+    }
+
+    /// y[rows, in] (+)= x[rows, out] . W[out, in]: the input gradient of a frozen layer, added to y when
+    /// `accumulate` (q, k and v share their input), written over it otherwise.
+    public static func multiply(_ x: [Float], rows: Int, by weight: Tensor, into y: inout [Float], accumulate: Bool) {
+        precondition(x.count == rows * weight.rows && y.count == rows * weight.cols, "multiply: shapes do not match")
+        let beta: Float = accumulate ? 1 : 0
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                if let stored = weight.stored {
+                    StoredProducts.multiply(xp.baseAddress!, rows: rows, weight: stored, beta: beta, into: yp.baseAddress!)
+                    return
+                }
+                weight.data.withUnsafeBufferPointer { wp in
+                    gemm(m: rows, n: weight.cols, k: weight.rows, a: xp.baseAddress!, lda: weight.rows,
+                         b: wp.baseAddress!, ldb: weight.cols, beta: beta, c: yp.baseAddress!, ldc: weight.cols)
                 }
             }
         }
     }
 
-    /// y[rows, out] = x[rows, in] . W[out, in]^T: a linear layer without bias.
-    public static func linear(_ x: [Float], rows: Int, _ weight: Tensor) -> [Float] {
-        let out = weight.rows, inner = weight.cols
-        precondition(x.count == rows * inner, "linear: input \(x.count) is not \(rows) x \(inner)")
-        var y = [Float](repeating: 0, count: rows * out)
+    /// y = x . W^T + beta * y, through `StoredProducts` when W is kept as stored.
+    private static func product(_ x: [Float], rows: Int, weight: Tensor, beta: Float, into y: inout [Float]) {
         x.withUnsafeBufferPointer { xp in
-            weight.data.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    gemmTransposedB(m: rows, n: out, k: inner, a: xp.baseAddress!, lda: inner,
-                                    b: wp.baseAddress!, ldb: inner, c: yp.baseAddress!, ldc: out)
+            y.withUnsafeMutableBufferPointer { yp in
+                if let stored = weight.stored {
+                    StoredProducts.linear(xp.baseAddress!, rows: rows, weight: stored, beta: beta, into: yp.baseAddress!)
+                    return
+                }
+                weight.data.withUnsafeBufferPointer { wp in
+                    gemmTransposedB(m: rows, n: weight.rows, k: weight.cols, a: xp.baseAddress!, lda: weight.cols,
+                                    b: wp.baseAddress!, ldb: weight.cols, beta: beta, c: yp.baseAddress!, ldc: weight.rows)
                 }
             }
         }
-        return y
     }
 }

@@ -1,21 +1,109 @@
-/// A dense row-major fp32 tensor. Weight matrices are [out, in], as in PyTorch and safetensors.
-public struct Tensor: Equatable, Sendable {
+/// A row-major tensor of fp32 values. Weight matrices are [out, in], as in PyTorch and safetensors.
+///
+/// A matrix may instead be kept as stored in its file (`stored`, `--weights stored`): products decode it a panel at
+/// a time (`BLAS.linear`), and `data` decodes the whole of it, for the few places that need every value at once
+/// (exports, a LoRA merge). Writing to `data` turns a stored tensor into an fp32 one.
+public struct Tensor: Sendable {
     public var shape: [Int]
-    public var data: [Float]
+    /// The values of an fp32 tensor; empty while `stored` holds them.
+    private var values: [Float]
+    public private(set) var stored: StoredMatrix?
 
     public init(shape: [Int], data: [Float]) {
         precondition(shape.reduce(1, *) == data.count, "tensor data (\(data.count)) does not fill shape \(shape)")
         self.shape = shape
-        self.data = data
+        values = data
+        stored = nil
     }
 
     public init(zeros shape: [Int]) {
         self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
-    public var count: Int { data.count }
+    /// A matrix kept in its stored encoding: [stored.rows, stored.columns].
+    public init(stored: StoredMatrix) {
+        shape = [stored.rows, stored.columns]
+        values = []
+        self.stored = stored
+    }
+
+    /// Every value in fp32, row-major.
+    public var data: [Float] {
+        get { stored?.dequantized() ?? values }
+        set {
+            precondition(newValue.count == count, "tensor data (\(newValue.count)) does not fill shape \(shape)")
+            values = newValue
+            stored = nil
+        }
+        _modify {
+            if let stored {
+                values = stored.dequantized()
+                self.stored = nil
+            }
+            yield &values
+        }
+    }
+
+    public var count: Int { shape.reduce(1, *) }
     /// Rows of a matrix (the first dimension).
     public var rows: Int { shape[0] }
     /// Columns of a matrix (the product of the remaining dimensions).
     public var cols: Int { shape.dropFirst().reduce(1, *) }
+
+    /// Bytes the values occupy in memory: 4 per value in fp32, the stored encoding's size otherwise.
+    public var bytesHeld: Int { stored?.bytesHeld ?? count * MemoryLayout<Float>.size }
+
+    /// The same values under another shape with as many elements and, for a stored matrix, the same rows.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        var copy = self
+        if stored != nil { precondition(newShape.first == rows, "a stored matrix keeps its rows") }
+        copy.shape = newShape
+        return copy
+    }
+
+    /// Rows `range` in fp32 into `out`: [range.count, cols].
+    public func copyRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        if let stored {
+            stored.decodeRowsInParallel(range, into: out)
+            return
+        }
+        values.withUnsafeBufferPointer { source in
+            out.update(from: source.baseAddress! + range.lowerBound * cols, count: range.count * cols)
+        }
+    }
+
+    /// Runs `body` on consecutive panels of at most `rows` rows in fp32 ([panel rows, cols], first row's index),
+    /// decoding a stored matrix one panel at a time so a whole fp32 copy never exists.
+    public func forEachRowPanel(rows panelRows: Int, _ body: (UnsafeBufferPointer<Float>, Int) -> Void) {
+        if stored == nil {
+            values.withUnsafeBufferPointer { all in
+                for start in stride(from: 0, to: rows, by: panelRows) {
+                    let end = min(rows, start + panelRows)
+                    body(UnsafeBufferPointer(rebasing: all[(start * cols)..<(end * cols)]), start)
+                }
+            }
+            return
+        }
+        var panel = [Float](repeating: 0, count: min(rows, panelRows) * cols)
+        panel.withUnsafeMutableBufferPointer { buffer in
+            for start in stride(from: 0, to: rows, by: panelRows) {
+                let end = min(rows, start + panelRows)
+                copyRows(start..<end, into: buffer.baseAddress!)
+                body(UnsafeBufferPointer(rebasing: buffer[0..<((end - start) * cols)]), start)
+            }
+        }
+    }
+
+    /// Rows of about `bytes` of fp32 each: the panel `forEachRowPanel` and the stored products use.
+    public func panelRows(bytes: Int = 1 << 21) -> Int { max(1, min(rows, bytes / max(1, cols * MemoryLayout<Float>.size))) }
+}
+
+extension Tensor: Equatable {
+    /// Equal shapes and values; two views of the same stored bytes are equal without decoding them.
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        guard lhs.shape == rhs.shape else { return false }
+        if let a = lhs.stored, let b = rhs.stored, a.isSameView(as: b) { return true }
+        return lhs.data == rhs.data
+    }
 }

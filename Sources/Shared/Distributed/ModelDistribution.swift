@@ -18,15 +18,16 @@ public enum ModelDistribution {
         public let seconds: Double
     }
 
-    /// A collective. A rank that cannot read the file, or whose file holds other weights than rank 0's, throws an
+    /// A collective; each rank holds the matrices as `storage` says (a broadcast model arrives in fp32). A rank that cannot read the file, or whose file holds other weights than rank 0's, throws an
     /// error that names the file; the caller's abort then ends every rank.
-    public static func load(path: String, source: Source, communicator: any Communicator) throws -> Outcome {
+    public static func load(path: String, source: Source, storage: WeightStorage = .stored,
+                            communicator: any Communicator) throws -> Outcome {
         let start = ContinuousClock.now
         switch source {
         case .broadcast where communicator.size > 1:
             var local: LoadedModel?, checksum: UInt64?
             if communicator.isCoordinator {
-                let model = try ModelLoader.load(path: path)
+                let model = try ModelLoader.load(path: path, storage: storage)
                 local = model
                 checksum = ModelChecksum.of(model.weights)
             }
@@ -34,7 +35,7 @@ public enum ModelDistribution {
             return Outcome(model: shared.model, source: source, checksum: shared.checksum,
                            bytesBroadcast: shared.bytes, seconds: seconds(since: start))
         case .broadcast, .mapped:
-            let model = try ModelLoader.load(path: path)
+            let model = try ModelLoader.load(path: path, storage: storage)
             let checksum = ModelChecksum.of(model.weights)
             var reference = [checksum]
             communicator.broadcast(&reference, root: 0)

@@ -41,6 +41,17 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(copy)
     }
 
+    /// An in-memory file of `count` bytes that `fill` writes, named `path` in errors: weights converted at load
+    /// (`--weights bf16`) live in one, with no second copy.
+    public init(count: Int, path: String, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        self.path = path
+        self.count = count
+        owned = true
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count), alignment: 64)
+        fill(UnsafeMutableRawBufferPointer(start: buffer, count: count))
+        base = UnsafeRawPointer(buffer)
+    }
+
     deinit {
         guard let base else { return }
         if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), count) }

@@ -7,7 +7,8 @@ public enum ModelChecksum {
         var state = Lanes()
         state.absorb(Array(String(describing: weights.config).utf8))
         for (_, tensor) in weights.namedTensors() {
-            tensor.data.withUnsafeBytes { state.absorb($0) }
+            // Panel by panel, so a stored model is hashed by its fp32 values without a whole fp32 copy.
+            tensor.forEachRowPanel(rows: tensor.panelRows()) { panel, _ in state.absorb(UnsafeRawBufferPointer(panel)) }
         }
         return state.finish()
     }

@@ -7,7 +7,7 @@ public enum ModelFormat: String, Sendable {
     case huggingFace = "hf"
 }
 
-/// A model ready to run: fp32 weights in the HF layout and, when the files carry one, its tokenizer.
+/// A model ready to run: weights in the HF layout (matrices held as `WeightStorage` says) and, when the files carry one, its tokenizer.
 public struct LoadedModel: Sendable {
     public let weights: ModelWeights
     public let tokenizer: TokenizerSpec?
@@ -46,14 +46,15 @@ public enum ModelLoader {
         return .gguf
     }
 
-    public static func load(path given: String) throws -> LoadedModel {
+    /// The model at `given`, its weight matrices held as `storage` says (`--weights`).
+    public static func load(path given: String, storage: WeightStorage = .stored) throws -> LoadedModel {
         let path = resolve(given)
         switch try format(of: path) {
         case .gguf:
-            let (weights, tokenizer) = try GGUFModel.load(path: path)
+            let (weights, tokenizer) = try GGUFModel.load(path: path, storage: storage)
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .gguf)
         case .huggingFace:
-            let weights = try HFModelDirectory.load(path: path)
+            let weights = try HFModelDirectory.load(path: path, storage: storage)
             let tokenizer = try HFModelDirectory.readTokenizer(in: path)
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
         }

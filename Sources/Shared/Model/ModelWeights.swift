@@ -130,7 +130,7 @@ public struct ModelWeights: Equatable, Sendable {
             guard tensor.shape.reduce(1, *) == shape.reduce(1, *), tensor.shape.first == shape.first else {
                 throw MopError(file: file, "tensor \(name) has shape \(tensor.shape), the config implies \(shape)")
             }
-            ordered.append(Tensor(shape: shape, data: tensor.data))
+            ordered.append(tensor.reshaped(shape))
         }
         var next = ordered.makeIterator()
         embedding = next.next()!

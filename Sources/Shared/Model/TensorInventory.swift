@@ -25,11 +25,15 @@ public enum TensorInventory {
     /// Throws when `tensor` holds a NaN or an infinity, naming it and the first bad element.
     public static func checkFinite(_ tensor: Tensor, name: String, file: String) throws {
         // A sum is NaN or infinite when any term is; one pass of adds is far cheaper than the forward pass that follows.
-        var sum: Float = 0
-        tensor.data.withUnsafeBufferPointer { values in
+        var bad: (value: Float, index: Int)?
+        tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
+            guard bad == nil else { return }
+            var sum: Float = 0
             for value in values { sum += value * 0 }
+            guard !sum.isFinite, let index = values.firstIndex(where: { !$0.isFinite }) else { return }
+            bad = (values[index], firstRow * tensor.cols + index)
         }
-        guard !sum.isFinite, let index = tensor.data.firstIndex(where: { !$0.isFinite }) else { return }
-        throw MopError(file: file, "tensor \(PrintableText.quote(name)) holds \(tensor.data[index]) at element \(index): the weights are corrupt")
+        guard let bad else { return }
+        throw MopError(file: file, "tensor \(PrintableText.quote(name)) holds \(bad.value) at element \(bad.index): the weights are corrupt")
     }
 }

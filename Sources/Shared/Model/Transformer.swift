@@ -27,12 +27,11 @@ public struct Transformer: Sendable {
     public func embed(_ batch: [[Int32]]) -> [Float] {
         let d = config.hidden
         var x = [Float](repeating: 0, count: batch.reduce(0) { $0 + $1.count } * d)
-        var row = 0
-        for token in batch.joined() {
-            precondition(token >= 0 && Int(token) < config.vocabSize, "token id \(token) outside the vocabulary")
-            let source = Int(token) * d
-            x.replaceSubrange(row * d..<(row + 1) * d, with: weights.embedding.data[source..<(source + d)])
-            row += 1
+        x.withUnsafeMutableBufferPointer { xp in
+            for (row, token) in batch.joined().enumerated() {
+                precondition(token >= 0 && Int(token) < config.vocabSize, "token id \(token) outside the vocabulary")
+                weights.embedding.copyRows(Int(token)..<(Int(token) + 1), into: xp.baseAddress! + row * d)
+            }
         }
         return x
     }

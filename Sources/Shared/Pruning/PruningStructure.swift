@@ -272,6 +272,9 @@ extension Tensor {
     /// structure costs no weight memory.
     func gatheringRows(_ blocks: [Int], blockSize: Int) -> Tensor {
         if Self.keepsAll(blocks, of: rows / blockSize) { return self }
+        if let stored {
+            return Tensor(stored: stored.gatheringRows(blocks.flatMap { ($0 * blockSize)..<(($0 + 1) * blockSize) }))
+        }
         let width = blockSize * cols
         var out: [Float] = []
         out.reserveCapacity(blocks.count * width)
@@ -282,6 +285,9 @@ extension Tensor {
     /// The columns of the listed blocks of `blockSize` columns each, in list order: [rows, blocks.count * blockSize].
     func gatheringColumns(_ blocks: [Int], blockSize: Int) -> Tensor {
         if Self.keepsAll(blocks, of: cols / blockSize) { return self }
+        if let stored {
+            return Tensor(stored: stored.gatheringColumns(blocks.flatMap { ($0 * blockSize)..<(($0 + 1) * blockSize) }))
+        }
         var out: [Float] = []
         out.reserveCapacity(rows * blocks.count * blockSize)
         data.withUnsafeBufferPointer { source in

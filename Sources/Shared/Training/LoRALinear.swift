@@ -57,15 +57,8 @@ public struct LoRALinear: Sendable {
     public func backward(dy: [Float], x: [Float], saved: Saved?, rows: Int, parameters: [Float],
                          dx: inout [Float], gradients: inout [Float]) {
         let out = weight.rows, inner = weight.cols
-        dy.withUnsafeBufferPointer { dyp in
-            weight.data.withUnsafeBufferPointer { wp in
-                dx.withUnsafeMutableBufferPointer { dxp in
-                    // dx[N, in] += dy[N, out] . W[out, in]
-                    BLAS.gemm(m: rows, n: inner, k: out, a: dyp.baseAddress!, lda: out, b: wp.baseAddress!, ldb: inner,
-                              beta: 1, c: dxp.baseAddress!, ldc: inner)
-                }
-            }
-        }
+        // dx[N, in] += dy[N, out] . W[out, in]
+        BLAS.multiply(dy, rows: rows, by: weight, into: &dx, accumulate: true)
         guard let entry, let saved else { return }
         let r = entry.a.count / entry.inFeatures
         var du = [Float](repeating: 0, count: rows * r)

@@ -60,14 +60,7 @@ public enum LoRATrainer {
             total += losses.reduce(0, +)
             // dRows[c, D] = dLogits[c, V] . E[V, D]; scattered back to the rows the targets came from.
             var dRows = [Float](repeating: 0, count: chunk.count * d)
-            logits.withUnsafeBufferPointer { lp in
-                output.data.withUnsafeBufferPointer { ep in
-                    dRows.withUnsafeMutableBufferPointer { dp in
-                        BLAS.gemm(m: chunk.count, n: d, k: output.rows, a: lp.baseAddress!, lda: output.rows,
-                                  b: ep.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: d)
-                    }
-                }
-            }
+            BLAS.multiply(logits, rows: chunk.count, by: output, into: &dRows, accumulate: false)
             for (i, target) in chunk.enumerated() {
                 for j in 0..<d { dHidden[target.row * d + j] += dRows[i * d + j] }
             }

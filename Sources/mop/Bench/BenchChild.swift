@@ -27,12 +27,14 @@ final class BenchChild: @unchecked Sendable {
         }
     }
 
-    /// Starts `mop bench path --serve` with these settings; returns once the child has loaded the model.
-    init(_ path: String, settings: LatencyBenchmark.Settings, threads: Int?) throws {
+    /// Starts `mop bench path --serve` with these settings, holding the weights as `weights` says; returns once the
+    /// child has loaded the model.
+    init(_ path: String, settings: LatencyBenchmark.Settings, threads: Int?, weights: WeightStorage) throws {
         self.path = path
         var arguments = ["bench", path, "--serve", "--runs", "\(settings.runs)", "--warmup", "\(settings.warmup)",
                          "--prompt-tokens", "\(settings.promptTokens)", "--new-tokens", "\(settings.newTokens)"]
         if let threads { arguments += ["--threads", "\(threads)"] }
+        arguments += ["--weights", weights.rawValue]
         process = Process()
         // /proc/self/exe itself, not the path it links to: it is this very binary even when the file was replaced
         // (a rebuild or an upgrade during a long run), where the path would start another build or none.

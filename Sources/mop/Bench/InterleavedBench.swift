@@ -14,12 +14,13 @@ enum InterleavedBench {
         let runs: [InterleavedLatency.Run]
     }
 
-    static func measure(_ paths: [String], settings: LatencyBenchmark.Settings, threads: Int?) throws -> Outcome {
+    static func measure(_ paths: [String], settings: LatencyBenchmark.Settings, threads: Int?,
+                        weights: WeightStorage = .stored) throws -> Outcome {
         try settings.validate()
         var children: [BenchChild] = []
         defer { children.forEach { $0.stop() } }
         // Every model is loaded before the first run, so no load competes with a measured run.
-        for path in paths { children.append(try BenchChild(path, settings: settings, threads: threads)) }
+        for path in paths { children.append(try BenchChild(path, settings: settings, threads: threads, weights: weights)) }
         let names = paths.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
         let progress = ProgressReporter("bench (in turn: \(names))", total: settings.runs * paths.count, unit: "runs")
         var done = 0

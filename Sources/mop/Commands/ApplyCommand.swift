@@ -11,6 +11,7 @@ struct ApplyCommand: ParsableCommand {
         abstract: "Write the model that a structure.json describes, cut from the original model.")
 
     @Argument(help: "The original model: a GGUF file, or a Hugging Face directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "A structure.json written by mop prune (indices of the original model).") var structure: String
     @Option(help: "Output directory (created; must be new or empty).") var out: String
     @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
@@ -20,7 +21,7 @@ struct ApplyCommand: ParsableCommand {
         RunSupport.run(threads: nil) { communicator in
             guard communicator.isCoordinator else { return }
             let kept = try PruningStructure.load(path: structure)
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             try kept.validate(against: loaded.weights.config, file: structure)
             let directory = try OutputDirectory.prepare(out, resuming: false, create: true)
             let pruned = try ModelExport.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer,

@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
             """)
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "A second model, measured in turn with the first; ratios are compare / model.") var compare: String?
     @Option(help: "Runs, warm-up included.") var runs = 20
     @Option(help: "First runs dropped from the statistics.") var warmup = 10
@@ -50,7 +51,8 @@ struct BenchCommand: ParsableCommand {
                 let result = try measureHere()
                 return try json ? RunSupport.printJSON(result) : printTable([("model", model, result)], ratio: nil)
             }
-            let outcome = try InterleavedBench.measure([model, compare], settings: settings, threads: threads)
+            let outcome = try InterleavedBench.measure([model, compare], settings: settings, threads: threads,
+                                                       weights: weightOptions.weights)
             let (first, second, ratio) = (outcome.results[0], outcome.results[1], outcome.ratios[0])
             if json { return try RunSupport.printJSON(Comparison(model: first, compare: second, ratio: ratio, schedule: outcome.runs)) }
             printTable([("model", model, first), ("compare", compare, second)], ratio: ratio)
@@ -59,7 +61,7 @@ struct BenchCommand: ParsableCommand {
 
     /// The model, ready to time, and the prompt every run starts from.
     func loadGenerator() throws -> (Generator, [Int32]) {
-        let loaded = try ModelLoader.load(path: model)
+        let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
         let tokenizer = try loaded.tokenizer.map { try BPETokenizer($0, file: model) }
         let prompt = LatencyBenchmark.prompt(count: promptTokens, tokenizer: tokenizer,
                                              vocabSize: loaded.weights.config.vocabSize)

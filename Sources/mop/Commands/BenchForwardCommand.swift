@@ -8,6 +8,7 @@ struct BenchForwardCommand: ParsableCommand {
         abstract: "Prefill throughput of the scoring forward pass, against cblas_sgemm on the same products.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Tokens in the sequence.") var seqLen = 512
     @Option(help: "Text whose first tokens form the sequence (default: token ids 0, 1, 2, ...).") var text: String?
     @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
@@ -23,7 +24,7 @@ struct BenchForwardCommand: ParsableCommand {
         RunSupport.run(threads: threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
             try BenchmarkSequence.checkLength(seqLen, model: model)
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)
             if json { return try RunSupport.printJSON(result) }

@@ -10,6 +10,7 @@ struct BenchTrainCommand: ParsableCommand {
         discussion: "One sequence, every position a target; forward, backward, LoRA gradients and AdamW, as mop finetune.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Tokens in the sequence.") var seqLen = 512
     @Option(help: "Text whose first tokens form the sequence (default: token ids 0, 1, 2, ...).") var text: String?
     @Option(help: "LoRA rank.") var loraRank = 8
@@ -29,7 +30,7 @@ struct BenchTrainCommand: ParsableCommand {
             let lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
             try lora.validate(for: ModelLoader.describe(path: model).config, file: model)
             try BenchmarkSequence.checkLength(seqLen, model: model)
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs,
                                                    communicator: communicator)

@@ -37,6 +37,9 @@ struct EvalCommand: ParsableCommand {
         // Zero-shot, with --tasks.
         let tasks: [String: ZeroShotResult]?
         let average: ZeroShotMetrics.Average?
+        /// How the weight matrices were held (`--weights`), and each rank's peak resident memory (VmHWM) in bytes.
+        let weights: String
+        let peakResidentBytes: [Int]
     }
 
     var taskList: [ZeroShotTask] {
@@ -73,12 +76,14 @@ struct EvalCommand: ParsableCommand {
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit, maxLength: maxLength,
                 dedicatedCoordinator: cluster.dedicatedCoordinator, communicator: communicator)
+            let peaks = communicator.gather([Double((try? ProcessMemory.peak()) ?? 0)], root: 0).map { Int($0[0]) }
             guard communicator.isCoordinator else { return }
             let report = Report(model: model, ranks: communicator.size, seconds: Date().timeIntervalSince(start),
                                 file: ppl, perplexity: perplexity?.perplexity, tokens: perplexity?.tokens,
                                 windows: perplexity?.windows, seqLen: perplexity.map { _ in seqLen },
                                 tokensPerSecond: perplexity.map { Double($0.tokens) / $0.seconds },
-                                tasks: zeroShot?.tasks, average: zeroShot?.average)
+                                tasks: zeroShot?.tasks, average: zeroShot?.average,
+                                weights: cluster.weightOptions.weights.rawValue, peakResidentBytes: peaks)
             if json { return try RunSupport.printJSON(report) }
             if let p = perplexity {
                 RunSupport.printLine(String(format: "perplexity %.4f over %d tokens (%d windows of %d) in %.1f s, %.0f tokens/s",

@@ -10,6 +10,7 @@ struct FinetuneCommand: ParsableCommand {
         discussion: "Every rank trains on its share of each batch; one allreduce of the gradients per step keeps the ranks identical.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Alpaca JSONL (instruction, optional input, output).") var data: String
     @Option(help: "Output directory (created; must be new or empty).") var out: String
     @OptionGroup var options: FineTuneOptions
@@ -28,7 +29,7 @@ struct FinetuneCommand: ParsableCommand {
             // From the header alone, so a rank too large fails before the weights load.
             try options.lora.validate(for: ModelLoader.describe(path: model).config, file: model)
             let directory = try OutputDirectory.prepare(out, resuming: false, create: communicator.isCoordinator)
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let job = FineTuneJob(options: options, seed: seed, format: format, f16: f16)
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,

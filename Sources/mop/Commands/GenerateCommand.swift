@@ -7,6 +7,7 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate", abstract: "Generate text from a prompt with a KV cache (greedy, or sampled).")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Option(help: "The prompt text.") var prompt: String
     @Option(help: "Tokens to generate at most (fewer at EOS).") var maxNewTokens = 128
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
@@ -39,7 +40,7 @@ struct GenerateCommand: ParsableCommand {
         RunSupport.run(threads: threads) { communicator in
             // Generation is one sequential chain: rank 0 runs it, other ranks of an mpirun job have nothing to share.
             guard communicator.isCoordinator else { return }
-            let loaded = try ModelLoader.load(path: model)
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let tokenizer = try BPETokenizer(spec, file: model)
             let text = chat ? try ChatTemplate.wrap(prompt, template: spec.chatTemplate, file: model) : prompt

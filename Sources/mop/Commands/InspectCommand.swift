@@ -3,9 +3,10 @@ import Shared
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "inspect", abstract: "Print a model's architecture and parameter counts.")
+        commandName: "inspect", abstract: "Print a model's architecture, parameter counts and the memory its weights take.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
+    @OptionGroup var weightOptions: WeightOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
     struct Report: Encodable {
@@ -23,6 +24,10 @@ struct InspectCommand: ParsableCommand {
         let ropeTheta: Float
         let parameters: Int
         let nonEmbeddingParameters: Int
+        /// How the weight matrices are held (`--weights`), the bytes they take in memory and per parameter.
+        let weights: String
+        let bytesHeld: Int
+        let bytesPerParameter: Double
         /// The OpenBLAS kernel family this machine's products run with (`BLASKernel`).
         let blasKernel: String
     }
@@ -32,12 +37,16 @@ struct InspectCommand: ParsableCommand {
             let description = try ModelLoader.describe(path: model)
             guard communicator.isCoordinator else { return }
             let c = description.config
+            let held = try ModelLoader.load(path: model, storage: weightOptions.weights).weights.namedTensors()
+                .reduce(0) { $0 + $1.tensor.bytesHeld }
             let report = Report(model: model, format: description.format.rawValue, architecture: description.architecture,
                                 layers: c.layers.count, hidden: c.hidden, headDim: c.headDim,
                                 heads: c.layers.map(\.heads), kvHeads: c.layers.map(\.kvHeads),
                                 intermediate: c.layers.map(\.intermediate), vocab: c.vocabSize,
                                 tiedEmbeddings: c.tiedEmbeddings, ropeTheta: c.ropeTheta,
                                 parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters,
+                                weights: weightOptions.weights.rawValue, bytesHeld: held,
+                                bytesPerParameter: Double(held) / Double(max(1, c.parameters)),
                                 blasKernel: BLASKernel.coreName)
             if json { return try RunSupport.printJSON(report) }
             func summary(_ values: [Int]) -> String { Set(values).count == 1 ? "\(values[0]) in every layer" : "\(values)" }
@@ -50,6 +59,7 @@ struct InspectCommand: ParsableCommand {
                 intermediate:  \(summary(report.intermediate))
                 vocabulary:    \(report.vocab)\(report.tiedEmbeddings ? " (tied embeddings)" : "")
                 parameters:    \(report.parameters) (\(report.nonEmbeddingParameters) without embeddings)
+                weights held:  \(String(format: "%.1f MB", Double(report.bytesHeld) / 1e6)) \(report.weights), \(String(format: "%.2f", report.bytesPerParameter)) bytes per parameter
                 BLAS kernel:   \(report.blasKernel) (OpenBLAS)
                 """)
         }

@@ -221,7 +221,8 @@ struct PruneCommand: ParsableCommand {
             // Same shape as the pruned model, so the same latency: not measured twice.
             subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil))
         }
-        let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threads)
+        let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threads,
+                                weights: cluster.weightOptions.weights)
         let report = try job.run(subjects, original: original.config, tokenizer: spec, communicator: communicator)
         return (recovered?.report, report)
     }

@@ -9,6 +9,8 @@ struct EvaluationJob {
     let options: EvaluationOptions
     let dedicatedCoordinator: Bool
     let threads: Int?
+    /// How the latency children hold the weights (`--weights`).
+    let weights: WeightStorage
 
     /// A model to evaluate: its weights on every rank, and on rank 0 the file or directory that holds it (for the
     /// latency child; nil: latency not measured).
@@ -48,7 +50,7 @@ struct EvaluationJob {
         let timed = subjects.indices.filter { subjects[$0].benchPath != nil }
         if communicator.isCoordinator, let settings = options.bench, !timed.isEmpty {
             let outcome = try InterleavedBench.measure(timed.compactMap { subjects[$0].benchPath }, settings: settings,
-                                                       threads: threads)
+                                                       threads: threads, weights: weights)
             for (position, index) in timed.enumerated() {
                 models[index].latency = outcome.results[position]
                 models[index].latencyVsFirst = position == 0 ? nil : outcome.ratios[position - 1]

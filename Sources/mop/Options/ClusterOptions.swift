@@ -8,6 +8,7 @@ struct ClusterOptions: ParsableArguments {
     var broadcastWeights = false
     @Flag(help: "Rank 0 only coordinates: ranks 1... hold every shard (needs at least 2 ranks).")
     var dedicatedCoordinator = false
+    @OptionGroup var weightOptions: WeightOptions
 
     var source: ModelDistribution.Source { broadcastWeights ? .broadcast : .mapped }
 
@@ -20,7 +21,8 @@ struct ClusterOptions: ParsableArguments {
     /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there.
     func loadModel(_ path: String, _ communicator: any Communicator) throws -> ModelDistribution.Outcome {
         try requireScoringRank(communicator)
-        let outcome = try ModelDistribution.load(path: path, source: source, communicator: communicator)
+        let outcome = try ModelDistribution.load(path: path, source: source, storage: weightOptions.weights,
+                                                    communicator: communicator)
         if communicator.isCoordinator && communicator.size > 1 {
             let moved = outcome.source == .broadcast
                 ? String(format: "rank 0 broadcast %.1f MB of weights", Double(outcome.bytesBroadcast) / 1e6)

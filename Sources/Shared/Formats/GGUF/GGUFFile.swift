@@ -27,7 +27,8 @@ public final class GGUFFile: Sendable {
     public let alignment: Int
     /// Where the data section starts; tensor offsets in the header are relative to it.
     public let dataOffset: Int
-    private let mapped: MappedFile
+    /// The mapped file; stored weight matrices (`StoredMatrix`) read their rows from it.
+    let mapped: MappedFile
     private let tensorIndex: [String: Int]
 
     public static let magic: UInt32 = 0x4655_4747  // "GGUF" read as a little-endian UInt32
@@ -167,6 +168,15 @@ public final class GGUFFile: Sendable {
     /// The tensor's bytes, straight from the map (valid while this file is alive).
     public func rawBytes(of tensor: GGUFTensorInfo) throws -> UnsafeRawBufferPointer {
         try mapped.bytes(at: tensor.offset, length: tensor.byteCount, what: "tensor \(tensor.name) data")
+    }
+
+    /// A matrix tensor as `storage` holds it, or nil when it is not a matrix of a decodable type
+    /// (`dequantize` then says why).
+    public func matrix(_ tensor: GGUFTensorInfo, storage: WeightStorage) -> Tensor? {
+        guard tensor.shape.count == 2,
+              let matrix = StoredMatrix(source: mapped, offset: tensor.offset, type: tensor.type,
+                                        rows: tensor.shape[0], columns: tensor.shape[1]) else { return nil }
+        return storage.hold(matrix)
     }
 
     /// The tensor dequantized to Float, in its row-major `shape`.

@@ -1,8 +1,9 @@
 import Dispatch
 
 /// Loads a LLaMA-family model from a GGUF file of any `Architecture` (`llama`, `deci`, `qwen2`; per-layer head,
-/// KV-head and feed-forward counts as llama.cpp reads them). Weights are dequantized to fp32 and returned in the
-/// Hugging Face layout (Q/K un-permuted where the converter permuted them).
+/// KV-head and feed-forward counts as llama.cpp reads them). Weights are returned in the
+/// Hugging Face layout (Q/K un-permuted where the converter permuted them), the matrices kept as stored unless asked
+/// otherwise (`WeightStorage`).
 public enum GGUFModel {
     /// Hyper-parameter keys, after the `<architecture>.` prefix. Shared with `GGUFWriter`.
     enum Key {
@@ -22,11 +23,11 @@ public enum GGUFModel {
     }
 
     /// The model and, when the file has tokenizer metadata, its tokenizer.
-    public static func load(path: String) throws -> (weights: ModelWeights, tokenizer: TokenizerSpec?) {
+    public static func load(path: String, storage: WeightStorage = .stored) throws -> (weights: ModelWeights, tokenizer: TokenizerSpec?) {
         let file = try GGUFFile(path: path)
         // The tokenizer is cheap to check, so a bad one fails before seconds of dequantization.
         let tokenizer = try GGUFTokenizer.read(from: file)
-        return (try weights(of: file), tokenizer)
+        return (try weights(of: file, storage: storage), tokenizer)
     }
 
     /// The architecture described by the file's metadata (no tensor data is read).
@@ -124,8 +125,9 @@ public enum GGUFModel {
         return config
     }
 
-    /// Every tensor the config needs, dequantized, with Q/K rows in the Hugging Face order.
-    public static func weights(of file: GGUFFile) throws -> ModelWeights {
+    /// Every tensor the config needs, matrices held as `storage` says and vectors in fp32, with Q/K rows in the
+    /// Hugging Face order.
+    public static func weights(of file: GGUFFile, storage: WeightStorage = .stored) throws -> ModelWeights {
         let config = try config(of: file)
         let names = GGUFTensorNames(config.architecture)
         let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
@@ -142,7 +144,8 @@ public enum GGUFModel {
             let slots = GGUFResultSlots(base: buffer.baseAddress)
             DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
                 slots.base?[index] = Result {
-                    let tensor = try file.dequantize(jobs[index].info)
+                    let info = jobs[index].info
+                    let tensor = try file.matrix(info, storage: storage) ?? file.dequantize(info)
                     try TensorInventory.checkFinite(tensor, name: jobs[index].info.name, file: file.path)
                     return tensor
                 }

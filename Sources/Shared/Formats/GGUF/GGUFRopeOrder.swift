@@ -38,6 +38,19 @@ public enum GGUFRopeOrder {
     private static func reorder(_ matrix: Tensor, heads: Int, headDim: Int, toGGUF: Bool) -> Tensor {
         precondition(matrix.rows == heads * headDim && headDim % 2 == 0, "Q/K matrix \(matrix.shape) is not \(heads) heads of \(headDim) rows")
         let cols = matrix.cols, half = headDim / 2
+        if let stored = matrix.stored {
+            // Row `to` of the result reads row `from` of the matrix.
+            var from = [Int](repeating: 0, count: matrix.rows)
+            for h in 0..<heads {
+                for i in 0..<half {
+                    for j in 0..<2 {
+                        let gguf = h * headDim + 2 * i + j, hf = h * headDim + j * half + i
+                        if toGGUF { from[gguf] = hf } else { from[hf] = gguf }
+                    }
+                }
+            }
+            return Tensor(stored: stored.gatheringRows(from))
+        }
         var data = [Float](repeating: 0, count: matrix.count)
         matrix.data.withUnsafeBufferPointer { source in
             data.withUnsafeMutableBufferPointer { target in

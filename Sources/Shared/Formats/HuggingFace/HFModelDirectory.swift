@@ -14,14 +14,15 @@ public enum HFModelDirectory {
     /// The tokenizer file of the directory at `path`, for the tokenizer loader.
     public static func tokenizerPath(in path: String) -> String { join(path, tokenizerName) }
 
-    /// Loads config.json and the weights (converted to fp32). A single `model.safetensors` wins over an index,
+    /// Loads config.json and the weights (matrices held as `storage` says). A single `model.safetensors` wins over an index,
     /// as in transformers. A tensor the config does not call for is an error (TensorInventory).
-    public static func load(path: String) throws -> ModelWeights {
-        try loadWithSpecialTokens(path: path).weights
+    public static func load(path: String, storage: WeightStorage = .stored) throws -> ModelWeights {
+        try loadWithSpecialTokens(path: path, storage: storage).weights
     }
 
     /// Like `load(path:)`, also returning the special token ids config.json carries.
-    public static func loadWithSpecialTokens(path: String) throws -> (weights: ModelWeights, specialTokens: HFSpecialTokenIds) {
+    public static func loadWithSpecialTokens(path: String, storage: WeightStorage = .stored) throws
+        -> (weights: ModelWeights, specialTokens: HFSpecialTokenIds) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw MopError(file: path, "not a model directory")
@@ -38,10 +39,10 @@ public enum HFModelDirectory {
         let stored: [String]
         if FileManager.default.fileExists(atPath: weightsPath) {
             let file = try SafetensorsFile(path: weightsPath)
-            (source, sourcePath, stored) = (file.tensor(named:), weightsPath, file.names)
+            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: storage) }, weightsPath, file.names)
         } else if FileManager.default.fileExists(atPath: indexPath) {
             let index = try SafetensorsIndex(path: indexPath)
-            (source, sourcePath, stored) = (index.tensor(named:), indexPath, index.weightMap.keys.sorted())
+            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: storage) }, indexPath, index.weightMap.keys.sorted())
         } else {
             throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
         }

@@ -136,14 +136,20 @@ public final class SafetensorsFile: Sendable {
         index[name].map { entries[$0] }
     }
 
-    /// The tensor `name` converted to fp32, or nil when the file has no such tensor.
-    public func tensor(named name: String) throws -> Tensor? {
+    /// The tensor `name` (a matrix held as `storage` says, anything else in fp32), or nil when the file has no
+    /// such tensor.
+    public func tensor(named name: String, storage: WeightStorage = .fp32) throws -> Tensor? {
         guard let entry = entry(named: name) else { return nil }
-        return try tensor(entry)
+        return try tensor(entry, storage: storage)
     }
 
-    /// Converts one entry of this file to fp32.
-    public func tensor(_ entry: SafetensorsEntry) throws -> Tensor {
+    /// One entry of this file: a matrix held as `storage` says, anything else converted to fp32.
+    public func tensor(_ entry: SafetensorsEntry, storage: WeightStorage = .fp32) throws -> Tensor {
+        if entry.shape.count == 2, storage != .fp32,
+           let matrix = StoredMatrix(source: file, offset: entry.byteRange.lowerBound, type: entry.dtype.ggufType,
+                                     rows: entry.shape[0], columns: entry.shape[1]) {
+            return storage.hold(matrix)
+        }
         let raw = try file.bytes(at: entry.byteRange.lowerBound, length: entry.byteRange.count, what: "tensor \(entry.name)")
         let data = [Float](unsafeUninitializedCapacity: entry.count) { buffer, initialized in
             entry.dtype.decode(raw, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<entry.count]))

@@ -13,6 +13,15 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
         }
     }
 
+    /// The same encoding as a ggml tensor type (both little-endian).
+    public var ggufType: GGUFTensorType {
+        switch self {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        }
+    }
+
     /// The `torch_dtype` name transformers uses for this type in config.json.
     public var torchName: String {
         switch self {

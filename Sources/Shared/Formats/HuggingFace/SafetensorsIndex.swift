@@ -45,10 +45,10 @@ public struct SafetensorsIndex: Sendable {
         self.shards = shards
     }
 
-    /// The tensor `name` converted to fp32, or nil when the index does not list it.
-    public func tensor(named name: String) throws -> Tensor? {
+    /// The tensor `name` (a matrix held as `storage` says), or nil when the index does not list it.
+    public func tensor(named name: String, storage: WeightStorage = .fp32) throws -> Tensor? {
         guard let shard = weightMap[name], let file = shards[shard] else { return nil }
-        return try file.tensor(named: name)
+        return try file.tensor(named: name, storage: storage)
     }
 
     /// Every tensor the index lists, converted to fp32.

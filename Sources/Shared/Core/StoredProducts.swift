@@ -1,0 +1,65 @@
+/// Products with a weight matrix kept as stored (`StoredMatrix`). Many token rows: the matrix is decoded one panel of
+/// rows at a time (on every thread) and each panel goes through `cblas_sgemm`, so the values and the products are
+/// those of the fp32 path and only a panel of fp32 ever exists. One token row (decoding): a fused decode-and-dot per
+/// weight row, which reads the stored bytes once instead of writing and re-reading fp32.
+enum StoredProducts {
+    /// fp32 bytes of one decoded panel. Large enough that sgemm sees wide products, small next to any model.
+    static let panelBytes = 4 << 20
+
+    /// Rows of `weight` per panel: at least 64, so a wide matrix still gives sgemm a real product.
+    static func panelRows(_ weight: StoredMatrix) -> Int {
+        min(weight.rows, max(64, panelBytes / (weight.columns * MemoryLayout<Float>.size)))
+    }
+
+    /// y[rows, out] = x[rows, in] . W[out, in]^T + beta * y (`panelRows` only for tests).
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: StoredMatrix, beta: Float,
+                       into y: UnsafeMutablePointer<Float>, panelRows: Int? = nil) {
+        let out = weight.rows, inner = weight.columns
+        if rows == 1 {
+            matrixVector(weight, x: x, beta: beta, into: y)
+            return
+        }
+        let panelRows = panelRows ?? Self.panelRows(weight)
+        var panel = [Float](repeating: 0, count: panelRows * inner)
+        panel.withUnsafeMutableBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            for start in stride(from: 0, to: out, by: panelRows) {
+                let n = min(panelRows, out - start)
+                weight.decodeRowsInParallel(start..<(start + n), into: p)
+                BLAS.gemmTransposedB(m: rows, n: n, k: inner, a: x, lda: inner, b: p, ldb: inner, beta: beta,
+                                     c: y + start, ldc: out)
+            }
+        }
+    }
+
+    /// y[rows, in] = x[rows, out] . W[out, in] + beta * y: the input gradient of a frozen stored layer. Panels split
+    /// the sum over `out`, so it adds in another order than one product over the fp32 matrix (last bits only).
+    static func multiply(_ x: UnsafePointer<Float>, rows: Int, weight: StoredMatrix, beta: Float,
+                         into y: UnsafeMutablePointer<Float>) {
+        let out = weight.rows, inner = weight.columns
+        let panelRows = panelRows(weight)
+        var panel = [Float](repeating: 0, count: panelRows * inner)
+        panel.withUnsafeMutableBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            for start in stride(from: 0, to: out, by: panelRows) {
+                let n = min(panelRows, out - start)
+                weight.decodeRowsInParallel(start..<(start + n), into: p)
+                BLAS.gemm(m: rows, n: inner, k: n, a: x + start, lda: out, b: p, ldb: inner,
+                          beta: start == 0 ? beta : 1, c: y, ldc: inner)
+            }
+        }
+    }
+
+    /// y[out] = W[out, in] . x[in] + beta * y, one fused decode-and-dot per row, rows split among the threads.
+    static func matrixVector(_ weight: StoredMatrix, x: UnsafePointer<Float>, beta: Float, into y: UnsafeMutablePointer<Float>) {
+        let out = weight.rows
+        let threads = max(1, min(BLAS.threads, out / 64))
+        let per = (out + threads - 1) / threads
+        let input = SendablePointer(UnsafeMutablePointer(mutating: x)), output = SendablePointer(y)
+        VectorMath.parallelFor(threads) { worker in
+            let start = worker * per, end = min(out, start + per)
+            guard start < end else { return }
+            RowDot.rows(weight, start..<end, x: input.pointer, beta: beta, into: output.pointer)
+        }
+    }
+}
