@@ -13,7 +13,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Shared", dependencies: ["CMPI", "CBLAS"]),
+        // Run-time-dispatched SIMD kernels for quantized weight rows (baseline / AVX2 / AVX-512 in one binary).
+        .target(name: "CKernels"),
+        .target(name: "Shared", dependencies: ["CMPI", "CBLAS", "CKernels"]),
         .target(name: "Coordinator", dependencies: ["Shared"]),
         .target(name: "Worker", dependencies: ["Shared"]),
         .executableTarget(
@@ -23,7 +25,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS"], exclude: ["Fixtures"]),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS", "CKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Shared"]),
         // Runs the built `mop` executable (and mpirun) as subprocesses.

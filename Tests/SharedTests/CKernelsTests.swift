@@ -1,0 +1,227 @@
+import CKernels
+import XCTest
+@testable import Shared
+
+/// The C kernels against the Swift dequantizer, bit for bit, and every ISA variant against the baseline one.
+/// Rows come from the gguf-py fixture (Fixtures/quant-blocks.json) and from seeded random bytes with sane f16 scales.
+/// Variants the CPU lacks are skipped; nothing depends on the CPU model or on timing.
+final class CKernelsTests: XCTestCase {
+    static let types: [GGUFTensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K,
+                                          .q5_K, .q6_K]
+    static let isaNames = ["baseline", "avx2", "avx512"]
+
+    /// The variants this CPU runs (baseline always).
+    static var isas: [Int32] { (0..<3).filter { mop_isa_available($0) != 0 } }
+
+    /// Byte offsets of the f16 scales in one block of `type`.
+    static func scaleOffsets(_ type: GGUFTensorType) -> [Int] {
+        switch type {
+        case .q8_0, .q4_0, .q5_0: [0]
+        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
+        case .q2_K: [80, 82]
+        case .q3_K: [108]
+        case .q6_K: [208]
+        default: []
+        }
+    }
+
+    /// `rows` random rows of `count` elements of `type`: random quants; scales are small finite f16s, some of them
+    /// subnormal or -0 to exercise the conversion; F16 elements avoid only infinities and NaNs.
+    static func randomRows(_ type: GGUFTensorType, count: Int, rows: Int = 1, seed: UInt64) -> [UInt8] {
+        var rng = SeededRandom(seed: seed)
+        let blocks = rows * count / type.blockSize
+        var bytes = (0..<blocks * type.blockBytes).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        func put(_ value: UInt16, at offset: Int) {
+            bytes[offset] = UInt8(value & 0xFF)
+            bytes[offset + 1] = UInt8(value >> 8)
+        }
+        switch type {
+        case .f32:
+            for i in 0..<rows * count {
+                let bits = rng.uniform(4).bitPattern
+                for k in 0..<4 { bytes[4 * i + k] = UInt8(truncatingIfNeeded: bits >> (8 * k)) }
+            }
+        case .f16:
+            for i in 0..<rows * count {
+                var bits = UInt16(truncatingIfNeeded: rng.next())
+                if bits & 0x7C00 == 0x7C00 { bits &= ~0x4000 }
+                put(bits, at: 2 * i)
+            }
+        case .bf16:
+            for i in 0..<rows * count { put(UInt16(rng.uniform(8).bitPattern >> 16), at: 2 * i) }
+        default:
+            for block in 0..<blocks {
+                for offset in scaleOffsets(type) {
+                    let value: UInt16
+                    switch block % 11 {
+                    case 3: value = 0x8000  // -0
+                    case 7: value = UInt16(truncatingIfNeeded: rng.next()) & 0x83FF  // subnormal
+                    default: value = Float16(rng.uniform(0.05)).bitPattern
+                    }
+                    put(value, at: block * type.blockBytes + offset)
+                }
+            }
+        }
+        return bytes
+    }
+
+    /// The fixture's row of `type` (F16/BF16 rows are 8 elements; the others 96 or 768).
+    static func fixtureRow(_ type: GGUFTensorType) -> (bytes: [UInt8], count: Int)? {
+        guard let entry = GGUFQuantFixtureTests.fixture.cases.first(where: { $0.type == type.name }) else { return nil }
+        return (GGUFQuantFixtureTests.hex(entry.bytes), entry.count)
+    }
+
+    /// Every row to test for `type`: the fixture's (if any) and random ones.
+    static func rows(_ type: GGUFTensorType) -> [(bytes: [UInt8], count: Int)] {
+        var rows = [(randomRows(type, count: 768, seed: 7 + UInt64(type.rawValue)), 768),
+                    (randomRows(type, count: 256, seed: 99 + UInt64(type.rawValue)), 256)]
+        if let fixture = fixtureRow(type) { rows.append(fixture) }
+        return rows
+    }
+
+    static func swiftDequantize(_ bytes: [UInt8], _ type: GGUFTensorType, _ count: Int) throws -> [Float] {
+        try bytes.withUnsafeBytes { try GGUFDequantize.dequantize($0, type: type, count: count, file: "test") }
+    }
+
+    static func vector(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<count).map { _ in rng.uniform(1) }
+    }
+
+    func testEveryVariantDequantizesBitEqualToSwift() throws {
+        for type in Self.types {
+            for (bytes, count) in Self.rows(type) {
+                let expected = try Self.swiftDequantize(bytes, type, count).map(\.bitPattern)
+                for isa in Self.isas {
+                    var out = [Float](repeating: .nan, count: count)
+                    let status = bytes.withUnsafeBytes { mop_dequantize_row_isa(isa, Int32(type.rawValue), $0.baseAddress, Int64(count), &out) }
+                    XCTAssertEqual(status, 0)
+                    let differing = zip(out.map(\.bitPattern), expected).filter { $0 != $1 }.count
+                    XCTAssertEqual(differing, 0, "\(type.name) \(Self.isaNames[Int(isa)]), \(count) elements")
+                }
+            }
+        }
+    }
+
+    func testDispatchedDequantizeMatchesSwift() throws {
+        for type in Self.types {
+            let (bytes, count) = Self.rows(type)[0]
+            var out = [Float](repeating: .nan, count: count)
+            let ok = bytes.withUnsafeBytes { QuantKernels.dequantizeRow(type: type, $0.baseAddress!, count: count, into: &out) }
+            XCTAssertTrue(ok)
+            XCTAssertEqual(out.map(\.bitPattern), try Self.swiftDequantize(bytes, type, count).map(\.bitPattern), type.name)
+        }
+    }
+
+    func testDotIsBitEqualAcrossVariantsAndCloseToFloat64() throws {
+        for type in Self.types {
+            for (bytes, count) in Self.rows(type) {  // F16/BF16 fixture rows of 8 elements take the tail path
+                let weights = try Self.swiftDequantize(bytes, type, count)
+                let x = Self.vector(count, seed: 5)
+                var exact = 0.0, magnitude = 0.0
+                for i in 0..<count {
+                    exact += Double(weights[i]) * Double(x[i])
+                    magnitude += abs(Double(weights[i]) * Double(x[i]))
+                }
+                let base = bytes.withUnsafeBytes { mop_dot_row_isa(0, Int32(type.rawValue), $0.baseAddress, x, Int64(count)) }
+                XCTAssertLessThanOrEqual(abs(Double(base) - exact), 1e-5 * magnitude + 1e-30, "\(type.name) \(count)")
+                for isa in Self.isas {
+                    let dot = bytes.withUnsafeBytes { mop_dot_row_isa(isa, Int32(type.rawValue), $0.baseAddress, x, Int64(count)) }
+                    XCTAssertEqual(dot.bitPattern, base.bitPattern, "\(type.name) \(Self.isaNames[Int(isa)]) \(count)")
+                }
+                let dispatched = bytes.withUnsafeBytes { QuantKernels.dot(type: type, $0.baseAddress!, x, count: count) }
+                XCTAssertEqual(dispatched?.bitPattern, base.bitPattern, type.name)
+            }
+        }
+    }
+
+    /// The documented order: lane i % 16, then the pairwise tree. Lane k holds k + 1 (k < 15) and lane 15 holds 2^24,
+    /// so the tree's (0 + 8) + (4 + 12)... sums differ from a left-to-right sum in the last bits.
+    func testDotFollowsTheDocumentedOrder() {
+        var w = [Float](repeating: 0, count: 32), x = [Float](repeating: 1, count: 32)
+        for k in 0..<15 { w[k] = Float(k + 1) + 0.25 }
+        w[15] = 16_777_216
+        x[16] = 0
+        var lanes = w.prefix(16).map { $0 }
+        for k in 0..<8 { lanes[k] += lanes[k + 8] }
+        for k in 0..<4 { lanes[k] += lanes[k + 4] }
+        for k in 0..<2 { lanes[k] += lanes[k + 2] }
+        let expected = lanes[0] + lanes[1]
+        for isa in Self.isas {
+            XCTAssertEqual(mop_dot_row_isa(isa, 0, w, x, 32).bitPattern, expected.bitPattern, Self.isaNames[Int(isa)])
+        }
+    }
+
+    /// Products are rounded before they are added: 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11, so lane 0 ends at exactly
+    /// 2^-11; a fused multiply-add would keep the 2^-24.
+    func testNoFusedMultiplyAdd() {
+        var w = [Float](repeating: 0, count: 32), x = [Float](repeating: 0, count: 32)
+        w[0] = 1
+        x[0] = -1
+        w[16] = 1 + 0x1p-12
+        x[16] = 1 + 0x1p-12
+        for isa in Self.isas {
+            XCTAssertEqual(mop_dot_row_isa(isa, 0, w, x, 32), 0x1p-11, Self.isaNames[Int(isa)])
+        }
+    }
+
+    func testMatvecEqualsPerRowDots() {
+        let n = 512, count = 7
+        let x = Self.vector(n, seed: 11)
+        let selection: [Int32] = [6, 0, 3, 3, 1, 5, 2, 4, 6]
+        for type in Self.types {
+            let matrix = Self.randomRows(type, count: n, rows: count, seed: 21 + UInt64(type.rawValue))
+            let rowBytes = type.byteCount(elements: n)!
+            matrix.withUnsafeBytes { raw in
+                let base = raw.baseAddress!
+                for isa in Self.isas {
+                    let dots = (0..<count).map { mop_dot_row_isa(isa, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
+                    var all = [Float](repeating: .nan, count: count)
+                    XCTAssertEqual(mop_matvec_isa(isa, Int32(type.rawValue), base, Int64(rowBytes), nil, Int64(count), x, Int64(n), &all), 0)
+                    XCTAssertEqual(all.map(\.bitPattern), dots.map(\.bitPattern), "\(type.name) \(Self.isaNames[Int(isa)])")
+                    var picked = [Float](repeating: .nan, count: selection.count)
+                    XCTAssertEqual(mop_matvec_isa(isa, Int32(type.rawValue), base, Int64(rowBytes), selection,
+                                                  Int64(selection.count), x, Int64(n), &picked), 0)
+                    XCTAssertEqual(picked.map(\.bitPattern), selection.map { dots[Int($0)].bitPattern },
+                                   "\(type.name) \(Self.isaNames[Int(isa)]) with rows")
+                }
+                var dispatched = [Float](repeating: .nan, count: count)
+                XCTAssertTrue(QuantKernels.matvec(type: type, base: base, rowBytes: rowBytes, rows: nil, count: count,
+                                                  x: x, n: n, y: &dispatched))
+                let expected = (0..<count).map { mop_dot_row_isa(0, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
+                XCTAssertEqual(dispatched.map(\.bitPattern), expected.map(\.bitPattern), type.name)
+            }
+        }
+    }
+
+    func testUnsupportedTypesAreRefused() {
+        let bytes = [UInt8](repeating: 0, count: 4096), x = [Float](repeating: 1, count: 256)
+        var out = [Float](repeating: 7, count: 256)
+        for type in GGUFTensorType.allCases where !Self.types.contains(type) {
+            XCTAssertFalse(QuantKernels.supports(type), type.name)
+            XCTAssertEqual(mop_dequantize_row(Int32(type.rawValue), bytes, 256, &out), -1, type.name)
+            XCTAssertTrue(mop_dot_row(Int32(type.rawValue), bytes, x, 256).isNaN, type.name)
+            bytes.withUnsafeBytes { raw in
+                XCTAssertFalse(QuantKernels.dequantizeRow(type: type, raw.baseAddress!, count: 256, into: &out))
+                XCTAssertNil(QuantKernels.dot(type: type, raw.baseAddress!, x, count: 256))
+                XCTAssertFalse(QuantKernels.matvec(type: type, base: raw.baseAddress!, rowBytes: 256, rows: nil, count: 1,
+                                                   x: x, n: 256, y: &out))
+            }
+            for isa in Self.isas {
+                XCTAssertEqual(mop_dequantize_row_isa(isa, Int32(type.rawValue), bytes, 256, &out), -1)
+            }
+        }
+        XCTAssertEqual(out, [Float](repeating: 7, count: 256), "untouched")
+        XCTAssertEqual(mop_dequantize_row(-1, bytes, 256, &out), -1)
+        XCTAssertEqual(mop_dequantize_row(1000, bytes, 256, &out), -1)
+    }
+
+    func testChosenVariantIsAvailable() {
+        let isa = QuantKernels.isa
+        let index = try? XCTUnwrap(Self.isaNames.firstIndex(of: isa), isa)
+        XCTAssertNotNil(index)
+        if let index { XCTAssertNotEqual(mop_isa_available(Int32(index)), 0) }
+        XCTAssertEqual(mop_isa_available(-1), 0)
+        XCTAssertEqual(mop_isa_available(3), 0)
+    }
+}
