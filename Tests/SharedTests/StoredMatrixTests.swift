@@ -73,6 +73,12 @@ final class StoredMatrixTests: XCTestCase {
         XCTAssertEqual(pruned.shape, [2, 32])
         XCTAssertEqual(pruned.data, reference.data)
         XCTAssertEqual(pruned, reference)
+        // One token's product (the fused decode-and-dot) and several tokens' (panels) over the lists.
+        var random = SeededRandom(seed: 10)
+        for rows in [1, 4] {
+            let x = (0..<(rows * 32)).map { _ in random.uniform(1) }
+            assertClose(BLAS.linear(x, rows: rows, pruned), BLAS.linear(x, rows: rows, reference))
+        }
         // Q/K rows in GGUF order are a row list too.
         let permuted = GGUFRopeOrder.toHF(stored, heads: 2, headDim: 6)
         XCTAssertNotNil(permuted.stored)

@@ -1,41 +1,36 @@
-/// Dot products of stored weight rows with one fp32 vector: the matrix-vector products of decoding a token.
-/// The sum runs in 16 fp32 lanes (lane = element mod 16) reduced in a fixed tree, so the result does not depend on
-/// the CPU or on how rows are split among threads.
+/// Dot products of stored weight rows with one fp32 vector: the matrix-vector products of decoding a token, fused
+/// with the decoding in the CKernels (`QuantKernels.matvec`), so a row's bytes are read once and no fp32 row is
+/// written. The sum runs in a fixed order (16 lanes, then a fixed tree), whatever the CPU or the split of rows
+/// among threads.
 enum RowDot {
     /// y[r] = W[r] . x + beta * y[r] for r in `range`; x has `weight.columns` elements.
     static func rows(_ weight: StoredMatrix, _ range: Range<Int>, x: UnsafePointer<Float>, beta: Float,
                      into y: UnsafeMutablePointer<Float>) {
-        var row = [Float](repeating: 0, count: weight.columns)
-        var scratch = [Float](repeating: 0, count: weight.columnIndex == nil ? 0 : weight.storedColumns)
-        row.withUnsafeMutableBufferPointer { rp in
-            scratch.withUnsafeMutableBufferPointer { sp in
-                for r in range {
-                    weight.decodeRows(r..<(r + 1), into: rp.baseAddress!, scratch: sp.baseAddress ?? rp.baseAddress!)
-                    let dot = dot16(rp.baseAddress!, x, count: weight.columns)
-                    y[r] = beta == 0 ? dot : dot + beta * y[r]
+        guard !range.isEmpty else { return }
+        // Dropped columns read a zero input: the stored row is summed whole, the kept columns where they are stored.
+        var scattered = [Float](repeating: 0, count: weight.columnIndex == nil ? 0 : weight.storedColumns)
+        if let columns = weight.columnIndex {
+            for (j, column) in columns.enumerated() { scattered[Int(column)] = x[j] }
+        }
+        var dots = [Float](repeating: 0, count: range.count)
+        // Without a row list, rows are consecutive from the range's first.
+        let base = weight.storedRowBytes(weight.rowIndex == nil ? range.lowerBound : 0)
+        scattered.withUnsafeBufferPointer { sp in
+            dots.withUnsafeMutableBufferPointer { dp in
+                // An empty array's buffer may still have an address: choose by the list, not by nil.
+                let input = weight.columnIndex == nil ? x : UnsafePointer(sp.baseAddress!)
+                func run(_ rows: UnsafePointer<Int32>?) {
+                    let done = QuantKernels.matvec(type: weight.type, base: base, rowBytes: weight.rowBytes, rows: rows,
+                                                   count: range.count, x: input, n: weight.storedColumns, y: dp.baseAddress!)
+                    precondition(done, "no kernel for \(weight.type.name)")  // StoredMatrix holds decodable types only
+                }
+                if let rowIndex = weight.rowIndex {
+                    rowIndex.withUnsafeBufferPointer { run($0.baseAddress! + range.lowerBound) }
+                } else {
+                    run(nil)
                 }
             }
         }
-    }
-
-    /// w . x in 16 lanes, then lanes 0-7 + 8-15, 0-3 + 4-7, 0-1 + 2-3, 0 + 1.
-    @inline(__always)
-    static func dot16(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD16<Float>.zero
-        var i = 0
-        while i + 16 <= count {
-            let a = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD16<Float>.self)
-            let b = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
-            lanes += a * b
-            i += 16
-        }
-        while i < count {
-            lanes[i % 16] += w[i] * x[i]
-            i += 1
-        }
-        let eight = lanes.lowHalf + lanes.highHalf
-        let four = eight.lowHalf + eight.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
+        for (i, r) in range.enumerated() { y[r] = beta == 0 ? dots[i] : dots[i] + beta * y[r] }
     }
 }

@@ -24,7 +24,7 @@ public struct StoredMatrix: @unchecked Sendable {
     /// A [rows, columns] matrix of `type` whose row 0 starts at `offset` in `source`; nil when the type cannot be
     /// decoded or a row is not whole blocks. The caller has checked that the bytes lie inside `source`.
     public init?(source: MappedFile, offset: Int, type: GGUFTensorType, rows: Int, columns: Int) {
-        guard type.isDequantizable, rows > 0, columns > 0, let rowBytes = type.byteCount(elements: columns),
+        guard type.isDequantizable, QuantKernels.supports(type), rows > 0, columns > 0, let rowBytes = type.byteCount(elements: columns),
               let total = CheckedSize.product([rowBytes, rows]), offset >= 0, total <= source.count - offset else { return nil }
         self.init(source: source, offset: offset, type: type, storedRows: rows, storedColumns: columns,
                   rowBytes: rowBytes, rowIndex: nil, columnIndex: nil)
@@ -66,12 +66,19 @@ public struct StoredMatrix: @unchecked Sendable {
             let source = storedRowBytes(storedRow(row))
             let target = out + i * columns
             guard let columnIndex else {
-                GGUFDequantize.decodeRow(source, type: type, count: storedColumns, into: target)
+                decodeRow(source, into: target)
                 continue
             }
-            GGUFDequantize.decodeRow(source, type: type, count: storedColumns, into: scratch)
+            decodeRow(source, into: scratch)
             for (j, column) in columnIndex.enumerated() { target[j] = scratch[Int(column)] }
         }
+    }
+
+    /// One stored row through the CKernels (the same values as `GGUFDequantize`, tested bit for bit).
+    @inline(__always)
+    private func decodeRow(_ source: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+        let done = QuantKernels.dequantizeRow(type: type, source, count: storedColumns, into: out)
+        precondition(done, "no kernel for \(type.name)")  // the initializer admits decodable types only
     }
 
     /// Decodes rows `range` into `out` ([range.count, columns]) on every thread.

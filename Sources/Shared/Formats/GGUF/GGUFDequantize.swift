@@ -27,15 +27,6 @@ public enum GGUFDequantize {
         }
     }
 
-    /// Decodes one row of `count` elements (whole blocks of a dequantizable `type`) from `source` into `out`; the
-    /// caller has checked both sizes. `StoredMatrix` decodes its panels through here.
-    public static func decodeRow(_ source: UnsafeRawPointer, type: GGUFTensorType, count: Int,
-                                 into out: UnsafeMutablePointer<Float>) {
-        let bytes = count / type.blockSize * type.blockBytes
-        decode(UnsafeRawBufferPointer(start: source, count: bytes), type: type,
-               into: UnsafeMutableBufferPointer(start: out, count: count))
-    }
-
     /// Asks Linux to back a large fresh output with 2 MB pages. Decoding is fast (1-2 GB/s of Q4_K in, 5-12 GB/s of
     /// floats out), so first-touch faults of 4 kB output pages took most of the time: 7 GB of fp32 for a 1.5B model
     /// is 1.7 million faults. Where transparent huge pages are `madvise`-only (the common default) this cuts them 512-fold;
