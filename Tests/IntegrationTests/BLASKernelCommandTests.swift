@@ -22,4 +22,21 @@ final class BLASKernelCommandTests: XCTestCase {
         // Every x86-64 OpenBLAS build has the Haswell kernels; the user's choice is not overridden.
         XCTAssertEqual(try kernel(coreType: "Haswell"), "Haswell")
     }
+
+    /// mop's own kernels run the widest instruction set the CPU has, and MOP_KERNEL_ISA chooses a narrower one.
+    func testMopKernelsRunTheWidestInstructionSetUnlessToldOtherwise() throws {
+        func isa(_ forced: String?) throws -> String {
+            let output = try MopProcess.run(["inspect", try RealInputs.smolLM2(), "--json"],
+                                            environment: forced.map { ["MOP_KERNEL_ISA": $0] } ?? [:])
+            XCTAssertEqual(output.status, 0, output.stderr)
+            return try XCTUnwrap(output.json?["kernel_isa"] as? String, output.stdout)
+        }
+        let flags = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let widest = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx2", "fma", "f16c"].allSatisfy(flags.contains) ? "avx512"
+            : ["avx2", "fma", "f16c"].allSatisfy(flags.contains) ? "avx2" : "baseline"
+        XCTAssertEqual(try isa(nil), widest)
+        XCTAssertEqual(try isa("baseline"), "baseline")
+        XCTAssertEqual(try isa("no-such-isa"), widest)
+    }
 }

@@ -40,11 +40,12 @@ final class BenchTests: XCTestCase {
         let first = try XCTUnwrap(json["model"] as? [String: Any]), second = try XCTUnwrap(json["compare"] as? [String: Any])
         let ratio = try XCTUnwrap(json["ratio"] as? [String: Any])
         let perModel = Self.metrics + ["latency_min_seconds", "latency_max_seconds", "run_seconds", "runs", "warmup",
-                                       "prompt_tokens", "new_tokens", "threads", "blas_kernel"]
+                                       "prompt_tokens", "new_tokens", "threads", "blas_kernel", "kernel_isa"]
         for side in [first, second] {
             XCTAssertEqual(Set(side.keys), Set(perModel))
             XCTAssertEqual(side["blas_kernel"] as? String, first["blas_kernel"] as? String)
             XCTAssertNotEqual(side["blas_kernel"] as? String, "unknown")
+            XCTAssertTrue(["avx512", "avx2", "baseline"].contains(side["kernel_isa"] as? String ?? ""))
             XCTAssertEqual(side["runs"] as? Int, 6)
             XCTAssertEqual(side["warmup"] as? Int, 2)
             XCTAssertEqual(side["prompt_tokens"] as? Int, 12)

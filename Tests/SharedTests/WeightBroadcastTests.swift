@@ -26,10 +26,11 @@ final class WeightBroadcastTests: XCTestCase {
         for config in [TinyConfigs.nonUniform, scaled] {
             let loaded = model(config)
             let (sent, bytes) = try recorded(loaded)
-            // The header, then every tensor once.
-            XCTAssertEqual(sent.count, 1 + ModelWeights.expectedShapes(config).count)
+            // The header, then every tensor once: its encoding, then its values.
+            let tensorCount = ModelWeights.expectedShapes(config).count
+            XCTAssertEqual(sent.count, 1 + 2 * tensorCount)
             XCTAssertEqual(bytes, sent.map(\.count).reduce(0, +))
-            XCTAssertEqual(bytes - sent[0].count, 4 * config.parameters)
+            XCTAssertEqual(bytes - sent[0].count, 4 * config.parameters + 4 * tensorCount)
             let receiver = ScriptedCommunicator(rank: 1, size: 2, receiving: sent)
             let received = try WeightBroadcast.share(nil, checksum: nil, communicator: receiver)
             XCTAssertEqual(received.model.weights, loaded.weights)
@@ -38,6 +39,32 @@ final class WeightBroadcastTests: XCTestCase {
             XCTAssertEqual(received.checksum, ModelChecksum.of(loaded.weights))
             XCTAssertEqual(received.bytes, bytes)
         }
+    }
+
+    /// Matrices kept as stored cross as their stored bytes (F16 here: 2 bytes a weight) and stay stored on arrival.
+    func testStoredMatricesCrossInTheirOwnEncoding() throws {
+        let directory = NSTemporaryDirectory() + "/mop-broadcast-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = TinyConfigs.make(heads: 4, kvHeads: 2, tied: false)
+        try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: directory + "/m.gguf", type: .f16)
+        let loaded = try ModelLoader.load(path: directory + "/m.gguf", storage: .stored)
+        let (sent, bytes) = try recorded(loaded)
+        let matrices = ModelWeights.expectedShapes(config).filter { $0.shape.count == 2 }
+        let matrixParameters = matrices.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let tensorCount = ModelWeights.expectedShapes(config).count
+        XCTAssertEqual(bytes - sent[0].count, 2 * matrixParameters + 4 * (config.parameters - matrixParameters) + 4 * tensorCount)
+        let received = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: sent))
+        XCTAssertEqual(received.model.weights, loaded.weights)
+        XCTAssertEqual(received.model.weights.layers[0].q.stored?.type, .f16)
+        XCTAssertEqual(received.checksum, ModelChecksum.of(loaded.weights))
+        // A stored matrix whose bytes do not fit its shape is refused, naming it.
+        var short = sent
+        short[2].removeLast()
+        do {
+            _ = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: short))
+            XCTFail("accepted")
+        } catch { XCTAssertTrue("\(error)".contains("model.embed_tokens.weight"), "\(error)") }
     }
 
     func testTamperedOrMalformedBroadcastsAreRefused() throws {
@@ -49,7 +76,7 @@ final class WeightBroadcastTests: XCTestCase {
             } catch { return "\(error)" }
         }
         var flipped = sent
-        flipped[3][5] ^= 0x10
+        flipped[4][5] ^= 0x10
         XCTAssertTrue(failure(flipped).contains("the weights received from rank 0 have checksum"), failure(flipped))
         var garbage = sent
         garbage[0] = MessageEnvelope.seal(.modelHeader, Array("{\"vocab_size\": 3}".utf8))

@@ -48,10 +48,13 @@ public enum LatencyBenchmark {
         public var threads: Int
         /// OpenBLAS's kernel family in the measuring process (`BLASKernel`).
         public var blasKernel: String
+        /// The instruction set of mop's own kernels (`QuantKernels.isa`); nil in results written before it was kept.
+        public var kernelIsa: String?
 
         enum CodingKeys: String, CodingKey {
             case runs, warmup, threads
             case blasKernel = "blas_kernel"
+            case kernelIsa = "kernel_isa"
             case latencySeconds = "latency_seconds"
             case latencyMedianSeconds = "latency_median_seconds"
             case latencyMinSeconds = "latency_min_seconds"
@@ -68,6 +71,7 @@ public enum LatencyBenchmark {
                     peakRssBytes: Int, runs: Int, warmup: Int, promptTokens: Int, newTokens: Int, threads: Int) {
             self.runSeconds = runSeconds
             blasKernel = BLASKernel.coreName
+            kernelIsa = QuantKernels.isa
             latencySeconds = LatencyBenchmark.mean(runSeconds)
             latencyMedianSeconds = LatencyBenchmark.median(runSeconds)
             latencyMinSeconds = runSeconds.min() ?? .nan

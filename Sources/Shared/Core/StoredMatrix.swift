@@ -105,6 +105,25 @@ public struct StoredMatrix: @unchecked Sendable {
         }
     }
 
+    /// The stored bytes of every row, in row order, when no column is dropped (nil otherwise): what
+    /// `encoded(rows:columns:)` rebuilds the matrix from on another rank.
+    public func encodedRows() -> [UInt8]? {
+        guard columnIndex == nil else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(rows * rowBytes)
+        for row in 0..<rows {
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: storedRowBytes(storedRow(row)), count: rowBytes))
+        }
+        return bytes
+    }
+
+    /// A [rows, columns] matrix of `type` over a copy of `bytes` (`encodedRows`), or nil when they do not fit.
+    public static func encoded(_ bytes: [UInt8], type: GGUFTensorType, rows: Int, columns: Int, name: String) -> StoredMatrix? {
+        guard type.byteCount(elements: columns).map({ $0 * rows }) == bytes.count else { return nil }
+        let source = MappedFile(count: bytes.count, path: name) { $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) }
+        return StoredMatrix(source: source, offset: 0, type: type, rows: rows, columns: columns)
+    }
+
     /// The listed rows, in list order, without touching the bytes.
     func gatheringRows(_ rows: [Int]) -> StoredMatrix {
         StoredMatrix(source: source, offset: offset, type: type, storedRows: storedRows, storedColumns: storedColumns,

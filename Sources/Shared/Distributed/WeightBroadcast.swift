@@ -2,8 +2,9 @@ import Foundation
 
 /// `--broadcast-weights` (SPEC 7): rank 0 reads the model and every other rank receives it over the communicator,
 /// so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer, format and the weights'
-/// checksum), then every tensor in `ModelWeights.expectedShapes` order as fp32; each receiver checks the checksum of
-/// what it rebuilt against the header's.
+/// checksum), then every tensor in `ModelWeights.expectedShapes` order: its encoding (a ggml type id, or `fp32`),
+/// then its values, as stored for a matrix kept as stored (a 4-bit model crosses the wire and lands in its own size)
+/// or as fp32; each receiver checks the checksum of what it rebuilt (the fp32 values) against the header's.
 public enum WeightBroadcast {
     /// What crosses the wire before the tensors. Floats travel as bit patterns so they arrive exact.
     struct Header: Codable, Equatable {
@@ -108,6 +109,11 @@ public enum WeightBroadcast {
         }
     }
 
+    /// The encoding id of a tensor sent as fp32 values (not a ggml type id).
+    static let fp32Encoding: UInt32 = 0xFFFF_FFFF
+
+    private static func encodingBytes(_ code: UInt32) -> [UInt8] { withUnsafeBytes(of: code.littleEndian) { Array($0) } }
+
     /// A collective: rank 0 passes the model it loaded and its checksum, the other ranks nil. Returns the model,
     /// its checksum and the bytes broadcast (header and tensors).
     public static func share(_ model: LoadedModel?, checksum: UInt64?, communicator: any Communicator) throws
@@ -118,9 +124,17 @@ public enum WeightBroadcast {
         var bytes = headerBytes.count
         if let model, let checksum {
             for (_, tensor) in model.weights.namedTensors() {
-                var data = tensor.data
+                if let stored = tensor.stored, var rows = stored.encodedRows() {
+                    var encoding = encodingBytes(stored.type.rawValue)
+                    communicator.broadcast(&encoding, root: 0)
+                    communicator.broadcast(&rows, root: 0)
+                    bytes += encoding.count + rows.count
+                    continue
+                }
+                var encoding = encodingBytes(fp32Encoding), data = tensor.data
+                communicator.broadcast(&encoding, root: 0)
                 communicator.broadcast(&data, root: 0)
-                bytes += data.count * MemoryLayout<Float>.size
+                bytes += encoding.count + data.count * MemoryLayout<Float>.size
             }
             return (model, checksum, bytes)
         }
@@ -128,10 +142,29 @@ public enum WeightBroadcast {
         let config = header.config
         var tensors: [String: Tensor] = [:]
         for (name, shape) in ModelWeights.expectedShapes(config) {
-            var data: [Float] = []
-            communicator.broadcast(&data, root: 0)
-            bytes += data.count * MemoryLayout<Float>.size
-            tensors[name] = Tensor(shape: shape, data: data)
+            var encoding: [UInt8] = []
+            communicator.broadcast(&encoding, root: 0)
+            guard encoding.count == 4 else { throw MopError("malformed weights from rank 0: tensor \(name) has no encoding") }
+            let code = encoding.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+            bytes += encoding.count
+            if code == fp32Encoding {
+                var data: [Float] = []
+                communicator.broadcast(&data, root: 0)
+                bytes += data.count * MemoryLayout<Float>.size
+                guard data.count == shape.reduce(1, *) else {
+                    throw MopError("malformed weights from rank 0: tensor \(name) has \(data.count) values for shape \(shape)")
+                }
+                tensors[name] = Tensor(shape: shape, data: data)
+                continue
+            }
+            var rows: [UInt8] = []
+            communicator.broadcast(&rows, root: 0)
+            bytes += rows.count
+            guard let type = GGUFTensorType(rawValue: code), shape.count == 2,
+                  let matrix = StoredMatrix.encoded(rows, type: type, rows: shape[0], columns: shape[1], name: "<weights from rank 0>") else {
+                throw MopError("malformed weights from rank 0: tensor \(name) of shape \(shape) in encoding \(code) does not decode")
+            }
+            tensors[name] = Tensor(stored: matrix)
         }
         let weights = try ModelWeights(config: config, tensors: tensors, file: "<weights from rank 0>")
         let received = ModelChecksum.of(weights)

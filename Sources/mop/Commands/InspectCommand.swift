@@ -30,6 +30,8 @@ struct InspectCommand: ParsableCommand {
         let bytesPerParameter: Double
         /// The OpenBLAS kernel family this machine's products run with (`BLASKernel`).
         let blasKernel: String
+        /// The instruction set mop's own kernels run with (`QuantKernels`).
+        let kernelIsa: String
     }
 
     func run() throws {
@@ -47,7 +49,7 @@ struct InspectCommand: ParsableCommand {
                                 parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters,
                                 weights: weightOptions.weights.rawValue, bytesHeld: held,
                                 bytesPerParameter: Double(held) / Double(max(1, c.parameters)),
-                                blasKernel: BLASKernel.coreName)
+                                blasKernel: BLASKernel.coreName, kernelIsa: QuantKernels.isa)
             if json { return try RunSupport.printJSON(report) }
             func summary(_ values: [Int]) -> String { Set(values).count == 1 ? "\(values[0]) in every layer" : "\(values)" }
             RunSupport.printLine("""
@@ -61,6 +63,7 @@ struct InspectCommand: ParsableCommand {
                 parameters:    \(report.parameters) (\(report.nonEmbeddingParameters) without embeddings)
                 weights held:  \(String(format: "%.1f MB", Double(report.bytesHeld) / 1e6)) \(report.weights), \(String(format: "%.2f", report.bytesPerParameter)) bytes per parameter
                 BLAS kernel:   \(report.blasKernel) (OpenBLAS)
+                mop kernels:   \(report.kernelIsa)
                 """)
         }
     }
