@@ -10,7 +10,8 @@
 #   scripts/bench-scaling.sh [MODEL]        (default: SmolLM2 from scripts/fetch-model.sh)
 # Environment: MOP_BENCH_SAMPLES (128 Alpaca prompts), MOP_BENCH_SEQ_LEN (512), MOP_BENCH_CONFIGS (which runs, default
 # "1x1 1x2 2x1 2x1g2 vc2x1 vc3x1"), MOP_BENCH_CALIBRATION (../shared/data/instruct/alpaca.jsonl), MOP_BENCH_MOP (the
-# mop binary, default .build/release/mop, built if absent). The vc runs need root.
+# mop binary, default .build/release/mop, built if absent), MOP_BENCH_ITERATIONS (1) and MOP_BENCH_SEARCH (extra
+# search options, e.g. "--beam 2", whose batches of candidates give groups something to share). The vc runs need root.
 # Efficiency means something only on an otherwise idle machine: the load average is printed with the table.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +20,8 @@ model="${1:-$(scripts/fetch-model.sh)}"
 samples="${MOP_BENCH_SAMPLES:-128}"
 seq_len="${MOP_BENCH_SEQ_LEN:-512}"
 configs="${MOP_BENCH_CONFIGS:-1x1 1x2 2x1 2x1g2 vc2x1 vc3x1}"
+iterations="${MOP_BENCH_ITERATIONS:-1}"
+search="${MOP_BENCH_SEARCH:-}"
 calibration="${MOP_BENCH_CALIBRATION:-$root/../shared/data/instruct/alpaca.jsonl}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mop="${MOP_BENCH_MOP:-$root/.build/release/mop}"
@@ -33,8 +36,8 @@ cleanup() {
 trap cleanup EXIT
 
 prune_args() {
-  echo prune "$model" --target 0.2 --max-iterations 1 --out "$work/$1" --calibration "$calibration" \
-    --calibration-samples "$samples" --seq-len "$seq_len" --json
+  echo prune "$model" --target 0.2 --max-iterations "$iterations" --out "$work/$1" --calibration "$calibration" \
+    --calibration-samples "$samples" --seq-len "$seq_len" --json $search
 }
 
 for config in $configs; do
@@ -80,7 +83,7 @@ if "1x1" in reports:
     r = reports["1x1"]
     s = r["distribution"]["search"]
     base = s["compute_seconds"] + s["wait_seconds"] + s["communication_seconds"]
-print("| run | ranks x threads | iteration (s) | scoring phase (s) | communicating | waiting | request bytes broadcast per iteration | weights broadcast | requests per group | scoring efficiency vs 1 x 1 |")
+print("| run | ranks x threads | iterations (s) | scoring phase (s) | communicating | waiting | request bytes broadcast per iteration | weights broadcast | requests per group | scoring efficiency vs 1 x 1 |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for c, r in reports.items():
     d = r["distribution"]

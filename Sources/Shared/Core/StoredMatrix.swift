@@ -120,7 +120,7 @@ public struct StoredMatrix: @unchecked Sendable {
     /// A [rows, columns] matrix of `type` over a copy of `bytes` (`encodedRows`), or nil when they do not fit.
     public static func encoded(_ bytes: [UInt8], type: GGUFTensorType, rows: Int, columns: Int, name: String) -> StoredMatrix? {
         guard type.byteCount(elements: columns).map({ $0 * rows }) == bytes.count else { return nil }
-        let source = MappedFile(count: bytes.count, path: name) { $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count)) }
+        let source = MappedFile(count: bytes.count, path: name) { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
         return StoredMatrix(source: source, offset: 0, type: type, rows: rows, columns: columns)
     }
 
