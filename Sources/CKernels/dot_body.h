@@ -149,25 +149,24 @@ MOP_INLINE v16f unit_products(const int type, const uint8_t *row, int64_t u0, co
         return float_of_s8(load_sb(b + 2)) * x0 + float_of_s8(load_sb(b + 18)) * x1;
     }
     case MOP_TYPE_Q4_0: {
-        v16b q = load_b(row + 18 * u + 2);
-        return float_of_i32(ints(q & 0x0F) - 8) * x0 + float_of_i32(ints(q >> 4) - 8) * x1;
+        v16i q = ints(load_b(row + 18 * u + 2)); /* widened first: dword shifts exist, byte shifts do not */
+        return float_of_i32((q & 0x0F) - 8) * x0 + float_of_i32((q >> 4) - 8) * x1;
     }
     case MOP_TYPE_Q4_1: {
-        v16b q = load_b(row + 20 * u + 4);
-        return float_of_u8(q & 0x0F) * x0 + float_of_u8(q >> 4) * x1;
+        v16i q = ints(load_b(row + 20 * u + 4));
+        return float_of_i32(q & 0x0F) * x0 + float_of_i32(q >> 4) * x1;
     }
     case MOP_TYPE_Q5_0: {
         const uint8_t *b = row + 22 * u;
         uint32_t qh = load_u32(b + 2);
-        v16b q = load_b(b + 6);
-        return float_of_i32((ints(q & 0x0F) | q5_high(qh, 0)) - 16) * x0
-             + float_of_i32((ints(q >> 4) | q5_high(qh, 1)) - 16) * x1;
+        v16i q = ints(load_b(b + 6));
+        return float_of_i32(((q & 0x0F) | q5_high(qh, 0)) - 16) * x0 + float_of_i32(((q >> 4) | q5_high(qh, 1)) - 16) * x1;
     }
     case MOP_TYPE_Q5_1: {
         const uint8_t *b = row + 24 * u;
         uint32_t qh = load_u32(b + 4);
-        v16b q = load_b(b + 8);
-        return float_of_i32(ints(q & 0x0F) | q5_high(qh, 0)) * x0 + float_of_i32(ints(q >> 4) | q5_high(qh, 1)) * x1;
+        v16i q = ints(load_b(b + 8));
+        return float_of_i32((q & 0x0F) | q5_high(qh, 0)) * x0 + float_of_i32((q >> 4) | q5_high(qh, 1)) * x1;
     }
     case MOP_TYPE_Q4_K:
     case MOP_TYPE_Q5_K: {
@@ -175,10 +174,10 @@ MOP_INLINE v16f unit_products(const int type, const uint8_t *row, int64_t u0, co
         const uint8_t *b = row + bytes * (u0 / 8 + i / 8);
         v16f sum = splat_f(0);
         for (int g = 0; g < 2; g++) {
-            v16b q = load_b(b + quants + 32 * (j / 2) + 16 * g);
+            v16i q = ints(load_b(b + quants + 32 * (j / 2) + 16 * g));
             q = j % 2 ? q >> 4 : q & 0x0F;
-            if (five) q |= ((load_b(b + 16 + 16 * g) >> j) & 1) << 4;
-            v16f p = float_of_u8(q) * (g ? x1 : x0);
+            if (five) q |= ((ints(load_b(b + 16 + 16 * g)) >> j) & 1) << 4;
+            v16f p = float_of_i32(q) * (g ? x1 : x0);
             sum = g ? sum + p : p;
         }
         return sum;
@@ -269,9 +268,9 @@ MOP_INLINE v16f x_unit(const int unit, const float *x, int64_t u0, int count, in
     return i >= count ? splat_f(0) : unit == 32 ? load_f(xu) + load_f(xu + 16) : load_f(xu);
 }
 
-MOP_INLINE v16f group_x_sums(const int unit, const float *x, int64_t u0, int count) {
+MOP_INLINE v16f group_x_sums(const int unit, const float *x, int64_t u0, int count, const int most) {
     v16f sums;
-#define PRODUCE(i) x_unit(unit, x, u0, count, (i))
+#define PRODUCE(i) ((i) < most ? x_unit(unit, x, u0, count, (i)) : splat_f(0))
     MOP_SUMS16(sums, PRODUCE);
 #undef PRODUCE
     return sums;
@@ -281,20 +280,20 @@ MOP_INLINE v16f group_x_sums(const int unit, const float *x, int64_t u0, int cou
 MOP_INLINE void x_sums(const int unit, const float *x, int64_t n, float *X) {
     const int64_t units = n / unit;
     for (int64_t u0 = 0; u0 < units; u0 += 16)
-        store_f(X + u0, group_x_sums(unit, x, u0, units - u0 < 16 ? (int)(units - u0) : 16));
+        store_f(X + u0, group_x_sums(unit, x, u0, units - u0 < 16 ? (int)(units - u0) : 16, 16));
 }
 
 /* C_u for units u0 .. u0 + count - 1 of `rows` rows (lane i: unit u0 + i), added into acc[r]. X: the precomputed
  * X_u of the row (or NULL: computed here). */
 MOP_INLINE void group_terms(const int type, const uint8_t *const *src, const int rows, const float *x, const float *X,
-                            int64_t u0, int count, v16f *acc) {
+                            int64_t u0, int count, const int most, v16f *acc) {
     const int unit = unit_elements(type);
     v16f xs = splat_f(0);
-    if (has_min(type)) xs = X ? load_f(X + u0) : group_x_sums(unit, x, u0, count);
+    if (has_min(type)) xs = X ? load_f(X + u0) : group_x_sums(unit, x, u0, count, most);
     MOP_UNROLL
     for (int r = 0; r < rows; r++) {
         v16f s, scale, min;
-#define PRODUCE(i) ((i) < count ? unit_products(type, src[r], u0, (i), x + unit * (u0 + (i))) : splat_f(0))
+#define PRODUCE(i) ((i) < most && (i) < count ? unit_products(type, src[r], u0, (i), x + unit * (u0 + (i))) : splat_f(0))
         MOP_SUMS16(s, PRODUCE);
 #undef PRODUCE
         group_scales(type, src[r], u0, count, &scale, &min);
@@ -313,8 +312,13 @@ MOP_INLINE void dot_rows(const int type, const uint8_t *const *src, const int ro
     MOP_UNROLL
     for (int r = 0; r < rows; r++) acc[r] = splat_f(0);
     int64_t u0 = 0;
-    for (; u0 + 16 <= units; u0 += 16) group_terms(type, src, rows, x, X, u0, 16, acc);
-    if (u0 < units) group_terms(type, src, rows, x, X, u0, (int)(units - u0), acc);
+    for (; u0 + 16 <= units; u0 += 16) group_terms(type, src, rows, x, X, u0, 16, 16, acc);
+    /* A partial group: `most`, a constant bound on its units, lets the empty part of the tree fold away. */
+    const int rest = (int)(units - u0);
+    if (rest > 8) group_terms(type, src, rows, x, X, u0, rest, 16, acc);
+    else if (rest > 4) group_terms(type, src, rows, x, X, u0, rest, 8, acc);
+    else if (rest > 2) group_terms(type, src, rows, x, X, u0, rest, 4, acc);
+    else if (rest > 0) group_terms(type, src, rows, x, X, u0, rest, 2, acc);
     MOP_UNROLL
     for (int r = 0; r < rows; r++) y[r] = reduce_lanes(acc[r]);
 }
