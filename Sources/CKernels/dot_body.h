@@ -74,11 +74,11 @@ MOP_INLINE v16f level4(v16f a, v16f b) {
 #define MOP_SUMS16(result, PRODUCE)                                                                                    \
     do {                                                                                                               \
         v16f w_[2];                                                                                                    \
-        for (int q_ = 0; q_ < 2; q_++) {                                                                               \
+        MOP_UNROLL for (int q_ = 0; q_ < 2; q_++) {                                                                    \
             v16f u_[2];                                                                                                \
-            for (int h_ = 0; h_ < 2; h_++) {                                                                           \
+            MOP_UNROLL for (int h_ = 0; h_ < 2; h_++) {                                                                \
                 v16f t_[2];                                                                                            \
-                for (int k_ = 0; k_ < 2; k_++) {                                                                       \
+                MOP_UNROLL for (int k_ = 0; k_ < 2; k_++) {                                                            \
                     const int i0_ = 8 * q_ + 4 * h_ + 2 * k_;                                                          \
                     t_[k_] = level1(PRODUCE(i0_), PRODUCE(i0_ + 1));                                                   \
                 }                                                                                                      \
