@@ -1,8 +1,8 @@
 /*
- * Internal: the body of every kernel, written once. Each type has one row loop producing its elements 16 at a time
+ * Internal: the dequantizing kernels, written once. Each type has one row loop producing its elements 16 at a time
  * (element e..e+15, e a multiple of 16) and handing each chunk to a sink that either stores it (dequantize) or
- * multiplies it into the 16-lane accumulator (dot). Sharing the loop makes the dot's weights the dequantized values
- * by construction. The .c files inline these bodies into one function per ISA (variants.h).
+ * multiplies it into the 16-lane accumulator (the dot of the F32/F16/BF16 rows; the block types' dots are in
+ * dot_body.h). The .c files inline these bodies into one function per ISA (variants.h).
  *
  * Per element the float operations are exactly those of ggml's dequantize_row_* and of GGUFDequantize.swift, in the
  * same order; integer steps are exact, so only the float steps matter: a quant is converted to float, multiplied by

@@ -1,5 +1,5 @@
 /*
- * Internal: the per-ISA instantiations of the bodies in rows.h, defined in dequantize.c and dot.c and chosen by
+ * Internal: the per-ISA instantiations of the bodies in rows.h, defined in dequantize.c and dot_*.c and chosen by
  * dispatch.c. Only dispatch.c calls them, and only after checking the CPU supports the variant.
  */
 #ifndef MOP_VARIANTS_H

@@ -165,17 +165,22 @@ final class CKernelsTests: XCTestCase {
         }
     }
 
+    /// Matvec (with and without a row list) gives each row's mop_dot_row bits, for every variant. 768 elements are
+    /// a full group of 16 units plus a partial one for the 32-element units (and 3 K super-blocks); 9 rows are two
+    /// groups of 4 (AVX-512) or four of 2 plus a single row.
     func testMatvecEqualsPerRowDots() {
-        let n = 512, count = 7
+        let n = 768, count = 9
         let x = Self.vector(n, seed: 11)
-        let selection: [Int32] = [6, 0, 3, 3, 1, 5, 2, 4, 6]
+        let selection: [Int32] = [6, 0, 3, 3, 1, 5, 2, 4, 8, 7, 6]
         for type in Self.types {
             let matrix = Self.randomRows(type, count: n, rows: count, seed: 21 + UInt64(type.rawValue))
             let rowBytes = type.byteCount(elements: n)!
             matrix.withUnsafeBytes { raw in
                 let base = raw.baseAddress!
+                let reference = (0..<count).map { mop_dot_row_isa(0, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
                 for isa in Self.isas {
                     let dots = (0..<count).map { mop_dot_row_isa(isa, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
+                    XCTAssertEqual(dots.map(\.bitPattern), reference.map(\.bitPattern), "\(type.name) \(Self.isaNames[Int(isa)]) dot")
                     var all = [Float](repeating: .nan, count: count)
                     XCTAssertEqual(mop_matvec_isa(isa, Int32(type.rawValue), base, Int64(rowBytes), nil, Int64(count), x, Int64(n), &all), 0)
                     XCTAssertEqual(all.map(\.bitPattern), dots.map(\.bitPattern), "\(type.name) \(Self.isaNames[Int(isa)])")
@@ -184,12 +189,95 @@ final class CKernelsTests: XCTestCase {
                                                   Int64(selection.count), x, Int64(n), &picked), 0)
                     XCTAssertEqual(picked.map(\.bitPattern), selection.map { dots[Int($0)].bitPattern },
                                    "\(type.name) \(Self.isaNames[Int(isa)]) with rows")
+                    // Rows split among calls (as among threads) give the same bits.
+                    for split in [1, 3, 5] {
+                        var parts = [Float](repeating: .nan, count: count)
+                        parts.withUnsafeMutableBufferPointer { out in
+                            _ = mop_matvec_isa(isa, Int32(type.rawValue), base, Int64(rowBytes), nil, Int64(split), x, Int64(n),
+                                               out.baseAddress!)
+                            _ = mop_matvec_isa(isa, Int32(type.rawValue), base + split * rowBytes, Int64(rowBytes), nil,
+                                               Int64(count - split), x, Int64(n), out.baseAddress! + split)
+                        }
+                        XCTAssertEqual(parts.map(\.bitPattern), dots.map(\.bitPattern), "\(type.name) \(Self.isaNames[Int(isa)]) split \(split)")
+                    }
                 }
                 var dispatched = [Float](repeating: .nan, count: count)
                 XCTAssertTrue(QuantKernels.matvec(type: type, base: base, rowBytes: rowBytes, rows: nil, count: count,
                                                   x: x, n: n, y: &dispatched))
-                let expected = (0..<count).map { mop_dot_row_isa(0, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
-                XCTAssertEqual(dispatched.map(\.bitPattern), expected.map(\.bitPattern), type.name)
+                XCTAssertEqual(dispatched.map(\.bitPattern), reference.map(\.bitPattern), type.name)
+            }
+        }
+    }
+
+    /// Long rows: matvec keeps the per-unit x sums on the heap (more than 1024 of them), still each row's dot bits,
+    /// and close to a float64 dot.
+    func testLongRowsMatvec() throws {
+        let n = 33_280, count = 5
+        let x = Self.vector(n, seed: 3)
+        for type in [GGUFTensorType.q4_1, .q5_1, .q2_K, .q4_K, .q8_0] {
+            let matrix = Self.randomRows(type, count: n, rows: count, seed: 77 + UInt64(type.rawValue))
+            let rowBytes = type.byteCount(elements: n)!
+            try matrix.withUnsafeBytes { raw in
+                let base = raw.baseAddress!
+                for isa in Self.isas {
+                    let dots = (0..<count).map { mop_dot_row_isa(isa, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)) }
+                    var all = [Float](repeating: .nan, count: count)
+                    XCTAssertEqual(mop_matvec_isa(isa, Int32(type.rawValue), base, Int64(rowBytes), nil, Int64(count), x, Int64(n), &all), 0)
+                    XCTAssertEqual(all.map(\.bitPattern), dots.map(\.bitPattern), "\(type.name) \(Self.isaNames[Int(isa)])")
+                    XCTAssertEqual(dots.map(\.bitPattern),
+                                   (0..<count).map { mop_dot_row_isa(0, Int32(type.rawValue), base + $0 * rowBytes, x, Int64(n)).bitPattern })
+                }
+                let row = Array(UnsafeRawBufferPointer(rebasing: raw[0..<rowBytes]))
+                let weights = try Self.swiftDequantize(row, type, n)
+                var exact = 0.0, magnitude = 0.0
+                for i in 0..<n {
+                    exact += Double(weights[i]) * Double(x[i])
+                    magnitude += abs(Double(weights[i]) * Double(x[i]))
+                }
+                XCTAssertLessThanOrEqual(abs(Double(all0(type, base, rowBytes, x, n)) - exact), 1e-5 * magnitude, type.name)
+            }
+        }
+    }
+
+    private func all0(_ type: GGUFTensorType, _ base: UnsafeRawPointer, _ rowBytes: Int, _ x: [Float], _ n: Int) -> Float {
+        var y: Float = .nan
+        _ = mop_matvec(Int32(type.rawValue), base, Int64(rowBytes), nil, 1, x, Int64(n), &y)
+        return y
+    }
+
+    /// The documented order of a block type's dot (CKernels.h), recomputed in Swift for Q8_0 and Q4_1 rows of 48
+    /// blocks (three groups of 16 units, the last partial when n = 1440).
+    func testQuantizedDotFollowsTheDocumentedOrder() {
+        func tree(_ v: [Float]) -> Float {
+            var lanes = v
+            for k in 0..<8 { lanes[k] = lanes[k] + lanes[k + 8] }
+            for k in 0..<4 { lanes[k] = lanes[k] + lanes[k + 4] }
+            for k in 0..<2 { lanes[k] = lanes[k] + lanes[k + 2] }
+            return lanes[0] + lanes[1]
+        }
+        for n in [1536, 1440] {
+            let x = Self.vector(n, seed: 17)
+            for type in [GGUFTensorType.q8_0, .q4_1] {
+                let bytes = Self.randomRows(type, count: n, seed: 5)
+                var acc = [Float](repeating: 0, count: 16)
+                for u in 0..<n / 32 {
+                    let block = Array(bytes[u * type.blockBytes..<(u + 1) * type.blockBytes])
+                    func half(_ o: Int) -> Float { Float(Float16(bitPattern: UInt16(block[o]) | UInt16(block[o + 1]) << 8)) }
+                    var q = [Float](repeating: 0, count: 32)
+                    for l in 0..<32 {
+                        if type == .q8_0 { q[l] = Float(Int8(bitPattern: block[2 + l])) }
+                        else { q[l] = Float(l < 16 ? block[4 + l] & 0x0F : block[4 + l - 16] >> 4) }
+                    }
+                    let p = (0..<16).map { l in q[l] * x[32 * u + l] + q[l + 16] * x[32 * u + l + 16] }
+                    var c = half(0) * tree(p)
+                    if type == .q4_1 { c = c + half(2) * tree((0..<16).map { l in x[32 * u + l] + x[32 * u + l + 16] }) }
+                    acc[u % 16] = acc[u % 16] + c
+                }
+                let expected = tree(acc)
+                for isa in Self.isas {
+                    let dot = bytes.withUnsafeBytes { mop_dot_row_isa(isa, Int32(type.rawValue), $0.baseAddress, x, Int64(n)) }
+                    XCTAssertEqual(dot.bitPattern, expected.bitPattern, "\(type.name) \(Self.isaNames[Int(isa)]) \(n)")
+                }
             }
         }
     }

@@ -4,8 +4,8 @@
 /*
  * Kernels for rows of GGML-quantized weights (GGUF), compiled for several x86-64 ISAs in one binary and chosen
  * at run time. Types are GGUF type ids (GGUFTensorType in Swift). Every variant gives bit-identical results:
- * floating-point contraction is off, the per-element operations are ggml's `dequantize_row_*` in ggml's order,
- * and dot products accumulate in a fixed lane structure (see mop_dot_row).
+ * floating-point contraction is off, dequantizing performs ggml's `dequantize_row_*` operations in ggml's order,
+ * and dot products follow one fixed order of roundings (see mop_dot_row).
  */
 
 #include <stddef.h>
@@ -32,15 +32,35 @@ int mop_type_supported(int type);
  * GGUFDequantize.dequantize (and ggml). Returns 0, or -1 for an unsupported type (dst untouched). */
 int mop_dequantize_row(int type, const void *src, int64_t n, float *dst);
 
-/* dot(dequantized row, x) over n elements (a multiple of the block size; of 16 for the fast path), without
- * materialising the row.
- * Fixed summation order whatever the ISA: w[i] * x[i] is added into lane i % 16 in increasing i (16 fp32 lanes
- * starting at +0), then lanes are reduced pairwise: k + (k + 8) for k < 8, then k + (k + 4) for k < 4, then
- * k + (k + 2) for k < 2, then 0 + 1. Returns NaN for an unsupported type. */
+/* dot(row, x) over n elements (a multiple of the block size), without materialising the row. Returns NaN for an
+ * unsupported type. The result is within a few float roundings of the exact dot of the dequantized row (the tests
+ * bound it by 1e-5 * sum |w_i x_i|) but is not "dequantize, then dot": the scales apply once per block. The order
+ * is fixed, the same on every ISA and for any split of rows among calls:
+ *
+ * reduce(v), for 16 lanes v: lanes k + (k + 8) for k < 8, then k + (k + 4) for k < 4, then k + (k + 2) for k < 2,
+ * then 0 + 1.
+ *
+ * F32, F16, BF16: w[i] * x[i] (w exactly converted) is added into lane i % 16 of an accumulator starting at +0, in
+ * increasing i; the result is reduce(accumulator).
+ *
+ * Quantized types: the row is cut into units u = 0, 1, ... of 32 elements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: a block;
+ * Q4_K, Q5_K: a sub-block of one scale and min) or of 16 (Q2_K, Q3_K, Q6_K: the elements of one scale). In each unit
+ * q_l is the integer quant of its element l as a float (exact), after the type's integer offset: Q8_0 q, Q4_0 q - 8,
+ * Q4_1 q, Q5_0 q - 16, Q5_1 q, Q4_K and Q5_K q, Q2_K q, Q3_K q - (high bit clear ? 4 : 0), Q6_K q - 32; and x_l is
+ * x at the unit's element l. Then, every product and sum rounded to float:
+ *   P_u[l] = q_l * x_l + q_{l+16} * x_{l+16} (32-element units) or q_l * x_l (16), for l < 16; S_u = reduce(P_u);
+ *   X_u = reduce(x_l + x_{l+16}) or reduce(x_l), the same with every q = 1 (needed only by types with a min);
+ *   C_u = d * S_u                                  Q8_0, Q4_0, Q5_0 (d: the block's f16 scale)
+ *   C_u = d * S_u + m * X_u                        Q4_1, Q5_1 (m: the block's f16 min)
+ *   C_u = dl * S_u - ml * X_u                      Q4_K, Q5_K, Q2_K (dl = d * sc, ml = dmin * mn, as ggml rounds)
+ *   C_u = dl * S_u                                 Q3_K, Q6_K (dl = d * sc)
+ * C_u is added into lane u % 16 of an accumulator starting at +0, in increasing u (lanes past the last unit of a
+ * partial group of 16 are left as they are); the result is reduce(accumulator). */
 float mop_dot_row(int type, const void *src, const float *x, int64_t n);
 
-/* y[r] = mop_dot_row(type, base + (rows ? rows[r] : r) * row_bytes, x, n) for r < count, on the calling thread.
- * Leaves y untouched and returns -1 for an unsupported type, else 0. */
+/* y[r] = mop_dot_row(type, base + (rows ? rows[r] : r) * row_bytes, x, n) for r < count, bit for bit, on the
+ * calling thread (the X_u are computed once per call, shared by its rows). Leaves y untouched and returns -1 for an
+ * unsupported type, else 0. */
 int mop_matvec(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
                const float *x, int64_t n, float *y);
 

@@ -3,8 +3,9 @@ import CKernels
 /// Swift face of the CKernels target: dequantization, fused dequantize-dot and matrix-vector products on rows of
 /// GGML-quantized weights, in C compiled for baseline x86-64, AVX2 and AVX-512 and chosen at run time
 /// (`MOP_KERNEL_ISA=baseline|avx2|avx512` forces a lower variant). Every variant gives bit-identical results:
-/// the dequantized values are `GGUFDequantize`'s exactly, and dot products sum in one fixed order (16 lanes, element i
-/// into lane i % 16, then a fixed pairwise reduction; see CKernels.h). Single-threaded: callers split rows.
+/// the dequantized values are `GGUFDequantize`'s exactly, and dot products sum in one fixed order (float rows: element
+/// i into lane i % 16; block types: integer quants times x summed per block, scaled once per block, block b into lane
+/// b % 16; then a fixed pairwise reduction; see CKernels.h). Single-threaded: callers split rows.
 public enum QuantKernels {
     /// "avx512", "avx2" or "baseline": the variant in use.
     public static var isa: String { String(cString: mop_kernel_isa()) }
@@ -20,8 +21,9 @@ public enum QuantKernels {
         mop_dequantize_row(Int32(type.rawValue), src, Int64(count), into) == 0
     }
 
-    /// dot(dequantized row at `src`, `x`) over `count` elements (a multiple of the block size and of 16), without
-    /// materialising the row; nil for an unsupported type.
+    /// dot(row at `src`, `x`) over `count` elements (a multiple of the block size), without materialising the row,
+    /// within a few roundings of the dequantized row's exact dot (not bit-equal to dequantize-then-dot: see
+    /// CKernels.h); nil for an unsupported type.
     public static func dot(type: GGUFTensorType, _ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float? {
         guard supports(type) else { return nil }
         return mop_dot_row(Int32(type.rawValue), src, x, Int64(count))
