@@ -6,6 +6,9 @@ enum StoredProducts {
     /// fp32 bytes of one decoded panel. Large enough that sgemm sees wide products, small next to any model.
     static let panelBytes = 4 << 20
 
+    /// Stored bytes from which a one-token product is split among the threads.
+    static let parallelBytes = 2 << 20
+
     /// Rows of `weight` per panel: at least 64, so a wide matrix still gives sgemm a real product.
     static func panelRows(_ weight: StoredMatrix) -> Int {
         min(weight.rows, max(64, panelBytes / (weight.columns * MemoryLayout<Float>.size)))
@@ -53,7 +56,9 @@ enum StoredProducts {
     /// y[out] = W[out, in] . x[in] + beta * y, one fused decode-and-dot per row, rows split among the threads.
     static func matrixVector(_ weight: StoredMatrix, x: UnsafePointer<Float>, beta: Float, into y: UnsafeMutablePointer<Float>) {
         let out = weight.rows
-        let threads = max(1, min(BLAS.threads, out / 64))
+        // Waking a thread and waiting for it costs tens of microseconds, which is what decoding a layer's matrix of
+        // under a few MB takes: one token runs hundreds of these, so only large matrices (an output matrix) split.
+        let threads = weight.bytesHeld >= parallelBytes ? max(1, min(BLAS.threads, out / 64)) : 1
         let per = (out + threads - 1) / threads
         let input = SendablePointer(UnsafeMutablePointer(mutating: x)), output = SendablePointer(y)
         VectorMath.parallelFor(threads) { worker in
