@@ -97,6 +97,19 @@ public struct StoredMatrix: @unchecked Sendable {
         }
     }
 
+    /// Runs body(panel, first row, row count) on consecutive panels of at most `panelRows` rows decoded to fp32
+    /// ([row count, columns], one buffer reused), so a whole fp32 copy never exists.
+    public func forEachPanel(rows panelRows: Int, _ body: (UnsafePointer<Float>, Int, Int) -> Void) {
+        var panel = [Float](repeating: 0, count: min(rows, panelRows) * columns)
+        panel.withUnsafeMutableBufferPointer { buffer in
+            for start in stride(from: 0, to: rows, by: panelRows) {
+                let count = min(panelRows, rows - start)
+                decodeRowsInParallel(start..<(start + count), into: buffer.baseAddress!)
+                body(buffer.baseAddress!, start, count)
+            }
+        }
+    }
+
     /// The whole matrix in fp32: [rows, columns].
     public func dequantized() -> [Float] {
         [Float](unsafeUninitializedCapacity: rows * columns) { buffer, initialized in

@@ -22,16 +22,9 @@ enum StoredProducts {
             matrixVector(weight, x: x, beta: beta, into: y)
             return
         }
-        let panelRows = panelRows ?? Self.panelRows(weight)
-        var panel = [Float](repeating: 0, count: panelRows * inner)
-        panel.withUnsafeMutableBufferPointer { buffer in
-            let p = buffer.baseAddress!
-            for start in stride(from: 0, to: out, by: panelRows) {
-                let n = min(panelRows, out - start)
-                weight.decodeRowsInParallel(start..<(start + n), into: p)
-                BLAS.gemmTransposedB(m: rows, n: n, k: inner, a: x, lda: inner, b: p, ldb: inner, beta: beta,
-                                     c: y + start, ldc: out)
-            }
+        weight.forEachPanel(rows: panelRows ?? Self.panelRows(weight)) { panel, start, n in
+            BLAS.gemmTransposedB(m: rows, n: n, k: inner, a: x, lda: inner, b: panel, ldb: inner, beta: beta,
+                                 c: y + start, ldc: out)
         }
     }
 
@@ -40,16 +33,9 @@ enum StoredProducts {
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, weight: StoredMatrix, beta: Float,
                          into y: UnsafeMutablePointer<Float>) {
         let out = weight.rows, inner = weight.columns
-        let panelRows = panelRows(weight)
-        var panel = [Float](repeating: 0, count: panelRows * inner)
-        panel.withUnsafeMutableBufferPointer { buffer in
-            let p = buffer.baseAddress!
-            for start in stride(from: 0, to: out, by: panelRows) {
-                let n = min(panelRows, out - start)
-                weight.decodeRowsInParallel(start..<(start + n), into: p)
-                BLAS.gemm(m: rows, n: inner, k: n, a: x + start, lda: out, b: p, ldb: inner,
-                          beta: start == 0 ? beta : 1, c: y, ldc: inner)
-            }
+        weight.forEachPanel(rows: panelRows(weight)) { panel, start, n in
+            BLAS.gemm(m: rows, n: inner, k: n, a: x + start, lda: out, b: panel, ldb: inner,
+                      beta: start == 0 ? beta : 1, c: y, ldc: inner)
         }
     }
 

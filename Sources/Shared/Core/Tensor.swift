@@ -85,13 +85,8 @@ public struct Tensor: Sendable {
             }
             return
         }
-        var panel = [Float](repeating: 0, count: min(rows, panelRows) * cols)
-        panel.withUnsafeMutableBufferPointer { buffer in
-            for start in stride(from: 0, to: rows, by: panelRows) {
-                let end = min(rows, start + panelRows)
-                copyRows(start..<end, into: buffer.baseAddress!)
-                body(UnsafeBufferPointer(rebasing: buffer[0..<((end - start) * cols)]), start)
-            }
+        stored?.forEachPanel(rows: panelRows) { panel, start, count in
+            body(UnsafeBufferPointer(start: panel, count: count * cols), start)
         }
     }
 
