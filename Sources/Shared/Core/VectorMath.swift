@@ -69,8 +69,18 @@ public enum VectorMath {
         for i in 0..<count { x[i] *= inverse }
     }
 
-    /// gate[i] = SiLU(gate[i]) * up[i] (the SwiGLU product).
+    /// gate[i] = SiLU(gate[i]) * up[i] (the SwiGLU product), on every thread for a prefill's worth of values. Each
+    /// value is computed alone (the scalar tail runs the vector kernel's lane), so the split changes no value.
     public static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
+        // Ranges of whole SIMD8 groups.
+        parallelRanges((count + 7) / 8, minimumWork: parallelElements / 8) { range in
+            let start = range.lowerBound * 8, end = min(count, range.upperBound * 8)
+            swiGLUSerial(gate: g.pointer + start, up: u.pointer + start, count: end - start)
+        }
+    }
+
+    private static func swiGLUSerial(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count {
             let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
@@ -82,6 +92,24 @@ public enum VectorMath {
         while i < count {
             gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i]
             i += 1
+        }
+    }
+
+    /// Values below which element-wise work stays on one thread: waking another costs about what this many take.
+    public static let parallelElements = 1 << 16
+
+    /// Runs body on consecutive ranges covering 0..<count, one per thread (up to `BLAS.threads`), or on the whole
+    /// range on this thread when count is below `minimumWork` per extra thread.
+    public static func parallelRanges(_ count: Int, minimumWork: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let threads = max(1, min(BLAS.threads, count / max(1, minimumWork)))
+        guard threads > 1 else {
+            body(0..<count)
+            return
+        }
+        let per = (count + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            let start = worker * per
+            if start < count { body(start..<min(count, start + per)) }
         }
     }
 

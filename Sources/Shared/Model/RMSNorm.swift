@@ -6,12 +6,18 @@ public enum RMSNorm {
         x.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    for r in 0..<rows {
-                        let row = xp.baseAddress! + r * d, out = yp.baseAddress! + r * d
-                        var sumSquares: Float = 0
-                        for i in 0..<d { sumSquares += row[i] * row[i] }
-                        let inverse = 1 / (sumSquares / Float(d) + eps).squareRoot()
-                        for i in 0..<d { out[i] = row[i] * inverse * wp[i] }
+                    let input = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
+                    let weights = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!))
+                    let output = SendablePointer(yp.baseAddress!)
+                    // Rows are independent, so splitting them among the threads changes no value.
+                    VectorMath.parallelRanges(rows, minimumWork: VectorMath.parallelElements / max(1, d)) { range in
+                        for r in range {
+                            let row = input.pointer + r * d, out = output.pointer + r * d
+                            var sumSquares: Float = 0
+                            for i in 0..<d { sumSquares += row[i] * row[i] }
+                            let inverse = 1 / (sumSquares / Float(d) + eps).squareRoot()
+                            for i in 0..<d { out[i] = row[i] * inverse * weights.pointer[i] }
+                        }
                     }
                 }
             }
