@@ -6,7 +6,7 @@
 /// (and columns) it keeps, applied while a row is decoded. Rows are cheap to drop (ggml blocks run along a row);
 /// columns cost a full-row decode and a gather.
 public struct StoredMatrix: @unchecked Sendable {
-    /// The bytes the rows live in: a mapped model file, or an owned buffer (`MappedFile(bytes:path:)`).
+    /// The bytes the rows live in: a mapped model file, or an owned buffer (`MappedFile(count:path:fill:)`).
     let source: MappedFile
     /// Byte offset of stored row 0 in `source`.
     let offset: Int
@@ -24,7 +24,7 @@ public struct StoredMatrix: @unchecked Sendable {
     /// A [rows, columns] matrix of `type` whose row 0 starts at `offset` in `source`; nil when the type cannot be
     /// decoded or a row is not whole blocks. The caller has checked that the bytes lie inside `source`.
     public init?(source: MappedFile, offset: Int, type: GGUFTensorType, rows: Int, columns: Int) {
-        guard type.isDequantizable, QuantKernels.supports(type), rows > 0, columns > 0, let rowBytes = type.byteCount(elements: columns),
+        guard QuantKernels.supports(type), rows > 0, columns > 0, let rowBytes = type.byteCount(elements: columns),
               let total = CheckedSize.product([rowBytes, rows]), offset >= 0, total <= source.count - offset else { return nil }
         self.init(source: source, offset: offset, type: type, storedRows: rows, storedColumns: columns,
                   rowBytes: rowBytes, rowIndex: nil, columnIndex: nil)
@@ -119,7 +119,7 @@ public struct StoredMatrix: @unchecked Sendable {
     }
 
     /// The stored bytes of every row, in row order, when no column is dropped (nil otherwise): what
-    /// `encoded(rows:columns:)` rebuilds the matrix from on another rank.
+    /// `encoded(_:type:rows:columns:name:)` rebuilds the matrix from on another rank.
     public func encodedRows() -> [UInt8]? {
         guard columnIndex == nil else { return nil }
         var bytes = [UInt8]()
@@ -132,7 +132,9 @@ public struct StoredMatrix: @unchecked Sendable {
 
     /// A [rows, columns] matrix of `type` over a copy of `bytes` (`encodedRows`), or nil when they do not fit.
     public static func encoded(_ bytes: [UInt8], type: GGUFTensorType, rows: Int, columns: Int, name: String) -> StoredMatrix? {
-        guard type.byteCount(elements: columns).map({ $0 * rows }) == bytes.count else { return nil }
+        guard let rowBytes = type.byteCount(elements: columns), CheckedSize.product([rowBytes, rows]) == bytes.count else {
+            return nil
+        }
         let source = MappedFile(count: bytes.count, path: name) { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
         return StoredMatrix(source: source, offset: 0, type: type, rows: rows, columns: columns)
     }

@@ -76,21 +76,21 @@ public struct Tensor: Sendable {
     /// Runs `body` on consecutive panels of at most `rows` rows in fp32 ([panel rows, cols], first row's index),
     /// decoding a stored matrix one panel at a time so a whole fp32 copy never exists.
     public func forEachRowPanel(rows panelRows: Int, _ body: (UnsafeBufferPointer<Float>, Int) -> Void) {
-        if stored == nil {
-            values.withUnsafeBufferPointer { all in
-                for start in stride(from: 0, to: rows, by: panelRows) {
-                    let end = min(rows, start + panelRows)
-                    body(UnsafeBufferPointer(rebasing: all[(start * cols)..<(end * cols)]), start)
-                }
+        if let stored {
+            stored.forEachPanel(rows: panelRows) { panel, start, count in
+                body(UnsafeBufferPointer(start: panel, count: count * cols), start)
             }
             return
         }
-        stored?.forEachPanel(rows: panelRows) { panel, start, count in
-            body(UnsafeBufferPointer(start: panel, count: count * cols), start)
+        values.withUnsafeBufferPointer { all in
+            for start in stride(from: 0, to: rows, by: panelRows) {
+                let end = min(rows, start + panelRows)
+                body(UnsafeBufferPointer(rebasing: all[(start * cols)..<(end * cols)]), start)
+            }
         }
     }
 
-    /// Rows of about `bytes` of fp32 each: the panel `forEachRowPanel` and the stored products use.
+    /// Rows of about `bytes` of fp32: a panel size for `forEachRowPanel` (the load-time checks use it).
     public func panelRows(bytes: Int = 1 << 21) -> Int { max(1, min(rows, bytes / max(1, cols * MemoryLayout<Float>.size))) }
 }
 

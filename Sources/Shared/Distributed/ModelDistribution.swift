@@ -18,8 +18,9 @@ public enum ModelDistribution {
         public let seconds: Double
     }
 
-    /// A collective; each rank holds the matrices as `storage` says (a broadcast model arrives in fp32). A rank that cannot read the file, or whose file holds other weights than rank 0's, throws an
-    /// error that names the file; the caller's abort then ends every rank.
+    /// A collective; each rank holds the matrices as `storage` says (a broadcast arrives in rank 0's encoding). A rank
+    /// that cannot read the file, or whose file holds other weights than rank 0's, throws an error that names the
+    /// file; the caller's abort then ends every rank.
     public static func load(path: String, source: Source, storage: WeightStorage = .stored,
                             communicator: any Communicator) throws -> Outcome {
         let start = ContinuousClock.now

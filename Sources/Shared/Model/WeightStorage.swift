@@ -19,16 +19,10 @@ public enum WeightStorage: String, CaseIterable, Codable, Sendable {
             return Tensor(stored: matrix)
         case .bf16:
             let rowBytes = matrix.columns * 2
-            let panelRows = max(1, (1 << 20) / matrix.columns)
-            var panel = [Float](repeating: 0, count: min(matrix.rows, panelRows) * matrix.columns)
             let source = MappedFile(count: matrix.rows * rowBytes, path: matrix.source.path) { out in
-                panel.withUnsafeMutableBufferPointer { values in
-                    for start in stride(from: 0, to: matrix.rows, by: panelRows) {
-                        let end = min(matrix.rows, start + panelRows)
-                        matrix.decodeRowsInParallel(start..<end, into: values.baseAddress!)
-                        SafetensorsDType.bf16.encode(UnsafeBufferPointer(rebasing: values[0..<((end - start) * matrix.columns)]),
-                                                     into: UnsafeMutableRawBufferPointer(rebasing: out[(start * rowBytes)..<(end * rowBytes)]))
-                    }
+                matrix.forEachPanel(rows: max(1, (1 << 20) / matrix.columns)) { panel, start, count in
+                    SafetensorsDType.bf16.encode(UnsafeBufferPointer(start: panel, count: count * matrix.columns),
+                                                 into: UnsafeMutableRawBufferPointer(rebasing: out[(start * rowBytes)..<((start + count) * rowBytes)]))
                 }
             }
             // The bytes were sized for exactly these rows, so the matrix fits.
