@@ -12,12 +12,17 @@ typedef struct {
     int (*dequantize)(int, const void *, int64_t, float *);
     float (*dot)(int, const void *, const float *, int64_t);
     int (*matvec)(int, const void *, int64_t, const int32_t *, int64_t, const float *, int64_t, float *);
+    mop_vector_kernels vector;
 } variant;
 
+#define MOP_VECTOR(isa)                                                                                                \
+    {mop_rmsnorm_##isa, mop_rope_##isa, mop_maximum_##isa, mop_exp_shifted_sum_##isa, mop_softmax_##isa,              \
+     mop_swiglu_##isa, mop_vector_exp_##isa}
+
 static const variant variants[3] = {
-    {"baseline", mop_dequantize_baseline, mop_dot_baseline, mop_matvec_baseline},
-    {"avx2", mop_dequantize_avx2, mop_dot_avx2, mop_matvec_avx2},
-    {"avx512", mop_dequantize_avx512, mop_dot_avx512, mop_matvec_avx512},
+    {"baseline", mop_dequantize_baseline, mop_dot_baseline, mop_matvec_baseline, MOP_VECTOR(baseline)},
+    {"avx2", mop_dequantize_avx2, mop_dot_avx2, mop_matvec_avx2, MOP_VECTOR(avx2)},
+    {"avx512", mop_dequantize_avx512, mop_dot_avx512, mop_matvec_avx512, MOP_VECTOR(avx512)},
 };
 
 static int available[3];
@@ -89,3 +94,5 @@ int mop_matvec_isa(int isa, int type, const void *base, int64_t row_bytes, const
                    const float *x, int64_t n, float *y) {
     return variant_for(isa)->matvec(type, base, row_bytes, rows, count, x, n, y);
 }
+
+const mop_vector_kernels *mop_vector_kernels_for(int isa) { return &variant_for(isa)->vector; }

@@ -1,9 +1,9 @@
 /*
- * Internal: mop_dot_row and mop_matvec, written once and compiled once per ISA: dot_baseline.c, dot_avx2.c and
- * dot_avx512.c define MOP_ISA (0, 1, 2) and include this file. Every function below then gets the target features
- * of that ISA (the pragma below), which lets the few ISA-specific helpers use intrinsics. Those helpers only move
- * exact values (loads, gathers, conversions of halves); every rounding step is the same vector-extension expression
- * in all three builds, so the variants agree bit for bit. The order of the sums is documented in CKernels.h.
+ * Internal: mop_dot_row and mop_matvec, written once and compiled once per ISA: the variant_*.c files include this
+ * file between isa_begin.h and isa_end.h, so every function below gets the target features of that ISA, which lets
+ * the few ISA-specific helpers use intrinsics. Those helpers only move exact values (loads, gathers, conversions of
+ * halves); every rounding step is the same vector-extension expression in all three builds, so the variants agree
+ * bit for bit. The order of the sums is documented in CKernels.h.
  *
  * Block types: a row is cut into units of 32 elements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: one block; Q4_K, Q5_K: one
  * sub-block) or 16 (Q2_K, Q3_K, Q6_K: one scale's chunk). Per unit, the integer quants (exact in float) are
@@ -11,35 +11,7 @@
  * i of a group vector is unit 16g + i. The scales then apply once per unit, to 16 units as one vector.
  */
 #ifndef MOP_ISA
-#error "define MOP_ISA before including dot_body.h"
-#endif
-
-#pragma STDC FP_CONTRACT OFF
-#pragma clang fp contract(off)
-
-/* System headers first: the pragma below must give our functions, not theirs, the ISA's features. */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#if MOP_ISA > 0
-#include <immintrin.h>
-#endif
-#include "CKernels.h"
-#include "variants.h"
-
-#if MOP_ISA == 2
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"), \
-                                            min_vector_width(512))), apply_to = function)
-#define MOP_NAME(f) f##_avx512
-#define MOP_FLOAT_GROUP 4
-#elif MOP_ISA == 1
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#define MOP_NAME(f) f##_avx2
-#define MOP_FLOAT_GROUP 2
-#else
-#define MOP_NAME(f) f##_baseline
-#define MOP_FLOAT_GROUP 2
+#error "include isa_begin.h before dot_body.h"
 #endif
 
 /* Rows of a block type a matvec works on at once. One: a row's units are independent (its accumulator takes one add
@@ -377,7 +349,3 @@ int MOP_NAME(mop_matvec)(int type, const void *base, int64_t row_bytes, const in
     if (X && X != stack) free(X);
     return 0;
 }
-
-#if MOP_ISA > 0
-#pragma clang attribute pop
-#endif

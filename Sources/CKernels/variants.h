@@ -1,5 +1,5 @@
 /*
- * Internal: the per-ISA instantiations of the bodies in rows.h, defined in dequantize.c and dot_*.c and chosen by
+ * Internal: the per-ISA instantiations of the kernel bodies, defined in dequantize.c and variant_*.c and chosen by
  * dispatch.c. Only dispatch.c calls them, and only after checking the CPU supports the variant.
  */
 #ifndef MOP_VARIANTS_H
@@ -27,5 +27,19 @@ int mop_matvec_avx2(int type, const void *base, int64_t row_bytes, const int32_t
                     const float *x, int64_t n, float *y);
 int mop_matvec_avx512(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
                       const float *x, int64_t n, float *y);
+
+#define MOP_DECLARE_VECTOR(isa)                                                                                        \
+    void mop_vector_exp_##isa(const float *x, float *y, int64_t n);                                                    \
+    void mop_rmsnorm_##isa(const float *x, const float *weight, float *y, int64_t rows, int64_t d, float eps);         \
+    void mop_rope_##isa(float *x, int64_t tokens, int64_t heads, int64_t head_dim, const float *cos_rows,              \
+                        const float *sin_rows, float sin_sign);                                                        \
+    float mop_maximum_##isa(const float *x, int64_t n);                                                                \
+    double mop_exp_shifted_sum_##isa(float *x, int64_t n, float shift);                                                \
+    void mop_softmax_##isa(float *x, int64_t visible, int64_t width);                                                  \
+    void mop_swiglu_##isa(float *gate, const float *up, int64_t n);
+MOP_DECLARE_VECTOR(baseline)
+MOP_DECLARE_VECTOR(avx2)
+MOP_DECLARE_VECTOR(avx512)
+#undef MOP_DECLARE_VECTOR
 
 #endif

@@ -22,7 +22,9 @@ final class BeamSearchTests: XCTestCase {
     }
 
     func testBeamOneIsTheGreedySearch() throws {
-        // Recorded with the greedy search as it was before the beam existed (commit 2a19166).
+        // Recorded with the greedy search as it was before the beam existed (commit 2a19166). Losses to 1e-6: the
+        // element-wise kernels have since changed their sums' order (fp32 last bits); a different candidate or a
+        // different scoring differs by far more.
         let cases: [(PruneSettings, requests: Int, [GreedyStep])] = [
             (try PruneSettings(target: 0.4, beam: 1, lookahead: 0), 12, [
                 GreedyStep(branch: "G", depthLoss: 4.2531634846785975, widthLoss: 4.2325083206521983, depthBlock: 5, widthBudget: 7744, parameters: 40960),
@@ -70,7 +72,7 @@ final class BeamSearchTests: XCTestCase {
                 for (value, expected) in [(record.depthLoss, step.depthLoss), (record.widthLoss, step.widthLoss),
                                           (record.depthKL, step.depthKL), (record.widthKL, step.widthKL)] {
                     XCTAssertEqual(value == nil, expected == nil, name)
-                    if let value, let expected { XCTAssertEqual(value, expected, accuracy: 1e-9, name) }
+                    if let value, let expected { XCTAssertEqual(value, expected, accuracy: 1e-6, name) }
                 }
             }
         }

@@ -65,7 +65,7 @@ final class BenchTests: XCTestCase {
         for (earlier, later) in zip(intervals, intervals.dropFirst()) { XCTAssertLessThanOrEqual(earlier.1, later.0) }
         // Each run's own timing lies inside the interval the driver saw.
         let runSeconds = [try XCTUnwrap(first["run_seconds"] as? [Double]), try XCTUnwrap(second["run_seconds"] as? [Double])]
-        for (index, run) in schedule.enumerated() where index >= 4 {
+        for index in schedule.indices where index >= 4 {
             XCTAssertLessThanOrEqual(runSeconds[index % 2][index / 2 - 2], intervals[index].1 - intervals[index].0 + 1e-6)
         }
 

@@ -64,6 +64,32 @@ float mop_dot_row(int type, const void *src, const float *x, int64_t n);
 int mop_matvec(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
                const float *x, int64_t n, float *y);
 
+/* The element-wise kernels of the forward pass on fp32 rows, single-threaded (callers split rows). Every variant gives
+ * bit-identical results: sums follow the 16-lane order above (element i into lane i % 16, then reduce), exp is one
+ * fixed polynomial (Cephes expf, about 1 ulp on [-87, 88]; below -87.3 it gives 2^-126-ish, not 0). */
+typedef struct {
+    /* y = x / sqrt(mean(x^2) + eps) * weight, per row; x, y [rows, d] (may be the same), weight [d]. */
+    void (*rmsnorm)(const float *x, const float *weight, float *y, int64_t rows, int64_t d, float eps);
+    /* Rotates each head of x [tokens, heads * head_dim] in place (rotate_half layout: element i pairs with
+     * i + head_dim/2) by the angles whose cos and sin are the rows of cos_rows, sin_rows [tokens, head_dim/2];
+     * sin_sign -1 rotates back (the backward pass). */
+    void (*rope)(float *x, int64_t tokens, int64_t heads, int64_t head_dim, const float *cos_rows,
+                 const float *sin_rows, float sin_sign);
+    /* max of x[0, n), -inf when n is 0. */
+    float (*maximum)(const float *x, int64_t n);
+    /* x[i] = exp(x[i] - shift) for i < n; returns their sum (16 float lanes per run of 512, runs added in double). */
+    double (*exp_shifted_sum)(float *x, int64_t n, float shift);
+    /* Softmax of x[0, visible) in place; x[visible, width) set to 0 (a causal row's masked tail). */
+    void (*softmax)(float *x, int64_t visible, int64_t width);
+    /* gate[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (SwiGLU). */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    /* y[i] = exp(x[i]). */
+    void (*exp)(const float *x, float *y, int64_t n);
+} mop_vector_kernels;
+
+/* The element-wise kernels of variant `isa`, or of the chosen variant for -1 (an unavailable one: baseline). */
+const mop_vector_kernels *mop_vector_kernels_for(int isa);
+
 /* "avx512", "avx2" or "baseline": the variant the functions above use. The best the CPU supports, or a lower one
  * named by the environment variable MOP_KERNEL_ISA (read once; an unknown or unavailable name means the best). */
 const char *mop_kernel_isa(void);

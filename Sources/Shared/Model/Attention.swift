@@ -36,9 +36,7 @@ public enum Attention {
             BLAS.gemmTransposedB(m: tokens, n: held, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
                                  a: q + h * headDim, lda: qWidth, b: k + g * headDim, ldb: kvWidth, c: scratch, ldc: held)
             for t in 0..<tokens {
-                let row = scratch + t * held, visible = past + t + 1
-                VectorMath.softmax(row, count: visible)
-                (row + visible).update(repeating: 0, count: held - visible)
+                VectorMath.softmax(scratch + t * held, visible: past + t + 1, width: held)
             }
             // z_h[T, hd] = scores . V_g
             BLAS.gemm(m: tokens, n: headDim, k: held, a: scratch, lda: held, b: v + g * headDim, ldb: kvWidth,
@@ -54,9 +52,7 @@ public enum Attention {
                              a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: tokens)
         let rows = SendablePointer(scores)
         VectorMath.parallelFor(tokens) { t in
-            let row = rows.pointer + t * tokens
-            VectorMath.softmax(row, count: t + 1)
-            (row + t + 1).update(repeating: 0, count: tokens - t - 1)
+            VectorMath.softmax(rows.pointer + t * tokens, visible: t + 1, width: tokens)
         }
     }
 }

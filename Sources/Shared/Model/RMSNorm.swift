@@ -11,13 +11,9 @@ public enum RMSNorm {
                     let output = SendablePointer(yp.baseAddress!)
                     // Rows are independent, so splitting them among the threads changes no value.
                     VectorMath.parallelRanges(rows, minimumWork: VectorMath.parallelElements / max(1, d)) { range in
-                        for r in range {
-                            let row = input.pointer + r * d, out = output.pointer + r * d
-                            var sumSquares: Float = 0
-                            for i in 0..<d { sumSquares += row[i] * row[i] }
-                            let inverse = 1 / (sumSquares / Float(d) + eps).squareRoot()
-                            for i in 0..<d { out[i] = row[i] * inverse * weights.pointer[i] }
-                        }
+                        let offset = range.lowerBound * d
+                        VectorMath.kernels.rmsnorm(input.pointer + offset, weights.pointer, output.pointer + offset,
+                                                   Int64(range.count), Int64(d), eps)
                     }
                 }
             }

@@ -23,8 +23,8 @@ public struct Rope: Sendable {
         self.invFreq = invFreq
         let tabulated = min(positions, Self.tableLimit)
         let angles = (0..<tabulated).flatMap { position in invFreq.map { Double(position) * $0 } }
-        cosTable = angles.map { Float(cos($0)) }
-        sinTable = angles.map { Float(sin($0)) }
+        cosTable = angles.map { Float(Foundation.cos($0)) }
+        sinTable = angles.map { Float(Foundation.sin($0)) }
     }
 
     /// theta^(-2i/hd), with llama3 frequency scaling when the config asks for it.
@@ -60,32 +60,29 @@ public struct Rope: Sendable {
     private func rotate(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int, sinSign: Float) {
         precondition(startPosition + tokens <= positions, "RoPE table holds \(positions) positions")
         let half = headDim / 2
-        let width = heads * headDim
         let tabulated = cosTable.count / max(1, half)
-        var cosRow = [Float](repeating: 0, count: half), sinRow = cosRow
-        for t in 0..<tokens {
-            let position = startPosition + t
-            if position < tabulated {
-                let table = position * half
-                for i in 0..<half {
-                    cosRow[i] = cosTable[table + i]
-                    sinRow[i] = sinTable[table + i]
-                }
-            } else {
-                for i in 0..<half {
-                    cosRow[i] = Float(cos(Double(position) * invFreq[i]))
-                    sinRow[i] = Float(sin(Double(position) * invFreq[i]))
-                }
-            }
-            for h in 0..<heads {
-                let head = x + t * width + h * headDim
-                for i in 0..<half {
-                    let c = cosRow[i], s = sinSign * sinRow[i]
-                    let x1 = head[i], x2 = head[i + half]
-                    head[i] = x1 * c - x2 * s
-                    head[i + half] = x2 * c + x1 * s
+        // The table's rows of these positions, or (past the table) the same values computed now.
+        let computed = startPosition + tokens > tabulated ? angleRows(startPosition..<(startPosition + tokens)) : nil
+        let first = computed == nil ? startPosition * half : 0
+        (computed?.cos ?? cosTable).withUnsafeBufferPointer { cosRows in
+            (computed?.sin ?? sinTable).withUnsafeBufferPointer { sinRows in
+                let values = SendablePointer(x)
+                let cosines = SendablePointer(UnsafeMutablePointer(mutating: cosRows.baseAddress! + first))
+                let sines = SendablePointer(UnsafeMutablePointer(mutating: sinRows.baseAddress! + first))
+                let width = heads * headDim
+                // Tokens are independent: splitting them among the threads changes no value.
+                VectorMath.parallelRanges(tokens, minimumWork: VectorMath.parallelElements / max(1, width)) { range in
+                    VectorMath.kernels.rope(values.pointer + range.lowerBound * width, Int64(range.count), Int64(heads),
+                                            Int64(headDim), cosines.pointer + range.lowerBound * half,
+                                            sines.pointer + range.lowerBound * half, sinSign)
                 }
             }
         }
+    }
+
+    /// cos and sin [positions, hd/2] of positions past the table, computed as the table is.
+    private func angleRows(_ positions: Range<Int>) -> (cos: [Float], sin: [Float]) {
+        let angles = positions.flatMap { position in invFreq.map { Double(position) * $0 } }
+        return (angles.map { Float(Foundation.cos($0)) }, angles.map { Float(Foundation.sin($0)) })
     }
 }
