@@ -54,7 +54,7 @@ public struct DispatchStatistics: Equatable, Sendable {
 }
 
 /// Seconds since `start` on the monotonic clock.
-func seconds(since start: ContinuousClock.Instant) -> Double {
+public func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 }

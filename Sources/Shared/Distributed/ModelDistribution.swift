@@ -21,9 +21,17 @@ public enum ModelDistribution {
     /// A collective; each rank holds the matrices as `storage` says (a broadcast arrives in rank 0's encoding). A rank
     /// that cannot read the file, or whose file holds other weights than rank 0's, throws an error that names the
     /// file; the caller's abort then ends every rank.
+    /// With a pipeline `layout`, each rank loads and checks only its stage's part (`ModelPart`): the weights are
+    /// compared among the ranks of a stage, the configuration among all.
     public static func load(path: String, source: Source, storage: WeightStorage = .stored,
-                            communicator: any Communicator) throws -> Outcome {
+                            layout: PipelineLayout? = nil, communicator: any Communicator) throws -> Outcome {
         let start = ContinuousClock.now
+        if let layout, layout.stages > 1 {
+            guard source == .mapped else {
+                throw MopError(file: path, "--broadcast-weights with --stages is not supported: every rank maps the file and touches only its stage's tensors")
+            }
+            return try loadStage(path: path, storage: storage, layout: layout, communicator: communicator, start: start)
+        }
         switch source {
         case .broadcast where communicator.size > 1:
             var local: LoadedModel?, checksum: UInt64?
@@ -38,13 +46,34 @@ public enum ModelDistribution {
         case .broadcast, .mapped:
             let model = try ModelLoader.load(path: path, storage: storage)
             let checksum = ModelChecksum.of(model.weights)
-            var reference = [checksum]
-            communicator.broadcast(&reference, root: 0)
-            guard reference == [checksum] else {
-                throw MopError(file: path, "holds other weights than rank 0's model (checksum \(ModelChecksum.hex(checksum)), "
-                               + "rank 0 has \(reference.first.map(ModelChecksum.hex) ?? "none")); every rank must map the same file")
-            }
+            try requireSame(checksum, as: "rank 0's model", path: path, communicator: communicator)
             return Outcome(model: model, source: source, checksum: checksum, bytesBroadcast: 0, seconds: seconds(since: start))
+        }
+    }
+
+    /// A pipeline stage's part of the model; its checksum covers the part only.
+    private static func loadStage(path: String, storage: WeightStorage, layout: PipelineLayout,
+                                  communicator: any Communicator, start: ContinuousClock.Instant) throws -> Outcome {
+        let config = try ModelLoader.describe(path: path).config
+        let stage = layout.stage(ofRank: communicator.rank)
+        let part = layout.parts(config)[stage]
+        let model = try ModelLoader.load(path: path, storage: storage, part: part)
+        let nothing = ModelPart(blocks: 0..<0, embeds: false, head: false)
+        try requireSame(ModelChecksum.of(model.weights, part: nothing), as: "rank 0's model configuration", path: path,
+                        communicator: communicator)
+        let checksum = ModelChecksum.of(model.weights, part: part)
+        let stageRanks = communicator.split(color: stage, key: communicator.rank)
+        try requireSame(checksum, as: "stage \(stage)'s first rank", path: path, communicator: stageRanks)
+        return Outcome(model: model, source: .mapped, checksum: checksum, bytesBroadcast: 0, seconds: seconds(since: start))
+    }
+
+    /// Throws on every rank whose `checksum` differs from the root's.
+    private static func requireSame(_ checksum: UInt64, as what: String, path: String, communicator: any Communicator) throws {
+        var reference = [checksum]
+        communicator.broadcast(&reference, root: 0)
+        guard reference == [checksum] else {
+            throw MopError(file: path, "holds other weights than \(what) (checksum \(ModelChecksum.hex(checksum)), "
+                           + "rank 0 has \(reference.first.map(ModelChecksum.hex) ?? "none")); every rank must map the same file")
         }
     }
 }

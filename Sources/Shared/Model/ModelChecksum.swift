@@ -3,10 +3,11 @@
 /// catches accidents, not adversaries. Four independent lanes keep the multiply chains parallel, so 540 MB of
 /// SmolLM2 weights take a fraction of a second.
 public enum ModelChecksum {
-    public static func of(_ weights: ModelWeights) -> UInt64 {
+    /// Of the tensors `part` holds (nil: all).
+    public static func of(_ weights: ModelWeights, part: ModelPart? = nil) -> UInt64 {
         var state = Lanes()
         state.absorb(Array(String(describing: weights.config).utf8))
-        for (_, tensor) in weights.namedTensors() {
+        for (_, tensor) in part?.tensors(of: weights) ?? weights.namedTensors() {
             // Panel by panel, so a stored model is hashed by its fp32 values without a whole fp32 copy.
             tensor.forEachRowPanel(rows: tensor.panelRows()) { panel, _ in state.absorb(UnsafeRawBufferPointer(panel)) }
         }

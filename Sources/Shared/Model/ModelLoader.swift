@@ -46,15 +46,16 @@ public enum ModelLoader {
         return .gguf
     }
 
-    /// The model at `given`, its weight matrices held as `storage` says (`--weights`).
-    public static func load(path given: String, storage: WeightStorage = .stored) throws -> LoadedModel {
+    /// The model at `given`, its weight matrices held as `storage` says (`--weights`); of a pipeline stage's `part`,
+    /// only its tensors are checked and held (the others stay mapped, untouched).
+    public static func load(path given: String, storage: WeightStorage = .stored, part: ModelPart? = nil) throws -> LoadedModel {
         let path = resolve(given)
         switch try format(of: path) {
         case .gguf:
-            let (weights, tokenizer) = try GGUFModel.load(path: path, storage: storage)
+            let (weights, tokenizer) = try GGUFModel.load(path: path, storage: storage, part: part)
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .gguf)
         case .huggingFace:
-            let weights = try HFModelDirectory.load(path: path, storage: storage)
+            let weights = try HFModelDirectory.load(path: path, storage: storage, part: part)
             let tokenizer = try HFModelDirectory.readTokenizer(in: path)
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
         }

@@ -101,12 +101,15 @@ public struct ModelWeights: Equatable, Sendable {
         let d = config.hidden, a = Architecture.self
         var shapes: [(String, [Int])] = [(a.embeddingTensor.hf, [config.vocabSize, d])]
         for (i, layer) in config.layers.enumerated() {
-            shapes += config.blockTensorShapes(layer).map { ("model.layers.\(i).\($0.tensor.hfName)", $0.shape) }
+            shapes += config.blockTensorShapes(layer).map { (blockPrefix(i) + $0.tensor.hfName, $0.shape) }
         }
         shapes.append((a.finalNormTensor.hf, [d]))
         if !config.tiedEmbeddings { shapes.append((a.outputTensor.hf, [config.vocabSize, d])) }
         return shapes
     }
+
+    /// The start of the Hugging Face names of block `index`'s tensors.
+    public static func blockPrefix(_ index: Int) -> String { "model.layers.\(index)." }
 
     /// Every tensor under its Hugging Face name, in the order of `expectedShapes`.
     public func namedTensors() -> [(name: String, tensor: Tensor)] {

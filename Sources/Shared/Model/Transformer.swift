@@ -55,7 +55,18 @@ public struct Transformer: Sendable {
             block(&x, layer: index, segments: segments, prefixes: prefixes, mask: layerMask, observer: observer)
             observer?.block(layer: index, input: input, output: x, segments: segments)
         }
-        return RMSNorm.forward(x, rows: segments.last?.upperBound ?? 0, weight: weights.finalNorm, eps: config.rmsNormEps)
+        return finalNorm(x)
+    }
+
+    /// Blocks `blocks` in place on the residual stream x [N, D] of sequences at `segments`, unmasked: a pipeline
+    /// stage's share of `hiddenStates`, the same operations.
+    public func runBlocks(_ blocks: Range<Int>, _ x: inout [Float], segments: [Range<Int>]) {
+        for index in blocks { block(&x, layer: index, segments: segments) }
+    }
+
+    /// The last RMSNorm of the residual stream x [N, D]: [N, D].
+    public func finalNorm(_ x: [Float]) -> [Float] {
+        RMSNorm.forward(x, rows: x.count / config.hidden, weight: weights.finalNorm, eps: config.rmsNormEps)
     }
 
     /// One transformer block, in place on the residual stream x: [N, D] (`BlockForward`). Heads and neurons the mask

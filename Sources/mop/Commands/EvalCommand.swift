@@ -20,6 +20,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Zero-shot: tokens a request may take (default: the model's positions); longer ones lose tokens at the left, as lm-eval's max_length.")
     var maxLength: Int?
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @Option(help: "Pipeline stages (--ppl only): the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.")
+    var stages = 1
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @OptionGroup var cluster: ClusterOptions
 
@@ -40,6 +42,8 @@ struct EvalCommand: ParsableCommand {
         /// How the weight matrices were held (`--weights`), and each rank's peak resident memory (VmHWM) in bytes.
         let weights: String
         let peakResidentBytes: [Int]
+        /// With --stages.
+        let pipeline: PipelineReport?
     }
 
     var taskList: [ZeroShotTask] {
@@ -53,6 +57,11 @@ struct EvalCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1") }
+        guard stages >= 1 else { throw ValidationError("--stages must be at least 1") }
+        if stages > 1 {
+            guard tasks == nil else { throw ValidationError("--stages runs --ppl only (zero-shot tasks run on whole models)") }
+            guard !cluster.dedicatedCoordinator else { throw ValidationError("--stages and --dedicated-coordinator cannot be combined: every rank is a stage") }
+        }
         if tasks != nil {
             let names: [ZeroShotTask]
             do { names = try taskList } catch { throw ValidationError("\(error)") }
@@ -64,14 +73,16 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             if let ppl, communicator.isCoordinator { try RegularFile.check(ppl) }
-            let loaded = try cluster.loadModel(model, communicator).model
+            let layout = stages > 1 ? try PipelineLayout(stages: stages, ranks: communicator.size,
+                                                         blocks: try ModelLoader.describe(path: model).config.layers.count) : nil
+            let loaded = try cluster.loadModel(model, communicator, layout: layout).model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let transformer = Transformer(weights: loaded.weights)
             let start = Date()
             let perplexity = try ppl.flatMap {
                 try PerplexityEvaluation.measure(transformer, tokenizer: spec, modelPath: model, file: $0, seqLen: seqLen,
                                                  maxTokens: maxTokens, dedicatedCoordinator: cluster.dedicatedCoordinator,
-                                                 communicator: communicator)
+                                                 layout: layout, communicator: communicator)
             }
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit, maxLength: maxLength,
@@ -83,7 +94,8 @@ struct EvalCommand: ParsableCommand {
                                 windows: perplexity?.windows, seqLen: perplexity.map { _ in seqLen },
                                 tokensPerSecond: perplexity.map { Double($0.tokens) / $0.seconds },
                                 tasks: zeroShot?.tasks, average: zeroShot?.average,
-                                weights: cluster.weightOptions.weights.rawValue, peakResidentBytes: peaks)
+                                weights: cluster.weightOptions.weights.rawValue, peakResidentBytes: peaks,
+                                pipeline: perplexity?.pipeline)
             if json { return try RunSupport.printJSON(report) }
             if let p = perplexity {
                 RunSupport.printLine(String(format: "perplexity %.4f over %d tokens (%d windows of %d) in %.1f s, %.0f tokens/s",

@@ -4,18 +4,20 @@ import Shared
 import Worker
 
 /// `mop eval --ppl` (and the chained evaluation of `mop prune --eval`): perplexity over non-overlapping windows,
-/// sharded over the ranks by tokens.
+/// sharded over the ranks by tokens, or with a pipeline `layout` over its replicas, each window flowing through the
+/// replica's stages.
 enum PerplexityEvaluation {
     struct Result {
         let perplexity: Double
         let tokens: Int
         let windows: Int
         let seconds: Double
+        let pipeline: PipelineReport?
     }
 
     /// Every rank calls this; rank 0 reads and tokenizes `file` and gets the result, the others get nil.
     static func measure(_ transformer: Transformer, tokenizer spec: TokenizerSpec, modelPath model: String, file: String,
-                        seqLen: Int, maxTokens: Int?, dedicatedCoordinator: Bool,
+                        seqLen: Int, maxTokens: Int?, dedicatedCoordinator: Bool, layout: PipelineLayout? = nil,
                         communicator: some Communicator) throws -> Result? {
         guard seqLen <= transformer.config.maxPositions else {
             throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(transformer.config.maxPositions) positions")
@@ -29,9 +31,26 @@ enum PerplexityEvaluation {
         communicator.broadcast(&tokens, root: 0)
         let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)
         guard !plan.windows.isEmpty else { throw MopError(file: file, "the text has fewer than 2 tokens") }
-        let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
-        let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)
-        let sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
+        let sums: PartialSums, pipeline: PipelineReport?
+        if let layout, layout.stages > 1 {
+            let shard = plan.shard(rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
+            let parts = layout.parts(transformer.config), part = parts[layout.stage(ofRank: communicator.rank)]
+            let progress = ProgressReporter("perplexity (stage 0 of replica 0)", total: shard.count, unit: "windows",
+                                            enabled: communicator.isCoordinator)
+            let stage = try PipelinePerplexity.score(transformer, part: part, link: StageLink(layout: layout, rank: communicator.rank),
+                                                     tokens: tokens, windows: shard, communicator: communicator,
+                                                     progress: progress.update)
+            sums = stage.sums
+            let measure = PipelineReport.RankMeasure(seconds: stage.seconds, waitSeconds: stage.link.waitSeconds,
+                                                     bytesSent: stage.link.bytesSent,
+                                                     weightsHeldBytes: part.bytesHeld(transformer.weights))
+            pipeline = PipelineReport.gather(measure, layout: layout, parts: parts, communicator: communicator)
+        } else {
+            let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
+            let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)
+            sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
+            pipeline = nil
+        }
         var packed = sums.packed
         communicator.reduceSum(&packed, root: 0)
         guard communicator.isCoordinator else { return nil }
@@ -39,6 +58,6 @@ enum PerplexityEvaluation {
         return Result(
             perplexity: PerplexityPlan.perplexity(negativeLogLikelihood: total.negativeLogLikelihood, tokens: total.tokens),
             tokens: Int(total.tokens) + plan.windows.count, windows: plan.windows.count,
-            seconds: Date().timeIntervalSince(start))
+            seconds: Date().timeIntervalSince(start), pipeline: pipeline)
     }
 }

@@ -18,15 +18,17 @@ struct ClusterOptions: ParsableArguments {
         return try RankGroups(count: count, ranks: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
     }
 
-    /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there.
-    func loadModel(_ path: String, _ communicator: any Communicator) throws -> ModelDistribution.Outcome {
+    /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there. With a
+    /// pipeline `layout`, each rank holds its stage's part only.
+    func loadModel(_ path: String, _ communicator: any Communicator, layout: PipelineLayout? = nil) throws -> ModelDistribution.Outcome {
         try requireScoringRank(communicator)
         let outcome = try ModelDistribution.load(path: path, source: source, storage: weightOptions.weights,
-                                                    communicator: communicator)
+                                                    layout: layout, communicator: communicator)
         if communicator.isCoordinator && communicator.size > 1 {
             let moved = outcome.source == .broadcast
                 ? String(format: "rank 0 broadcast %.1f MB of weights", Double(outcome.bytesBroadcast) / 1e6)
-                : "every rank mapped the file"
+                : layout.map { "\($0.stages) pipeline stages x \($0.replicas) replicas mapped the file, each stage checking its blocks" }
+                    ?? "every rank mapped the file"
             FileHandle.standardError.write(Data(String(
                 format: "mop: %d ranks%@; %@ in %.2f s; weights checksum %@ on every rank\n", communicator.size,
                 dedicatedCoordinator ? " (rank 0 only coordinates)" : "", moved, outcome.seconds,

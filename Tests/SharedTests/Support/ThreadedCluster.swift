@@ -4,7 +4,8 @@ import Foundation
 /// A job of `size` ranks as threads of the test process, so that a whole protocol (every rank's side at once, and
 /// communicators made by `split`) runs without mpirun. Every collective is one exchange: each rank deposits its
 /// value, the last to arrive publishes all of them, and each rank takes what the collective gives it. Reductions add
-/// in rank order. Point-to-point messages are not part of it.
+/// in rank order. Point-to-point messages go through mailboxes, one queue per (source, destination, tag); a send
+/// does not wait for its receive.
 final class ThreadedCluster: @unchecked Sendable {
     let size: Int
     private let condition = NSCondition()
@@ -14,6 +15,8 @@ final class ThreadedCluster: @unchecked Sendable {
     private var generation = 0
     /// Communicators made by splits, by (the exchange that made them, color).
     private var parts: [String: ThreadedCluster] = [:]
+    /// Messages sent and not yet received, by "source/destination/tag", oldest first.
+    private var mailboxes: [String: [[UInt8]]] = [:]
 
     init(size: Int) {
         self.size = size
@@ -59,6 +62,21 @@ final class ThreadedCluster: @unchecked Sendable {
             while generation == mine { condition.wait() }
         }
         return (published, mine)
+    }
+
+    fileprivate func post(_ bytes: [UInt8], from source: Int, to destination: Int, tag: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        mailboxes["\(source)/\(destination)/\(tag)", default: []].append(bytes)
+        condition.broadcast()
+    }
+
+    fileprivate func take(from source: Int, to destination: Int, tag: Int) -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        let key = "\(source)/\(destination)/\(tag)"
+        while mailboxes[key, default: []].isEmpty { condition.wait() }
+        return mailboxes[key]!.removeFirst()
     }
 
     fileprivate func part(_ name: String, size: Int) -> ThreadedCluster {
@@ -108,8 +126,8 @@ final class ThreadedCluster: @unchecked Sendable {
             return Rank(rank: members.firstIndex { $0.rank == rank }!, cluster: part)
         }
 
-        func send(_ bytes: [UInt8], to destination: Int, tag: Int) { fatalError("no point-to-point messages") }
-        func receive(from source: Int, tag: Int) -> [UInt8] { fatalError("no point-to-point messages") }
+        func send(_ bytes: [UInt8], to destination: Int, tag: Int) { cluster.post(bytes, from: rank, to: destination, tag: tag) }
+        func receive(from source: Int, tag: Int) -> [UInt8] { cluster.take(from: source, to: rank, tag: tag) }
         func abort(code: Int32) -> Never { fatalError("abort(\(code)) in a test") }
     }
 }

@@ -23,11 +23,12 @@ public enum GGUFModel {
     }
 
     /// The model and, when the file has tokenizer metadata, its tokenizer.
-    public static func load(path: String, storage: WeightStorage = .stored) throws -> (weights: ModelWeights, tokenizer: TokenizerSpec?) {
+    public static func load(path: String, storage: WeightStorage = .stored,
+                            part: ModelPart? = nil) throws -> (weights: ModelWeights, tokenizer: TokenizerSpec?) {
         let file = try GGUFFile(path: path)
         // The tokenizer is cheap to check, so a bad one fails before seconds of dequantization.
         let tokenizer = try GGUFTokenizer.read(from: file)
-        return (try weights(of: file, storage: storage), tokenizer)
+        return (try weights(of: file, storage: storage, part: part), tokenizer)
     }
 
     /// The architecture described by the file's metadata (no tensor data is read).
@@ -126,8 +127,8 @@ public enum GGUFModel {
     }
 
     /// Every tensor the config needs, matrices held as `storage` says and vectors in fp32, with Q/K rows in the
-    /// Hugging Face order.
-    public static func weights(of file: GGUFFile, storage: WeightStorage = .stored) throws -> ModelWeights {
+    /// Hugging Face order. Tensors outside `part` (nil: the whole model) stay mapped and unchecked (`ModelPart`).
+    public static func weights(of file: GGUFFile, storage: WeightStorage = .stored, part: ModelPart? = nil) throws -> ModelWeights {
         let config = try config(of: file)
         let names = GGUFTensorNames(config.architecture)
         let jobs = try ModelWeights.expectedShapes(config).compactMap { entry -> (hfName: String, info: GGUFTensorInfo)? in
@@ -145,6 +146,9 @@ public enum GGUFModel {
             DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
                 slots.base?[index] = Result {
                     let info = jobs[index].info
+                    guard part?.holds(jobs[index].hfName, config: config) ?? true else {
+                        return try file.matrix(info, storage: .stored) ?? file.dequantize(info)
+                    }
                     let tensor = try file.matrix(info, storage: storage) ?? file.dequantize(info)
                     try TensorInventory.checkFinite(tensor, name: jobs[index].info.name, file: file.path)
                     return tensor

@@ -16,12 +16,13 @@ public enum HFModelDirectory {
 
     /// Loads config.json and the weights (matrices held as `storage` says). A single `model.safetensors` wins over an index,
     /// as in transformers. A tensor the config does not call for is an error (TensorInventory).
-    public static func load(path: String, storage: WeightStorage = .stored) throws -> ModelWeights {
-        try loadWithSpecialTokens(path: path, storage: storage).weights
+    /// Tensors outside `part` (nil: the whole model) stay mapped and unchecked (`ModelPart`).
+    public static func load(path: String, storage: WeightStorage = .stored, part: ModelPart? = nil) throws -> ModelWeights {
+        try loadWithSpecialTokens(path: path, storage: storage, part: part).weights
     }
 
     /// Like `load(path:)`, also returning the special token ids config.json carries.
-    public static func loadWithSpecialTokens(path: String, storage: WeightStorage = .stored) throws
+    public static func loadWithSpecialTokens(path: String, storage: WeightStorage = .stored, part: ModelPart? = nil) throws
         -> (weights: ModelWeights, specialTokens: HFSpecialTokenIds) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -34,21 +35,25 @@ public enum HFModelDirectory {
 
         let weightsPath = join(path, weightsName)
         let indexPath = join(path, indexName)
-        let source: (String) throws -> Tensor?
+        let source: (String, WeightStorage) throws -> Tensor?
         let sourcePath: String
         let stored: [String]
         if FileManager.default.fileExists(atPath: weightsPath) {
             let file = try SafetensorsFile(path: weightsPath)
-            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: storage) }, weightsPath, file.names)
+            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: $1) }, weightsPath, file.names)
         } else if FileManager.default.fileExists(atPath: indexPath) {
             let index = try SafetensorsIndex(path: indexPath)
-            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: storage) }, indexPath, index.weightMap.keys.sorted())
+            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: $1) }, indexPath, index.weightMap.keys.sorted())
         } else {
             throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
         }
         var tensors: [String: Tensor] = [:]
         for (name, _) in ModelWeights.expectedShapes(config) {
-            tensors[name] = try source(name)
+            guard part?.holds(name, config: config) ?? true else {
+                tensors[name] = try source(name, .stored)
+                continue
+            }
+            tensors[name] = try source(name, storage)
             if let tensor = tensors[name] { try TensorInventory.checkFinite(tensor, name: name, file: sourcePath) }
         }
         let weights = try ModelWeights(config: config, tensors: tensors, file: sourcePath)

@@ -1,0 +1,35 @@
+/// How `--stages S` arranges N ranks: S pipeline stages x R = N / S data-parallel replicas. Rank r is stage r % S of
+/// replica r / S, so a replica's stages are consecutive ranks. Stage s holds a contiguous run of blocks (`parts`):
+/// blocks are split so every stage does about the same work per token (a block's matrices, plus the output matrix on
+/// the last stage), which also evens out the weights each holds.
+public struct PipelineLayout: Equatable, Sendable {
+    public let stages: Int
+    public let replicas: Int
+
+    /// Throws when `ranks` cannot form `stages` stages or the model has fewer blocks than stages.
+    public init(stages: Int, ranks: Int, blocks: Int) throws {
+        guard stages >= 1 else { throw MopError("--stages must be at least 1") }
+        guard ranks % stages == 0 else {
+            throw MopError("--stages \(stages) does not divide the \(ranks) ranks (each replica of the pipeline needs \(stages) ranks)")
+        }
+        guard stages <= blocks else { throw MopError("--stages \(stages) is more than the model's \(blocks) blocks") }
+        self.stages = stages
+        replicas = ranks / stages
+    }
+
+    public func stage(ofRank rank: Int) -> Int { rank % stages }
+    public func replica(ofRank rank: Int) -> Int { rank / stages }
+    /// The rank of `stage` in `replica`.
+    public func rank(stage: Int, replica: Int) -> Int { replica * stages + stage }
+
+    /// What each stage holds, first to last.
+    public func parts(_ config: ModelConfig) -> [ModelPart] {
+        let blockCosts = config.layers.map { config.blockParameters($0) }
+        let costs = blockCosts + [config.vocabSize * config.hidden]
+        return (0..<stages).map { stage in
+            let range = Sharding.range(costs: costs, rank: stage, size: stages)
+            let blocks = min(range.lowerBound, blockCosts.count)..<min(range.upperBound, blockCosts.count)
+            return ModelPart(blocks: blocks, embeds: stage == 0, head: stage == stages - 1)
+        }
+    }
+}
