@@ -4,6 +4,11 @@
 # of SEQ_LEN tokens, positions 1..SEQ_LEN-1 scored, llama.cpp's own tokenizer) next to `mop eval`, and their relative
 # difference; exits 1 if any differs by more than 1%.
 #   scripts/check-llamacpp.sh runs/0.2_method_mop/model.gguf runs/uneven/model.gguf
+# Each export type mop writes is checked the same way: re-cut a pruned model in Q8_0 and BF16 (F16 likewise), then
+#   mop apply MODEL --structure runs/0.2_method_mop/structure.json --out runs/q8_0 --export-type q8_0 --format gguf
+#   mop apply MODEL --structure runs/0.2_method_mop/structure.json --out runs/bf16 --export-type bf16 --format gguf
+#   scripts/check-llamacpp.sh runs/q8_0/model.gguf runs/bf16/model.gguf
+# $MOP names the mop binary to use (default: .build/release/mop, built first).
 # llama.cpp is used for this check only, never as a dependency (scripts/llamacpp-common.sh builds it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,16 +20,16 @@ seq_len="${SEQ_LEN:-512}" max_tokens="${MAX_TOKENS:-16384}" threads="${THREADS:-
 source "$root/scripts/llamacpp-common.sh"
 tool="$(llamacpp_tool window_ppl)"
 
-swift build -c release --product mop >&2
+[ -n "${MOP:-}" ] || { swift build -c release --product mop >&2; MOP="$root/.build/release/mop"; }
 status=0
 echo "| model | architecture | llama.cpp ppl | mop ppl | relative difference | tokens |"
 echo "|---|---|---:|---:|---:|---:|"
 for gguf in "$@"; do
   llama="$("$tool" "$gguf" "$text" "$seq_len" "$max_tokens" "$threads" 2>/dev/null)" \
     || { echo "check-llamacpp: llama.cpp failed on $gguf" >&2; status=1; continue; }
-  ours="$(OPENBLAS_NUM_THREADS=$threads .build/release/mop eval "$gguf" --ppl "$text" --seq-len "$seq_len" \
+  ours="$(OPENBLAS_NUM_THREADS=$threads "$MOP" eval "$gguf" --ppl "$text" --seq-len "$seq_len" \
             --max-tokens "$max_tokens" --json 2>/dev/null)"
-  arch="$(.build/release/mop inspect "$gguf" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["architecture"])')"
+  arch="$("$MOP" inspect "$gguf" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["architecture"])')"
   python3 - "$gguf" "$arch" "$llama" "$ours" <<'PY' || status=1
 import json, sys
 gguf, arch, llama, ours = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])

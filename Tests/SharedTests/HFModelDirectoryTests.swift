@@ -46,6 +46,7 @@ final class HFModelDirectoryTests: XCTestCase {
         XCTAssertNotEqual(loaded, weights)
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/config.json"))) as? [String: Any])
         XCTAssertEqual(config["torch_dtype"] as? String, "bfloat16")
+        XCTAssertEqual(try HFModelDirectory.storedTypes(in: directory), [SafetensorsDType](repeating: .bf16, count: weights.namedTensors().count))
     }
 
     func testShardedDirectoryLoadsTheSameModel() throws {
@@ -62,6 +63,7 @@ final class HFModelDirectoryTests: XCTestCase {
         try HFConfig.encode(weights.config).write(to: URL(fileURLWithPath: directory + "/config.json"))
 
         XCTAssertEqual(try HFModelDirectory.load(path: directory), weights)
+        XCTAssertEqual(try HFModelDirectory.storedTypes(in: directory), [SafetensorsDType](repeating: .f32, count: named.count))
     }
 
     func testTokenizerSeamPointsIntoTheDirectory() {

@@ -41,6 +41,12 @@ final class ModelLoaderTests: XCTestCase {
 
             XCTAssertEqual(try ModelLoader.describe(path: gguf).config, config, name)
             XCTAssertEqual(try ModelLoader.describe(path: hf).config.layers, config.layers, name)
+            // Every tensor is F32 in both files, counted from the headers.
+            for path in [gguf, hf] {
+                let types = try ModelLoader.describe(path: path).tensorTypes
+                XCTAssertEqual(types.map(\.type), [.f32], path)
+                XCTAssertEqual(types.map(\.count), [weights.namedTensors().count], path)
+            }
         }
     }
 

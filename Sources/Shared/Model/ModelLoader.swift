@@ -19,6 +19,17 @@ public struct ModelDescription: Sendable {
     public let config: ModelConfig
     public let format: ModelFormat
     public let architecture: String
+    /// How many stored tensors the file holds of each ggml type (a safetensors dtype under its ggml name), most first.
+    public let tensorTypes: [(type: GGUFTensorType, count: Int)]
+
+    init(config: ModelConfig, format: ModelFormat, architecture: String, storedTypes: [GGUFTensorType]) {
+        self.config = config
+        self.format = format
+        self.architecture = architecture
+        let counts = Dictionary(storedTypes.map { ($0, 1) }, uniquingKeysWith: +)
+        tensorTypes = counts.map { (type: $0.key, count: $0.value) }
+            .sorted { ($0.count, $1.type.rawValue) > ($1.count, $0.type.rawValue) }
+    }
 }
 
 /// The one entry point that turns a path on the command line into a model, whatever its format.
@@ -76,12 +87,14 @@ public enum ModelLoader {
         switch try format(of: path) {
         case .gguf:
             let file = try GGUFFile(path: path)
-            return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "")
+            return ModelDescription(config: try GGUFModel.config(of: file), format: .gguf, architecture: file.architecture ?? "",
+                                    storedTypes: file.tensors.map(\.type))
         case .huggingFace:
             let configPath = (path as NSString).appendingPathComponent("config.json")
             let data = try RegularFile.read(configPath)
             let config = try HFConfig.parse(data: data, file: configPath)
-            return ModelDescription(config: config, format: .huggingFace, architecture: config.architecture.hfModelTypes[0])
+            return ModelDescription(config: config, format: .huggingFace, architecture: config.architecture.hfModelTypes[0],
+                                    storedTypes: try HFModelDirectory.storedTypes(in: path).map(\.ggufType))
         }
     }
 }

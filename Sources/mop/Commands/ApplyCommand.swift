@@ -14,8 +14,7 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var weightOptions: WeightOptions
     @Option(help: "A structure.json written by mop prune (indices of the original model).") var structure: String
     @Option(help: "Output directory (created; must be new or empty).") var out: String
-    @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
-    @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
+    @OptionGroup(title: "Export") var export: ExportOptions
 
     func run() throws {
         RunSupport.run(threads: nil) { communicator in
@@ -24,8 +23,7 @@ struct ApplyCommand: ParsableCommand {
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             try kept.validate(against: loaded.weights.config, file: structure)
             let directory = try OutputDirectory.prepare(out, resuming: false, create: true)
-            let pruned = try ModelExport.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer,
-                                               to: directory, format: format, ggufType: f16 ? .f16 : .f32)
+            let pruned = try export.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer, to: directory)
             let config = pruned.config
             let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)
             RunSupport.printLine(String(format: "wrote %@: %d layers, %d parameters (%.2f%% compression)", directory,

@@ -15,8 +15,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Output directory (created; must be new or empty).") var out: String
     @OptionGroup var options: FineTuneOptions
     @Option(help: "Seed of the adapters' initialisation, the split, the order and dropout.") var seed: UInt64 = 0
-    @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
-    @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
+    @OptionGroup(title: "Export") var export: ExportOptions
     @Option(help: "BLAS threads per rank.") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
@@ -31,7 +30,7 @@ struct FinetuneCommand: ParsableCommand {
             let directory = try OutputDirectory.prepare(out, resuming: false, create: communicator.isCoordinator)
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
-            let job = FineTuneJob(options: options, seed: seed, format: format, f16: f16)
+            let job = FineTuneJob(options: options, seed: seed, export: export)
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,
                                            directory: directory, communicator: communicator).report else { return }
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }

@@ -24,6 +24,8 @@ struct InspectCommand: ParsableCommand {
         let ropeTheta: Float
         let parameters: Int
         let nonEmbeddingParameters: Int
+        /// The stored tensors by element type in the file (`F32`, `BF16`, `Q8_0`, ...), most common first.
+        let tensorTypes: [TensorTypeCount]
         /// How the weight matrices are held (`--weights`), the bytes they take in memory and per parameter.
         let weights: String
         let bytesHeld: Int
@@ -32,6 +34,11 @@ struct InspectCommand: ParsableCommand {
         let blasKernel: String
         /// The instruction set mop's own kernels run with (`QuantKernels`).
         let kernelIsa: String
+    }
+
+    struct TensorTypeCount: Encodable {
+        let type: String
+        let count: Int
     }
 
     func run() throws {
@@ -47,6 +54,7 @@ struct InspectCommand: ParsableCommand {
                                 intermediate: c.layers.map(\.intermediate), vocab: c.vocabSize,
                                 tiedEmbeddings: c.tiedEmbeddings, ropeTheta: c.ropeTheta,
                                 parameters: c.parameters, nonEmbeddingParameters: c.nonEmbeddingParameters,
+                                tensorTypes: description.tensorTypes.map { TensorTypeCount(type: $0.type.name, count: $0.count) },
                                 weights: weightOptions.weights.rawValue, bytesHeld: held,
                                 bytesPerParameter: Double(held) / Double(max(1, c.parameters)),
                                 blasKernel: BLASKernel.coreName, kernelIsa: QuantKernels.isa)
@@ -61,6 +69,7 @@ struct InspectCommand: ParsableCommand {
                 intermediate:  \(summary(report.intermediate))
                 vocabulary:    \(report.vocab)\(report.tiedEmbeddings ? " (tied embeddings)" : "")
                 parameters:    \(report.parameters) (\(report.nonEmbeddingParameters) without embeddings)
+                tensor types:  \(report.tensorTypes.map { "\($0.type) x \($0.count)" }.joined(separator: ", "))
                 weights held:  \(String(format: "%.1f MB", Double(report.bytesHeld) / 1e6)) \(report.weights), \(String(format: "%.2f", report.bytesPerParameter)) bytes per parameter
                 BLAS kernel:   \(report.blasKernel) (OpenBLAS)
                 mop kernels:   \(report.kernelIsa)

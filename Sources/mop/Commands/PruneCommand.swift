@@ -9,7 +9,6 @@ extension PruneSettings.Selection: ExpressibleByArgument {}
 extension PruneSettings.Criterion: ExpressibleByArgument {}
 extension PruneSettings.DepthRule: ExpressibleByArgument {}
 extension PruneSettings.GQAUnit: ExpressibleByArgument {}
-extension ModelExport.Format: ExpressibleByArgument {}
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,8 +42,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Seed of the random choices (selection random, criterion random); with --finetune also of the adapters, the split, the order and dropout.")
     var seed: UInt64 = 0
     @Option(help: "Sample the calibration rows with this seed instead of taking the first ones.") var calibrationSeed: UInt64?
-    @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
-    @Flag(help: "Write matrices as F16 instead of F32.") var f16 = false
+    @OptionGroup(title: "Export") var export: ExportOptions
     @Option(help: "Continue the interrupted run in this output directory.") var resume: String?
     @Option(help: "Stop after this many iterations (counted from the original model), e.g. to time one.")
     var maxIterations: Int?
@@ -163,8 +161,7 @@ struct PruneCommand: ParsableCommand {
                 scoringSeconds: Date().timeIntervalSince(start),
                 perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
                 search: dispatch.statistics.since(afterDense))
-            try ModelExport.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
-                                  format: format, ggufType: f16 ? .f16 : .f32)
+            try export.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory)
             // The search's report is written before recovery and evaluation, so a failure there keeps it.
             var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
                                      latencyModel: latency)
@@ -210,7 +207,7 @@ struct PruneCommand: ParsableCommand {
         let folder = directory + "/" + Self.finetunedFolder
         if finetune {
             _ = try OutputDirectory.prepare(folder, resuming: false, create: communicator.isCoordinator)
-            let job = FineTuneJob(options: finetuning, seed: seed, format: format, f16: f16)
+            let job = FineTuneJob(options: finetuning, seed: seed, export: export)
             recovered = try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
                                     directory: folder, communicator: communicator)
         }

@@ -31,7 +31,7 @@ enum FuzzTarget: String, CaseIterable {
         case .gguf:
             var seeds: [[UInt8]] = []
             let path = scratch + "/seed.gguf"
-            for type in [GGUFWriter.MatrixType.f32, .f16] {
+            for type in GGUFWriter.MatrixType.allCases {
                 try GGUFWriter.write(weights: weights, tokenizer: spec, to: path, type: type)
                 seeds.append(try bytes(path))
             }

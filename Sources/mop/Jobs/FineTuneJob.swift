@@ -10,8 +10,8 @@ struct FineTuneJob {
     let options: FineTuneOptions
     /// Seeds the adapters' initialisation, the split, the order and dropout.
     let seed: UInt64
-    let format: ModelExport.Format
-    let f16: Bool
+    /// How the merged model is written (`--format`, `--export-type`).
+    let export: ExportOptions
 
     /// What `run` leaves on every rank: the merged model, and on rank 0 the report.
     struct Outcome {
@@ -62,8 +62,7 @@ struct FineTuneJob {
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
         try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
-        try ModelExport.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory,
-                              format: format, ggufType: f16 ? .f16 : .f32)
+        try export.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory)
         let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
                                     heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
                                     batch: batch, microBatch: options.microBatch, losses: losses,

@@ -7,15 +7,41 @@ import Darwin
 /// Writes a model as a GGUF v3 file that llama.cpp loads, under the GGUF name its architecture chooses for its
 /// shapes (`Architecture.ggufWriteName`: `llama` or `qwen2`, `deci` for pruned shapes): scalars when every layer has
 /// the same shape, else per-layer head, KV-head and feed-forward arrays. Q/K rows (and biases) are permuted into
-/// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices F32 or F16.
+/// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices of the
+/// chosen `MatrixType`.
 public enum GGUFWriter {
-    /// The element type of the weight matrices.
-    public enum MatrixType: Sendable {
-        case f32, f16
+    /// The element type of the weight matrices, under its `--export-type` name.
+    public enum MatrixType: String, CaseIterable, Sendable {
+        case f32, f16, bf16, q8_0
 
-        var tensorType: GGUFTensorType { self == .f32 ? .f32 : .f16 }
-        /// llama.cpp's `general.file_type`: ALL_F32 = 0, MOSTLY_F16 = 1.
-        var fileType: UInt32 { self == .f32 ? 0 : 1 }
+        /// The ggml type of a matrix whose rows are whole blocks.
+        public var tensorType: GGUFTensorType {
+            switch self {
+            case .f32: .f32
+            case .f16: .f16
+            case .bf16: .bf16
+            case .q8_0: .q8_0
+            }
+        }
+
+        /// llama.cpp's `general.file_type` (`llama_ftype`): ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7,
+        /// MOSTLY_BF16 = 32 ("mostly": 1-D tensors stay F32).
+        var fileType: UInt32 {
+            switch self {
+            case .f32: 0
+            case .f16: 1
+            case .q8_0: 7
+            case .bf16: 32
+            }
+        }
+
+        /// The type a tensor of `shape` is written in: F32 for 1-D tensors, as llama.cpp keeps them; F16 for a matrix
+        /// whose rows (GGUF's ne0, the last dimension here) are not whole blocks of the type, the fallback
+        /// llama-quantize takes for a 32-block type. Pruned widths can be any number.
+        public func tensorType(shape: [Int]) -> GGUFTensorType {
+            guard shape.count > 1 else { return .f32 }
+            return shape[shape.count - 1] % tensorType.blockSize == 0 ? tensorType : .f16
+        }
     }
 
     /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete.
@@ -34,7 +60,7 @@ public enum GGUFWriter {
         let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: config.architecture.ggufWriteName(config))
         let tensors = stored.namedTensors().compactMap { entry -> (name: String, tensor: Tensor, type: GGUFTensorType)? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
-            return (ggufName, entry.tensor, entry.tensor.shape.count == 1 ? .f32 : type.tensorType)
+            return (ggufName, entry.tensor, type.tensorType(shape: entry.tensor.shape))
         }
 
         var header = GGUFByteWriter()
@@ -54,7 +80,7 @@ public enum GGUFWriter {
             for dimension in tensor.tensor.shape.reversed() { header.u64(UInt64(dimension)) }
             header.u32(tensor.type.rawValue)
             header.u64(UInt64(relative))
-            relative = aligned(relative + tensor.tensor.count * tensor.type.blockBytes)
+            relative = aligned(relative + byteCount(tensor.tensor, tensor.type))
         }
         header.pad(to: aligned(header.bytes.count))
 
@@ -62,10 +88,9 @@ public enum GGUFWriter {
         let output = try AtomicFileWriter(path: path)
         try output.append(header.bytes)
         for tensor in tensors {
-            var data = GGUFByteWriter()
-            data.floats(tensor.tensor.data, as: tensor.type)
-            data.pad(to: aligned(data.bytes.count))
-            try output.append(data.bytes)
+            var data = encoded(tensor.tensor, as: tensor.type)
+            data += repeatElement(0, count: aligned(data.count) - data.count)
+            try output.append(data)
         }
         try output.commit()
     }
@@ -79,6 +104,25 @@ public enum GGUFWriter {
         }
         for ((name, expected), (_, tensor)) in zip(ModelWeights.expectedShapes(config), weights.namedTensors()) where tensor.shape != expected {
             throw MopError(file: file, "tensor \(name) has shape \(tensor.shape), the config implies \(expected)")
+        }
+    }
+
+    /// Bytes of `tensor` in `type`; `MatrixType.tensorType(shape:)` chose a type whose blocks its rows fill.
+    private static func byteCount(_ tensor: Tensor, _ type: GGUFTensorType) -> Int {
+        tensor.count / type.blockSize * type.blockBytes
+    }
+
+    /// The tensor's bytes in `type`, encoded a panel of rows at a time: a matrix kept as stored is never decoded
+    /// whole into fp32, and every panel holds whole rows, so whole blocks.
+    private static func encoded(_ tensor: Tensor, as type: GGUFTensorType) -> [UInt8] {
+        let rowBytes = byteCount(tensor, type) / tensor.rows
+        return [UInt8](unsafeUninitializedCapacity: byteCount(tensor, type)) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            tensor.forEachRowPanel(rows: tensor.panelRows()) { panel, start in
+                let first = start * rowBytes, end = first + panel.count / tensor.cols * rowBytes
+                GGUFQuantize.encode(panel, as: type, into: UnsafeMutableRawBufferPointer(rebasing: raw[first..<end]))
+            }
+            initialized = buffer.count
         }
     }
 
@@ -119,7 +163,7 @@ public enum GGUFWriter {
     }
 }
 
-/// Little-endian serialization of GGUF header fields and tensor data into a byte buffer.
+/// Little-endian serialization of GGUF header fields into a byte buffer (tensor data: `GGUFQuantize`).
 struct GGUFByteWriter {
     var bytes: [UInt8] = []
 
@@ -154,22 +198,6 @@ struct GGUFByteWriter {
             u32(elementType.rawValue)
             u64(UInt64(elements.count))
             for element in elements { self.value(element) }
-        }
-    }
-
-    /// Floats as F32 or F16 (rounded to nearest even, as numpy's astype(float16)).
-    mutating func floats(_ values: [Float], as type: GGUFTensorType) {
-        let half = type == .f16
-        let start = bytes.count
-        bytes += repeatElement(0, count: values.count * (half ? 2 : 4))
-        bytes.withUnsafeMutableBytes { raw in
-            for (i, v) in values.enumerated() {
-                if half {
-                    raw.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: start + 2 * i, as: UInt16.self)
-                } else {
-                    raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: start + 4 * i, as: UInt32.self)
-                }
-            }
         }
     }
 }

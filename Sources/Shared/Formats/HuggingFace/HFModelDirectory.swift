@@ -33,19 +33,14 @@ public enum HFModelDirectory {
         let config = try HFConfig.parse(data: configData, file: configPath)
         let specialTokens = try HFConfig.parseSpecialTokens(data: configData, file: configPath)
 
-        let weightsPath = join(path, weightsName)
-        let indexPath = join(path, indexName)
         let source: (String, WeightStorage) throws -> Tensor?
         let sourcePath: String
         let stored: [String]
-        if FileManager.default.fileExists(atPath: weightsPath) {
-            let file = try SafetensorsFile(path: weightsPath)
-            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: $1) }, weightsPath, file.names)
-        } else if FileManager.default.fileExists(atPath: indexPath) {
-            let index = try SafetensorsIndex(path: indexPath)
-            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: $1) }, indexPath, index.weightMap.keys.sorted())
-        } else {
-            throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
+        switch try weightFiles(in: path) {
+        case .single(let file):
+            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: $1) }, file.path, file.names)
+        case .sharded(let index):
+            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: $1) }, index.path, index.weightMap.keys.sorted())
         }
         var tensors: [String: Tensor] = [:]
         for (name, _) in ModelWeights.expectedShapes(config) {
@@ -60,6 +55,27 @@ public enum HFModelDirectory {
         // After the missing ones (ModelWeights), so a renamed tensor is reported as missing.
         try TensorInventory.checkAccounted(stored.map { ($0, $0) }, config: config, file: sourcePath)
         return (weights, specialTokens)
+    }
+
+    /// The weights of a directory: a single `model.safetensors` wins over an index, as in transformers.
+    private enum WeightFiles {
+        case single(SafetensorsFile)
+        case sharded(SafetensorsIndex)
+    }
+
+    private static func weightFiles(in path: String) throws -> WeightFiles {
+        let weightsPath = join(path, weightsName), indexPath = join(path, indexName)
+        if FileManager.default.fileExists(atPath: weightsPath) { return .single(try SafetensorsFile(path: weightsPath)) }
+        if FileManager.default.fileExists(atPath: indexPath) { return .sharded(try SafetensorsIndex(path: indexPath)) }
+        throw MopError(file: path, "no \(weightsName) or \(indexName) in the model directory")
+    }
+
+    /// The element type of every stored tensor of the directory at `path`, from the safetensors headers alone.
+    public static func storedTypes(in path: String) throws -> [SafetensorsDType] {
+        switch try weightFiles(in: path) {
+        case .single(let file): file.entries.map(\.dtype)
+        case .sharded(let index): index.shards.sorted { $0.key < $1.key }.flatMap { $0.value.entries.map(\.dtype) }
+        }
     }
 
     /// Writes config.json and model.safetensors into `directory` (created when missing), each to a temporary name

@@ -22,6 +22,12 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
         }
     }
 
+    /// The type whose encoding is `ggufType`'s; nil for the ggml block quantizations, which safetensors cannot hold.
+    public init?(ggufType: GGUFTensorType) {
+        guard let match = Self.allCases.first(where: { $0.ggufType == ggufType }) else { return nil }
+        self = match
+    }
+
     /// The `torch_dtype` name transformers uses for this type in config.json.
     public var torchName: String {
         switch self {

@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+import Shared
+@testable import Coordinator
+
+/// `ModelExport.write` puts the chosen matrix type in both formats, and refuses a type a format cannot hold before
+/// writing anything.
+final class ModelExportTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    private let weights = ModelWeights.random(config: TinyModels.config(layers: 2), seed: 4)
+
+    private func export(_ type: GGUFWriter.MatrixType, _ format: ModelExport.Format) throws -> String {
+        let out = directory + "/\(type.rawValue)-\(format.rawValue)"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try ModelExport.write(original: weights, structure: .identity(weights.config), tokenizer: nil, to: out,
+                              format: format, type: type)
+        return out
+    }
+
+    func testEachTypeLandsInBothFormats() throws {
+        for (type, dtype) in [(GGUFWriter.MatrixType.f32, SafetensorsDType.f32), (.f16, .f16), (.bf16, .bf16)] {
+            let out = try export(type, .both)
+            let safetensors = try SafetensorsFile(path: out + "/hf/model.safetensors")
+            XCTAssertEqual(Set(safetensors.entries.map(\.dtype)), [dtype], type.rawValue)
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/hf/config.json"))) as? [String: Any]
+            XCTAssertEqual(config?["torch_dtype"] as? String, dtype.torchName)
+            let gguf = try GGUFFile(path: out + "/model.gguf")
+            XCTAssertEqual(Set(gguf.tensors.filter { $0.dimensions.count == 2 }.map(\.type)), [type.tensorType], type.rawValue)
+        }
+        let q8 = try export(.q8_0, .gguf)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: q8).sorted(), ["model.gguf", "structure.json"])
+        // Hidden 32 and intermediate 48: the down projection's rows of 48 are not whole blocks, so F16.
+        let gguf = try GGUFFile(path: q8 + "/model.gguf")
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.type, .f16)
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_up.weight")?.type, .q8_0)
+    }
+
+    func testQ8_0IsRefusedForSafetensorsBeforeAnythingIsWritten() throws {
+        for format in [ModelExport.Format.safetensors, .both] {
+            let out = directory + "/refused-\(format.rawValue)"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            XCTAssertThrowsError(try ModelExport.write(original: weights, structure: .identity(weights.config), tokenizer: nil,
+                                                       to: out, format: format, type: .q8_0)) { error in
+                XCTAssertEqual(error as? MopError, MopError(file: out, "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf"))
+            }
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
+        }
+        XCTAssertNil(ModelExport.safetensorsDType(.q8_0))
+        XCTAssertNoThrow(try ModelExport.check(format: .gguf, type: .q8_0))
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+@testable import Shared
+
+/// `--export-type f32|f16|bf16|q8_0` (and the older `--f16`) on `mop apply`, `prune` and `finetune`: the files hold
+/// the type and `mop inspect` says so; a type the format cannot hold, or `--f16` against another type, is refused
+/// before anything is written.
+final class ExportTypeTests: XCTestCase {
+    var directory = ""
+    var model = ""
+    var structure = ""
+
+    override func setUpWithError() throws {
+        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-export-type-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        model = try PruneFixtures.tinyModel(in: directory, layers: 2)
+        // Layer 1 keeps 40 of 64 neurons: its down projection's rows (40) are not whole Q8_0 blocks.
+        structure = directory + "/structure.json"
+        try PruningStructure(originalLayers: 2, path: "", layers: [
+            KeptLayer(index: 0, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: Array(0..<64)),
+            KeptLayer(index: 1, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: Array(0..<40)),
+        ]).write(to: structure)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    private func apply(_ out: String, _ options: [String]) throws -> MopProcess.Output {
+        try MopProcess.run(["apply", model, "--structure", structure, "--out", directory + "/" + out] + options, timeout: 120)
+    }
+
+    /// `mop inspect --json`'s tensor types of `path`: type name -> count.
+    private func tensorTypes(_ path: String) throws -> [String: Int] {
+        let inspect = try MopProcess.run(["inspect", path, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let entries = try XCTUnwrap(inspect.json?["tensor_types"] as? [[String: Any]], inspect.stdout)
+        return Dictionary(uniqueKeysWithValues: entries.map { ($0["type"] as? String ?? "?", $0["count"] as? Int ?? -1) })
+    }
+
+    func testEachTypeIsWrittenAndInspectReportsIt() throws {
+        // 2 blocks: 4 norms (F32) and 7 matrices each, plus the final norm and the tied embedding.
+        let q8 = try apply("q8", ["--export-type", "q8_0", "--format", "gguf"])
+        XCTAssertEqual(q8.status, 0, q8.stderr)
+        XCTAssertEqual(try tensorTypes(directory + "/q8/model.gguf"), ["Q8_0": 14, "F16": 1, "F32": 5])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/q8/hf"))
+        let text = try MopProcess.run(["inspect", directory + "/q8/model.gguf"])
+        XCTAssertTrue(text.stdout.contains("tensor types:  Q8_0 x 14, F32 x 5, F16 x 1"), text.stdout)
+
+        let bf16 = try apply("bf16", ["--export-type", "bf16"])
+        XCTAssertEqual(bf16.status, 0, bf16.stderr)
+        XCTAssertEqual(try tensorTypes(directory + "/bf16/model.gguf"), ["BF16": 15, "F32": 5])
+        // safetensors holds every tensor in the one dtype; the loader reads the norms back into fp32.
+        XCTAssertEqual(try tensorTypes(directory + "/bf16/hf"), ["BF16": 20])
+        let expected = try PruningStructure.load(path: structure).apply(to: try ModelLoader.load(path: model).weights)
+        let read = try ModelLoader.load(path: directory + "/bf16/hf").weights
+        XCTAssertLessThan(zip(read.namedTensors(), expected.namedTensors()).map { pair in
+            zip(pair.0.tensor.data, pair.1.tensor.data).map { abs($0 - $1) / max(abs($1), 1e-30) }.max() ?? 0
+        }.max() ?? 1, 0x1p-8)
+
+        // The older flag still means F16, alone or with an --export-type that agrees.
+        for (out, options) in [("f16", ["--f16"]), ("f16-both", ["--f16", "--export-type", "f16"])] {
+            let run = try apply(out, options + ["--format", "gguf"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(try tensorTypes(directory + "/\(out)/model.gguf"), ["F16": 15, "F32": 5])
+        }
+    }
+
+    func testTypesAFormatCannotHoldAndContradictionsAreRefused() throws {
+        let cases: [([String], String)] = [
+            (["--export-type", "q8_0", "--format", "safetensors"], "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf"),
+            (["--export-type", "q8_0"], "--export-type q8_0 is a GGUF type"),
+            (["--f16", "--export-type", "bf16"], "--f16 means --export-type f16, which contradicts --export-type bf16"),
+            (["--export-type", "q4_0"], "The value 'q4_0' is invalid for '--export-type"),
+        ]
+        for (index, (options, message)) in cases.enumerated() {
+            let run = try apply("refused-\(index)", options)
+            XCTAssertEqual(run.status, 64, run.stderr)
+            XCTAssertTrue(run.stderr.contains(message), run.stderr)
+            XCTAssertEqual(run.stdout, "")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/refused-\(index)"), "\(options) wrote output")
+        }
+        let data = try PruneFixtures.alpaca(in: directory, rows: 8)
+        for command in [["prune", model, "--target", "0.2", "--calibration", data], ["finetune", model, "--data", data]] {
+            let run = try MopProcess.run(command + ["--out", directory + "/p", "--export-type", "q8_0", "--format", "both"])
+            XCTAssertEqual(run.status, 64, run.stderr)
+            XCTAssertTrue(run.stderr.contains("--export-type q8_0 is a GGUF type"), run.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/p"))
+        }
+    }
+
+    /// The merged model of `mop finetune` is written in the chosen type.
+    func testFinetuneWritesTheMergedModelInTheChosenType() throws {
+        // A tokenizer with an EOS token, as fine-tuning needs; intermediate 48, so both down projections are F16.
+        let base = try TinyByteModel.write(in: directory), data = try TinyByteModel.alpaca(rows: 8, in: directory)
+        let run = try MopProcess.run(["finetune", base, "--data", data, "--out", directory + "/ft", "--steps", "1", "--batch", "2",
+                                      "--micro-batch", "2", "--lora-rank", "2", "--export-type", "q8_0", "--format", "gguf"], timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try tensorTypes(directory + "/ft/model.gguf"), ["Q8_0": 13, "F16": 2, "F32": 5])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/ft/hf"))
+    }
+}
