@@ -67,6 +67,21 @@ final class VirtualClusterTests: XCTestCase {
         }
     }
 
+    /// `eval --stages 3`: one stage per namespace, the activations crossing over TCP, gives one process's perplexity.
+    func testPipelineStagesAcrossThreeNamespacesEqualOneHost() throws {
+        let model = try RealInputs.smolLM2()
+        let args = ["eval", model, "--ppl", RealInputs.sharedData + "/text/wikitext2-test.txt", "--seq-len", "256",
+                    "--max-tokens", "1024", "--json"]
+        let single = try MopProcess.run(args, timeout: 120, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let run = try virtualMpirun([MopProcess.binary] + args + ["--stages", "3"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try XCTUnwrap(run.json?["perplexity"] as? Double), try XCTUnwrap(single.json?["perplexity"] as? Double))
+        let pipeline = try XCTUnwrap(run.json?["pipeline"] as? [String: Any])
+        XCTAssertEqual(pipeline["stages"] as? Int, 3)
+        XCTAssertEqual(pipeline["bytes_between_stages"] as? Int, 4 * 256 * 576 * 4 * 2)
+    }
+
     func testANodeWithoutTheModelFileFailsNamingItsRankUnlessWeightsAreBroadcast() throws {
         let model = try PruneFixtures.tinyModel(in: directory), calibration = try PruneFixtures.alpaca(in: directory, rows: 12)
         let absent = directory + "/only-on-the-first-nodes.gguf"
