@@ -13,13 +13,20 @@
 # mop binary, default .build/release/mop, built if absent), MOP_BENCH_ITERATIONS (1) and MOP_BENCH_SEARCH (extra
 # search options, e.g. "--beam 2", whose batches of candidates give groups something to share). The vc runs need root.
 # Efficiency means something only on an otherwise idle machine: the load average is printed with the table.
+# Then pipeline stages (mop eval --ppl --stages S under mpirun -np S, 1 thread per rank; MoP's search does not run
+# staged yet): for each S in MOP_BENCH_STAGES (default "1 2 3"), over MOP_BENCH_TOKENS (8192) WikiText-2 tokens in
+# windows of MOP_BENCH_SEQ_LEN: tokens/s, the bubble share, the bytes between stages per window and each rank's
+# weights and peak memory. MOP_BENCH_CONFIGS="" runs the pipeline table alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 model="${1:-$(scripts/fetch-model.sh)}"
 samples="${MOP_BENCH_SAMPLES:-128}"
 seq_len="${MOP_BENCH_SEQ_LEN:-512}"
-configs="${MOP_BENCH_CONFIGS:-1x1 1x2 2x1 2x1g2 vc2x1 vc3x1}"
+configs="${MOP_BENCH_CONFIGS-1x1 1x2 2x1 2x1g2 vc2x1 vc3x1}"
+stages="${MOP_BENCH_STAGES-1 2 3}"
+eval_tokens="${MOP_BENCH_TOKENS:-8192}"
+text="$root/../shared/data/text/wikitext2-test.txt"
 iterations="${MOP_BENCH_ITERATIONS:-1}"
 search="${MOP_BENCH_SEARCH:-}"
 calibration="${MOP_BENCH_CALIBRATION:-$root/../shared/data/instruct/alpaca.jsonl}"
@@ -69,7 +76,13 @@ for config in $configs; do
   esac
 done
 
-python3 - "$work" $configs <<'PY'
+for count in $stages; do
+  echo "bench-scaling: eval --stages $count (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  mpirun -np "$count" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 "$mop" eval "$model" --ppl "$text" \
+    --seq-len "$seq_len" --max-tokens "$eval_tokens" --threads 1 --stages "$count" --json > "$work/stages$count.json"
+done
+
+if [ -n "$configs" ]; then python3 - "$work" $configs <<'PY'
 import json, os, sys
 work, configs = sys.argv[1], sys.argv[2:]
 def load(c):
@@ -100,3 +113,24 @@ for c, r in reports.items():
 with open("/proc/loadavg") as f:
     print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
 PY
+
+fi
+
+if [ -n "$stages" ]; then python3 - "$work" $stages <<'PY'
+import json, sys
+work, stages = sys.argv[1], sys.argv[2:]
+print("\n| stages x replicas | blocks per stage | tokens/s | perplexity | bubble share | bytes between stages per window | weights held per rank (MB) | peak resident per rank (MB) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for count in stages:
+    r = json.load(open(f"{work}/stages{count}.json"))
+    p = r.get("pipeline")
+    blocks = " / ".join(f"{b[0]}-{b[1] - 1}" for b in p["stage_blocks"]) if p else "all"
+    bubble = f'{p["bubble_share"]:.2f}' if p else "-"
+    per_window = f'{p["bytes_between_stages"] / r["windows"] / 1e6:.2f} MB' if p else "-"
+    held = " / ".join(f"{b / 1e6:.0f}" for b in p["weights_held_bytes"]) if p else "-"
+    peaks = " / ".join(f"{b / 1e6:.0f}" for b in r["peak_resident_bytes"])
+    print(f'| {count} x 1 | {blocks} | {r["tokens_per_second"]:.0f} | {r["perplexity"]:.4f} | {bubble} | {per_window} | {held} | {peaks} |')
+with open("/proc/loadavg") as f:
+    print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
+PY
+fi

@@ -18,8 +18,6 @@ public struct ModelPart: Equatable, Sendable, Codable {
     /// Every tensor of a model with `layers` blocks.
     public static func whole(layers: Int) -> ModelPart { ModelPart(blocks: 0..<layers, embeds: true, head: true) }
 
-    public func isWhole(layers: Int) -> Bool { self == .whole(layers: layers) }
-
     /// Whether the tensor named `name` (Hugging Face name) is held.
     public func holds(_ name: String, config: ModelConfig) -> Bool {
         if name == Architecture.embeddingTensor.hf { return embeds || (head && config.tiedEmbeddings) }
