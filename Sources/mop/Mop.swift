@@ -9,7 +9,7 @@ struct Mop: ParsableCommand {
         discussion: "Every command runs the same way alone or under mpirun; rank 0 prints the results.",
         subcommands: [InspectCommand.self, EvalCommand.self, GenerateCommand.self, PruneCommand.self, ApplyCommand.self,
                       FinetuneCommand.self, BenchCommand.self, BenchForwardCommand.self, BenchTrainCommand.self,
-                      TokenizeCommand.self, DumpTensorCommand.self, FuzzCommand.self]
+                      TokenizeCommand.self, DumpTensorCommand.self, FuzzCommand.self, PlanCommand.self]
     )
 
     /// Usage errors (unknown options, missing or unreadable values) exit 64 with the usage text, as

@@ -1,0 +1,23 @@
+/// The forward pass's GFLOP/s on one core of this machine, for `ClusterPlan`: a random two-block model with the
+/// given model's shapes, scaled down to a hidden size of at most 2048 (a 70B block would not fit the measuring
+/// machine), scoring one window of `seqLen` tokens, best of 3.
+public enum ForwardRate {
+    public static func measure(_ config: ModelConfig, seqLen: Int) -> Double {
+        let scale = max(1, (config.hidden + 2047) / 2048)
+        let layer = config.layers.max { $0.intermediate < $1.intermediate } ?? LayerShape(heads: 1, kvHeads: 1, intermediate: 1)
+        let heads = max(1, layer.heads / scale), kvHeads = max(1, min(heads, layer.kvHeads / scale))
+        let shape = LayerShape(heads: heads - heads % kvHeads, kvHeads: kvHeads, intermediate: max(1, layer.intermediate / scale))
+        var sample = config
+        sample.hidden = config.hidden / scale
+        sample.layers = [shape, shape]
+        sample.vocabSize = 8192
+        sample.tiedEmbeddings = true
+        sample.maxPositions = max(seqLen, 2)
+        let model = Transformer(weights: .random(config: sample, seed: 1))
+        let tokens = (0..<seqLen).map { Int32($0 % sample.vocabSize) }
+        let threads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(threads) }
+        return ForwardBenchmark.run(model, tokens: tokens, runs: 3).forwardGflops
+    }
+}

@@ -1,0 +1,126 @@
+/// `mop plan`: how a cluster of `nodes` nodes (one rank per node, `coresPerNode` BLAS threads each) would run a model,
+/// predicted from the model's shapes and stored bytes and from rates measured on this machine. A documented model,
+/// not a simulation:
+///
+/// - Layout: the fewest pipeline stages S (dividing the nodes) whose largest stage fits `memoryPerNode`; replicas
+///   R = nodes / S.
+/// - Memory of a stage's rank: its weights as stored (`ModelPart.bytesHeld`), plus what any mop process holds
+///   (`Costs.processBytes`), plus one window's activations: [T, 8D + 3I + 3 H hd] floats, the T x T scores of one
+///   head, a 64-row chunk of logits [64, V] on the last stage and one decoded 4 MB weight panel per thread.
+/// - Time of a window on a stage: its forward FLOPs (every product of `ForwardBenchmark.products` of its blocks, the
+///   output matrix's on the last stage) at the node's forward rate (`Costs.coreGflops` x cores), plus sending its
+///   activations [T, D] fp32 to the next stage (`Costs.linkBytesPerSecond`, `Costs.linkLatency`).
+/// - A pipeline of S stages runs M windows in (M + S - 1) x the slowest stage's window time (the bubble); replicas
+///   split the windows evenly.
+/// - A MoP iteration costs `Costs.passesPerIteration` forward passes over the calibration tokens (AMP statistics and
+///   block influence, the depth and the width candidate's loss: measured 3.3 passes' time for SmolLM2's greedy
+///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and filling the pipeline once; a run is
+///   one iteration per block's worth of parameters removed.
+public struct ClusterPlan: Encodable, Sendable {
+    /// The cluster.
+    public struct Machine: Encodable, Sendable {
+        public let nodes: Int
+        public let memoryPerNode: Int
+        public let coresPerNode: Int
+
+        public init(nodes: Int, memoryPerNode: Int, coresPerNode: Int) {
+            (self.nodes, self.memoryPerNode, self.coresPerNode) = (nodes, memoryPerNode, coresPerNode)
+        }
+    }
+
+    /// Rates and constants the predictions use.
+    public struct Costs: Encodable, Sendable {
+        /// Forward-pass GFLOP/s of one core (sgemm measured here, times the forward pass's share of it).
+        public let coreGflops: Double
+        /// Resident bytes of a mop process before any weight or activation (runtime, MPI, BLAS, tokenizer).
+        public let processBytes: Int
+        public let linkBytesPerSecond: Double
+        public let linkLatency: Double
+        public let passesPerIteration: Double
+
+        public init(coreGflops: Double, processBytes: Int = 35_000_000, linkBytesPerSecond: Double = 1.25e9,
+                    linkLatency: Double = 50e-6, passesPerIteration: Double = 3.3) {
+            (self.coreGflops, self.processBytes, self.linkBytesPerSecond) = (coreGflops, processBytes, linkBytesPerSecond)
+            (self.linkLatency, self.passesPerIteration) = (linkLatency, passesPerIteration)
+        }
+    }
+
+    /// One stage's share.
+    public struct Stage: Encodable, Sendable {
+        public let blocks: [Int]
+        public let weightBytes: Int
+        public let residentBytes: Int
+        public let windowSeconds: Double
+    }
+
+    public let machine: Machine
+    public let costs: Costs
+    public let seqLen: Int
+    public let stages: [Stage]
+    public let replicas: Int
+    /// Seconds to score `perplexityTokens` tokens (`mop eval --ppl`).
+    public let perplexityTokens: Int
+    public let perplexitySeconds: Double
+    /// The pipeline's idle share for that evaluation.
+    public let bubbleShare: Double
+    public let calibrationTokens: Int
+    public let iterationSeconds: Double
+    public let iterations: Int
+    public let runSeconds: Double
+
+    /// `weightBytes(part)`: the bytes a stage holding `part` keeps of the weights (exact for a real file).
+    public init(config: ModelConfig, weightBytes: (ModelPart) -> Int, machine: Machine, costs: Costs, seqLen: Int,
+                perplexityTokens: Int, calibrationTokens: Int, target: Double) throws {
+        let blocks = config.layers.count
+        var fitting: [Stage]?
+        for count in (1...min(machine.nodes, blocks)) where machine.nodes % count == 0 {
+            let layout = try PipelineLayout(stages: count, ranks: count, blocks: blocks)
+            let stages = layout.parts(config).map {
+                Self.stage($0, config: config, weightBytes: weightBytes($0), machine: machine, costs: costs, seqLen: seqLen)
+            }
+            if stages.allSatisfy({ $0.residentBytes <= machine.memoryPerNode }) {
+                fitting = stages
+                break
+            }
+        }
+        guard let stages = fitting else {
+            throw MopError("the model does not fit: split into as many as \(min(machine.nodes, blocks)) stages, a stage still needs more than \(machine.memoryPerNode / 1_000_000) MB")
+        }
+        self.machine = machine
+        self.costs = costs
+        self.seqLen = seqLen
+        self.stages = stages
+        replicas = machine.nodes / stages.count
+        self.perplexityTokens = perplexityTokens
+        let slowest = stages.map(\.windowSeconds).max() ?? 0
+        let windows = (perplexityTokens + seqLen - 1) / seqLen
+        let perReplica = Double((windows + replicas - 1) / replicas)
+        let pipelineWindows = perReplica + Double(stages.count - 1)
+        perplexitySeconds = pipelineWindows * slowest
+        bubbleShare = 1 - stages.reduce(0) { $0 + $1.windowSeconds } * perReplica / (Double(stages.count) * perplexitySeconds)
+        self.calibrationTokens = calibrationTokens
+        let calibrationWindows = Double(calibrationTokens) / Double(seqLen)
+        iterationSeconds = costs.passesPerIteration * (calibrationWindows / Double(replicas) + Double(stages.count - 1)) * slowest
+        let perBlock = Double(config.nonEmbeddingParameters) / Double(max(1, blocks))
+        iterations = Int((target * Double(config.parameters) / perBlock).rounded(.up))
+        // The model shrinks as the run goes: on average it costs about what it does halfway.
+        runSeconds = Double(iterations) * iterationSeconds * (1 - target / 2)
+    }
+
+    /// The prediction for one stage holding `part`.
+    static func stage(_ part: ModelPart, config: ModelConfig, weightBytes: Int, machine: Machine, costs: Costs,
+                      seqLen t: Int) -> Stage {
+        var stageConfig = config
+        stageConfig.layers = Array(config.layers[part.blocks])
+        var products = ForwardBenchmark.products(stageConfig, tokens: t)
+        if !part.head { products.removeAll { $0.n == config.vocabSize && $0.k == config.hidden } }
+        let flops = products.reduce(0) { $0 + $1.flops }
+        let widest = config.layers[part.blocks].map { max(3 * $0.intermediate, 3 * $0.heads * config.headDim) }.max() ?? 0
+        let activations = 4 * (t * (8 * config.hidden + widest) + t * t + (part.head ? 64 * config.vocabSize : 0))
+        let panels = (4 << 20) * machine.coresPerNode
+        let transfer = part.head ? 0 : costs.linkLatency + Double(t * config.hidden * 4) / costs.linkBytesPerSecond
+        return Stage(blocks: [part.blocks.lowerBound, part.blocks.upperBound], weightBytes: weightBytes,
+                     residentBytes: weightBytes + costs.processBytes + activations + panels,
+                     windowSeconds: flops / (costs.coreGflops * 1e9 * Double(machine.coresPerNode)) + transfer)
+    }
+}
