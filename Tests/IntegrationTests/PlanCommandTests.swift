@@ -42,6 +42,8 @@ final class PlanCommandTests: XCTestCase {
             (["plan", config("llama2-7b"), "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8",
               "--bytes-per-parameter", "2", "--seq-len", "5000"], "longer than the model's 4096 positions"),
             (["plan", "/nonexistent.gguf", "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8"], "/nonexistent.gguf"),
+            (["plan", try RealInputs.smolLM2(), "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8",
+              "--bytes-per-parameter", "2"], "is for a bare config.json"),
         ]
         for (args, message) in cases {
             let run = try MopProcess.run(args, timeout: 60)

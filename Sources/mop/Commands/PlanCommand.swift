@@ -73,6 +73,9 @@ struct PlanCommand: ParsableCommand {
                 Int(Double(shapes.filter { part.holds($0.name, config: config) }.reduce(0) { $0 + $1.shape.reduce(1, *) }) * bytesPerParameter)
             })
         }
+        guard bytesPerParameter == nil else {
+            throw MopError(file: model, "--bytes-per-parameter is for a bare config.json; a model's stored bytes are read from its files")
+        }
         let nothing = ModelPart(blocks: 0..<0, embeds: false, head: false)
         let weights = try ModelLoader.load(path: model, storage: .stored, part: nothing).weights
         return (weights.config, { $0.bytesHeld(weights) })
