@@ -7,9 +7,13 @@ public enum ZeroShotWorker {
     public static let batchTokens = 1024
 
     /// Accuracy counts per task (index = `task` of the examples, `taskCount` entries) over `examples`, every choice of
-    /// an example in the same forward pass. `progress` is told how many examples are done.
+    /// an example in the same forward pass. With a pipeline `stage`, every stage of a replica calls this with the same
+    /// examples and only the last one counts (the others' counts stay zero). `progress` is told how many examples
+    /// are done.
     public static func score(_ model: Transformer, examples: ArraySlice<(task: Int, example: TokenizedExample)>,
-                             taskCount: Int, progress: (Int) -> Void = { _ in }) -> [ZeroShotCounts] {
+                             taskCount: Int, stage: PipelineStage? = nil,
+                             progress: (Int) -> Void = { _ in }) throws -> [ZeroShotCounts] {
+        var stage = stage
         var counts = [ZeroShotCounts](repeating: ZeroShotCounts(), count: taskCount)
         var start = examples.startIndex, done = 0
         while start < examples.endIndex {
@@ -19,7 +23,19 @@ public enum ZeroShotWorker {
                 end += 1
             } while end < examples.endIndex && tokens + examples[end].example.tokenCost <= batchTokens
             let group = examples[start..<end]
-            let logLikelihoods = ZeroShotScoring.logLikelihoods(model, requests: group.flatMap(\.example.requests))
+            defer {
+                done += group.count
+                progress(done)
+                start = end
+            }
+            let logLikelihoods: [Double]
+            if stage != nil {
+                let batch = ContextBatch(group.flatMap(\.example.requests), positions: model.rope.positions)
+                guard let hidden = try stage!.forward(model, batch: batch.sequences, prefixes: batch.prefixes) else { continue }
+                logLikelihoods = batch.logLikelihoods(hidden: hidden, output: model.weights.outputMatrix)
+            } else {
+                logLikelihoods = ZeroShotScoring.logLikelihoods(model, requests: group.flatMap(\.example.requests))
+            }
             var offset = 0
             for (task, example) in group {
                 let choices = example.requests.count
@@ -27,9 +43,6 @@ public enum ZeroShotWorker {
                                                          lengths: example.normalizationLengths, gold: example.gold))
                 offset += choices
             }
-            done += group.count
-            progress(done)
-            start = end
         }
         return counts
     }

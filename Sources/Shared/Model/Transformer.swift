@@ -58,10 +58,10 @@ public struct Transformer: Sendable {
         return finalNorm(x)
     }
 
-    /// Blocks `blocks` in place on the residual stream x [N, D] of sequences at `segments`, unmasked: a pipeline
-    /// stage's share of `hiddenStates`, the same operations.
-    public func runBlocks(_ blocks: Range<Int>, _ x: inout [Float], segments: [Range<Int>]) {
-        for index in blocks { block(&x, layer: index, segments: segments) }
+    /// Blocks `blocks` in place on the residual stream x [N, D] of sequences at `segments` (continuing `prefixes`, as
+    /// in `hiddenStates`), unmasked: a pipeline stage's share of `hiddenStates`, the same operations.
+    public func runBlocks(_ blocks: Range<Int>, _ x: inout [Float], segments: [Range<Int>], prefixes: [Int?]? = nil) {
+        for index in blocks { block(&x, layer: index, segments: segments, prefixes: prefixes) }
     }
 
     /// The last RMSNorm of the residual stream x [N, D]: [N, D].

@@ -89,7 +89,26 @@ public enum ZeroShotScoring {
     /// last row. A request longer than the model's positions is computed alone and loses tokens at the left, as
     /// lm-eval truncates.
     public static func logLikelihoods(_ model: Transformer, requests: [TokenizedRequest]) -> [Double] {
-        let limit = model.rope.positions
+        let batch = ContextBatch(requests, positions: model.rope.positions)
+        return batch.logLikelihoods(hidden: model.hiddenStates(batch.sequences, prefixes: batch.prefixes),
+                                    output: model.weights.outputMatrix)
+    }
+}
+
+/// The one forward pass that scores a group of requests (`ZeroShotScoring.logLikelihoods`): the sequences to run
+/// (each distinct context once, continuations continuing it), which earlier sequence each continues, and the rows
+/// whose next-token losses make up each request's log-likelihood. Built the same way on every pipeline stage, so
+/// the stages agree on the rows of the activations they pass along.
+public struct ContextBatch: Sendable {
+    public private(set) var sequences: [[Int32]] = []
+    public private(set) var prefixes: [Int?] = []
+    var targets: [NextTokenLoss.Target] = []
+    /// The request each target belongs to.
+    var owners: [Int] = []
+    let requestCount: Int
+
+    public init(_ requests: [TokenizedRequest], positions limit: Int) {
+        requestCount = requests.count
         var batch: [[Int32]] = [], prefixes: [Int?] = [], owners: [Int] = [], targets: [NextTokenLoss.Target] = []
         var rowOfSequence: [Int] = [], row = 0
         var contextSequence: [[Int32]: Int] = [:]
@@ -129,11 +148,15 @@ public enum ZeroShotScoring {
                 owners.append(index)
             }
         }
-        let hidden = model.hiddenStates(batch, prefixes: prefixes)
-        var sums = [Double](repeating: 0, count: requests.count)
+        (self.sequences, self.prefixes, self.targets, self.owners) = (batch, prefixes, targets, owners)
+    }
+
+    /// Sum of log p per request from the final hidden states [rows, D] of `sequences`.
+    public func logLikelihoods(hidden: [Float], output: Tensor) -> [Double] {
+        var sums = [Double](repeating: 0, count: requestCount)
         var done = 0
         NextTokenLoss.forEachChunk(of: targets) { chunk in
-            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: model.weights.outputMatrix) {
+            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: output) {
                 sums[owners[done]] -= loss
                 done += 1
             }

@@ -20,7 +20,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Zero-shot: tokens a request may take (default: the model's positions); longer ones lose tokens at the left, as lm-eval's max_length.")
     var maxLength: Int?
     @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
-    @Option(help: "Pipeline stages (--ppl only): the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.")
+    @Option(help: "Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.")
     var stages = 1
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @OptionGroup var cluster: ClusterOptions
@@ -59,7 +59,6 @@ struct EvalCommand: ParsableCommand {
         if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1") }
         guard stages >= 1 else { throw ValidationError("--stages must be at least 1") }
         if stages > 1 {
-            guard tasks == nil else { throw ValidationError("--stages runs --ppl only (zero-shot tasks run on whole models)") }
             guard !cluster.dedicatedCoordinator else { throw ValidationError("--stages and --dedicated-coordinator cannot be combined: every rank is a stage") }
         }
         if tasks != nil {
@@ -86,7 +85,7 @@ struct EvalCommand: ParsableCommand {
             }
             let zeroShot = tasks == nil ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: model, tasks: try taskList, directory: tasksDir, limit: limit, maxLength: maxLength,
-                dedicatedCoordinator: cluster.dedicatedCoordinator, communicator: communicator)
+                dedicatedCoordinator: cluster.dedicatedCoordinator, layout: layout, communicator: communicator)
             let peaks = communicator.gather([Double((try? ProcessMemory.peak()) ?? 0)], root: 0).map { Int($0[0]) }
             guard communicator.isCoordinator else { return }
             let report = Report(model: model, ranks: communicator.size, seconds: Date().timeIntervalSince(start),

@@ -34,17 +34,17 @@ enum PerplexityEvaluation {
         let sums: PartialSums, pipeline: PipelineReport?
         if let layout, layout.stages > 1 {
             let shard = plan.shard(rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
-            let parts = layout.parts(transformer.config), part = parts[layout.stage(ofRank: communicator.rank)]
+            let stage = PipelineStage(layout: layout, config: transformer.config, communicator: communicator)
             let progress = ProgressReporter("perplexity (stage 0 of replica 0)", total: shard.count, unit: "windows",
                                             enabled: communicator.isCoordinator)
-            let stage = try PipelinePerplexity.score(transformer, part: part, link: StageLink(layout: layout, rank: communicator.rank),
-                                                     tokens: tokens, windows: shard, communicator: communicator,
-                                                     progress: progress.update)
-            sums = stage.sums
-            let measure = PipelineReport.RankMeasure(seconds: stage.seconds, waitSeconds: stage.link.waitSeconds,
-                                                     bytesSent: stage.link.bytesSent,
-                                                     weightsHeldBytes: part.bytesHeld(transformer.weights))
-            pipeline = PipelineReport.gather(measure, layout: layout, parts: parts, communicator: communicator)
+            let result = try PipelinePerplexity.score(transformer, stage: stage, tokens: tokens, windows: shard,
+                                                      progress: progress.update)
+            sums = result.sums
+            let measure = PipelineReport.RankMeasure(seconds: result.seconds, waitSeconds: result.link.waitSeconds,
+                                                     bytesSent: result.link.bytesSent,
+                                                     weightsHeldBytes: stage.part.bytesHeld(transformer.weights))
+            pipeline = PipelineReport.gather(measure, layout: layout, parts: layout.parts(transformer.config),
+                                             communicator: communicator)
         } else {
             let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
             let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)

@@ -2,7 +2,8 @@ import Foundation
 import Shared
 import Worker
 
-/// `mop eval --tasks`: zero-shot accuracy with examples sharded over the ranks by tokens.
+/// `mop eval --tasks`: zero-shot accuracy with examples sharded over the ranks by tokens, or with a pipeline `layout`
+/// over its replicas, each group of examples flowing through the replica's stages.
 enum TaskEvaluation {
     struct Results {
         let tasks: [String: ZeroShotResult]
@@ -14,7 +15,7 @@ enum TaskEvaluation {
     /// truncates; each such example is named on stderr.
     static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
                     directory: String, limit: Int?, maxLength: Int? = nil, dedicatedCoordinator: Bool,
-                    communicator: some Communicator) throws -> Results? {
+                    layout: PipelineLayout? = nil, communicator: some Communicator) throws -> Results? {
         let length = min(maxLength ?? model.rope.positions, model.rope.positions)
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
@@ -34,10 +35,15 @@ enum TaskEvaluation {
         }
         communicator.broadcast(&flat, root: 0)
         let examples = try ZeroShotPacking.unpack(flat)
-        let shard = Sharding.range(costs: examples.map(\.example.tokenCost), rank: communicator.rank, size: communicator.size,
-                                   dedicatedCoordinator: dedicatedCoordinator)
+        let costs = examples.map(\.example.tokenCost)
+        let staged = layout.flatMap { $0.stages > 1 ? $0 : nil }
+        let shard = staged.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
+            ?? Sharding.range(costs: costs, rank: communicator.rank, size: communicator.size,
+                              dedicatedCoordinator: dedicatedCoordinator)
+        let stage = staged.map { PipelineStage(layout: $0, config: model.config, communicator: communicator) }
         let progress = ProgressReporter("zero-shot", total: shard.count, unit: "examples", enabled: communicator.isCoordinator)
-        let counts = ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, progress: progress.update)
+        let counts = try ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, stage: stage,
+                                              progress: progress.update)
         var packed = counts.flatMap(\.packed)
         communicator.reduceSum(&packed, root: 0)
         guard communicator.isCoordinator else { return nil }
