@@ -48,9 +48,12 @@ final class ClusterPlanTests: XCTestCase {
         XCTAssertEqual(plan.stages.map(\.blocks), try PipelineLayout(stages: 2, ranks: 2, blocks: 6).parts(config).map {
             [$0.blocks.lowerBound, $0.blocks.upperBound] })
         for stage in plan.stages { XCTAssertLessThanOrEqual(stage.residentBytes, memory) }
-        // The first stage sends its activations on: T x D floats.
+        // The first stage runs its blocks (no output matrix) and sends its activations on: T x D floats.
         let first = plan.stages[0], last = plan.stages[1]
-        XCTAssertGreaterThan(first.windowSeconds, 0)
+        var firstBlocks = config
+        firstBlocks.layers = Array(config.layers[0..<first.blocks[1]])
+        let firstFlops = ForwardBenchmark.blockProducts(firstBlocks, tokens: 128).reduce(0) { $0 + $1.flops }
+        XCTAssertEqual(first.windowSeconds, firstFlops / 4e9 + 1e-4 + Double(128 * 64 * 4) / 1e8, accuracy: 1e-12)
         let slowest = max(first.windowSeconds, last.windowSeconds)
         // 8 windows over 2 replicas: 4 each, plus the pipeline's fill of one window.
         XCTAssertEqual(plan.perplexitySeconds, 5 * slowest, accuracy: 1e-12)

@@ -10,6 +10,11 @@ public enum ForwardBenchmark {
 
     /// The products of one scoring forward pass (hidden states, then next-token loss) over one sequence of T tokens.
     public static func products(_ config: ModelConfig, tokens t: Int) -> [Product] {
+        blockProducts(config, tokens: t) + headProducts(config, tokens: t)
+    }
+
+    /// The blocks' share of `products`: every layer's projections and attention.
+    public static func blockProducts(_ config: ModelConfig, tokens t: Int) -> [Product] {
         let d = config.hidden, hd = config.headDim
         var products: [Product] = []
         for layer in config.layers {
@@ -23,6 +28,13 @@ public enum ForwardBenchmark {
                 Product(m: t, n: d, k: layer.intermediate, repeats: 1),       // down
             ]
         }
+        return products
+    }
+
+    /// The output matrix's share of `products`: logits of the T - 1 scored rows, a chunk at a time.
+    public static func headProducts(_ config: ModelConfig, tokens t: Int) -> [Product] {
+        let d = config.hidden
+        var products: [Product] = []
         let scored = t - 1, chunk = NextTokenLoss.chunkRows
         if scored / chunk > 0 { products.append(Product(m: chunk, n: config.vocabSize, k: d, repeats: scored / chunk)) }
         if scored % chunk > 0 { products.append(Product(m: scored % chunk, n: config.vocabSize, k: d, repeats: 1)) }

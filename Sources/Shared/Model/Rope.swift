@@ -21,10 +21,7 @@ public struct Rope: Sendable {
         self.positions = positions
         let invFreq = Self.inverseFrequencies(config)
         self.invFreq = invFreq
-        let tabulated = min(positions, Self.tableLimit)
-        let angles = (0..<tabulated).flatMap { position in invFreq.map { Double(position) * $0 } }
-        cosTable = angles.map { Float(Foundation.cos($0)) }
-        sinTable = angles.map { Float(Foundation.sin($0)) }
+        (cosTable, sinTable) = Self.angleRows(0..<min(positions, Self.tableLimit), invFreq: invFreq)
     }
 
     /// theta^(-2i/hd), with llama3 frequency scaling when the config asks for it.
@@ -62,7 +59,8 @@ public struct Rope: Sendable {
         let half = headDim / 2
         let tabulated = cosTable.count / max(1, half)
         // The table's rows of these positions, or (past the table) the same values computed now.
-        let computed = startPosition + tokens > tabulated ? angleRows(startPosition..<(startPosition + tokens)) : nil
+        let computed = startPosition + tokens > tabulated
+            ? Self.angleRows(startPosition..<(startPosition + tokens), invFreq: invFreq) : nil
         let first = computed == nil ? startPosition * half : 0
         (computed?.cos ?? cosTable).withUnsafeBufferPointer { cosRows in
             (computed?.sin ?? sinTable).withUnsafeBufferPointer { sinRows in
@@ -80,8 +78,9 @@ public struct Rope: Sendable {
         }
     }
 
-    /// cos and sin [positions, hd/2] of positions past the table, computed as the table is.
-    private func angleRows(_ positions: Range<Int>) -> (cos: [Float], sin: [Float]) {
+    /// cos and sin [positions, hd/2] of position * invFreq[i], computed in float64 then rounded: the table, and
+    /// positions past it.
+    private static func angleRows(_ positions: Range<Int>, invFreq: [Double]) -> (cos: [Float], sin: [Float]) {
         let angles = positions.flatMap { position in invFreq.map { Double(position) * $0 } }
         return (angles.map { Float(Foundation.cos($0)) }, angles.map { Float(Foundation.sin($0)) })
     }

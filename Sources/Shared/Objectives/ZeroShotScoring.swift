@@ -100,11 +100,11 @@ public enum ZeroShotScoring {
 /// whose next-token losses make up each request's log-likelihood. Built the same way on every pipeline stage, so
 /// the stages agree on the rows of the activations they pass along.
 public struct ContextBatch: Sendable {
-    public private(set) var sequences: [[Int32]] = []
-    public private(set) var prefixes: [Int?] = []
-    var targets: [NextTokenLoss.Target] = []
+    public let sequences: [[Int32]]
+    public let prefixes: [Int?]
+    let targets: [NextTokenLoss.Target]
     /// The request each target belongs to.
-    var owners: [Int] = []
+    let owners: [Int]
     let requestCount: Int
 
     public init(_ requests: [TokenizedRequest], positions limit: Int) {

@@ -5,8 +5,8 @@
 /// - Layout: the fewest pipeline stages S (dividing the nodes) whose largest stage fits `memoryPerNode`; replicas
 ///   R = nodes / S.
 /// - Memory of a stage's rank: its weights as stored (`ModelPart.bytesHeld`), plus what any mop process holds
-///   (`Costs.processBytes`), plus one window's activations: [T, 8D + 3I + 3 H hd] floats, the T x T scores of one
-///   head, a 64-row chunk of logits [64, V] on the last stage and one decoded 4 MB weight panel per thread.
+///   (`Costs.processBytes`), plus one window's activations: [T, 8D + max(3I, 3 H hd)] floats, the T x T scores of
+///   one head, a 64-row chunk of logits [64, V] on the last stage and one decoded 4 MB weight panel per thread.
 /// - Time of a window on a stage: its forward FLOPs (every product of `ForwardBenchmark.products` of its blocks, the
 ///   output matrix's on the last stage) at the node's forward rate (`Costs.coreGflops` x cores), plus sending its
 ///   activations [T, D] fp32 to the next stage (`Costs.linkBytesPerSecond`, `Costs.linkLatency`).
@@ -112,8 +112,8 @@ public struct ClusterPlan: Encodable, Sendable {
                       seqLen t: Int) -> Stage {
         var stageConfig = config
         stageConfig.layers = Array(config.layers[part.blocks])
-        var products = ForwardBenchmark.products(stageConfig, tokens: t)
-        if !part.head { products.removeAll { $0.n == config.vocabSize && $0.k == config.hidden } }
+        let products = ForwardBenchmark.blockProducts(stageConfig, tokens: t)
+            + (part.head ? ForwardBenchmark.headProducts(config, tokens: t) : [])
         let flops = products.reduce(0) { $0 + $1.flops }
         let widest = config.layers[part.blocks].map { max(3 * $0.intermediate, 3 * $0.heads * config.headDim) }.max() ?? 0
         let activations = 4 * (t * (8 * config.hidden + widest) + t * t + (part.head ? 64 * config.vocabSize : 0))
