@@ -25,8 +25,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS", "CKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared"]),
+        // Test helpers more than one test target uses (a job of ranks as threads).
+        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS", "CKernels", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Shared"]),
         // Runs the built `mop` executable (and mpirun) as subprocesses.
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),

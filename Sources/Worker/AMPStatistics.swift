@@ -7,7 +7,6 @@ public final class AMPStatistics: ForwardObserver {
     private let weights: ModelWeights
     public private(set) var headSums: [[Double]]
     public private(set) var neuronSums: [[Double]]
-    public private(set) var prompts = 0
 
     public init(weights: ModelWeights) {
         self.weights = weights
@@ -15,12 +14,10 @@ public final class AMPStatistics: ForwardObserver {
         neuronSums = weights.config.layers.map { [Double](repeating: 0, count: $0.intermediate) }
     }
 
-    /// Runs the model over `prompts` and returns the packed sums (`AMPScores.pack`).
-    public static func packedSums(_ model: Transformer, prompts batch: [[Int32]]) -> [Double] {
-        let statistics = AMPStatistics(weights: model.weights)
-        _ = model.hiddenStates(batch, observer: statistics)
-        statistics.prompts = batch.count
-        return AMPScores.pack(headSums: statistics.headSums, neuronSums: statistics.neuronSums, prompts: statistics.prompts)
+    /// The sums seen so far, packed (`AMPScores.pack`) with `prompts` as the prompt count: a pipeline stage that
+    /// saw only its own blocks gives 0 prompts unless it is the one stage that counts them.
+    public func packed(prompts: Int) -> [Double] {
+        AMPScores.pack(headSums: headSums, neuronSums: neuronSums, prompts: prompts)
     }
 
     /// Head n adds c_n[t] = z[t, n*hd..<(n+1)*hd] . W_O[:, n*hd..<(n+1)*hd]^T (a D-vector) to the residual stream.

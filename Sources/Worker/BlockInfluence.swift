@@ -8,12 +8,8 @@ public final class BlockInfluence: ForwardObserver {
 
     public init(layers: Int) { sums = [Double](repeating: 0, count: layers) }
 
-    /// [sum of 1 - cos per block..., tokens] over `batch`.
-    public static func packedSums(_ model: Transformer, batch: [[Int32]]) -> [Double] {
-        let influence = BlockInfluence(layers: model.config.layers.count)
-        _ = model.hiddenStates(batch, observer: influence)
-        return influence.sums + [Double(batch.reduce(0) { $0 + $1.count })]
-    }
+    /// [sum of 1 - cos per block..., tokens]: the sums seen so far, with `tokens` as the token count.
+    public func packed(tokens: Int) -> [Double] { sums + [Double(tokens)] }
 
     public func block(layer: Int, input: [Float], output: [Float], segments: [Range<Int>]) {
         let rows = segments.last?.upperBound ?? 0

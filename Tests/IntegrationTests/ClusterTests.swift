@@ -57,6 +57,46 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// `--stages`: 2 and 3 stages, 2 stages x 2 replicas, and the KL objective through 3 stages, each the 1-rank
+    /// search; every rank holds only its stage's weights and the report says what crossed between stages.
+    func testPipelineStagesMatchOneRank() throws {
+        let model = try PruneFixtures.tinyModel(in: directory), calibration = try PruneFixtures.alpaca(in: directory, rows: 12)
+        let weights = try ModelLoader.load(path: model).weights
+        for selection in ["loss", "kl"] {
+            let one = directory + "/one-" + selection
+            let single = try MopProcess.run(pruneArgs(model, out: one, calibration: calibration, ["--selection", selection]),
+                                            timeout: 120, environment: ["OPENBLAS_NUM_THREADS": "1"])
+            XCTAssertEqual(single.status, 0, single.stderr)
+            let reference = try PruneOutcome(single, directory: one)
+            let layouts = selection == "loss" ? [(2, 2), (3, 3), (2, 4)] : [(3, 3)]
+            for (stages, ranks) in layouts {
+                let out = directory + "/\(selection)-\(stages)x\(ranks / stages)"
+                let run = try MopProcess.mpirun(ranks: ranks, pruneArgs(model, out: out, calibration: calibration,
+                                                                        ["--selection", selection, "--stages", "\(stages)"]),
+                                                timeout: 180)
+                XCTAssertEqual(run.status, 0, run.stderr)
+                let outcome = try PruneOutcome(run, directory: out)
+                outcome.assertSameSearch(as: reference, "\(selection) \(stages) x \(ranks / stages)")
+                XCTAssertTrue(run.stderr.contains("\(stages) pipeline stages x \(ranks / stages) replicas"), run.stderr)
+                let pipeline = try XCTUnwrap(outcome.distribution["pipeline"] as? [String: Any])
+                let parts = try PipelineLayout(stages: stages, ranks: ranks, blocks: 6).parts(weights.config)
+                XCTAssertEqual(pipeline["stage_blocks"] as? [[Int]], parts.map { [$0.blocks.lowerBound, $0.blocks.upperBound] })
+                XCTAssertEqual(pipeline["weights_held_bytes"] as? [Int],
+                               (0..<ranks).map { parts[$0 % stages].bytesHeld(weights) })
+                XCTAssertGreaterThan(try XCTUnwrap(pipeline["bytes_between_stages"] as? Int), 0)
+                let bubble = try XCTUnwrap(pipeline["bubble_share"] as? Double)
+                XCTAssertTrue(bubble >= 0 && bubble < 1, "\(bubble)")
+                // The export is the whole pruned model all the same.
+                XCTAssertEqual(try ModelLoader.load(path: out + "/model.gguf").weights,
+                               try reference.structure.apply(to: weights))
+            }
+        }
+        let refused = try MopProcess.mpirun(ranks: 2, pruneArgs(model, out: directory + "/r", calibration: calibration,
+                                                                ["--stages", "2", "--groups", "2"]), timeout: 60)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--stages and --groups cannot be combined"), refused.stderr)
+    }
+
     func testEvalShardsPerplexityWindowsTheSameWayWithBroadcastWeightsAndADedicatedCoordinator() throws {
         let model = try PruneFixtures.tinyModel(in: directory), text = directory + "/text.txt"
         try Data(String(repeating: "Sharded windows must add up to the same perplexity. ", count: 40).utf8)
@@ -77,11 +117,20 @@ final class ClusterTests: XCTestCase {
     }
 
     func testAKilledWorkerEndsTheJobNamingItsRankAndResumeFinishesTheSameRun() throws {
+        try killAndResume([])
+    }
+
+    /// Rank 1 holds the middle stage of three: stage 0 waits on it mid-pipeline when it dies.
+    func testAKilledPipelineStageEndsTheJobNamingItsRankAndResumeFinishesTheSameRun() throws {
+        try killAndResume(["--stages", "3"])
+    }
+
+    func killAndResume(_ extra: [String]) throws {
         // Big enough that an iteration takes a good part of a second, so the kill lands mid-search.
         let model = try PruneFixtures.tinyModel(in: directory, layers: 12, hidden: 128, intermediate: 512)
         let calibration = try PruneFixtures.alpaca(in: directory, rows: 16, padding: 8)
         let killed = directory + "/killed", uninterrupted = directory + "/whole"
-        let args = pruneArgs(model, out: killed, calibration: calibration, samples: 16, target: 0.5)
+        let args = pruneArgs(model, out: killed, calibration: calibration, samples: 16, target: 0.5, extra)
 
         let started = Date()
         nonisolated(unsafe) var victim: Int32?
@@ -109,7 +158,7 @@ final class ClusterTests: XCTestCase {
         let resumed = try MopProcess.mpirun(ranks: 3, resume, timeout: 300)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         let whole = try MopProcess.mpirun(ranks: 3, pruneArgs(model, out: uninterrupted, calibration: calibration,
-                                                              samples: 16, target: 0.5), timeout: 300)
+                                                              samples: 16, target: 0.5, extra), timeout: 300)
         XCTAssertEqual(whole.status, 0, whole.stderr)
         try PruneOutcome(resumed, directory: killed).assertSameSearch(as: try PruneOutcome(whole, directory: uninterrupted), "resumed")
     }

@@ -56,7 +56,7 @@ final class VirtualClusterTests: XCTestCase {
         let single = try MopProcess.run(args("one"), timeout: 120, environment: ["OPENBLAS_NUM_THREADS": "1"])
         XCTAssertEqual(single.status, 0, single.stderr)
         let reference = try PruneOutcome(single, directory: directory + "/one")
-        for extra in [[], ["--broadcast-weights"]] {
+        for extra in [[], ["--broadcast-weights"], ["--stages", "3"]] {
             let out = "three" + extra.joined()
             let run = try virtualMpirun([MopProcess.binary] + args(out, extra))
             XCTAssertEqual(run.status, 0, "\(extra): \(run.stderr)")

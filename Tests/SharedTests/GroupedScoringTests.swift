@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import Shared
 
 /// The scoring protocol with rank groups, every rank a thread of one `ThreadedCluster`: each group answers exactly

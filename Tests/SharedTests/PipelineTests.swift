@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import Shared
 
 /// `--stages`: the layout of ranks, what each stage holds, the activations between stages and the bubble figure.

@@ -26,7 +26,9 @@ final class WorkerTests: XCTestCase {
         let model = Transformer(weights: weights), prompts = batch(1)
         let recorder = Recorder()
         _ = model.hiddenStates(prompts, observer: recorder)
-        let scores = AMPScores(packedSums: AMPStatistics.packedSums(model, prompts: prompts), config: config)
+        let statistics = AMPStatistics(weights: weights)
+        _ = model.hiddenStates(prompts, observer: statistics)
+        let scores = AMPScores(packedSums: statistics.packed(prompts: prompts.count), config: config)
         let segments = Transformer.segments(prompts)
         let d = config.hidden, hd = config.headDim
         for (l, shape) in config.layers.enumerated() {
@@ -60,7 +62,9 @@ final class WorkerTests: XCTestCase {
         let model = Transformer(weights: .random(config: config, seed: 4)), tokens = batch(2)
         let recorder = Recorder()
         _ = model.hiddenStates(tokens, observer: recorder)
-        let packed = BlockInfluence.packedSums(model, batch: tokens)
+        let influence = BlockInfluence(layers: config.layers.count)
+        _ = model.hiddenStates(tokens, observer: influence)
+        let packed = influence.packed(tokens: 25)
         XCTAssertEqual(packed.last, 25)
         for l in 0..<3 {
             let (input, output) = recorder.io[l]!

@@ -23,6 +23,8 @@ public struct DistributionReport: Codable, Equatable, Sendable {
     public var perGroup: [Group]
     /// Rank 0 during the search alone (the dense pass left out), what the iterations cost.
     public var search: Rank
+    /// With `--stages`: the layout, the weights each rank held, the bubble and the activations between stages.
+    public var pipeline: PipelineReport?
 
     public struct Rank: Codable, Equatable, Sendable {
         public var rank: Int
@@ -93,7 +95,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
         case scoringSeconds = "scoring_seconds"
         case perRank = "per_rank"
         case perGroup = "per_group"
-        case search
+        case search, pipeline
     }
 
     public init(groups layout: RankGroups, model: ModelDistribution.Outcome, weightSeconds: Double,

@@ -48,20 +48,22 @@ public struct Transformer: Sendable {
         precondition(longest <= rope.positions, "sequence of \(longest) tokens is longer than the model's \(rope.positions) positions")
         let segments = Self.segments(batch)
         var x = embed(batch)
-        for index in config.layers.indices {
+        runBlocks(config.layers.indices, &x, segments: segments, prefixes: prefixes, mask: mask, observer: observer)
+        return finalNorm(x)
+    }
+
+    /// Blocks `blocks` in place on the residual stream x [N, D] of sequences at `segments` (continuing `prefixes`,
+    /// masked by `mask`, seen by `observer`, as in `hiddenStates`): all of `hiddenStates` but the embedding and the
+    /// final norm, so a pipeline stage running its share of the blocks does exactly the same operations.
+    public func runBlocks(_ blocks: Range<Int>, _ x: inout [Float], segments: [Range<Int>], prefixes: [Int?]? = nil,
+                          mask: ModelMask? = nil, observer: ForwardObserver? = nil) {
+        for index in blocks {
             let layerMask = mask.map { $0.layers[index] } ?? .unmasked
             guard let layerMask else { continue }  // a skipped block: the residual stream passes through
             let input = observer == nil ? [] : x
             block(&x, layer: index, segments: segments, prefixes: prefixes, mask: layerMask, observer: observer)
             observer?.block(layer: index, input: input, output: x, segments: segments)
         }
-        return finalNorm(x)
-    }
-
-    /// Blocks `blocks` in place on the residual stream x [N, D] of sequences at `segments` (continuing `prefixes`, as
-    /// in `hiddenStates`), unmasked: a pipeline stage's share of `hiddenStates`, the same operations.
-    public func runBlocks(_ blocks: Range<Int>, _ x: inout [Float], segments: [Range<Int>], prefixes: [Int?]? = nil) {
-        for index in blocks { block(&x, layer: index, segments: segments, prefixes: prefixes) }
     }
 
     /// The last RMSNorm of the residual stream x [N, D]: [N, D].

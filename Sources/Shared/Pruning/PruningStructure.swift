@@ -169,12 +169,18 @@ public struct PruningStructure: Hashable, Codable, Sendable {
     /// are copied. Kept heads stay ascending, so each kept KV head's query heads form one contiguous group, in
     /// KV-head order: the engine's head h -> KV head h / (H/KV) mapping holds in the result. `file` names the
     /// structure in validation errors.
-    public func apply(to original: ModelWeights, file: String = "<pruning structure>") throws -> ModelWeights {
+    ///
+    /// With `part` (a pipeline stage's), only the blocks the part holds are cut; the others are carried uncut and
+    /// untouched, so a stage never reads the pages of blocks it does not hold. Such a model may run only its own
+    /// blocks (`blocks(in:)`).
+    public func apply(to original: ModelWeights, holding part: ModelPart? = nil,
+                      file: String = "<pruning structure>") throws -> ModelWeights {
         try validate(against: original.config, file: file)
         let hd = original.config.headDim, architecture = original.config.architecture
         let slicing = Dictionary(uniqueKeysWithValues: architecture.blockTensors.map { ($0.role, $0.slicing) })
         let blocks = layers.map { kept in
             let block = original.layers[kept.index]
+            if let part, !part.blocks.contains(kept.index) { return block }
             return LayerWeights(architecture: architecture) { role in
                 let tensor = block[role]!
                 return switch slicing[role]! {
@@ -189,6 +195,14 @@ public struct PruningStructure: Hashable, Codable, Sendable {
         }
         return ModelWeights(config: config(of: original.config), embedding: original.embedding, layers: blocks,
                             finalNorm: original.finalNorm, output: original.output)
+    }
+
+    /// The pruned model's indices of the blocks a stage holding original blocks `original` runs: the kept blocks
+    /// among them, contiguous because kept blocks stay in original order (empty when all were removed).
+    public func blocks(in original: Range<Int>) -> Range<Int> {
+        let first = layers.firstIndex { $0.index >= original.lowerBound } ?? layers.count
+        let end = layers[first...].firstIndex { $0.index >= original.upperBound } ?? layers.count
+        return first..<end
     }
 
     // MARK: JSON

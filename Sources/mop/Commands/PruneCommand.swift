@@ -50,6 +50,9 @@ struct PruneCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Split the ranks into this many groups; the candidates of an iteration are dealt to the groups, each scoring on its own copy of the calibration set (helps with many ranks and few tokens per rank).",
                                discussion: "With --dedicated-coordinator rank 0 scores nothing and joins group 0; ranks 1... are split."))
     var groups = 1
+    @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.",
+                               discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. The export, --finetune and --eval then load the whole model on the ranks that need it."))
+    var stages = 1
     @Option(help: "BLAS threads per rank.") var threads: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "Fine-tune the pruned model with LoRA after the search, in the same job (into DIR/finetuned).")
@@ -73,6 +76,13 @@ struct PruneCommand: ParsableCommand {
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
         guard finetune || data == nil else { throw ValidationError("--data is the fine-tuning data: give it with --finetune") }
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+        guard stages >= 1 else { throw ValidationError("--stages must be at least 1") }
+        if stages > 1 {
+            for (given, flag) in [(cluster.dedicatedCoordinator, "--dedicated-coordinator"), (groups > 1, "--groups"),
+                                  (cluster.broadcastWeights, "--broadcast-weights"), (targetLatency != nil, "--target-latency")] where given {
+                throw ValidationError("--stages and \(flag) cannot be combined yet: every rank is a pipeline stage holding only its blocks")
+            }
+        }
     }
 
     func run() throws {
@@ -102,8 +112,12 @@ struct PruneCommand: ParsableCommand {
                     _ = try TaskData.load(task, directory: evaluation.tasksDir, limit: evaluation.evalLimit)
                 }
             }
-            let distributed = try cluster.loadModel(model, communicator)
+            let layout = stages > 1 ? try PipelineLayout(stages: stages, ranks: communicator.size,
+                                                         blocks: try ModelLoader.describe(path: model).config.layers.count) : nil
+            let distributed = try cluster.loadModel(model, communicator, layout: layout)
             let loaded = distributed.model
+            // A pipeline stage holds its blocks only: what needs the whole model loads it again, mapped.
+            let whole = { layout == nil ? loaded.weights : try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights }
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             var sequences: [[Int32]] = []
             if communicator.isCoordinator {
@@ -114,24 +128,35 @@ struct PruneCommand: ParsableCommand {
                                                          seed: calibrationSeed)
             }
             try communicator.broadcast(sequences: &sequences, root: 0)
-            // Every group shards the whole set, so the largest group needs a sequence per scoring rank.
-            let workers = rankGroups.largestGroupWorkers
+            // Every group (or pipeline replica) shards the whole set, so each scoring rank needs a sequence.
+            let workers = layout?.replicas ?? rankGroups.largestGroupWorkers
             guard sequences.count >= workers else {
-                let ranks = rankGroups.count > 1 ? "a group of \(workers) scoring ranks"
+                let ranks = layout != nil ? "\(workers) pipeline replicas" : rankGroups.count > 1 ? "a group of \(workers) scoring ranks"
                     : cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"
                 throw MopError(file: calibration, "\(ranks) but only \(sequences.count) calibration sequences")
             }
-            let shard = rankGroups.shard(costs: sequences.map(\.count), rank: communicator.rank)
-            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]))
+            let costs = sequences.map(\.count)
+            let shard = layout.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
+                ?? rankGroups.shard(costs: costs, rank: communicator.rank)
+            let stage = layout.map { PipelineStage(layout: $0, config: loaded.weights.config, communicator: communicator) }
+            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), stage: stage)
             let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             let latency = settings.targetLatency == nil ? nil : try LatencyModelJob.prepare(
                 loaded.weights, tokenizer: spec, modelPath: model, directory: directory, resuming: resume != nil,
                 given: latencyModel, rounds: latencyRounds, communicator: communicator)
+            // Every rank's pipeline figures, after the search (a collective).
+            func pipelineReport() -> PipelineReport? {
+                guard let layout, let stage, let link = worker.link else { return nil }
+                let measure = PipelineReport.RankMeasure(seconds: dispatch.statistics.computeSeconds, waitSeconds: link.waitSeconds,
+                                                         bytesSent: link.bytesSent, weightsHeldBytes: stage.part.bytesHeld(loaded.weights))
+                return PipelineReport.gather(measure, layout: layout, parts: layout.parts(loaded.weights.config), communicator: communicator)
+            }
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
-                _ = try recoverAndEvaluate(model: model, loaded.weights, spec, directory: directory, structure: nil,
+                _ = pipelineReport()
+                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, structure: nil,
                                            communicator: communicator)
                 return
             }
@@ -156,17 +181,18 @@ struct PruneCommand: ParsableCommand {
             FileHandle.standardError.write(Data(("prune: the search asked the workers \(scorer.counts.asked) questions"
                 + " and answered \(scorer.counts.remembered) repeated ones from memory\n").utf8))
             dispatch.stop()
-            let distribution = DistributionReport(
+            var distribution = DistributionReport(
                 groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
                 scoringSeconds: Date().timeIntervalSince(start),
                 perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
                 search: dispatch.statistics.since(afterDense))
-            try export.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory)
+            distribution.pipeline = pipelineReport()
+            try export.write(original: try whole(), structure: result.structure, tokenizer: spec, to: directory)
             // The search's report is written before recovery and evaluation, so a failure there keeps it.
             var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
                                      latencyModel: latency)
             try report.write(directory: directory)
-            let after = try recoverAndEvaluate(model: model, loaded.weights, spec, directory: directory,
+            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory,
                                                structure: result.structure, communicator: communicator)
             report.finetune = after.finetune
             report.evaluation = after.evaluation
@@ -194,11 +220,14 @@ struct PruneCommand: ParsableCommand {
     /// After the search, on every rank: rank 0 sends the chosen structure (nil on the other ranks, which receive
     /// it) and every rank prunes its own copy of the weights with it; then the chained recovery (`--finetune`, every
     /// rank taking part in the data-parallel training, files into DIR/finetuned) and evaluation (`--eval`) of the
-    /// dense, pruned and recovered models. The reports come back on rank 0.
-    private func recoverAndEvaluate(model: String, _ original: ModelWeights, _ spec: TokenizerSpec, directory: String,
+    /// dense, pruned and recovered models. The reports come back on rank 0. `whole` gives the whole original model:
+    /// with `--stages` the ranks load it again here, so recovery and evaluation need a rank to hold the pruned model
+    /// (README: why recovery is not pipelined).
+    private func recoverAndEvaluate(model: String, _ whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
                                     structure: PruningStructure?, communicator: any Communicator) throws
         -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
         guard finetune || eval else { return (nil, nil) }
+        let original = try whole()
         var bytes = structure.map { [UInt8]($0.encode()) } ?? []
         communicator.broadcast(&bytes, root: 0)
         let chosen = try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")

@@ -1,13 +1,13 @@
 import Foundation
-@testable import Shared
+import Shared
 
 /// A job of `size` ranks as threads of the test process, so that a whole protocol (every rank's side at once, and
 /// communicators made by `split`) runs without mpirun. Every collective is one exchange: each rank deposits its
 /// value, the last to arrive publishes all of them, and each rank takes what the collective gives it. Reductions add
 /// in rank order. Point-to-point messages go through mailboxes, one queue per (source, destination, tag); a send
 /// does not wait for its receive.
-final class ThreadedCluster: @unchecked Sendable {
-    let size: Int
+public final class ThreadedCluster: @unchecked Sendable {
+    public let size: Int
     private let condition = NSCondition()
     private var deposits: [Any?]
     private var arrived = 0
@@ -25,7 +25,7 @@ final class ThreadedCluster: @unchecked Sendable {
 
     /// Runs `body` on every rank, each on its own thread, and returns their results by rank (rethrowing the first
     /// error). A rank that never returns hangs the test: keep protocols short.
-    static func run<T: Sendable>(ranks: Int, _ body: @escaping @Sendable (any Communicator) throws -> T) throws -> [T] {
+    public static func run<T: Sendable>(ranks: Int, _ body: @escaping @Sendable (any Communicator) throws -> T) throws -> [T] {
         let cluster = ThreadedCluster(size: ranks)
         let results = Locked<[Int: Result<T, Error>]>([:])
         let done = DispatchGroup()
@@ -133,13 +133,13 @@ final class ThreadedCluster: @unchecked Sendable {
 }
 
 /// A value threads share under a lock.
-final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value
 
-    init(_ value: Value) { stored = value }
+    public init(_ value: Value) { stored = value }
 
-    var value: Value { lock.withLock { stored } }
+    public var value: Value { lock.withLock { stored } }
 
-    func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+    public func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }
