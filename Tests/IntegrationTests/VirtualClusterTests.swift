@@ -63,7 +63,9 @@ final class VirtualClusterTests: XCTestCase {
             let outcome = try PruneOutcome(run, directory: directory + "/" + out)
             outcome.assertSameSearch(as: reference, "virtual cluster \(extra)")
             XCTAssertEqual(outcome.distribution["ranks"] as? Int, 3)
-            XCTAssertEqual(outcome.distribution["model_checksum"] as? String, reference.distribution["model_checksum"] as? String)
+            if !extra.contains("--stages") {  // a stage's checksum covers its part only
+                XCTAssertEqual(outcome.distribution["model_checksum"] as? String, reference.distribution["model_checksum"] as? String)
+            }
         }
     }
 

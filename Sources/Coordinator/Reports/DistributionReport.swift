@@ -10,7 +10,7 @@ public struct DistributionReport: Codable, Equatable, Sendable {
     public var dedicatedCoordinator: Bool
     /// "mapped" or "broadcast".
     public var weights: String
-    /// `ModelChecksum` of the weights every rank held, 16 hex digits.
+    /// `ModelChecksum` of the weights every rank held, 16 hex digits (with `--stages`, of the part stage 0 held).
     public var modelChecksum: String
     public var weightBytesBroadcast: Int
     /// Wall time of reading (and broadcasting and checking) the model, the slowest rank's.
