@@ -13,15 +13,23 @@ public final class CalibrationWorker {
     public let sequences: [[Int32]]
     private var stage: PipelineStage?
     /// The shard in micro-batches of whole sequences: while one stage runs a micro-batch the previous stage already
-    /// runs the next. The whole-model worker runs the same micro-batches, so both do the same arithmetic.
+    /// runs the next, and the last stage scores each as it arrives. The whole-model worker runs the same
+    /// micro-batches, so both do the same arithmetic.
     private let microBatches: [[[Int32]]]
+    /// Each micro-batch's next-token targets (rows counted within it).
+    private let targets: [[NextTokenLoss.Target]]
     private var current: (structure: PruningStructure, model: Transformer)?
-    /// The dense model's final hidden states over the shard, for `kl` (computed once; nil off the last stage).
-    private var dense: (computed: Bool, hidden: [Float]?) = (false, nil)
-    /// The final hidden states of the last candidate asked about (nil off the last stage): the `kl` selection asks a
-    /// candidate's loss and its KL one after the other, and both come from the same forward pass.
-    private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, hidden: [Float]?)?
-    private lazy var targets = NextTokenLoss.targets(sequences)
+    /// The dense model's final hidden states per micro-batch, for `kl` (computed once; nil off the last stage).
+    private var dense: (computed: Bool, hidden: [[Float]]?) = (false, nil)
+    /// The last candidate asked about: the `kl` selection asks a candidate's loss and its KL one after the other,
+    /// and both come from the same forward pass (nil off the last stage).
+    private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, pass: CandidatePass?)?
+
+    /// A candidate's forward pass over the shard: final hidden states per micro-batch and the NLL summed as they came.
+    private struct CandidatePass {
+        let hidden: [[Float]]
+        let negativeLogLikelihood: Double
+    }
 
     /// `original` holds at least the stage's part; `stage` is nil when this rank holds and runs the whole model.
     public init(original: ModelWeights, sequences: [[Int32]], stage: PipelineStage? = nil) {
@@ -29,34 +37,39 @@ public final class CalibrationWorker {
         self.sequences = sequences
         self.stage = stage
         microBatches = Self.microBatches(sequences, stages: stage?.stages ?? 1)
+        targets = microBatches.map(NextTokenLoss.targets)
     }
 
-    /// Counts that every stage would add (prompts, tokens) are added by the last stage only.
-    private var counts: Bool { stage?.isLast ?? true }
+    /// Whether this rank scores and counts (prompts, tokens): the last stage, or a rank holding the whole model.
+    private var scores: Bool { stage?.isLast ?? true }
+    private var targetCount: Double { Double(targets.reduce(0) { $0 + $1.count }) }
 
     public func answer(_ request: ScoringRequest) throws -> [Double] {
         // A dedicated coordinator (or a rank past the last sequence) adds zeros of the right length to every sum.
         guard !sequences.isEmpty else { return [Double](repeating: 0, count: request.answerLength(original: original.config)) }
         switch request {
         case let .loss(structure, step):
-            guard let hidden = try candidateHidden(structure, step) else { return [0, 0] }
-            return [NextTokenLoss.sum(hidden: hidden, targets: targets, output: original.outputMatrix), Double(targets.count)]
+            guard let pass = try candidate(structure, step) else { return [0, 0] }
+            return [pass.negativeLogLikelihood, targetCount]
         case let .klDivergence(structure, step):
             let dense = try denseHidden()
-            guard let hidden = try candidateHidden(structure, step), let dense else { return [0, 0] }
-            let divergence = NextTokenKL.sum(referenceHidden: dense, hidden: hidden, targets: targets,
-                                             output: original.outputMatrix)
-            return [divergence, Double(targets.count)]
+            guard let pass = try candidate(structure, step), let dense else { return [0, 0] }
+            var divergence = 0.0
+            for index in microBatches.indices {
+                divergence += NextTokenKL.sum(referenceHidden: dense[index], hidden: pass.hidden[index], targets: targets[index],
+                                              output: original.outputMatrix)
+            }
+            return [divergence, targetCount]
         case let .ampStatistics(structure):
             let model = try model(for: structure)
             let statistics = AMPStatistics(weights: model.weights)
             _ = try forward(model, structure: structure, mask: nil, observer: statistics)
-            return statistics.packed(prompts: counts ? sequences.count : 0)
+            return statistics.packed(prompts: scores ? sequences.count : 0)
         case let .blockInfluence(structure):
             let model = try model(for: structure)
             let influence = BlockInfluence(layers: model.config.layers.count)
             _ = try forward(model, structure: structure, mask: nil, observer: influence)
-            return influence.packed(tokens: counts ? sequences.reduce(0) { $0 + $1.count } : 0)
+            return influence.packed(tokens: scores ? sequences.reduce(0) { $0 + $1.count } : 0)
         case .stop:
             return []
         }
@@ -66,40 +79,42 @@ public final class CalibrationWorker {
     public var link: StageLink? { stage?.link }
 
     /// Every stage runs the dense pass the first time a KL is asked, so the stages of a replica stay in step.
-    private func denseHidden() throws -> [Float]? {
+    private func denseHidden() throws -> [[Float]]? {
         if !dense.computed { dense = (true, try forward(Transformer(weights: original), structure: nil, mask: nil)) }
         return dense.hidden
     }
 
-    /// Final hidden states [tokens, hidden] of the shard under `structure` with `step` masked over it (nil off the
-    /// last stage).
-    private func candidateHidden(_ structure: PruningStructure, _ step: PruningStructure?) throws -> [Float]? {
+    /// The shard under `structure` with `step` masked over it (nil off the last stage).
+    private func candidate(_ structure: PruningStructure, _ step: PruningStructure?) throws -> CandidatePass? {
         if let lastCandidate, lastCandidate.structure == structure, lastCandidate.step == step {
-            return lastCandidate.hidden
+            return lastCandidate.pass
         }
         lastCandidate = nil
         let model = try model(for: structure)
-        let hidden = try forward(model, structure: structure, mask: try step.map { try ModelMask(step: $0, config: model.config) })
-        lastCandidate = (structure, step, hidden)
-        return hidden
+        var negativeLogLikelihood = 0.0
+        let hidden = try forward(model, structure: structure, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
+            negativeLogLikelihood += NextTokenLoss.sum(hidden: $1, targets: self.targets[$0], output: self.original.outputMatrix)
+        }
+        let pass = hidden.map { CandidatePass(hidden: $0, negativeLogLikelihood: negativeLogLikelihood) }
+        lastCandidate = (structure, step, pass)
+        return pass
     }
 
     /// The shard through `model` (pruned by `structure`; nil: the original), micro-batch after micro-batch: the final
-    /// hidden states [tokens, D] on the last stage (or the whole model), nil on the others.
+    /// hidden states [rows, D] of every micro-batch on the last stage (or the whole model), each handed to `scored`
+    /// as it is ready (with its index); nil on the other stages.
     private func forward(_ model: Transformer, structure: PruningStructure?, mask: ModelMask?,
-                         observer: ForwardObserver? = nil) throws -> [Float]? {
-        guard stage != nil else {
-            return microBatches.flatMap { model.hiddenStates($0, mask: mask, observer: observer) }
+                         observer: ForwardObserver? = nil, scored: (Int, [Float]) -> Void = { _, _ in }) throws -> [[Float]]? {
+        let blocks = stage.map { structure?.blocks(in: $0.part.blocks) ?? $0.part.blocks }
+        var hidden: [[Float]] = []
+        for (index, batch) in microBatches.enumerated() {
+            let rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
+                : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
+            guard let rows else { continue }
+            scored(index, rows)
+            hidden.append(rows)
         }
-        let held = stage!.part.blocks
-        let blocks = structure?.blocks(in: held) ?? held
-        var hidden: [Float] = []
-        for batch in microBatches {
-            if let rows = try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer) {
-                hidden += rows
-            }
-        }
-        return stage!.isLast ? hidden : nil
+        return scores ? hidden : nil
     }
 
     private func model(for structure: PruningStructure) throws -> Transformer {
