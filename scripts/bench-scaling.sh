@@ -13,10 +13,13 @@
 # mop binary, default .build/release/mop, built if absent), MOP_BENCH_ITERATIONS (1) and MOP_BENCH_SEARCH (extra
 # search options, e.g. "--beam 2", whose batches of candidates give groups something to share). The vc runs need root.
 # Efficiency means something only on an otherwise idle machine: the load average is printed with the table.
-# Then pipeline stages (mop eval --ppl --stages S under mpirun -np S, 1 thread per rank; MoP's search does not run
-# staged yet): for each S in MOP_BENCH_STAGES (default "1 2 3"), over MOP_BENCH_TOKENS (8192) WikiText-2 tokens in
-# windows of MOP_BENCH_SEQ_LEN: tokens/s, the bubble share, the bytes between stages per window and each rank's
-# weights and peak memory. MOP_BENCH_CONFIGS="" runs the pipeline table alone.
+# Pipelined search (--stages, configurations s2x1 = 2 stages on mpirun -np 2, s2x2 = 2 stages x 2 replicas on 4 ranks,
+# vcs2x1 and vcs3x1 = 2 and 3 stages on the virtual cluster; not in the default list): a second table of the bubble
+# share, the bytes between stages per iteration, forward passes per iteration and each rank's weights and peak memory.
+# Then pipeline stages of an evaluation (mop eval --ppl --stages S under mpirun -np S, 1 thread per rank): for each
+# S in MOP_BENCH_STAGES (default "1 2 3"), over MOP_BENCH_TOKENS (8192) WikiText-2 tokens in windows of
+# MOP_BENCH_SEQ_LEN: tokens/s, the bubble share, the bytes between stages per window and each rank's weights and peak
+# memory. MOP_BENCH_CONFIGS="" runs the pipeline table alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -57,7 +60,10 @@ for config in $configs; do
       [[ "$config" == *g* ]] && groups="${config##*g}"
       mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 "$mop" $(prune_args "$config") --threads 1 \
         --groups "$groups" > "$work/$config.json" ;;
-    vc2x1|vc3x1)
+    s2x1|s2x2)
+      mpirun -np "$((2 * ${config:3:1}))" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 "$mop" $(prune_args "$config") \
+        --threads 1 --stages 2 > "$work/$config.json" ;;
+    vc2x1|vc3x1|vcs2x1|vcs3x1)
       if [ "$vc_up" = 0 ]; then
         if ! ip netns add "${vc}p" 2>/dev/null; then
           echo "bench-scaling: skipping $config: network namespaces are not available here (needs root)" >&2
@@ -67,9 +73,10 @@ for config in $configs; do
         cluster/virtual/up.sh "$vc" 10.78.$((RANDOM % 200 + 20))
         vc_up=1
       fi
-      ranks="${config:2:1}"
+      ranks="${config: -3:1}"
       extra=""
-      [ "$ranks" = 2 ] && extra="--broadcast-weights"
+      [ "$config" = vc2x1 ] && extra="--broadcast-weights"
+      [[ "$config" == vcs* ]] && extra="--stages $ranks"
       cluster/virtual/mpirun.sh "$vc" -np "$ranks" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 \
         "$mop" $(prune_args "$config") --threads 1 $extra > "$work/$config.json" ;;
     *) echo "bench-scaling: unknown configuration $config" >&2; exit 2 ;;
@@ -82,14 +89,17 @@ for count in $stages; do
     --seq-len "$seq_len" --max-tokens "$eval_tokens" --threads 1 --stages "$count" --json > "$work/stages$count.json"
 done
 
-if [ -n "$configs" ]; then python3 - "$work" $configs <<'PY'
+hidden="$("$mop" inspect "$model" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["hidden"])')"
+if [ -n "$configs" ]; then python3 - "$work" "$hidden" $configs <<'PY'
 import json, os, sys
-work, configs = sys.argv[1], sys.argv[2:]
+work, hidden, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def load(c):
     return json.load(open(f"{work}/{c}.json"))
-cores = {"1x1": 1, "1x2": 2, "2x1": 2, "2x1g2": 2, "vc2x1": 2, "vc3x1": 3}
+cores = {"1x1": 1, "1x2": 2, "2x1": 2, "2x1g2": 2, "vc2x1": 2, "vc3x1": 3, "s2x1": 2, "s2x2": 4, "vcs2x1": 2, "vcs3x1": 3}
 where = {"1x1": "one process", "1x2": "one process", "2x1": "mpirun, one host", "2x1g2": "mpirun, one host, --groups 2",
-         "vc2x1": "virtual cluster, TCP, --broadcast-weights", "vc3x1": "virtual cluster, TCP (3 ranks on 2 cores)"}
+         "vc2x1": "virtual cluster, TCP, --broadcast-weights", "vc3x1": "virtual cluster, TCP (3 ranks on 2 cores)",
+         "s2x1": "mpirun, one host, --stages 2", "s2x2": "mpirun, one host, --stages 2 x 2 replicas (4 ranks on 2 cores)",
+         "vcs2x1": "virtual cluster, TCP, --stages 2", "vcs3x1": "virtual cluster, TCP, --stages 3 (3 ranks on 2 cores)"}
 reports = {c: load(c) for c in configs if os.path.exists(f"{work}/{c}.json")}
 base = None
 if "1x1" in reports:
@@ -107,9 +117,25 @@ for c, r in reports.items():
     wait = search["wait_seconds"] / iteration
     weights = f'{d["weight_bytes_broadcast"] / 1e6:.1f} MB in {d["weight_seconds"]:.2f} s' if d["weight_bytes_broadcast"] else "- (mapped)"
     eff = f"{base / (cores[c] * scoring):.2f}" if base else "-"
-    ranks = c.removeprefix("vc").split("g")[0].replace("x", " x ")
+    ranks = c.removeprefix("vc").removeprefix("s").split("g")[0].replace("x", " x ")
+    if c.removeprefix("vc").startswith("s"):
+        ranks = str(int(ranks[0]) * int(ranks[-1])) + " x 1"
     requests = " + ".join(str(g["requests"]) for g in d["per_group"])
     print(f"| {where[c]} | {ranks} | {iteration:.1f} | {scoring:.1f} | {comm:.2%} | {wait:.2%} | {search['bytes_broadcast']:,} | {weights} | {requests} | {eff} |")
+staged = {c: r for c, r in reports.items() if r["distribution"].get("pipeline")}
+if staged:
+    print("\n| pipelined run | stages x replicas | blocks per stage | bubble share | bytes between stages per iteration | forward passes per iteration | weights held per rank (MB) | peak resident per rank (MB) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for c, r in staged.items():
+        p = r["distribution"]["pipeline"]
+        # Every forward pass sends each replica's shard [tokens, D] fp32 across every stage boundary once.
+        per_pass = (p["stages"] - 1) * r["calibration"]["tokens"] * hidden * 4
+        iterations = len(r["iterations"])
+        per_iteration = (p["bytes_between_stages"] - per_pass) / iterations  # the dense baseline pass left out
+        blocks = " / ".join(f"{b[0]}-{b[1] - 1}" for b in p["stage_blocks"])
+        held = " / ".join(f"{b / 1e6:.0f}" for b in p["weights_held_bytes"])
+        peaks = " / ".join(f'{x["peak_resident_bytes"] / 1e6:.0f}' for x in r["distribution"]["per_rank"])
+        print(f'| {where[c]} | {p["stages"]} x {p["replicas"]} | {blocks} | {p["bubble_share"]:.2f} | {per_iteration / 1e6:.1f} MB | {per_iteration / per_pass:.1f} | {held} | {peaks} |')
 with open("/proc/loadavg") as f:
     print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
 PY
