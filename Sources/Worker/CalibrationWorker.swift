@@ -128,12 +128,9 @@ public final class CalibrationWorker {
         return model
     }
 
-    /// `sequences` in consecutive micro-batches of about a quarter of the tokens per stage (at least one sequence,
-    /// at most 512 tokens unless a sequence is longer): enough micro-batches to keep the stages busy, large enough
-    /// for efficient products.
+    /// `sequences` in consecutive micro-batches, each closed once it reaches `PipelineLayout.microBatchTokens`.
     static func microBatches(_ sequences: [[Int32]], stages: Int) -> [[[Int32]]] {
-        let tokens = sequences.reduce(0) { $0 + $1.count }
-        let budget = min(512, max(64, tokens / (4 * stages)))
+        let budget = PipelineLayout.microBatchTokens(shardTokens: sequences.reduce(0) { $0 + $1.count }, stages: stages)
         var batches: [[[Int32]]] = [], batch: [[Int32]] = [], filled = 0
         for sequence in sequences {
             batch.append(sequence)

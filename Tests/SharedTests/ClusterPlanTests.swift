@@ -58,6 +58,8 @@ final class ClusterPlanTests: XCTestCase {
         // 8 windows over 2 replicas: 4 each, plus the pipeline's fill of one window.
         XCTAssertEqual(plan.perplexitySeconds, 5 * slowest, accuracy: 1e-12)
         XCTAssertEqual(plan.bubbleShare, 1 - (first.windowSeconds + last.windowSeconds) * 4 / (2 * 5 * slowest), accuracy: 1e-12)
+        // A MoP pass: each replica's 1,500 calibration tokens in micro-batches of 1500 / 8 = 187, plus one of fill.
+        XCTAssertEqual(plan.iterationSeconds, 3 * slowest * (1500.0 + 187) / 128, accuracy: 1e-9)
 
         XCTAssertThrowsError(try self.plan(nodes: 4, memory: 1_000_000)) {
             XCTAssertTrue("\($0)".contains("does not fit"), "\($0)")

@@ -33,6 +33,14 @@ final class PipelineTests: XCTestCase {
         XCTAssertThrowsError(try PipelineLayout(stages: 0, ranks: 2, blocks: 5))
     }
 
+    func testMicroBatchesAreAQuarterOfTheShardPerStageWithinBounds() {
+        XCTAssertEqual(PipelineLayout.microBatchTokens(shardTokens: 4532, stages: 1), 512)
+        XCTAssertEqual(PipelineLayout.microBatchTokens(shardTokens: 1000, stages: 1), 250)
+        XCTAssertEqual(PipelineLayout.microBatchTokens(shardTokens: 1000, stages: 2), 125)
+        XCTAssertEqual(PipelineLayout.microBatchTokens(shardTokens: 1000, stages: 8), 64)
+        XCTAssertEqual(PipelineLayout.microBatchTokens(shardTokens: 10, stages: 1), 64)
+    }
+
     func testStagesSplitTheBlocksByWorkWithTheHeadLast() throws {
         for stages in 1...5 {
             let parts = try PipelineLayout(stages: stages, ranks: stages, blocks: 5).parts(config)

@@ -88,7 +88,7 @@ final class PipelinedWorkerTests: XCTestCase {
             let batches = CalibrationWorker.microBatches(sequences, stages: stages)
             XCTAssertEqual(Array(batches.joined()), sequences)
             let tokens = sequences.reduce(0) { $0 + $1.count }
-            let budget = min(512, max(64, tokens / (4 * stages)))
+            let budget = PipelineLayout.microBatchTokens(shardTokens: tokens, stages: stages)
             for batch in batches.dropLast() {
                 let size = batch.reduce(0) { $0 + $1.count }
                 XCTAssertGreaterThanOrEqual(size, budget)

@@ -14,8 +14,9 @@
 ///   split the windows evenly.
 /// - A MoP iteration costs `Costs.passesPerIteration` forward passes over the calibration tokens (AMP statistics and
 ///   block influence, the depth and the width candidate's loss: measured 3.3 passes' time for SmolLM2's greedy
-///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and filling the pipeline once; a run is
-///   one iteration per block's worth of parameters removed.
+///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and filling the pipeline once with the
+///   search's micro-batches (`PipelineLayout.microBatchTokens`); a run is one iteration per block's worth of
+///   parameters removed.
 public struct ClusterPlan: Encodable, Sendable {
     /// The cluster.
     public struct Machine: Encodable, Sendable {
@@ -99,8 +100,12 @@ public struct ClusterPlan: Encodable, Sendable {
         perplexitySeconds = pipelineWindows * slowest
         bubbleShare = 1 - stages.reduce(0) { $0 + $1.windowSeconds } * perReplica / (Double(stages.count) * perplexitySeconds)
         self.calibrationTokens = calibrationTokens
-        let calibrationWindows = Double(calibrationTokens) / Double(seqLen)
-        iterationSeconds = costs.passesPerIteration * (calibrationWindows / Double(replicas) + Double(stages.count - 1)) * slowest
+        // A pass runs a replica's shard through the stages in micro-batches: the shard's time on the slowest stage plus
+        // the fill, S - 1 micro-batches (a window's time scaled by tokens).
+        let shardTokens = calibrationTokens / replicas
+        let microBatch = PipelineLayout.microBatchTokens(shardTokens: shardTokens, stages: stages.count)
+        iterationSeconds = costs.passesPerIteration * slowest
+            * (Double(shardTokens) + Double((stages.count - 1) * microBatch)) / Double(seqLen)
         let perBlock = Double(config.nonEmbeddingParameters) / Double(max(1, blocks))
         iterations = Int((target * Double(config.parameters) / perBlock).rounded(.up))
         // The model shrinks as the run goes: on average it costs about what it does halfway.

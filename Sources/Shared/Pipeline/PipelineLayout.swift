@@ -22,6 +22,13 @@ public struct PipelineLayout: Equatable, Sendable {
     /// The rank of `stage` in `replica`.
     public func rank(stage: Int, replica: Int) -> Int { replica * stages + stage }
 
+    /// Tokens per micro-batch for a replica's `shardTokens` calibration tokens through `stages` stages (the search
+    /// cuts its shard into whole sequences of about this many tokens): a quarter of the shard per stage, so the
+    /// pipeline fills quickly, but no fewer than 64 tokens and no more than 512, for efficient products.
+    public static func microBatchTokens(shardTokens: Int, stages: Int) -> Int {
+        min(512, max(64, shardTokens / (4 * max(1, stages))))
+    }
+
     /// What each stage holds, first to last.
     public func parts(_ config: ModelConfig) -> [ModelPart] {
         let blockCosts = config.layers.map { config.blockParameters($0) }
