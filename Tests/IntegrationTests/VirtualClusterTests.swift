@@ -110,8 +110,22 @@ final class VirtualClusterTests: XCTestCase {
         let single = try MopProcess.run(["prune", model, "--target", "0.3", "--out", directory + "/one", "--calibration",
                                          calibration, "--calibration-samples", "10", "--json"], timeout: 120)
         XCTAssertEqual(single.status, 0, single.stderr)
-        try PruneOutcome(broadcast, directory: directory + "/broadcast")
-            .assertSameSearch(as: try PruneOutcome(single, directory: directory + "/one"), "rank 2 without the file")
+        let reference = try PruneOutcome(single, directory: directory + "/one")
+        try PruneOutcome(broadcast, directory: directory + "/broadcast").assertSameSearch(as: reference, "rank 2 without the file")
+
+        // With 3 stages, rank 0 sends each stage its own blocks: rank 2 (the last stage) receives only those.
+        let staged = try run("staged", ["--broadcast-weights", "--stages", "3"])
+        XCTAssertEqual(staged.status, 0, staged.stderr)
+        let outcome = try PruneOutcome(staged, directory: directory + "/staged")
+        outcome.assertSameSearch(as: reference, "3 stages, rank 2 without the file")
+        let weights = try ModelLoader.load(path: model).weights
+        let parts = try PipelineLayout(stages: 3, ranks: 3, blocks: weights.config.layers.count).parts(weights.config)
+        let pipeline = try XCTUnwrap(outcome.distribution["pipeline"] as? [String: Any])
+        // Rank 0 keeps the model it read but holds its stage's part for the search.
+        XCTAssertEqual(pipeline["weights_held_bytes"] as? [Int], parts.map { $0.bytesHeld(weights) })
+        let header = try XCTUnwrap(outcome.distribution["weight_bytes_broadcast"] as? Int)
+            - parts.reduce(0) { $0 + $1.tensors(of: weights).reduce(0) { $0 + 4 + $1.tensor.bytesHeld } }
+        XCTAssertTrue(header > 0 && header < 64 * 1024, "every part's tensors once, and a header: \(header)")
     }
 
     func testAHostfileNamingAnUnreachableHostFailsAtOnceNamingIt() throws {

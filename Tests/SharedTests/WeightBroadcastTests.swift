@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 @testable import Shared
 
 /// Rank 0's side of `--broadcast-weights` recorded, then replayed into rank 1's: the receiver rebuilds the same
@@ -14,7 +15,7 @@ final class WeightBroadcastTests: XCTestCase {
 
     func recorded(_ loaded: LoadedModel) throws -> (sent: [[UInt8]], bytes: Int) {
         let root = ScriptedCommunicator(rank: 0, size: 2)
-        let shared = try WeightBroadcast.share(loaded, checksum: ModelChecksum.of(loaded.weights), communicator: root)
+        let shared = try WeightBroadcast.share(loaded, communicator: root)
         XCTAssertEqual(shared.model.weights, loaded.weights)
         return (root.sent, shared.bytes)
     }
@@ -32,7 +33,7 @@ final class WeightBroadcastTests: XCTestCase {
             XCTAssertEqual(bytes, sent.map(\.count).reduce(0, +))
             XCTAssertEqual(bytes - sent[0].count, 4 * config.parameters + 4 * tensorCount)
             let receiver = ScriptedCommunicator(rank: 1, size: 2, receiving: sent)
-            let received = try WeightBroadcast.share(nil, checksum: nil, communicator: receiver)
+            let received = try WeightBroadcast.share(nil, communicator: receiver)
             XCTAssertEqual(received.model.weights, loaded.weights)
             XCTAssertEqual(received.model.tokenizer, tokenizer)
             XCTAssertEqual(received.model.format, .huggingFace)
@@ -54,7 +55,7 @@ final class WeightBroadcastTests: XCTestCase {
         let matrixParameters = matrices.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let tensorCount = ModelWeights.expectedShapes(config).count
         XCTAssertEqual(bytes - sent[0].count, 2 * matrixParameters + 4 * (config.parameters - matrixParameters) + 4 * tensorCount)
-        let received = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: sent))
+        let received = try WeightBroadcast.share(nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: sent))
         XCTAssertEqual(received.model.weights, loaded.weights)
         XCTAssertEqual(received.model.weights.layers[0].q.stored?.type, .f16)
         XCTAssertEqual(received.checksum, ModelChecksum.of(loaded.weights))
@@ -62,7 +63,7 @@ final class WeightBroadcastTests: XCTestCase {
         var short = sent
         short[2].removeLast()
         do {
-            _ = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: short))
+            _ = try WeightBroadcast.share(nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: short))
             XCTFail("accepted")
         } catch { XCTAssertTrue("\(error)".contains("model.embed_tokens.weight"), "\(error)") }
     }
@@ -71,7 +72,7 @@ final class WeightBroadcastTests: XCTestCase {
         let (sent, _) = try recorded(model(TinyConfigs.gqa))
         func failure(_ messages: [[UInt8]]) -> String {
             do {
-                _ = try WeightBroadcast.share(nil, checksum: nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: messages))
+                _ = try WeightBroadcast.share(nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: messages))
                 return "accepted"
             } catch { return "\(error)" }
         }
@@ -93,6 +94,35 @@ final class WeightBroadcastTests: XCTestCase {
         var unknown = sent
         unknown[0] = header.encoded()
         XCTAssertTrue(failure(unknown).contains("unknown model format onnx"), failure(unknown))
+    }
+
+    /// `--broadcast-weights --stages 2` over 4 ranks: each stage's ranks receive exactly their part (the rest is
+    /// absent), checked by the part's checksum; rank 0 keeps the model it read; every tensor crosses once per stage.
+    func testEachStageReceivesOnlyItsPart() throws {
+        let config = TinyConfigs.nonUniform, loaded = model(TinyConfigs.nonUniform)
+        let layout = try PipelineLayout(stages: 2, ranks: 4, blocks: config.layers.count)
+        let parts = layout.parts(config)
+        let results = try ThreadedCluster.run(ranks: 4) { communicator in
+            try WeightBroadcast.share(communicator.isCoordinator ? loaded : nil, layout: layout, communicator: communicator)
+        }
+        XCTAssertEqual(results[0].model.weights, loaded.weights)
+        for (rank, result) in results.enumerated() {
+            let part = parts[layout.stage(ofRank: rank)]
+            XCTAssertEqual(result.checksum, ModelChecksum.of(loaded.weights, part: part), "rank \(rank)")
+            guard rank > 0 else { continue }
+            let expected = Dictionary(uniqueKeysWithValues: loaded.weights.namedTensors().map { ($0.name, $0.tensor) })
+            for (name, tensor) in result.model.weights.namedTensors() {
+                XCTAssertEqual(tensor.isAbsent, !part.holds(name, config: config), "rank \(rank) \(name)")
+                if !tensor.isAbsent { XCTAssertEqual(tensor, expected[name], "rank \(rank) \(name)") }
+            }
+            XCTAssertEqual(part.bytesHeld(result.model.weights), part.bytesHeld(loaded.weights))
+            XCTAssertEqual(result.model.tokenizer, tokenizer)
+        }
+        // Rank 0 sent each part once (over its stage's ranks): the header plus every tensor of every part.
+        let tensorBytes = parts.reduce(0) { total, part in
+            total + part.tensors(of: loaded.weights).reduce(0) { $0 + 4 + 4 * $1.tensor.count }
+        }
+        XCTAssertEqual(results[0].bytes - tensorBytes, results[1].bytes - 4 * parts[1].tensors(of: loaded.weights).reduce(0) { $0 + 1 + $1.tensor.count })
     }
 
     func testChecksumSeesEveryWeightAndTheShape() {

@@ -8,12 +8,24 @@ public struct Tensor: Sendable {
     /// The values of an fp32 tensor; empty while `stored` holds them.
     private var values: [Float]
     public private(set) var stored: StoredMatrix?
+    /// A tensor this rank does not hold (`init(absent:)`).
+    public private(set) var isAbsent: Bool
 
     public init(shape: [Int], data: [Float]) {
         precondition(shape.reduce(1, *) == data.count, "tensor data (\(data.count)) does not fill shape \(shape)")
         self.shape = shape
         values = data
         stored = nil
+        isAbsent = false
+    }
+
+    /// A tensor of `shape` whose values another rank holds (a pipeline stage received only its part's tensors,
+    /// `ModelPart`): it keeps the model's shape whole; reading its values is a programming error.
+    public init(absent shape: [Int]) {
+        self.shape = shape
+        values = []
+        stored = nil
+        isAbsent = true
     }
 
     public init(zeros shape: [Int]) {
@@ -25,15 +37,20 @@ public struct Tensor: Sendable {
         shape = [stored.rows, stored.columns]
         values = []
         self.stored = stored
+        isAbsent = false
     }
 
     /// Every value in fp32, row-major.
     public var data: [Float] {
-        get { stored?.dequantized() ?? values }
+        get {
+            precondition(!isAbsent, "the values of a tensor this rank does not hold were read")
+            return stored?.dequantized() ?? values
+        }
         set {
             precondition(newValue.count == count, "tensor data (\(newValue.count)) does not fill shape \(shape)")
             values = newValue
             stored = nil
+            isAbsent = false
         }
         _modify {
             if let stored {
@@ -51,7 +68,7 @@ public struct Tensor: Sendable {
     public var cols: Int { shape.dropFirst().reduce(1, *) }
 
     /// Bytes the values occupy in memory: 4 per value in fp32, the stored encoding's size otherwise.
-    public var bytesHeld: Int { stored?.bytesHeld ?? count * MemoryLayout<Float>.size }
+    public var bytesHeld: Int { isAbsent ? 0 : stored?.bytesHeld ?? count * MemoryLayout<Float>.size }
 
     /// The same values under another shape with as many elements and, for a stored matrix, the same rows.
     public func reshaped(_ newShape: [Int]) -> Tensor {
@@ -64,6 +81,7 @@ public struct Tensor: Sendable {
 
     /// Rows `range` in fp32 into `out`: [range.count, cols].
     public func copyRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(!isAbsent, "the rows of a tensor this rank does not hold were read")
         if let stored {
             stored.decodeRowsInParallel(range, into: out)
             return
@@ -76,6 +94,7 @@ public struct Tensor: Sendable {
     /// Runs `body` on consecutive panels of at most `rows` rows in fp32 ([panel rows, cols], first row's index),
     /// decoding a stored matrix one panel at a time so a whole fp32 copy never exists.
     public func forEachRowPanel(rows panelRows: Int, _ body: (UnsafeBufferPointer<Float>, Int) -> Void) {
+        precondition(!isAbsent, "the rows of a tensor this rank does not hold were read")
         if let stored {
             stored.forEachPanel(rows: panelRows) { panel, start, count in
                 body(UnsafeBufferPointer(start: panel, count: count * cols), start)
@@ -97,7 +116,8 @@ public struct Tensor: Sendable {
 extension Tensor: Equatable {
     /// Equal shapes and values; two views of the same stored bytes are equal without decoding them.
     public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
-        guard lhs.shape == rhs.shape else { return false }
+        guard lhs.shape == rhs.shape, lhs.isAbsent == rhs.isAbsent else { return false }
+        if lhs.isAbsent { return true }
         if let a = lhs.stored, let b = rhs.stored, a.isSameView(as: b) { return true }
         return lhs.data == rhs.data
     }

@@ -21,26 +21,21 @@ public enum ModelDistribution {
     /// A collective; each rank holds the matrices as `storage` says (a broadcast arrives in rank 0's encoding). A rank
     /// that cannot read the file, or whose file holds other weights than rank 0's, throws an error that names the
     /// file; the caller's abort then ends every rank.
-    /// With a pipeline `layout`, each rank loads and checks only its stage's part (`ModelPart`): the weights are
-    /// compared among the ranks of a stage, the configuration among all.
+    /// With a pipeline `layout`, each rank loads (or receives) and checks only its stage's part (`ModelPart`): mapped,
+    /// the weights are compared among the ranks of a stage, the configuration among all; broadcast, rank 0 reads the
+    /// whole file and sends each stage its part.
     public static func load(path: String, source: Source, storage: WeightStorage = .stored,
                             layout: PipelineLayout? = nil, communicator: any Communicator) throws -> Outcome {
         let start = ContinuousClock.now
-        if let layout, layout.stages > 1 {
-            guard source == .mapped else {
-                throw MopError(file: path, "--broadcast-weights with --stages is not supported: every rank maps the file and touches only its stage's tensors")
-            }
+        let layout = layout.flatMap { $0.stages > 1 ? $0 : nil }
+        if let layout, source == .mapped {
             return try loadStage(path: path, storage: storage, layout: layout, communicator: communicator, start: start)
         }
         switch source {
         case .broadcast where communicator.size > 1:
-            var local: LoadedModel?, checksum: UInt64?
-            if communicator.isCoordinator {
-                let model = try ModelLoader.load(path: path, storage: storage)
-                local = model
-                checksum = ModelChecksum.of(model.weights)
-            }
-            let shared = try WeightBroadcast.share(local, checksum: checksum, communicator: communicator)
+            // Rank 0 reads every tensor to send it (with stages, each stage's to that stage's ranks only).
+            let local = communicator.isCoordinator ? try ModelLoader.load(path: path, storage: storage) : nil
+            let shared = try WeightBroadcast.share(local, layout: layout, communicator: communicator)
             return Outcome(model: shared.model, source: source, checksum: shared.checksum,
                            bytesBroadcast: shared.bytes, seconds: seconds(since: start))
         case .broadcast, .mapped:

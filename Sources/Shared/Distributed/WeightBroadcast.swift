@@ -1,10 +1,13 @@
 import Foundation
 
 /// `--broadcast-weights` (SPEC 7): rank 0 reads the model and every other rank receives it over the communicator,
-/// so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer, format and the weights'
-/// checksum), then every tensor in `ModelWeights.expectedShapes` order: its encoding (a ggml type id, or `fp32`),
-/// then its values, as stored for a matrix kept as stored (a 4-bit model crosses the wire and lands in its own size)
-/// or as fp32; each receiver checks the checksum of what it rebuilt (the fp32 values) against the header's.
+/// so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer, format and the checksum of
+/// each part's weights), then every tensor in `ModelWeights.expectedShapes` order: its encoding (a ggml type id, or
+/// `fp32`), then its values, as stored for a matrix kept as stored (a 4-bit model crosses the wire and lands in its
+/// own size) or as fp32; each receiver checks the checksum of what it rebuilt (the fp32 values) against the header's.
+///
+/// With a pipeline layout each stage receives only its part (`ModelPart`): for stage s, rank 0 and the ranks of
+/// stage s form a communicator and rank 0 broadcasts the part's tensors over it; a rank's other tensors are absent.
 public enum WeightBroadcast {
     /// What crosses the wire before the tensors. Floats travel as bit patterns so they arrive exact.
     struct Header: Codable, Equatable {
@@ -21,7 +24,8 @@ public enum WeightBroadcast {
         var maxPositions: Int
         var tokenizer: Tokenizer?
         var format: String
-        var checksum: UInt64
+        /// `ModelChecksum` of each part's weights (one part, the whole model, without stages).
+        var checksums: [UInt64]
 
         struct Tokenizer: Codable, Equatable {
             var vocabulary: [String]
@@ -36,7 +40,7 @@ public enum WeightBroadcast {
             var unkTokenId: Int32?
         }
 
-        init(_ model: LoadedModel, checksum: UInt64) {
+        init(_ model: LoadedModel, checksums: [UInt64]) {
             let c = model.weights.config
             architecture = c.architecture.name
             vocabSize = c.vocabSize
@@ -57,7 +61,7 @@ public enum WeightBroadcast {
                           unkTokenId: $0.unkTokenId)
             }
             format = model.format.rawValue
-            self.checksum = checksum
+            self.checksums = checksums
         }
 
         func encoded() -> [UInt8] { MessageEnvelope.seal(.modelHeader, MessageEnvelope.json(self)) }
@@ -114,65 +118,89 @@ public enum WeightBroadcast {
 
     private static func encodingBytes(_ code: UInt32) -> [UInt8] { withUnsafeBytes(of: code.littleEndian) { Array($0) } }
 
-    /// A collective: rank 0 passes the model it loaded and its checksum, the other ranks nil. Returns the model,
-    /// its checksum and the bytes broadcast (header and tensors).
-    public static func share(_ model: LoadedModel?, checksum: UInt64?, communicator: any Communicator) throws
+    /// A collective: rank 0 passes the model it loaded, the other ranks nil. Returns the model (with `layout`, a
+    /// receiving rank's tensors outside its stage's part are absent; rank 0 keeps what it loaded), the checksum of the
+    /// weights this rank holds for its stage (the whole model's without a layout) and the bytes broadcast.
+    public static func share(_ model: LoadedModel?, layout: PipelineLayout? = nil, communicator: any Communicator) throws
         -> (model: LoadedModel, checksum: UInt64, bytes: Int) {
         precondition(communicator.isCoordinator == (model != nil), "rank 0 and only rank 0 has the model")
-        var headerBytes = model.map { Header($0, checksum: checksum!).encoded() } ?? []
+        let rank = communicator.rank, stage = layout?.stage(ofRank: rank) ?? 0
+        func parts(_ config: ModelConfig) -> [ModelPart] { layout?.parts(config) ?? [.whole(layers: config.layers.count)] }
+        var headerBytes = model.map { model in
+            Header(model, checksums: parts(model.weights.config).map { ModelChecksum.of(model.weights, part: $0) }).encoded()
+        } ?? []
         communicator.broadcast(&headerBytes, root: 0)
         var bytes = headerBytes.count
-        if let model, let checksum {
-            for (_, tensor) in model.weights.namedTensors() {
-                if let stored = tensor.stored, var rows = stored.encodedRows() {
-                    var encoding = encodingBytes(stored.type.rawValue)
-                    communicator.broadcast(&encoding, root: 0)
-                    communicator.broadcast(&rows, root: 0)
-                    bytes += encoding.count + rows.count
-                    continue
-                }
-                var encoding = encodingBytes(fp32Encoding), data = tensor.data
-                communicator.broadcast(&encoding, root: 0)
-                communicator.broadcast(&data, root: 0)
-                bytes += encoding.count + data.count * MemoryLayout<Float>.size
-            }
-            return (model, checksum, bytes)
+        let header = try model == nil ? Header.decode(headerBytes) : nil
+        let config = model?.weights.config ?? header!.config
+        guard header.map({ $0.checksums.count == parts(config).count }) ?? true else {
+            throw MopError("malformed model header from rank 0: \(header!.checksums.count) checksums for \(parts(config).count) stages")
         }
-        let header = try Header.decode(headerBytes)
-        let config = header.config
         var tensors: [String: Tensor] = [:]
-        for (name, shape) in ModelWeights.expectedShapes(config) {
-            var encoding: [UInt8] = []
-            communicator.broadcast(&encoding, root: 0)
-            guard encoding.count == 4 else { throw MopError("malformed weights from rank 0: tensor \(name) has no encoding") }
-            let code = encoding.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
-            bytes += encoding.count
-            if code == fp32Encoding {
-                var data: [Float] = []
-                communicator.broadcast(&data, root: 0)
-                bytes += data.count * MemoryLayout<Float>.size
-                guard data.count == shape.reduce(1, *) else {
-                    throw MopError("malformed weights from rank 0: tensor \(name) has \(data.count) values for shape \(shape)")
-                }
-                tensors[name] = Tensor(shape: shape, data: data)
-                continue
+        for (index, part) in parts(config).enumerated() {
+            // Rank 0 (key 0) roots every part's communicator.
+            let group = parts(config).count == 1 ? communicator
+                : communicator.split(color: rank == 0 || stage == index ? 0 : 1, key: rank)
+            guard rank == 0 || stage == index else { continue }
+            let names = ModelWeights.expectedShapes(config).filter { part.holds($0.name, config: config) }
+            if let model {
+                let all = Dictionary(uniqueKeysWithValues: model.weights.namedTensors().map { ($0.name, $0.tensor) })
+                for (name, _) in names { bytes += send(all[name]!, over: group) }
+            } else {
+                for (name, shape) in names { tensors[name] = try receive(name, shape: shape, over: group, bytes: &bytes) }
             }
-            var rows: [UInt8] = []
-            communicator.broadcast(&rows, root: 0)
-            bytes += rows.count
-            guard let type = GGUFTensorType(rawValue: code), shape.count == 2,
-                  let matrix = StoredMatrix.encoded(rows, type: type, rows: shape[0], columns: shape[1], name: "<weights from rank 0>") else {
-                throw MopError("malformed weights from rank 0: tensor \(name) of shape \(shape) in encoding \(code) does not decode")
-            }
-            tensors[name] = Tensor(stored: matrix)
+        }
+        if let model { return (model, ModelChecksum.of(model.weights, part: parts(config)[stage]), bytes) }
+        for (name, shape) in ModelWeights.expectedShapes(config) where tensors[name] == nil {
+            tensors[name] = Tensor(absent: shape)
         }
         let weights = try ModelWeights(config: config, tensors: tensors, file: "<weights from rank 0>")
-        let received = ModelChecksum.of(weights)
-        guard received == header.checksum else {
+        let received = ModelChecksum.of(weights, part: parts(config)[stage])
+        guard received == header!.checksums[stage] else {
             throw MopError("the weights received from rank 0 have checksum \(ModelChecksum.hex(received)), "
-                           + "rank 0 sent \(ModelChecksum.hex(header.checksum))")
+                           + "rank 0 sent \(ModelChecksum.hex(header!.checksums[stage]))")
         }
-        let loaded = LoadedModel(weights: weights, tokenizer: try header.tokenizerSpec(), format: try header.modelFormat())
+        let loaded = LoadedModel(weights: weights, tokenizer: try header!.tokenizerSpec(), format: try header!.modelFormat())
         return (loaded, received, bytes)
+    }
+
+    /// Rank 0: one tensor, its encoding then its values. Returns the bytes sent.
+    private static func send(_ tensor: Tensor, over group: any Communicator) -> Int {
+        if let stored = tensor.stored, var rows = stored.encodedRows() {
+            var encoding = encodingBytes(stored.type.rawValue)
+            group.broadcast(&encoding, root: 0)
+            group.broadcast(&rows, root: 0)
+            return encoding.count + rows.count
+        }
+        var encoding = encodingBytes(fp32Encoding), data = tensor.data
+        group.broadcast(&encoding, root: 0)
+        group.broadcast(&data, root: 0)
+        return encoding.count + data.count * MemoryLayout<Float>.size
+    }
+
+    /// A receiving rank: the tensor `name` of `shape` as rank 0 sends it (`send`).
+    private static func receive(_ name: String, shape: [Int], over group: any Communicator, bytes: inout Int) throws -> Tensor {
+        var encoding: [UInt8] = []
+        group.broadcast(&encoding, root: 0)
+        guard encoding.count == 4 else { throw MopError("malformed weights from rank 0: tensor \(name) has no encoding") }
+        let code = encoding.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+        bytes += encoding.count
+        if code == fp32Encoding {
+            var data: [Float] = []
+            group.broadcast(&data, root: 0)
+            bytes += data.count * MemoryLayout<Float>.size
+            guard data.count == shape.reduce(1, *) else {
+                throw MopError("malformed weights from rank 0: tensor \(name) has \(data.count) values for shape \(shape)")
+            }
+            return Tensor(shape: shape, data: data)
+        }
+        var rows: [UInt8] = []
+        group.broadcast(&rows, root: 0)
+        bytes += rows.count
+        guard let type = GGUFTensorType(rawValue: code), shape.count == 2,
+              let matrix = StoredMatrix.encoded(rows, type: type, rows: shape[0], columns: shape[1], name: "<weights from rank 0>") else {
+            throw MopError("malformed weights from rank 0: tensor \(name) of shape \(shape) in encoding \(code) does not decode")
+        }
+        return Tensor(stored: matrix)
     }
 }

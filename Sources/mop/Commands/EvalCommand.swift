@@ -72,8 +72,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: threads) { communicator in
             if let ppl, communicator.isCoordinator { try RegularFile.check(ppl) }
-            let layout = stages > 1 ? try PipelineLayout(stages: stages, ranks: communicator.size,
-                                                         blocks: try ModelLoader.describe(path: model).config.layers.count) : nil
+            let layout = try cluster.layout(stages: stages, model: model, communicator)
             let loaded = try cluster.loadModel(model, communicator, layout: layout).model
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let transformer = Transformer(weights: loaded.weights)

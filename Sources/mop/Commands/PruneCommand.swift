@@ -79,8 +79,11 @@ struct PruneCommand: ParsableCommand {
         guard stages >= 1 else { throw ValidationError("--stages must be at least 1") }
         if stages > 1 {
             for (given, flag) in [(cluster.dedicatedCoordinator, "--dedicated-coordinator"), (groups > 1, "--groups"),
-                                  (cluster.broadcastWeights, "--broadcast-weights"), (targetLatency != nil, "--target-latency")] where given {
+                                  (targetLatency != nil, "--target-latency")] where given {
                 throw ValidationError("--stages and \(flag) cannot be combined yet: every rank is a pipeline stage holding only its blocks")
+            }
+            guard !cluster.broadcastWeights || !(finetune || eval) else {
+                throw ValidationError("--stages --broadcast-weights cannot be combined with --finetune or --eval, which load the whole model on every rank; run mop finetune / mop eval on the output")
             }
         }
     }
@@ -112,8 +115,7 @@ struct PruneCommand: ParsableCommand {
                     _ = try TaskData.load(task, directory: evaluation.tasksDir, limit: evaluation.evalLimit)
                 }
             }
-            let layout = stages > 1 ? try PipelineLayout(stages: stages, ranks: communicator.size,
-                                                         blocks: try ModelLoader.describe(path: model).config.layers.count) : nil
+            let layout = try cluster.layout(stages: stages, model: model, communicator)
             let distributed = try cluster.loadModel(model, communicator, layout: layout)
             let loaded = distributed.model
             // A pipeline stage holds its blocks only: what needs the whole model loads it again, mapped.

@@ -18,6 +18,15 @@ struct ClusterOptions: ParsableArguments {
         return try RankGroups(count: count, ranks: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
     }
 
+    /// `--stages S` over this job's ranks (nil for one stage). The block count comes from rank 0's file, so that with
+    /// `--broadcast-weights` the other nodes need none.
+    func layout(stages: Int, model: String, _ communicator: any Communicator) throws -> PipelineLayout? {
+        guard stages > 1 else { return nil }
+        var blocks = [communicator.isCoordinator ? try ModelLoader.describe(path: model).config.layers.count : 0]
+        communicator.broadcast(&blocks, root: 0)
+        return try PipelineLayout(stages: stages, ranks: communicator.size, blocks: blocks[0])
+    }
+
     /// The model on every rank, the same everywhere (checked by checksum); rank 0 logs how it got there. With a
     /// pipeline `layout`, each rank holds its stage's part only.
     func loadModel(_ path: String, _ communicator: any Communicator, layout: PipelineLayout? = nil) throws -> ModelDistribution.Outcome {
@@ -27,6 +36,7 @@ struct ClusterOptions: ParsableArguments {
         if communicator.isCoordinator && communicator.size > 1 {
             let moved = outcome.source == .broadcast
                 ? String(format: "rank 0 broadcast %.1f MB of weights", Double(outcome.bytesBroadcast) / 1e6)
+                    + (layout.map { ", each of \($0.stages) pipeline stages x \($0.replicas) replicas its blocks" } ?? "")
                 : layout.map { "\($0.stages) pipeline stages x \($0.replicas) replicas mapped the file, each stage checking its blocks" }
                     ?? "every rank mapped the file"
             FileHandle.standardError.write(Data(String(
