@@ -31,5 +31,19 @@ final class DistributionReportTests: XCTestCase {
         XCTAssertEqual(second["bytes_reduced"] as? Int, 800)
         XCTAssertEqual((json["search"] as? [String: Any])?["requests"] as? Int, 7)
         XCTAssertEqual(try CoordinatorJSON.decode(DistributionReport.self, from: CoordinatorJSON.encode(report), file: "r"), report)
+
+        // A pipelined run adds its pipeline section, which reads back and shows in report.md.
+        var staged = report
+        let layout = try PipelineLayout(stages: 1, ranks: 2, blocks: 1)
+        let measure = PipelineReport.RankMeasure(seconds: 2, waitSeconds: 0.5, bytesSent: 3_000_000, weightsHeldBytes: 10)
+        staged.pipeline = PipelineReport(layout: layout, parts: layout.parts(weights.config), ranks: [measure, measure])
+        let stagedJSON = try XCTUnwrap(JSONSerialization.jsonObject(with: CoordinatorJSON.encode(staged)) as? [String: Any])
+        XCTAssertEqual((stagedJSON["pipeline"] as? [String: Any])?["bytes_between_stages"] as? Int, 6_000_000)
+        XCTAssertEqual(try CoordinatorJSON.decode(DistributionReport.self, from: CoordinatorJSON.encode(staged), file: "r"), staged)
+        let fake = FakeScorer(config: TinyModels.config())
+        let result = try MoPSearch(settings: try PruneSettings(target: 0.2, selection: .path, path: "G"), original: fake.config,
+                                   outputDirectory: nil, score: fake.callAsFunction).run()
+        let markdown = PruneReport(result: result, distribution: staged).markdown()
+        XCTAssertTrue(markdown.contains("- pipeline: 1 stages x 2 replicas, blocks 0-0; bubble share 0.25, 6.0 MB between stages"), markdown)
     }
 }

@@ -173,6 +173,12 @@ public struct PruneReport: Codable, Equatable, Sendable {
             lines.append("- peak resident memory per rank (VmHWM at the end of the search): "
                          + distribution.perRank.map { String(format: "rank %d %.2f GB", $0.rank, Double($0.peakResidentBytes) / 1e9) }
                              .joined(separator: ", "))
+            if let pipeline = distribution.pipeline {
+                lines.append(String(format: "- pipeline: %d stages x %d replicas, blocks %@; bubble share %.2f, %.1f MB between stages",
+                                    pipeline.stages, pipeline.replicas,
+                                    pipeline.stageBlocks.map { "\($0[0])-\($0[1] - 1)" }.joined(separator: " / "),
+                                    pipeline.bubbleShare, Double(pipeline.bytesBetweenStages) / 1e6))
+            }
             // With groups, whether the dealing kept every group busy: requests and rank-seconds per group.
             for group in distribution.perGroup where distribution.groups > 1 {
                 lines.append(String(format: "  - group %d (ranks %@): %d requests; %.2f s computing, %.2f s waiting, "

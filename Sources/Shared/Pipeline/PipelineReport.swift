@@ -13,6 +13,14 @@ public struct PipelineReport: Codable, Equatable, Sendable {
     /// Activation bytes sent from stage to stage, all replicas.
     public let bytesBetweenStages: Int
 
+    enum CodingKeys: String, CodingKey {
+        case stages, replicas
+        case stageBlocks = "stage_blocks"
+        case weightsHeldBytes = "weights_held_bytes"
+        case bubbleShare = "bubble_share"
+        case bytesBetweenStages = "bytes_between_stages"
+    }
+
     /// What one rank measured, for `gather`.
     public struct RankMeasure: Sendable {
         public let seconds: Double

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# mop plan's predictions against runs measured on this machine (issue 15): for each check, `mop plan --json` for the
+# cluster the run forms (one rank per node, 1 BLAS thread each, the run's own calibration tokens; a memory per node
+# just below the whole model's forcing the stages), then the run itself, and a Markdown row of both. Times are one
+# MoP iteration (`prune --max-iterations 1`, the report's iteration seconds) and one perplexity evaluation; memory is
+# the ranks' peak resident memory. Three ranks on two cores get 2/3 of a core each: their plan runs at 2/3 of the
+# timed core rate. Needs an otherwise idle machine; the virtual-cluster rows need root.
+#   scripts/check-plan.sh [SMOLLM2_GGUF] [QWEN_1.5B_GGUF]   (defaults: scripts/fetch-model.sh smollm2 / qwen2.5-1.5b)
+# Environment: MOP_CHECK_SAMPLES (128 SmolLM2 calibration prompts), MOP_CHECK_SAMPLES_LARGE (32 for the 1.5B model).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+small="${1:-$(scripts/fetch-model.sh smollm2)}"
+large="${2:-$(scripts/fetch-model.sh qwen2.5-1.5b)}"
+samples="${MOP_CHECK_SAMPLES:-128}"
+samples_large="${MOP_CHECK_SAMPLES_LARGE:-32}"
+text="$root/../shared/data/text/wikitext2-test.txt"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+mop="$root/.build/release/mop"
+[ -x "$mop" ] || swift build -c release >&2
+work="$(mktemp -d /tmp/mop-check-plan.XXXXXX)"
+vc="cp$$"
+vc_up=0
+cleanup() {
+  [ "$vc_up" = 1 ] && cluster/virtual/down.sh "$vc" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# launch NAME RANKS STAGES WHERE mop-args...: runs mop as RANKS ranks (WHERE: local or vc) into $work/NAME.json.
+launch() {
+  local name="$1" ranks="$2" stages="$3" where="$4"
+  shift 4
+  local extra=()
+  [ "$stages" -gt 1 ] && extra=(--stages "$stages")
+  echo "check-plan: $name (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  if [ "$where" = vc ]; then
+    if [ "$vc_up" = 0 ]; then
+      cluster/virtual/up.sh "$vc" "10.79.$((RANDOM % 200 + 20))" >&2
+      vc_up=1
+    fi
+    cluster/virtual/mpirun.sh "$vc" -np "$ranks" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 \
+      "$mop" "$@" "${extra[@]}" --threads 1 --json > "$work/$name.json"
+  elif [ "$ranks" = 1 ]; then
+    "$mop" "$@" "${extra[@]}" --threads 1 --json > "$work/$name.json"
+  else
+    mpirun -np "$ranks" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 "$mop" "$@" "${extra[@]}" --threads 1 \
+      --json > "$work/$name.json"
+  fi
+}
+
+# plan NAME MODEL NODES STAGES CALIBRATION_TOKENS [CORE_SHARE]: the prediction for that cluster into $work/NAME.plan.json.
+plan() {
+  local name="$1" model="$2" nodes="$3" stages="$4" tokens="$5" share="${6:-1}"
+  local whole memory rate
+  whole="$("$mop" plan "$model" --nodes 1 --memory-per-node 1000 --cores-per-node 1 --json 2>/dev/null)"
+  rate="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["costs"]["core_gflops"] * float(sys.argv[2]))' "$whole" "$share")"
+  memory=1000
+  [ "$stages" -gt 1 ] && memory="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["stages"][0]["resident_bytes"] / 1e9 - 1e-6)' "$whole")"
+  "$mop" plan "$model" --nodes "$nodes" --memory-per-node "$memory" --cores-per-node 1 --core-gflops "$rate" \
+    --calibration-tokens "$tokens" --perplexity-tokens "${PLAN_PPL_TOKENS:-8192}" --json > "$work/$name.plan.json" 2>/dev/null
+}
+
+tokens_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["calibration"]["tokens"])' "$work/$1.json"; }
+prune_args() { echo prune "$1" --target 0.2 --max-iterations 1 --out "$work/$2" --calibration-samples "$3"; }
+
+# eval: 8,192 SmolLM2 tokens; 2,048 of the 1.5B model.
+for check in "eval1:1:1:local" "eval2r:2:1:local" "eval2s:2:2:local"; do
+  IFS=: read -r name ranks stages where <<< "$check"
+  launch "$name" "$ranks" "$stages" "$where" eval "$small" --ppl "$text" --max-tokens 8192
+  plan "$name" "$small" "$ranks" "$stages" 4532
+done
+launch eval2sL 2 2 local eval "$large" --ppl "$text" --max-tokens 2048
+PLAN_PPL_TOKENS=2048 plan eval2sL "$large" 2 2 4532
+# One MoP iteration.
+for check in "mop1:1:1:local" "mop2r:2:1:local" "mop2s:2:2:local" "mop2svc:2:2:vc" "mop3svc:3:3:vc"; do
+  IFS=: read -r name ranks stages where <<< "$check"
+  launch "$name" "$ranks" "$stages" "$where" $(prune_args "$small" "$name" "$samples")
+  share=1
+  [ "$ranks" -gt 2 ] && share=$(python3 -c "print(2 / $ranks)")
+  plan "$name" "$small" "$ranks" "$stages" "$(tokens_of "$name")" "$share"
+done
+launch mop2sL 2 2 local $(prune_args "$large" mop2sL "$samples_large")
+plan mop2sL "$large" 2 2 "$(tokens_of mop2sL)"
+
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def load(name, suffix=""):
+    return json.load(open(f"{work}/{name}{suffix}.json"))
+rows = [
+    ("eval 8,192 tokens, 1 rank", "eval1"), ("eval, 2 ranks (replicas)", "eval2r"), ("eval, 2 stages", "eval2s"),
+    ("eval 2,048 tokens, Qwen2.5-1.5B, 2 stages", "eval2sL"),
+    ("MoP iteration, 1 rank", "mop1"), ("MoP iteration, 2 ranks (replicas)", "mop2r"),
+    ("MoP iteration, 2 stages", "mop2s"), ("MoP iteration, 2 stages, virtual cluster (TCP)", "mop2svc"),
+    ("MoP iteration, 3 stages, virtual cluster (3 ranks on 2 cores)", "mop3svc"),
+    ("MoP iteration, Qwen2.5-1.5B, 2 stages", "mop2sL"),
+]
+print("| run | predicted | measured | difference | resident per rank, predicted (MB) | measured (MB) |")
+print("|---|---:|---:|---:|---:|---:|")
+for label, name in rows:
+    run, plan = load(name), load(name, ".plan")
+    if name.startswith("eval"):
+        measured, predicted = run["seconds"], plan["perplexity_seconds"]
+        peaks = run["peak_resident_bytes"]
+    else:
+        measured, predicted = run["iterations"][0]["seconds"], plan["iteration_seconds"]
+        peaks = [r["peak_resident_bytes"] for r in run["distribution"]["per_rank"]]
+    stages = plan["stages"]
+    resident = " / ".join(f'{s["resident_bytes"] / 1e6:.0f}' for s in stages)
+    per_stage = len(stages)
+    measured_resident = " / ".join(f"{p / 1e6:.0f}" for p in peaks[:per_stage])
+    print(f"| {label} | {predicted:.1f} s | {measured:.1f} s | {predicted / measured - 1:+.0%} | {resident} | {measured_resident} |")
+with open("/proc/loadavg") as f:
+    print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
+PY
