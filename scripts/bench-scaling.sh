@@ -36,14 +36,7 @@ calibration="${MOP_BENCH_CALIBRATION:-$root/../shared/data/instruct/alpaca.jsonl
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mop="${MOP_BENCH_MOP:-$root/.build/release/mop}"
 [ -x "$mop" ] || swift build -c release >&2
-work="$(mktemp -d /tmp/mop-bench-scaling.XXXXXX)"
-vc="bs$$"
-vc_up=0
-cleanup() {
-  [ "$vc_up" = 1 ] && cluster/virtual/down.sh "$vc" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/vc-common.sh mop-bench-scaling
 
 prune_args() {
   echo prune "$model" --target 0.2 --max-iterations "$iterations" --out "$work/$1" --calibration "$calibration" \
@@ -64,14 +57,9 @@ for config in $configs; do
       mpirun -np "$((2 * ${config:3:1}))" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 "$mop" $(prune_args "$config") \
         --threads 1 --stages 2 > "$work/$config.json" ;;
     vc2x1|vc3x1|vcs2x1|vcs3x1)
-      if [ "$vc_up" = 0 ]; then
-        if ! ip netns add "${vc}p" 2>/dev/null; then
-          echo "bench-scaling: skipping $config: network namespaces are not available here (needs root)" >&2
-          continue
-        fi
-        ip netns del "${vc}p"
-        cluster/virtual/up.sh "$vc" 10.78.$((RANDOM % 200 + 20))
-        vc_up=1
+      if ! vc_up 78; then
+        echo "bench-scaling: skipping $config: network namespaces are not available here (needs root)" >&2
+        continue
       fi
       ranks="${config: -3:1}"
       extra=""

@@ -18,14 +18,7 @@ text="$root/../shared/data/text/wikitext2-test.txt"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 mop="$root/.build/release/mop"
 [ -x "$mop" ] || swift build -c release >&2
-work="$(mktemp -d /tmp/mop-check-plan.XXXXXX)"
-vc="cp$$"
-vc_up=0
-cleanup() {
-  [ "$vc_up" = 1 ] && cluster/virtual/down.sh "$vc" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/vc-common.sh mop-check-plan
 
 # launch NAME RANKS STAGES WHERE mop-args...: runs mop as RANKS ranks (WHERE: local or vc) into $work/NAME.json.
 launch() {
@@ -35,10 +28,7 @@ launch() {
   [ "$stages" -gt 1 ] && extra=(--stages "$stages")
   echo "check-plan: $name (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   if [ "$where" = vc ]; then
-    if [ "$vc_up" = 0 ]; then
-      cluster/virtual/up.sh "$vc" "10.79.$((RANDOM % 200 + 20))" >&2
-      vc_up=1
-    fi
+    vc_up 79 || { echo "check-plan: network namespaces are not available here (needs root)" >&2; exit 1; }
     cluster/virtual/mpirun.sh "$vc" -np "$ranks" --bind-to none --oversubscribe -x OPENBLAS_NUM_THREADS=1 \
       "$mop" "$@" "${extra[@]}" --threads 1 --json > "$work/$name.json"
   elif [ "$ranks" = 1 ]; then
