@@ -3,8 +3,8 @@
 # cluster the run forms (one rank per node, 1 BLAS thread each, the run's own calibration tokens; a memory per node
 # just below the whole model's forcing the stages), then the run itself, and a Markdown row of both. Times are one
 # MoP iteration (`prune --max-iterations 1`, the report's iteration seconds) and one perplexity evaluation; memory is
-# the ranks' peak resident memory. Three ranks on two cores get 2/3 of a core each: their plan runs at 2/3 of the
-# timed core rate. Needs an otherwise idle machine; the virtual-cluster rows need root.
+# the ranks' peak resident memory. Three ranks on two cores get 2/3 of a core each: their predicted time is taken
+# 3/2 times. Needs an otherwise idle machine; the virtual-cluster rows need root.
 #   scripts/check-plan.sh [SMOLLM2_GGUF] [QWEN_1.5B_GGUF]   (defaults: scripts/fetch-model.sh smollm2 / qwen2.5-1.5b)
 # Environment: MOP_CHECK_SAMPLES (128 SmolLM2 calibration prompts), MOP_CHECK_SAMPLES_LARGE (32 for the 1.5B model).
 set -euo pipefail
@@ -39,20 +39,22 @@ launch() {
   fi
 }
 
-# plan NAME MODEL NODES STAGES CALIBRATION_TOKENS [CORE_SHARE]: the prediction for that cluster into $work/NAME.plan.json.
+# plan NAME MODEL NODES STAGES CALIBRATION_TOKENS: the prediction for that cluster into $work/NAME.plan.json.
 plan() {
-  local name="$1" model="$2" nodes="$3" stages="$4" tokens="$5" share="${6:-1}"
-  local whole memory rate
-  whole="$("$mop" plan "$model" --nodes 1 --memory-per-node 1000 --cores-per-node 1 --json 2>/dev/null)"
-  rate="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["costs"]["core_gflops"] * float(sys.argv[2]))' "$whole" "$share")"
-  memory=1000
-  [ "$stages" -gt 1 ] && memory="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["stages"][0]["resident_bytes"] / 1e9 - 1e-6)' "$whole")"
-  "$mop" plan "$model" --nodes "$nodes" --memory-per-node "$memory" --cores-per-node 1 --core-gflops "$rate" \
+  local name="$1" model="$2" nodes="$3" stages="$4" tokens="$5"
+  local memory=1000
+  if [ "$stages" -gt 1 ]; then
+    memory="$("$mop" plan "$model" --nodes 1 --memory-per-node 1000 --cores-per-node 1 --core-gflops 1 --json 2>/dev/null |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["stages"][0]["resident_bytes"] / 1e9 - 1e-6)')"
+  fi
+  "$mop" plan "$model" --nodes "$nodes" --memory-per-node "$memory" --cores-per-node 1 \
     --calibration-tokens "$tokens" --perplexity-tokens "${PLAN_PPL_TOKENS:-8192}" --json > "$work/$name.plan.json" 2>/dev/null
 }
 
 tokens_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["calibration"]["tokens"])' "$work/$1.json"; }
-prune_args() { echo prune "$1" --target 0.2 --max-iterations 1 --out "$work/$2" --calibration-samples "$3"; }
+prune_args() {
+  echo prune "$1" --target 0.2 --max-iterations 1 --out "$work/$2" --calibration-samples "$3" --format gguf --export-type q8_0
+}
 
 # eval: 8,192 SmolLM2 tokens; 2,048 of the 1.5B model.
 for check in "eval1:1:1:local" "eval2r:2:1:local" "eval2s:2:2:local"; do
@@ -66,9 +68,7 @@ PLAN_PPL_TOKENS=2048 plan eval2sL "$large" 2 2 4532
 for check in "mop1:1:1:local" "mop2r:2:1:local" "mop2s:2:2:local" "mop2svc:2:2:vc" "mop3svc:3:3:vc"; do
   IFS=: read -r name ranks stages where <<< "$check"
   launch "$name" "$ranks" "$stages" "$where" $(prune_args "$small" "$name" "$samples")
-  share=1
-  [ "$ranks" -gt 2 ] && share=$(python3 -c "print(2 / $ranks)")
-  plan "$name" "$small" "$ranks" "$stages" "$(tokens_of "$name")" "$share"
+  plan "$name" "$small" "$ranks" "$stages" "$(tokens_of "$name")"
 done
 launch mop2sL 2 2 local $(prune_args "$large" mop2sL "$samples_large")
 plan mop2sL "$large" 2 2 "$(tokens_of mop2sL)"
@@ -96,6 +96,7 @@ for label, name in rows:
     else:
         measured, predicted = run["iterations"][0]["seconds"], plan["iteration_seconds"]
         peaks = [r["peak_resident_bytes"] for r in run["distribution"]["per_rank"]]
+        predicted *= max(1, len(peaks) / 2)  # ranks beyond the machine's 2 cores share them
     stages = plan["stages"]
     resident = " / ".join(f'{s["resident_bytes"] / 1e6:.0f}' for s in stages)
     per_stage = len(stages)

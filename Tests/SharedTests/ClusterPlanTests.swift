@@ -33,7 +33,17 @@ final class ClusterPlanTests: XCTestCase {
         // 8 windows over 4 replicas: 2 each.
         XCTAssertEqual(plan.perplexitySeconds, 2 * stage.windowSeconds, accuracy: 1e-12)
         XCTAssertEqual(plan.bubbleShare, 0, accuracy: 1e-12)
-        XCTAssertEqual(plan.iterationSeconds, 3 * (3000.0 / 128 / 4) * stage.windowSeconds, accuracy: 1e-9)
+        // The search: each replica's 750 calibration tokens in micro-batches of 750 / 4 = 187, at their own rate.
+        XCTAssertEqual(plan.microBatchTokens, 187)
+        let microFlops = ForwardBenchmark.products(config, tokens: 187).reduce(0) { $0 + $1.flops }
+        XCTAssertEqual(stage.microBatchSeconds, microFlops / (2e9 * 2), accuracy: 1e-12)
+        XCTAssertEqual(plan.iterationSeconds, 3 * (750.0 / 187) * stage.microBatchSeconds, accuracy: 1e-9)
+        let slower = try ClusterPlan(config: config, weightBytes: bytes, machine: .init(nodes: 4, memoryPerNode: 1 << 30, coresPerNode: 2),
+                                     costs: costs, seqLen: 128, perplexityTokens: 1000, calibrationTokens: 3000, target: 0.25,
+                                     searchGflops: { XCTAssertEqual($0, 187); return 0.5 })
+        XCTAssertEqual(slower.searchCoreGflops, 0.5)
+        XCTAssertEqual(slower.iterationSeconds, 4 * plan.iterationSeconds, accuracy: 1e-9)
+        XCTAssertEqual(slower.perplexitySeconds, plan.perplexitySeconds, "evaluation windows keep the window rate")
         let perBlock = Double(config.nonEmbeddingParameters) / 6
         XCTAssertEqual(plan.iterations, Int((0.25 * Double(config.parameters) / perBlock).rounded(.up)))
         XCTAssertEqual(plan.runSeconds, Double(plan.iterations) * plan.iterationSeconds * 0.875, accuracy: 1e-9)
@@ -59,7 +69,10 @@ final class ClusterPlanTests: XCTestCase {
         XCTAssertEqual(plan.perplexitySeconds, 5 * slowest, accuracy: 1e-12)
         XCTAssertEqual(plan.bubbleShare, 1 - (first.windowSeconds + last.windowSeconds) * 4 / (2 * 5 * slowest), accuracy: 1e-12)
         // A MoP pass: each replica's 1,500 calibration tokens in micro-batches of 1500 / 8 = 187, plus one of fill.
-        XCTAssertEqual(plan.iterationSeconds, 3 * slowest * (1500.0 + 187) / 128, accuracy: 1e-9)
+        let firstMicroFlops = ForwardBenchmark.blockProducts(firstBlocks, tokens: 187).reduce(0) { $0 + $1.flops }
+        XCTAssertEqual(first.microBatchSeconds, firstMicroFlops / 4e9 + 1e-4 + Double(187 * 64 * 4) / 1e8, accuracy: 1e-12)
+        let slowestMicroBatch = max(first.microBatchSeconds, last.microBatchSeconds)
+        XCTAssertEqual(plan.iterationSeconds, 3 * (1500.0 / 187 + 1) * slowestMicroBatch, accuracy: 1e-9)
 
         XCTAssertThrowsError(try self.plan(nodes: 4, memory: 1_000_000)) {
             XCTAssertTrue("\($0)".contains("does not fit"), "\($0)")

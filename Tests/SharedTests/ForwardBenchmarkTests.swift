@@ -25,4 +25,21 @@ final class ForwardBenchmarkTests: XCTestCase {
         XCTAssertEqual(result.ratio, result.forwardGflops / result.sgemmGflops, accuracy: 1e-9)
         XCTAssertEqual(result.tokensPerSecond, 32 / result.forwardSeconds, accuracy: 1e-6)
     }
+
+    /// `mop plan`'s rates: a scaled fp32 copy of a config's shapes, and a real model's block timed alone, which must
+    /// read no tensor but that block's (the rest are absent here: reading one would trap).
+    func testForwardRatesAreMeasuredAndABlockIsTimedAlone() {
+        let config = ModelConfig(vocabSize: 97, hidden: 64, headDim: 16,
+                                 layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 128),
+                                          LayerShape(heads: 4, kvHeads: 4, intermediate: 256)],
+                                 tiedEmbeddings: true, maxPositions: 64)
+        let weights = ModelWeights.random(config: config, seed: 2)
+        let absent = weights.namedTensors().filter { !$0.name.hasPrefix(ModelWeights.blockPrefix(1)) }
+        var tensors = Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, $0.tensor) })
+        for (name, tensor) in absent { tensors[name] = Tensor(absent: tensor.shape) }
+        let onlyBlock1 = try! ModelWeights(config: config, tensors: tensors, file: "<test>")
+        for rate in [ForwardRate.measure(block: onlyBlock1, index: 1, tokens: 96), ForwardRate.measure(config, seqLen: 32)] {
+            XCTAssertTrue(rate.isFinite && rate > 0, "\(rate)")
+        }
+    }
 }

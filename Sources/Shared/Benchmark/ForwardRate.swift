@@ -20,4 +20,29 @@ public enum ForwardRate {
         defer { BLAS.setThreads(threads) }
         return ForwardBenchmark.run(model, tokens: tokens, runs: 3).forwardGflops
     }
+
+    /// One core's GFLOP/s running block `index` of a real model (its matrices as the model holds them, so decoding a
+    /// quantized matrix once per product counts) on one sequence of `tokens` tokens, best of 3: the per-block cost the
+    /// plan's search predictions scale. Only the block's tensors are read.
+    public static func measure(block weights: ModelWeights, index: Int, tokens: Int) -> Double {
+        var config = weights.config
+        config.layers = [weights.config.layers[index]]
+        config.maxPositions = max(tokens, 2)
+        let model = Transformer(weights: ModelWeights(config: config, embedding: weights.embedding, layers: [weights.layers[index]],
+                                                      finalNorm: weights.finalNorm, output: weights.output))
+        var random = SeededRandom(seed: 1)
+        let input = (0..<(tokens * config.hidden)).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) }
+        let flops = ForwardBenchmark.blockProducts(config, tokens: tokens).reduce(0) { $0 + $1.flops }
+        let threads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(threads) }
+        var best = Double.infinity
+        for _ in 0..<4 {  // the first pages the block in
+            var x = input
+            let start = ContinuousClock.now
+            model.runBlocks(0..<1, &x, segments: [0..<tokens])
+            best = min(best, seconds(since: start))
+        }
+        return flops / best / 1e9
+    }
 }

@@ -14,9 +14,11 @@
 ///   split the windows evenly.
 /// - A MoP iteration costs `Costs.passesPerIteration` forward passes over the calibration tokens (AMP statistics and
 ///   block influence, the depth and the width candidate's loss: measured 3.3 passes' time for SmolLM2's greedy
-///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and filling the pipeline once with the
-///   search's micro-batches (`PipelineLayout.microBatchTokens`); a run is one iteration per block's worth of
-///   parameters removed.
+///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and run through the stages in the
+///   search's micro-batches (`PipelineLayout.microBatchTokens`): (shard / micro-batch + S - 1) micro-batch times of
+///   the slowest stage. A micro-batch's products run at the rate `searchGflops` gives for its size (small products
+///   of quantized weights are slower per FLOP: the weights are decoded once per product); a run is one iteration per
+///   block's worth of parameters removed.
 public struct ClusterPlan: Encodable, Sendable {
     /// The cluster.
     public struct Machine: Encodable, Sendable {
@@ -51,7 +53,10 @@ public struct ClusterPlan: Encodable, Sendable {
         public let blocks: [Int]
         public let weightBytes: Int
         public let residentBytes: Int
+        /// A window of `seqLen` tokens (evaluation).
         public let windowSeconds: Double
+        /// A micro-batch of the search.
+        public let microBatchSeconds: Double
     }
 
     public let machine: Machine
@@ -65,26 +70,35 @@ public struct ClusterPlan: Encodable, Sendable {
     /// The pipeline's idle share for that evaluation.
     public let bubbleShare: Double
     public let calibrationTokens: Int
+    /// The search's micro-batch and the forward rate of one core on it.
+    public let microBatchTokens: Int
+    public let searchCoreGflops: Double
     public let iterationSeconds: Double
     public let iterations: Int
     public let runSeconds: Double
 
     /// `weightBytes(part)`: the bytes a stage holding `part` keeps of the weights (exact for a real file).
+    /// `searchGflops(tokens)`: one core's forward rate on a micro-batch of that many tokens (`costs.coreGflops` if
+    /// not given).
     public init(config: ModelConfig, weightBytes: (ModelPart) -> Int, machine: Machine, costs: Costs, seqLen: Int,
-                perplexityTokens: Int, calibrationTokens: Int, target: Double) throws {
+                perplexityTokens: Int, calibrationTokens: Int, target: Double,
+                searchGflops: ((Int) -> Double)? = nil) throws {
         let blocks = config.layers.count
-        var fitting: [Stage]?
+        var fitting: (stages: [Stage], microBatch: Int, rate: Double)?
         for count in (1...min(machine.nodes, blocks)) where machine.nodes % count == 0 {
             let layout = try PipelineLayout(stages: count, ranks: count, blocks: blocks)
+            let microBatch = PipelineLayout.microBatchTokens(shardTokens: calibrationTokens / (machine.nodes / count), stages: count)
+            let rate = searchGflops?(microBatch) ?? costs.coreGflops
             let stages = layout.parts(config).map {
-                Self.stage($0, config: config, weightBytes: weightBytes($0), machine: machine, costs: costs, seqLen: seqLen)
+                Self.stage($0, config: config, weightBytes: weightBytes($0), machine: machine, costs: costs, seqLen: seqLen,
+                           microBatch: microBatch, searchGflops: rate)
             }
             if stages.allSatisfy({ $0.residentBytes <= machine.memoryPerNode }) {
-                fitting = stages
+                fitting = (stages, microBatch, rate)
                 break
             }
         }
-        guard let stages = fitting else {
+        guard let (stages, microBatch, searchRate) = fitting else {
             throw MopError("the model does not fit: split into as many as \(min(machine.nodes, blocks)) stages, a stage still needs more than \(machine.memoryPerNode / 1_000_000) MB")
         }
         self.machine = machine
@@ -100,12 +114,11 @@ public struct ClusterPlan: Encodable, Sendable {
         perplexitySeconds = pipelineWindows * slowest
         bubbleShare = 1 - stages.reduce(0) { $0 + $1.windowSeconds } * perReplica / (Double(stages.count) * perplexitySeconds)
         self.calibrationTokens = calibrationTokens
-        // A pass runs a replica's shard through the stages in micro-batches: the shard's time on the slowest stage plus
-        // the fill, S - 1 micro-batches (a window's time scaled by tokens).
-        let shardTokens = calibrationTokens / replicas
-        let microBatch = PipelineLayout.microBatchTokens(shardTokens: shardTokens, stages: stages.count)
-        iterationSeconds = costs.passesPerIteration * slowest
-            * (Double(shardTokens) + Double((stages.count - 1) * microBatch)) / Double(seqLen)
+        microBatchTokens = microBatch
+        searchCoreGflops = searchRate
+        let slowestMicroBatch = stages.map(\.microBatchSeconds).max() ?? 0
+        let microBatches = Double(calibrationTokens / replicas) / Double(microBatch)
+        iterationSeconds = costs.passesPerIteration * (microBatches + Double(stages.count - 1)) * slowestMicroBatch
         let perBlock = Double(config.nonEmbeddingParameters) / Double(max(1, blocks))
         iterations = Int((target * Double(config.parameters) / perBlock).rounded(.up))
         // The model shrinks as the run goes: on average it costs about what it does halfway.
@@ -114,18 +127,23 @@ public struct ClusterPlan: Encodable, Sendable {
 
     /// The prediction for one stage holding `part`.
     static func stage(_ part: ModelPart, config: ModelConfig, weightBytes: Int, machine: Machine, costs: Costs,
-                      seqLen t: Int) -> Stage {
+                      seqLen t: Int, microBatch: Int, searchGflops: Double) -> Stage {
         var stageConfig = config
         stageConfig.layers = Array(config.layers[part.blocks])
-        let products = ForwardBenchmark.blockProducts(stageConfig, tokens: t)
-            + (part.head ? ForwardBenchmark.headProducts(config, tokens: t) : [])
-        let flops = products.reduce(0) { $0 + $1.flops }
+        // The stage's products on `tokens` tokens at `gflops` a core, and handing the activations on.
+        func seconds(tokens: Int, gflops: Double) -> Double {
+            let products = ForwardBenchmark.blockProducts(stageConfig, tokens: tokens)
+                + (part.head ? ForwardBenchmark.headProducts(config, tokens: tokens) : [])
+            let flops = products.reduce(0) { $0 + $1.flops }
+            let transfer = part.head ? 0 : costs.linkLatency + Double(tokens * config.hidden * 4) / costs.linkBytesPerSecond
+            return flops / (gflops * 1e9 * Double(machine.coresPerNode)) + transfer
+        }
         let widest = config.layers[part.blocks].map { max(3 * $0.intermediate, 3 * $0.heads * config.headDim) }.max() ?? 0
         let activations = 4 * (t * (8 * config.hidden + widest) + t * t + (part.head ? 64 * config.vocabSize : 0))
         let panels = (4 << 20) * machine.coresPerNode
-        let transfer = part.head ? 0 : costs.linkLatency + Double(t * config.hidden * 4) / costs.linkBytesPerSecond
         return Stage(blocks: [part.blocks.lowerBound, part.blocks.upperBound], weightBytes: weightBytes,
                      residentBytes: weightBytes + costs.processBytes + activations + panels,
-                     windowSeconds: flops / (costs.coreGflops * 1e9 * Double(machine.coresPerNode)) + transfer)
+                     windowSeconds: seconds(tokens: t, gflops: costs.coreGflops),
+                     microBatchSeconds: seconds(tokens: microBatch, gflops: searchGflops))
     }
 }

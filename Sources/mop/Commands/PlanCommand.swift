@@ -37,16 +37,20 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: 1) { communicator in
             guard communicator.isCoordinator else { return }
-            let (config, weightBytes) = try modelShape()
+            let (config, weightBytes, block) = try modelShape()
             guard seqLen <= config.maxPositions else {
                 throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(config.maxPositions) positions")
             }
             let machine = ClusterPlan.Machine(nodes: nodes, memoryPerNode: Int(memoryPerNode * 1e9), coresPerNode: coresPerNode)
-            let costs = ClusterPlan.Costs(coreGflops: coreGflops ?? ForwardRate.measure(config, seqLen: seqLen),
-                                          linkBytesPerSecond: linkGbits * 1e9 / 8)
+            // A real model's own first block is timed (as stored); a bare config.json's shapes as an fp32 copy.
+            let rate = { (tokens: Int) in
+                coreGflops ?? block.map { ForwardRate.measure(block: $0, index: 0, tokens: tokens) }
+                    ?? ForwardRate.measure(config, seqLen: tokens)
+            }
+            let costs = ClusterPlan.Costs(coreGflops: rate(seqLen), linkBytesPerSecond: linkGbits * 1e9 / 8)
             let plan = try ClusterPlan(config: config, weightBytes: weightBytes, machine: machine, costs: costs,
                                        seqLen: seqLen, perplexityTokens: perplexityTokens,
-                                       calibrationTokens: calibrationTokens, target: target)
+                                       calibrationTokens: calibrationTokens, target: target, searchGflops: rate)
             if json { return try RunSupport.printJSON(plan) }
             RunSupport.printLine(String(format: "layout: %d stages x %d replicas (%d nodes of %g GB, %d cores; forward %.1f GFLOP/s per core)",
                                         plan.stages.count, plan.replicas, nodes, memoryPerNode, coresPerNode, costs.coreGflops))
@@ -57,27 +61,28 @@ struct PlanCommand: ParsableCommand {
             }
             RunSupport.printLine(String(format: "perplexity of %d tokens: %.1f s (bubble %.2f)", plan.perplexityTokens,
                                         plan.perplexitySeconds, plan.bubbleShare))
-            RunSupport.printLine(String(format: "MoP to %.0f%% over %d calibration tokens: %.1f s per iteration, %d iterations, %.0f s in all",
-                                        target * 100, plan.calibrationTokens, plan.iterationSeconds, plan.iterations, plan.runSeconds))
+            RunSupport.printLine(String(format: "MoP to %.0f%% over %d calibration tokens (micro-batches of %d, %.1f GFLOP/s per core): %.1f s per iteration, %d iterations, %.0f s in all",
+                                        target * 100, plan.calibrationTokens, plan.microBatchTokens, plan.searchCoreGflops,
+                                        plan.iterationSeconds, plan.iterations, plan.runSeconds))
         }
     }
 
-    /// The config, and the stored bytes a part holds: exact from a model's files (mapped, no tensor touched), or
-    /// parameters x --bytes-per-parameter for a bare config.json.
-    private func modelShape() throws -> (ModelConfig, (ModelPart) -> Int) {
+    /// The config, the stored bytes a part holds: exact from a model's files (mapped, no tensor touched but the
+    /// first block's, which is returned to be timed), or parameters x --bytes-per-parameter for a bare config.json.
+    private func modelShape() throws -> (ModelConfig, (ModelPart) -> Int, ModelWeights?) {
         if model.hasSuffix(".json") {
             guard let bytesPerParameter else { throw MopError(file: model, "a config.json needs --bytes-per-parameter") }
             let config = try HFConfig.parse(data: try RegularFile.read(model), file: model)
             let shapes = ModelWeights.expectedShapes(config)
             return (config, { part in
                 Int(Double(shapes.filter { part.holds($0.name, config: config) }.reduce(0) { $0 + $1.shape.reduce(1, *) }) * bytesPerParameter)
-            })
+            }, nil)
         }
         guard bytesPerParameter == nil else {
             throw MopError(file: model, "--bytes-per-parameter is for a bare config.json; a model's stored bytes are read from its files")
         }
-        let nothing = ModelPart(blocks: 0..<0, embeds: false, head: false)
-        let weights = try ModelLoader.load(path: model, storage: .stored, part: nothing).weights
-        return (weights.config, { $0.bytesHeld(weights) })
+        let firstBlock = ModelPart(blocks: 0..<1, embeds: false, head: false)
+        let weights = try ModelLoader.load(path: model, storage: .stored, part: firstBlock).weights
+        return (weights.config, { $0.bytesHeld(weights) }, weights)
     }
 }
