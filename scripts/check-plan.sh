@@ -39,19 +39,21 @@ launch() {
   fi
 }
 
-# plan NAME MODEL NODES STAGES CALIBRATION_TOKENS: the prediction for that cluster into $work/NAME.plan.json.
+# plan NAME MODEL NODES STAGES CALIBRATION_TOKENS [SEQUENCE_TOKENS]: the prediction for that cluster into
+# $work/NAME.plan.json.
 plan() {
-  local name="$1" model="$2" nodes="$3" stages="$4" tokens="$5"
+  local name="$1" model="$2" nodes="$3" stages="$4" tokens="$5" sequence="${6:-35}"
   local memory=1000
   if [ "$stages" -gt 1 ]; then
     memory="$("$mop" plan "$model" --nodes 1 --memory-per-node 1000 --cores-per-node 1 --core-gflops 1 --json 2>/dev/null |
       python3 -c 'import json, sys; print(json.load(sys.stdin)["stages"][0]["resident_bytes"] / 1e9 - 1e-6)')"
   fi
   "$mop" plan "$model" --nodes "$nodes" --memory-per-node "$memory" --cores-per-node 1 \
-    --calibration-tokens "$tokens" --perplexity-tokens "${PLAN_PPL_TOKENS:-8192}" --json > "$work/$name.plan.json" 2>/dev/null
+    --calibration-tokens "$tokens" --calibration-sequence-tokens "$sequence" --perplexity-tokens "${PLAN_PPL_TOKENS:-8192}" --json > "$work/$name.plan.json" 2>/dev/null
 }
 
-tokens_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["calibration"]["tokens"])' "$work/$1.json"; }
+# The calibration tokens of run NAME, and their mean per sequence.
+tokens_of() { python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calibration"]; print(c["tokens"], round(c["tokens"] / c["sequences"]))' "$work/$1.json"; }
 prune_args() {
   echo prune "$1" --target 0.2 --max-iterations 1 --out "$work/$2" --calibration-samples "$3" --format gguf --export-type q8_0
 }
@@ -68,10 +70,10 @@ PLAN_PPL_TOKENS=2048 plan eval2sL "$large" 2 2 4532
 for check in "mop1:1:1:local" "mop2r:2:1:local" "mop2s:2:2:local" "mop2svc:2:2:vc" "mop3svc:3:3:vc"; do
   IFS=: read -r name ranks stages where <<< "$check"
   launch "$name" "$ranks" "$stages" "$where" $(prune_args "$small" "$name" "$samples")
-  plan "$name" "$small" "$ranks" "$stages" "$(tokens_of "$name")"
+  plan "$name" "$small" "$ranks" "$stages" $(tokens_of "$name")
 done
 launch mop2sL 2 2 local $(prune_args "$large" mop2sL "$samples_large")
-plan mop2sL "$large" 2 2 "$(tokens_of mop2sL)"
+plan mop2sL "$large" 2 2 $(tokens_of mop2sL)
 
 python3 - "$work" <<'PY'
 import json, sys

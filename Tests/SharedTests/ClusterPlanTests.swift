@@ -6,8 +6,7 @@ final class ClusterPlanTests: XCTestCase {
     let config = ModelConfig(vocabSize: 1000, hidden: 64, headDim: 16,
                              layers: Array(repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 256), count: 6),
                              tiedEmbeddings: false, maxPositions: 512)
-    let costs = ClusterPlan.Costs(coreGflops: 2, processBytes: 1_000_000, linkBytesPerSecond: 1e8, linkLatency: 1e-4,
-                                  passesPerIteration: 3)
+    let costs = ClusterPlan.Costs(coreGflops: 2, processBytes: 1_000_000, linkBytesPerSecond: 1e8, linkLatency: 1e-4)
 
     /// Two bytes per parameter of what a part holds.
     func bytes(_ part: ModelPart) -> Int {
@@ -16,7 +15,8 @@ final class ClusterPlanTests: XCTestCase {
 
     func plan(nodes: Int, memory: Int, cores: Int = 2) throws -> ClusterPlan {
         try ClusterPlan(config: config, weightBytes: bytes, machine: .init(nodes: nodes, memoryPerNode: memory, coresPerNode: cores),
-                        costs: costs, seqLen: 128, perplexityTokens: 1000, calibrationTokens: 3000, target: 0.25)
+                        costs: costs, seqLen: 128, perplexityTokens: 1000, calibrationTokens: 3000, calibrationSequenceTokens: 32,
+                        target: 0.25)
     }
 
     func testOneStageWhenTheModelFitsAndReplicasShareTheWindows() throws {
@@ -33,13 +33,19 @@ final class ClusterPlanTests: XCTestCase {
         // 8 windows over 4 replicas: 2 each.
         XCTAssertEqual(plan.perplexitySeconds, 2 * stage.windowSeconds, accuracy: 1e-12)
         XCTAssertEqual(plan.bubbleShare, 0, accuracy: 1e-12)
-        // The search: each replica's 750 calibration tokens in micro-batches of 750 / 4 = 187, at their own rate.
+        // The search: each replica's 750 calibration tokens in micro-batches of 750 / 4 = 187 tokens (sequences of 32),
+        // at their own rate; two passes without the output matrix and two with it.
         XCTAssertEqual(plan.microBatchTokens, 187)
-        let microFlops = ForwardBenchmark.products(config, tokens: 187).reduce(0) { $0 + $1.flops }
-        XCTAssertEqual(stage.microBatchSeconds, microFlops / (2e9 * 2), accuracy: 1e-12)
-        XCTAssertEqual(plan.iterationSeconds, 3 * (750.0 / 187) * stage.microBatchSeconds, accuracy: 1e-9)
+        let sequences = 187.0 / 32
+        let withHead = ForwardBenchmark.products(config, tokens: 32).reduce(0) { $0 + $1.flops } * sequences
+        let withoutHead = ForwardBenchmark.blockProducts(config, tokens: 32).reduce(0) { $0 + $1.flops } * sequences
+        XCTAssertEqual(stage.microBatchSeconds, withHead / (2e9 * 2), accuracy: 1e-12)
+        XCTAssertEqual(stage.statisticsMicroBatchSeconds, withoutHead / (2e9 * 2), accuracy: 1e-12)
+        XCTAssertEqual(plan.iterationSeconds, (750.0 / 187) * 2 * (stage.microBatchSeconds + stage.statisticsMicroBatchSeconds),
+                       accuracy: 1e-9)
         let slower = try ClusterPlan(config: config, weightBytes: bytes, machine: .init(nodes: 4, memoryPerNode: 1 << 30, coresPerNode: 2),
-                                     costs: costs, seqLen: 128, perplexityTokens: 1000, calibrationTokens: 3000, target: 0.25,
+                                     costs: costs, seqLen: 128, perplexityTokens: 1000, calibrationTokens: 3000,
+                                     calibrationSequenceTokens: 32, target: 0.25,
                                      searchGflops: { XCTAssertEqual($0, 187); return 0.5 })
         XCTAssertEqual(slower.searchCoreGflops, 0.5)
         XCTAssertEqual(slower.iterationSeconds, 4 * plan.iterationSeconds, accuracy: 1e-9)
@@ -69,10 +75,13 @@ final class ClusterPlanTests: XCTestCase {
         XCTAssertEqual(plan.perplexitySeconds, 5 * slowest, accuracy: 1e-12)
         XCTAssertEqual(plan.bubbleShare, 1 - (first.windowSeconds + last.windowSeconds) * 4 / (2 * 5 * slowest), accuracy: 1e-12)
         // A MoP pass: each replica's 1,500 calibration tokens in micro-batches of 1500 / 8 = 187, plus one of fill.
-        let firstMicroFlops = ForwardBenchmark.blockProducts(firstBlocks, tokens: 187).reduce(0) { $0 + $1.flops }
+        let firstMicroFlops = ForwardBenchmark.blockProducts(firstBlocks, tokens: 32).reduce(0) { $0 + $1.flops } * 187 / 32
         XCTAssertEqual(first.microBatchSeconds, firstMicroFlops / 4e9 + 1e-4 + Double(187 * 64 * 4) / 1e8, accuracy: 1e-12)
-        let slowestMicroBatch = max(first.microBatchSeconds, last.microBatchSeconds)
-        XCTAssertEqual(plan.iterationSeconds, 3 * (1500.0 / 187 + 1) * slowestMicroBatch, accuracy: 1e-9)
+        XCTAssertEqual(first.statisticsMicroBatchSeconds, first.microBatchSeconds, "the output matrix is the last stage's")
+        XCTAssertLessThan(last.statisticsMicroBatchSeconds, last.microBatchSeconds)
+        let passes = 2 * max(first.statisticsMicroBatchSeconds, last.statisticsMicroBatchSeconds)
+            + 2 * max(first.microBatchSeconds, last.microBatchSeconds)
+        XCTAssertEqual(plan.iterationSeconds, (1500.0 / 187 + 1) * passes, accuracy: 1e-9)
 
         XCTAssertThrowsError(try self.plan(nodes: 4, memory: 1_000_000)) {
             XCTAssertTrue("\($0)".contains("does not fit"), "\($0)")

@@ -12,12 +12,13 @@
 ///   activations [T, D] fp32 to the next stage (`Costs.linkBytesPerSecond`, `Costs.linkLatency`).
 /// - A pipeline of S stages runs M windows in (M + S - 1) x the slowest stage's window time (the bubble); replicas
 ///   split the windows evenly.
-/// - A MoP iteration costs `Costs.passesPerIteration` forward passes over the calibration tokens (AMP statistics and
-///   block influence, the depth and the width candidate's loss: measured 3.3 passes' time for SmolLM2's greedy
-///   iteration, 8.8 s against a 2.66 s pass), each sharded over the replicas and run through the stages in the
-///   search's micro-batches (`PipelineLayout.microBatchTokens`): (shard / micro-batch + S - 1) micro-batch times of
-///   the slowest stage. A micro-batch's products run at the rate `searchGflops` gives for its size (small products
-///   of quantized weights are slower per FLOP: the weights are decoded once per product); a run is one iteration per
+/// - A MoP iteration is four forward passes over the calibration tokens, what the greedy search asks: AMP statistics
+///   and block influence (no output matrix) and the depth and the width candidate's losses (with it). Each is
+///   sharded over the replicas and runs through the stages in the search's micro-batches
+///   (`PipelineLayout.microBatchTokens`) of calibration sequences of `calibrationSequenceTokens` tokens:
+///   (shard / micro-batch + S - 1) micro-batch times of the slowest stage. A micro-batch's products run at the rate
+///   `searchGflops` gives for its size (small products of quantized weights are slower per FLOP: the weights are
+///   decoded once per product). The observers' own work and the surgery are left out. A run is one iteration per
 ///   block's worth of parameters removed.
 public struct ClusterPlan: Encodable, Sendable {
     /// The cluster.
@@ -39,12 +40,11 @@ public struct ClusterPlan: Encodable, Sendable {
         public let processBytes: Int
         public let linkBytesPerSecond: Double
         public let linkLatency: Double
-        public let passesPerIteration: Double
 
         public init(coreGflops: Double, processBytes: Int = 35_000_000, linkBytesPerSecond: Double = 1.25e9,
-                    linkLatency: Double = 50e-6, passesPerIteration: Double = 3.3) {
+                    linkLatency: Double = 50e-6) {
             (self.coreGflops, self.processBytes, self.linkBytesPerSecond) = (coreGflops, processBytes, linkBytesPerSecond)
-            (self.linkLatency, self.passesPerIteration) = (linkLatency, passesPerIteration)
+            self.linkLatency = linkLatency
         }
     }
 
@@ -55,8 +55,9 @@ public struct ClusterPlan: Encodable, Sendable {
         public let residentBytes: Int
         /// A window of `seqLen` tokens (evaluation).
         public let windowSeconds: Double
-        /// A micro-batch of the search.
+        /// A micro-batch of the search with the output matrix (losses) and without it (statistics passes).
         public let microBatchSeconds: Double
+        public let statisticsMicroBatchSeconds: Double
     }
 
     public let machine: Machine
@@ -70,6 +71,7 @@ public struct ClusterPlan: Encodable, Sendable {
     /// The pipeline's idle share for that evaluation.
     public let bubbleShare: Double
     public let calibrationTokens: Int
+    public let calibrationSequenceTokens: Int
     /// The search's micro-batch and the forward rate of one core on it.
     public let microBatchTokens: Int
     public let searchCoreGflops: Double
@@ -81,7 +83,7 @@ public struct ClusterPlan: Encodable, Sendable {
     /// `searchGflops(tokens)`: one core's forward rate on a micro-batch of that many tokens (`costs.coreGflops` if
     /// not given).
     public init(config: ModelConfig, weightBytes: (ModelPart) -> Int, machine: Machine, costs: Costs, seqLen: Int,
-                perplexityTokens: Int, calibrationTokens: Int, target: Double,
+                perplexityTokens: Int, calibrationTokens: Int, calibrationSequenceTokens: Int, target: Double,
                 searchGflops: ((Int) -> Double)? = nil) throws {
         let blocks = config.layers.count
         var fitting: (stages: [Stage], microBatch: Int, rate: Double)?
@@ -91,7 +93,7 @@ public struct ClusterPlan: Encodable, Sendable {
             let rate = searchGflops?(microBatch) ?? costs.coreGflops
             let stages = layout.parts(config).map {
                 Self.stage($0, config: config, weightBytes: weightBytes($0), machine: machine, costs: costs, seqLen: seqLen,
-                           microBatch: microBatch, searchGflops: rate)
+                           microBatch: microBatch, sequenceTokens: calibrationSequenceTokens, searchGflops: rate)
             }
             if stages.allSatisfy({ $0.residentBytes <= machine.memoryPerNode }) {
                 fitting = (stages, microBatch, rate)
@@ -114,11 +116,12 @@ public struct ClusterPlan: Encodable, Sendable {
         perplexitySeconds = pipelineWindows * slowest
         bubbleShare = 1 - stages.reduce(0) { $0 + $1.windowSeconds } * perReplica / (Double(stages.count) * perplexitySeconds)
         self.calibrationTokens = calibrationTokens
+        self.calibrationSequenceTokens = calibrationSequenceTokens
         microBatchTokens = microBatch
         searchCoreGflops = searchRate
-        let slowestMicroBatch = stages.map(\.microBatchSeconds).max() ?? 0
         let microBatches = Double(calibrationTokens / replicas) / Double(microBatch)
-        iterationSeconds = costs.passesPerIteration * (microBatches + Double(stages.count - 1)) * slowestMicroBatch
+        let passes = 2 * (stages.map(\.statisticsMicroBatchSeconds).max() ?? 0) + 2 * (stages.map(\.microBatchSeconds).max() ?? 0)
+        iterationSeconds = (microBatches + Double(stages.count - 1)) * passes
         let perBlock = Double(config.nonEmbeddingParameters) / Double(max(1, blocks))
         iterations = Int((target * Double(config.parameters) / perBlock).rounded(.up))
         // The model shrinks as the run goes: on average it costs about what it does halfway.
@@ -127,23 +130,26 @@ public struct ClusterPlan: Encodable, Sendable {
 
     /// The prediction for one stage holding `part`.
     static func stage(_ part: ModelPart, config: ModelConfig, weightBytes: Int, machine: Machine, costs: Costs,
-                      seqLen t: Int, microBatch: Int, searchGflops: Double) -> Stage {
+                      seqLen t: Int, microBatch: Int, sequenceTokens: Int, searchGflops: Double) -> Stage {
         var stageConfig = config
         stageConfig.layers = Array(config.layers[part.blocks])
-        // The stage's products on `tokens` tokens at `gflops` a core, and handing the activations on.
-        func seconds(tokens: Int, gflops: Double) -> Double {
-            let products = ForwardBenchmark.blockProducts(stageConfig, tokens: tokens)
-                + (part.head ? ForwardBenchmark.headProducts(config, tokens: tokens) : [])
-            let flops = products.reduce(0) { $0 + $1.flops }
+        // The stage's products on `tokens` tokens in sequences of `length` at `gflops` a core (with the output matrix
+        // on the last stage when `head`), and handing the activations on.
+        func seconds(tokens: Int, length: Int, gflops: Double, head: Bool = part.head) -> Double {
+            let products = ForwardBenchmark.blockProducts(stageConfig, tokens: length)
+                + (head ? ForwardBenchmark.headProducts(config, tokens: length) : [])
+            let flops = products.reduce(0) { $0 + $1.flops } * Double(tokens) / Double(length)
             let transfer = part.head ? 0 : costs.linkLatency + Double(tokens * config.hidden * 4) / costs.linkBytesPerSecond
             return flops / (gflops * 1e9 * Double(machine.coresPerNode)) + transfer
         }
+        let length = max(2, min(sequenceTokens, microBatch))
         let widest = config.layers[part.blocks].map { max(3 * $0.intermediate, 3 * $0.heads * config.headDim) }.max() ?? 0
         let activations = 4 * (t * (8 * config.hidden + widest) + t * t + (part.head ? 64 * config.vocabSize : 0))
         let panels = (4 << 20) * machine.coresPerNode
         return Stage(blocks: [part.blocks.lowerBound, part.blocks.upperBound], weightBytes: weightBytes,
                      residentBytes: weightBytes + costs.processBytes + activations + panels,
-                     windowSeconds: seconds(tokens: t, gflops: costs.coreGflops),
-                     microBatchSeconds: seconds(tokens: microBatch, gflops: searchGflops))
+                     windowSeconds: seconds(tokens: t, length: t, gflops: costs.coreGflops),
+                     microBatchSeconds: seconds(tokens: microBatch, length: length, gflops: searchGflops),
+                     statisticsMicroBatchSeconds: seconds(tokens: microBatch, length: length, gflops: searchGflops, head: false))
     }
 }

@@ -17,6 +17,8 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Tokens per window / calibration sequence.") var seqLen = 512
     @Option(help: "Tokens of the perplexity evaluation.") var perplexityTokens = 8192
     @Option(help: "Calibration tokens of the MoP run.") var calibrationTokens = 65536
+    @Option(help: "Mean tokens of a calibration sequence (attention's cost; 35: the Alpaca prompts').")
+    var calibrationSequenceTokens = 35
     @Option(help: "Stored bytes per weight for a config.json (e.g. 0.5625 for 4.5-bit K-quants, 2 for bf16).")
     var bytesPerParameter: Double?
     @Option(help: "Network bandwidth between nodes, Gbit/s.") var linkGbits = 10.0
@@ -27,8 +29,8 @@ struct PlanCommand: ParsableCommand {
         guard nodes >= 1, coresPerNode >= 1 else { throw ValidationError("--nodes and --cores-per-node must be at least 1") }
         guard memoryPerNode > 0, linkGbits > 0 else { throw ValidationError("--memory-per-node and --link-gbits must be positive") }
         guard target > 0, target < 1 else { throw ValidationError("--target must be between 0 and 1") }
-        guard seqLen >= 2, perplexityTokens >= 2, calibrationTokens >= 2 else {
-            throw ValidationError("--seq-len, --perplexity-tokens and --calibration-tokens must be at least 2")
+        guard seqLen >= 2, perplexityTokens >= 2, calibrationTokens >= 2, calibrationSequenceTokens >= 2 else {
+            throw ValidationError("--seq-len, --perplexity-tokens, --calibration-tokens and --calibration-sequence-tokens must be at least 2")
         }
         if let bytesPerParameter, bytesPerParameter <= 0 { throw ValidationError("--bytes-per-parameter must be positive") }
         if let coreGflops, coreGflops <= 0 { throw ValidationError("--core-gflops must be positive") }
@@ -50,7 +52,8 @@ struct PlanCommand: ParsableCommand {
             let costs = ClusterPlan.Costs(coreGflops: rate(seqLen), linkBytesPerSecond: linkGbits * 1e9 / 8)
             let plan = try ClusterPlan(config: config, weightBytes: weightBytes, machine: machine, costs: costs,
                                        seqLen: seqLen, perplexityTokens: perplexityTokens,
-                                       calibrationTokens: calibrationTokens, target: target, searchGflops: rate)
+                                       calibrationTokens: calibrationTokens, calibrationSequenceTokens: calibrationSequenceTokens,
+                                       target: target, searchGflops: rate)
             if json { return try RunSupport.printJSON(plan) }
             RunSupport.printLine(String(format: "layout: %d stages x %d replicas (%d nodes of %g GB, %d cores; forward %.1f GFLOP/s per core)",
                                         plan.stages.count, plan.replicas, nodes, memoryPerNode, coresPerNode, costs.coreGflops))
