@@ -15,6 +15,15 @@ final class PruneEvalTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
     func testChainedEvaluationEqualsEvaluatingEachWrittenModel() throws {
+        try chainedJob([])
+    }
+
+    /// After a search in 2 pipeline stages, each rank loads the whole model again for recovery and evaluation.
+    func testChainedRecoveryAndEvaluationAfterAStagedSearch() throws {
+        try chainedJob(["--stages", "2"])
+    }
+
+    func chainedJob(_ extra: [String]) throws {
         let model = try TinyByteModel.write(in: directory), rows = try TinyByteModel.alpaca(rows: 16, in: directory)
         let text = directory + "/text.txt"
         try Data(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 40).utf8)
@@ -26,7 +35,7 @@ final class PruneEvalTests: XCTestCase {
                                                    "--calibration", rows, "--calibration-samples", "8", "--finetune",
                                                    "--steps", "3", "--batch", "4", "--lr", "1e-2", "--held-out", "0.25",
                                                    "--eval", "--bench-runs", "3", "--bench-warmup", "1", "--json"]
-                                        + evalOptions, timeout: 300)
+                                        + evalOptions + extra, timeout: 300)
         XCTAssertEqual(run.status, 0, run.stderr)
         let report = try XCTUnwrap(run.json, run.stdout)
         let evaluation = try XCTUnwrap(report["evaluation"] as? [String: Any])
