@@ -15,15 +15,12 @@ public enum ForwardRate {
         sample.maxPositions = max(seqLen, 2)
         let model = Transformer(weights: .random(config: sample, seed: 1))
         let tokens = (0..<seqLen).map { Int32($0 % sample.vocabSize) }
-        let threads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
-        return ForwardBenchmark.run(model, tokens: tokens, runs: 3).forwardGflops
+        return onOneThread { ForwardBenchmark.run(model, tokens: tokens, runs: 3).forwardGflops }
     }
 
     /// One core's GFLOP/s running block `index` of a real model (its matrices as the model holds them, so decoding a
-    /// quantized matrix once per product counts) on one sequence of `tokens` tokens, best of 3: the per-block cost the
-    /// plan's search predictions scale. Only the block's tensors are read.
+    /// quantized matrix once per product counts) on one sequence of `tokens` tokens, best of 4 runs (the first pages
+    /// the block in): the per-block cost the plan's search predictions scale. Only the block's tensors are read.
     public static func measure(block weights: ModelWeights, index: Int, tokens: Int) -> Double {
         var config = weights.config
         config.layers = [weights.config.layers[index]]
@@ -33,16 +30,23 @@ public enum ForwardRate {
         var random = SeededRandom(seed: 1)
         let input = (0..<(tokens * config.hidden)).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) }
         let flops = ForwardBenchmark.blockProducts(config, tokens: tokens).reduce(0) { $0 + $1.flops }
+        return onOneThread {
+            var best = Double.infinity
+            for _ in 0..<4 {
+                var x = input
+                let start = ContinuousClock.now
+                model.runBlocks(0..<1, &x, segments: [0..<tokens])
+                best = min(best, seconds(since: start))
+            }
+            return flops / best / 1e9
+        }
+    }
+
+    /// `body` with BLAS on one thread: the rates are a core's.
+    private static func onOneThread(_ body: () -> Double) -> Double {
         let threads = BLAS.threads
         BLAS.setThreads(1)
         defer { BLAS.setThreads(threads) }
-        var best = Double.infinity
-        for _ in 0..<4 {  // the first pages the block in
-            var x = input
-            let start = ContinuousClock.now
-            model.runBlocks(0..<1, &x, segments: [0..<tokens])
-            best = min(best, seconds(since: start))
-        }
-        return flops / best / 1e9
+        return body()
     }
 }

@@ -133,29 +133,31 @@ public enum WeightBroadcast {
         var bytes = headerBytes.count
         let header = try model == nil ? Header.decode(headerBytes) : nil
         let config = model?.weights.config ?? header!.config
-        guard header.map({ $0.checksums.count == parts(config).count }) ?? true else {
-            throw MopError("malformed model header from rank 0: \(header!.checksums.count) checksums for \(parts(config).count) stages")
+        let allParts = parts(config)
+        guard header.map({ $0.checksums.count == allParts.count }) ?? true else {
+            throw MopError("malformed model header from rank 0: \(header!.checksums.count) checksums for \(allParts.count) stages")
         }
+        let sending = model.map { Dictionary(uniqueKeysWithValues: $0.weights.namedTensors().map { ($0.name, $0.tensor) }) }
         var tensors: [String: Tensor] = [:]
-        for (index, part) in parts(config).enumerated() {
+        for (index, part) in allParts.enumerated() {
             // Rank 0 (key 0) roots every part's communicator.
-            let group = parts(config).count == 1 ? communicator
+            let group = allParts.count == 1 ? communicator
                 : communicator.split(color: rank == 0 || stage == index ? 0 : 1, key: rank)
             guard rank == 0 || stage == index else { continue }
-            let names = ModelWeights.expectedShapes(config).filter { part.holds($0.name, config: config) }
-            if let model {
-                let all = Dictionary(uniqueKeysWithValues: model.weights.namedTensors().map { ($0.name, $0.tensor) })
-                for (name, _) in names { bytes += send(all[name]!, over: group) }
-            } else {
-                for (name, shape) in names { tensors[name] = try receive(name, shape: shape, over: group, bytes: &bytes) }
+            for (name, shape) in ModelWeights.expectedShapes(config) where part.holds(name, config: config) {
+                if let sending {
+                    bytes += send(sending[name]!, over: group)
+                } else {
+                    tensors[name] = try receive(name, shape: shape, over: group, bytes: &bytes)
+                }
             }
         }
-        if let model { return (model, ModelChecksum.of(model.weights, part: parts(config)[stage]), bytes) }
+        if let model { return (model, ModelChecksum.of(model.weights, part: allParts[stage]), bytes) }
         for (name, shape) in ModelWeights.expectedShapes(config) where tensors[name] == nil {
             tensors[name] = Tensor(absent: shape)
         }
         let weights = try ModelWeights(config: config, tensors: tensors, file: "<weights from rank 0>")
-        let received = ModelChecksum.of(weights, part: parts(config)[stage])
+        let received = ModelChecksum.of(weights, part: allParts[stage])
         guard received == header!.checksums[stage] else {
             throw MopError("the weights received from rank 0 have checksum \(ModelChecksum.hex(received)), "
                            + "rank 0 sent \(ModelChecksum.hex(header!.checksums[stage]))")

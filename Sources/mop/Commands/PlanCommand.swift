@@ -45,9 +45,15 @@ struct PlanCommand: ParsableCommand {
             }
             let machine = ClusterPlan.Machine(nodes: nodes, memoryPerNode: Int(memoryPerNode * 1e9), coresPerNode: coresPerNode)
             // A real model's own first block is timed (as stored); a bare config.json's shapes as an fp32 copy.
-            let rate = { (tokens: Int) in
-                coreGflops ?? block.map { ForwardRate.measure(block: $0, index: 0, tokens: tokens) }
+            // Timed once per token count: the window and the micro-batch often coincide, and the plan asks again for
+            // every stage count it tries.
+            var rates: [Int: Double] = [:]
+            let rate = { (tokens: Int) -> Double in
+                if let known = coreGflops ?? rates[tokens] { return known }
+                let measured = block.map { ForwardRate.measure(block: $0, index: 0, tokens: tokens) }
                     ?? ForwardRate.measure(config, seqLen: tokens)
+                rates[tokens] = measured
+                return measured
             }
             let costs = ClusterPlan.Costs(coreGflops: rate(seqLen), linkBytesPerSecond: linkGbits * 1e9 / 8)
             let plan = try ClusterPlan(config: config, weightBytes: weightBytes, machine: machine, costs: costs,
