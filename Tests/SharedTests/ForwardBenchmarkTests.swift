@@ -3,16 +3,19 @@ import XCTest
 
 final class ForwardBenchmarkTests: XCTestCase {
     /// The product list must count exactly the pass's work: 2 FLOPs per weight per token for the block matrices,
-    /// 4 T^2 hd per head for attention (scores and their product with V), 2 V D per scored token for the head.
+    /// 4 hd per head per (query row, position it can see up to its block's end) for attention (scores and their
+    /// product with V), 2 V D per scored token for the head. T is 2.5 query blocks of B: the blocks see B, 2B and T
+    /// positions, not T each.
     func testProductsCountTheForwardPassFlops() {
         let config = TinyConfigs.nonUniform
-        let t = 150
+        let b = Attention.queryBlock, t = 2 * b + b / 2
         let flops = ForwardBenchmark.products(config, tokens: t).reduce(0) { $0 + $1.flops }
+        let seenPerHead: Int = b * b + b * (2 * b) + (b / 2) * t
         var expected = 0.0
         for layer in config.layers {
             let matrices = config.blockParameters(layer) - 2 * config.hidden
             expected += 2 * Double(t) * Double(matrices)
-            expected += 4 * Double(t * t * config.headDim * layer.heads)
+            expected += 4 * Double(seenPerHead * config.headDim * layer.heads)
         }
         expected += 2 * Double(t - 1) * Double(config.vocabSize * config.hidden)
         XCTAssertEqual(flops, expected)

@@ -33,9 +33,13 @@ final class SgemmBoundTests: XCTestCase {
     }
 
     /// The forward benchmark lists its products from the shapes; they must be the products the pass really makes.
+    /// The sequence is longer than one attention query block, so the blocks' products are checked too.
     func testForwardBenchmarkListsTheProductsThePassMakes() {
-        let model = Transformer(weights: ModelWeights.random(config: TinyConfigs.nonUniform, seed: 2))
-        let tokens = TinyConfigs.tokens(count: 64, vocab: TinyConfigs.nonUniform.vocabSize, seed: 3)
+        let shapes = TinyConfigs.nonUniform, length = Attention.queryBlock + 44
+        let config = ModelConfig(vocabSize: shapes.vocabSize, hidden: shapes.hidden, headDim: shapes.headDim,
+                                 layers: shapes.layers, tiedEmbeddings: true, maxPositions: length)
+        let model = Transformer(weights: ModelWeights.random(config: config, seed: 2))
+        let tokens = TinyConfigs.tokens(count: length, vocab: config.vocabSize, seed: 3)
         let recorded = SgemmBound.recording { _ = NextTokenLoss.sum(model, batch: [tokens]) }.products
         let listed = ForwardBenchmark.products(model.config, tokens: tokens.count)
         XCTAssertEqual(recorded.reduce(0) { $0 + $1.flops }, listed.reduce(0) { $0 + $1.flops })

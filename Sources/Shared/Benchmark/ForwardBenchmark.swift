@@ -17,12 +17,19 @@ public enum ForwardBenchmark {
     public static func blockProducts(_ config: ModelConfig, tokens t: Int) -> [Product] {
         let d = config.hidden, hd = config.headDim
         var products: [Product] = []
+        let queryBlocks = Attention.queryBlocks(tokens: t)
         for layer in config.layers {
             products += [
                 Product(m: t, n: layer.heads * hd, k: d, repeats: 1),         // q
                 Product(m: t, n: layer.kvHeads * hd, k: d, repeats: 2),       // k, v
-                Product(m: t, n: t, k: hd, repeats: layer.heads),             // scores
-                Product(m: t, n: hd, k: t, repeats: layer.heads, transposedB: false),  // scores . v
+            ]
+            for block in queryBlocks {
+                products += [
+                    Product(m: block.rows, n: block.seen, k: hd, repeats: layer.heads),                     // scores
+                    Product(m: block.rows, n: hd, k: block.seen, repeats: layer.heads, transposedB: false),  // scores . v
+                ]
+            }
+            products += [
                 Product(m: t, n: d, k: layer.heads * hd, repeats: 1),         // o
                 Product(m: t, n: layer.intermediate, k: d, repeats: 2),       // gate, up
                 Product(m: t, n: d, k: layer.intermediate, repeats: 1),       // down

@@ -1,51 +1,59 @@
 import Foundation
 
-/// Causal grouped-query attention, one sequence at a time.
+/// Causal grouped-query attention, one sequence at a time, a block of query rows at a time.
 public enum Attention {
-    /// z[T, H*hd] = softmax(q_h k_g^T / sqrt(hd) + causal mask) v_g for every head h of group g = h / (H/KV).
-    /// q: [T, H*hd], k and v: [T, KV*hd], all already rotated; rows of one sequence.
-    /// Heads whose `activeHeads` flag is false are not computed and output zero.
-    /// `scratch` holds at least T*T floats (the score matrix of one head).
-    public static func causal(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                              z: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
-                              activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>) {
-        let qWidth = heads * headDim, kvWidth = kvHeads * headDim
-        let groupSize = heads / kvHeads
-        for h in 0..<heads where activeHeads?[h] ?? true {
-            let g = h / groupSize
-            probabilities(q: q + h * headDim, lda: qWidth, k: k + g * headDim, ldb: kvWidth, tokens: tokens,
-                          headDim: headDim, into: scratch)
-            // z_h[T, hd] = scores . v_g
-            BLAS.gemm(m: tokens, n: headDim, k: tokens, a: scratch, lda: tokens,
-                      b: v + g * headDim, ldb: kvWidth, c: z + h * headDim, ldc: qWidth)
+    /// Query rows scored together. A block computes scores only up to its own last row, so the work past the causal
+    /// diagonal is at most half a block per row, and the scratch holds one block's scores, not T x T of them (at
+    /// 32k positions that is 4 GiB per head).
+    public static let queryBlock = 256
+
+    /// Floats of scratch `attend` needs for `tokens` new rows after `past` positions.
+    public static func scratchCount(tokens: Int, past: Int = 0, queryBlock: Int = queryBlock) -> Int {
+        min(tokens, queryBlock) * (past + tokens)
+    }
+
+    /// The blocks `attend` runs per head: `rows` query rows from `first` on, scored against the `seen` = past +
+    /// first + rows positions they can see. Its products per head are scores [rows, seen] = q K^T (k = hd) and
+    /// z [rows, hd] = scores V (k = seen); `ForwardBenchmark` lists them from here.
+    public static func queryBlocks(tokens: Int, past: Int = 0, queryBlock: Int = queryBlock)
+        -> [(first: Int, rows: Int, seen: Int)] {
+        stride(from: 0, to: tokens, by: queryBlock).map { first in
+            let rows = min(queryBlock, tokens - first)
+            return (first, rows, past + first + rows)
         }
     }
 
-    /// z[T, H*hd] of T tokens that follow `past` earlier positions: q [T, H*hd] of the new tokens, k and v
-    /// [past+T, KV*hd] of all positions (already rotated); new token t attends to positions 0...past+t. The KV-cache
-    /// decode step and the zero-shot scorer's shared contexts use it; with past = 0 it equals `causal`.
-    /// `scratch` holds at least T*(past+T) floats.
-    public static func afterPast(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                 z: UnsafeMutablePointer<Float>, tokens: Int, past: Int, heads: Int, kvHeads: Int,
-                                 headDim: Int, scratch: UnsafeMutablePointer<Float>) {
-        let qWidth = heads * headDim, kvWidth = kvHeads * headDim, held = past + tokens
-        let groupSize = heads / kvHeads
-        for h in 0..<heads {
+    /// z[T, H*hd] of T tokens that follow `past` earlier positions: z_h = softmax(q_h K_g^T / sqrt(hd) + causal
+    /// mask) V_g for every head h of group g = h / (H/KV); new token t attends to positions 0...past+t.
+    /// q: [T, H*hd] of the new tokens, k and v: [past+T, KV*hd] of all positions, already rotated.
+    /// Heads whose `activeHeads` flag is false are not computed and output zero. `scratch` holds at least
+    /// `scratchCount(tokens:past:queryBlock:)` floats. The KV-cache decode step, a shared zero-shot context's
+    /// continuations (past > 0) and every full sequence (past = 0) use it.
+    public static func attend(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                              z: UnsafeMutablePointer<Float>, tokens: Int, past: Int = 0, heads: Int, kvHeads: Int,
+                              headDim: Int, activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>,
+                              queryBlock: Int = queryBlock) {
+        let qWidth = heads * headDim, kvWidth = kvHeads * headDim
+        let groupSize = heads / kvHeads, scale = 1 / Float(headDim).squareRoot()
+        for h in 0..<heads where activeHeads?[h] ?? true {
             let g = h / groupSize
-            // scores[T, held] = scale * q_h . K_g^T
-            BLAS.gemmTransposedB(m: tokens, n: held, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
-                                 a: q + h * headDim, lda: qWidth, b: k + g * headDim, ldb: kvWidth, c: scratch, ldc: held)
-            for t in 0..<tokens {
-                VectorMath.softmax(scratch + t * held, visible: past + t + 1, width: held)
+            for (first, rows, seen) in queryBlocks(tokens: tokens, past: past, queryBlock: queryBlock) {
+                // scores[rows, seen] = scale * q_h[first..<first+rows] . K_g[0..<seen]^T
+                BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: scale, a: q + first * qWidth + h * headDim,
+                                     lda: qWidth, b: k + g * headDim, ldb: kvWidth, c: scratch, ldc: seen)
+                let scores = SendablePointer(scratch)
+                VectorMath.parallelFor(rows) { row in
+                    VectorMath.softmax(scores.pointer + row * seen, visible: past + first + row + 1, width: seen)
+                }
+                // z_h[rows, hd] = scores . V_g[0..<seen]
+                BLAS.gemm(m: rows, n: headDim, k: seen, a: scratch, lda: seen, b: v + g * headDim, ldb: kvWidth,
+                          c: z + first * qWidth + h * headDim, ldc: qWidth)
             }
-            // z_h[T, hd] = scores . V_g
-            BLAS.gemm(m: tokens, n: headDim, k: held, a: scratch, lda: held, b: v + g * headDim, ldb: kvWidth,
-                      c: z + h * headDim, ldc: qWidth)
         }
     }
 
     /// P[T, T] = causal softmax(scale * q_h . k_g^T) of one head, scale = 1/sqrt(hd): row t attends to positions
-    /// 0...t and its masked tail is exactly zero. The backward pass recomputes it with this same function.
+    /// 0...t and its masked tail is exactly zero. The backward pass needs every row of P at once and computes it here.
     static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, tokens: Int,
                               headDim: Int, into scores: UnsafeMutablePointer<Float>) {
         BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: 1 / Float(headDim).squareRoot(),

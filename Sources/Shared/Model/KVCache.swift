@@ -31,15 +31,15 @@ public struct KVCache: Sendable {
     func attend(layer: Int, q: [Float], tokens: Int, heads: Int, kvHeads: Int, headDim: Int) -> [Float] {
         let past = keys[layer].count / widths[layer] - tokens
         var z = [Float](repeating: 0, count: tokens * heads * headDim)
-        var scores = [Float](repeating: 0, count: tokens * (past + tokens))
+        var scores = [Float](repeating: 0, count: Attention.scratchCount(tokens: tokens, past: past))
         q.withUnsafeBufferPointer { qp in
             keys[layer].withUnsafeBufferPointer { kp in
                 values[layer].withUnsafeBufferPointer { vp in
                     z.withUnsafeMutableBufferPointer { zp in
                         scores.withUnsafeMutableBufferPointer { sp in
-                            Attention.afterPast(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, z: zp.baseAddress!,
-                                                tokens: tokens, past: past, heads: heads, kvHeads: kvHeads,
-                                                headDim: headDim, scratch: sp.baseAddress!)
+                            Attention.attend(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, z: zp.baseAddress!,
+                                             tokens: tokens, past: past, heads: heads, kvHeads: kvHeads,
+                                             headDim: headDim, scratch: sp.baseAddress!)
                         }
                     }
                 }

@@ -91,7 +91,7 @@ public struct Transformer: Sendable {
         precondition(prefixes == nil || activeHeads == nil, "masked heads with shared prefixes")
         var z = [Float](repeating: 0, count: q.count)
         let past = segments.indices.map { prefixes?[$0].map { segments[$0].count } ?? 0 }
-        let scratchCount = segments.indices.map { segments[$0].count * (past[$0] + segments[$0].count) }.max() ?? 0
+        let scratchCount = segments.indices.map { Attention.scratchCount(tokens: segments[$0].count, past: past[$0]) }.max() ?? 0
         var scratch = [Float](repeating: 0, count: scratchCount)
         let kvWidth = shape.kvHeads * hd
         // Keys and values of a prefix and its continuation, gathered into consecutive rows.
@@ -109,7 +109,7 @@ public struct Transformer: Sendable {
                                 rope.apply(qs, tokens: segment.count, heads: shape.heads, startPosition: past[index])
                                 rope.apply(ks, tokens: segment.count, heads: shape.kvHeads, startPosition: past[index])
                                 guard let prefix = prefixes?[index] else {
-                                    Attention.causal(q: qs, k: ks, v: vs, z: zs, tokens: segment.count, heads: shape.heads,
+                                    Attention.attend(q: qs, k: ks, v: vs, z: zs, tokens: segment.count, heads: shape.heads,
                                                      kvHeads: shape.kvHeads, headDim: hd, activeHeads: activeHeads,
                                                      scratch: sp.baseAddress!)
                                     continue
@@ -119,9 +119,9 @@ public struct Transformer: Sendable {
                                     + Array(kp[(segment.lowerBound * kvWidth)..<(segment.upperBound * kvWidth)])
                                 joinedV = Array(vp[(before.lowerBound * kvWidth)..<(before.upperBound * kvWidth)])
                                     + Array(vp[(segment.lowerBound * kvWidth)..<(segment.upperBound * kvWidth)])
-                                Attention.afterPast(q: qs, k: joinedK, v: joinedV, z: zs, tokens: segment.count,
-                                                    past: before.count, heads: shape.heads, kvHeads: shape.kvHeads,
-                                                    headDim: hd, scratch: sp.baseAddress!)
+                                Attention.attend(q: qs, k: joinedK, v: joinedV, z: zs, tokens: segment.count,
+                                                 past: before.count, heads: shape.heads, kvHeads: shape.kvHeads,
+                                                 headDim: hd, scratch: sp.baseAddress!)
                             }
                         }
                     }

@@ -5,8 +5,8 @@
 /// - Layout: the fewest pipeline stages S (dividing the nodes) whose largest stage fits `memoryPerNode`; replicas
 ///   R = nodes / S.
 /// - Memory of a stage's rank: its weights as stored (`ModelPart.bytesHeld`), plus what any mop process holds
-///   (`Costs.processBytes`), plus one window's activations: [T, 8D + max(3I, 3 H hd)] floats, the T x T scores of
-///   one head, a 64-row chunk of logits [64, V] on the last stage and one decoded 4 MB weight panel per thread.
+///   (`Costs.processBytes`), plus one window's activations: [T, 8D + max(3I, 3 H hd)] floats, the scores of one
+///   head's query block (`Attention.scratchCount`), a 64-row chunk of logits [64, V] on the last stage and one decoded 4 MB weight panel per thread.
 /// - Time of a window on a stage: its forward FLOPs (every product of `ForwardBenchmark.products` of its blocks, the
 ///   output matrix's on the last stage) at the node's forward rate (`Costs.coreGflops` x cores), plus sending its
 ///   activations [T, D] fp32 to the next stage (`Costs.linkBytesPerSecond`, `Costs.linkLatency`).
@@ -144,7 +144,7 @@ public struct ClusterPlan: Encodable, Sendable {
         }
         let length = max(2, min(sequenceTokens, microBatch))
         let widest = config.layers[part.blocks].map { max(3 * $0.intermediate, 3 * $0.heads * config.headDim) }.max() ?? 0
-        let activations = 4 * (t * (8 * config.hidden + widest) + t * t + (part.head ? 64 * config.vocabSize : 0))
+        let activations = 4 * (t * (8 * config.hidden + widest) + Attention.scratchCount(tokens: t) + (part.head ? 64 * config.vocabSize : 0))
         let panels = (4 << 20) * machine.coresPerNode
         return Stage(blocks: [part.blocks.lowerBound, part.blocks.upperBound], weightBytes: weightBytes,
                      residentBytes: weightBytes + costs.processBytes + activations + panels,
