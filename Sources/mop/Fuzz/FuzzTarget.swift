@@ -15,15 +15,19 @@ enum FuzzTarget: String, CaseIterable {
     case jsonl
     case structure
     case checkpoint
+    /// A Hugging Face directory's side files: tokenizer_config.json and generation_config.json (read with the
+    /// directory's tokenizer.json, as `HFModelDirectory.readTokenizer` reads them) and model.safetensors.index.json.
+    case hfside
+    /// latency-model.json (`--latency-model`, and the one a resumed `--target-latency` search reads back).
+    case latency
 
     /// Seed inputs. `model` is the real GGUF (its tokenizer, config and header seed the corpora), `data` the
-    /// shared data folder; missing ones are skipped.
+    /// shared data folder; missing ones are skipped. The hfside seeds also write the files its inputs are read
+    /// beside (tokenizer.json, a shard) into `scratch`, which `run` is then given.
     func seeds(model: String?, data: String?, scratch: String) throws -> [[UInt8]] {
         let real = try model.map { try GGUFFile(path: $0) }
         let realConfig = try real.map { try GGUFModel.config(of: $0) }
-        let tiny = ModelConfig(vocabSize: 64, hidden: 16, headDim: 4, layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 24),
-                                                                                 LayerShape(heads: 2, kvHeads: 1, intermediate: 8)],
-                               tiedEmbeddings: false, maxPositions: 128)
+        let tiny = Self.tiny
         let weights = ModelWeights.random(config: tiny, seed: 1)
         func bytes(_ path: String) throws -> [UInt8] { [UInt8](try RegularFile.read(path)) }
         let spec = try real.flatMap { try GGUFTokenizer.read(from: $0) }.map { Self.reduced($0, to: tiny.vocabSize) }
@@ -68,8 +72,37 @@ enum FuzzTarget: String, CaseIterable {
                                               random: SeededRandom(seed: 7), records: [])
             try checkpoint.write(directory: scratch)
             return [try bytes(SearchCheckpoint.path(in: scratch))]
+        case .hfside:
+            let directory = Self.sideDirectory(scratch), tokens = spec ?? Self.sideSpec
+            try DirectoryCreation.create(directory)
+            try TokenizerJSON.write(tokens, to: HFModelDirectory.tokenizerPath(in: directory))
+            let shard = "model-00001-of-00001.safetensors", named = weights.namedTensors()
+            try SafetensorsWriter.write(named, dtype: .bf16, to: directory + "/" + shard)
+            let index: [String: Any] = ["metadata": ["total_size": 0], "weight_map": Dictionary(uniqueKeysWithValues: named.map { ($0.name, shard) })]
+            return [[UInt8](try HFTokenizerConfig(spec: tokens, maxPositions: tiny.maxPositions, file: "seed").data()),
+                    [UInt8](HFGenerationConfig(tokens: HFSpecialTokenIds(bos: 0, eos: [0, 1]), padTokenId: 1).data()),
+                    [UInt8](try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]))]
+        case .latency:
+            let dense = LatencyModel.Sample(name: "dense", shapes: tiny.layers, seconds: 0.5, predictedSeconds: 0.49)
+            let model = LatencyModel(constantSeconds: 0.1, blockSeconds: 0.01, queryHeadSeconds: 0.02, kvHeadSeconds: 0.03,
+                                     neuronSeconds: 0.001, samples: [dense], promptTokens: 12, newTokens: 128)
+            try LatencyModelFile.write(model, directory: scratch)
+            return [try bytes(LatencyModelFile.path(in: scratch))]
         }
     }
+
+    /// The model directory the hfside inputs are read in.
+    static func sideDirectory(_ scratch: String) -> String { scratch + "/hf" }
+
+    /// The tokenizer hfside reads its inputs with when there is no real one: ChatML's special tokens and two letters.
+    static let sideSpec = TokenizerSpec(vocabulary: ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "a"], merges: [],
+                                        preTokenizer: .smollm, specialTokenIds: [0, 1, 2], bosTokenId: nil,
+                                        eosTokenId: nil, addBos: false)
+
+    /// The model the seeds are made for (and latency models are checked against).
+    static let tiny = ModelConfig(vocabSize: 64, hidden: 16, headDim: 4, layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 24),
+                                                                                LayerShape(heads: 2, kvHeads: 1, intermediate: 8)],
+                                  tiedEmbeddings: false, maxPositions: 128)
 
     /// The real vocabulary cut to its first `size` tokens, with the merges among them: real strings, small enough
     /// that an input parses in microseconds.
@@ -120,6 +153,26 @@ enum FuzzTarget: String, CaseIterable {
         case .checkpoint:
             try Data(input).write(to: URL(fileURLWithPath: SearchCheckpoint.path(in: scratch)))
             _ = try SearchCheckpoint.load(directory: scratch)
+        case .hfside:
+            // The input as each side file in turn, the others absent; the first error is the input's outcome.
+            let directory = Self.sideDirectory(scratch)
+            let readers: [(file: String, read: () throws -> Void)] = [
+                (HFTokenizerConfig.fileName, { _ = try HFModelDirectory.readTokenizer(in: directory) }),
+                (HFGenerationConfig.fileName, { _ = try HFModelDirectory.readTokenizer(in: directory) }),
+                (HFModelDirectory.indexName, { _ = try SafetensorsIndex(path: directory + "/" + HFModelDirectory.indexName).tensors() }),
+            ]
+            var first: (any Error)?
+            for reader in readers {
+                let path = directory + "/" + reader.file
+                try Data(input).write(to: URL(fileURLWithPath: path))
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                do { try reader.read() } catch { first = first ?? error }
+            }
+            if let first { throw first }
+        case .latency:
+            let file = LatencyModelFile.path(in: scratch)
+            try Data(input).write(to: URL(fileURLWithPath: file))
+            try LatencyModelJob.check(try LatencyModelFile.read(file: file), fits: Self.tiny, file: file)
         }
     }
 }

@@ -39,7 +39,7 @@ enum LatencyModelJob {
     }
 
     /// A latency model predicts only the model it was measured on: its dense probe must have this model's counts.
-    private static func check(_ model: LatencyModel, fits config: ModelConfig, file: String) throws {
+    static func check(_ model: LatencyModel, fits config: ModelConfig, file: String) throws {
         let dense = LatencyModel.Sample(name: "dense", shapes: config.layers, seconds: 0)
         func counts(_ sample: LatencyModel.Sample) -> String {
             "\(sample.blocks) blocks, \(sample.queryHeads) query heads, \(sample.kvHeads) KV heads, \(sample.neurons) neurons"
