@@ -33,12 +33,30 @@ final class PlanCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("stage 1: blocks 19-29, weights 54 MB"), run.stdout)
     }
 
+    /// Counts past 2^31 are printed whole (a C `%d` would print their low 32 bits).
+    func testLargeCountsArePrintedWhole() throws {
+        let run = try MopProcess.run(["plan", config("llama2-70b"), "--nodes", "8", "--memory-per-node", "64", "--cores-per-node", "32",
+                                      "--bytes-per-parameter", "0.5625", "--core-gflops", "50", "--calibration-tokens", "1099511627776"],
+                                     timeout: 60)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("over 1099511627776 calibration tokens"), run.stdout)
+    }
+
     func testBadPlansAreRefused() throws {
         let cases: [([String], String)] = [
             (["plan", config("llama2-7b"), "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8"], "needs --bytes-per-parameter"),
             (["plan", config("llama2-7b"), "--nodes", "2", "--memory-per-node", "1", "--cores-per-node", "8",
               "--bytes-per-parameter", "2", "--core-gflops", "50"], "does not fit"),
-            (["plan", config("llama2-7b"), "--nodes", "0", "--memory-per-node", "64", "--cores-per-node", "8"], "must be at least 1"),
+            (["plan", config("llama2-7b"), "--nodes", "0", "--memory-per-node", "64", "--cores-per-node", "8"], "--nodes 0 is outside 1...1048576"),
+            // Sizes no cluster has: refused before any arithmetic on them can overflow.
+            (["plan", config("llama2-7b"), "--nodes", "4", "--memory-per-node", "1e300", "--cores-per-node", "8"],
+             "--memory-per-node 1e+300 is outside (0.0, 1000000.0]"),
+            (["plan", config("llama2-7b"), "--nodes", "4", "--memory-per-node", "64", "--cores-per-node", "1000000000000"],
+             "--cores-per-node 1000000000000 is outside 1...4096"),
+            (["plan", config("llama2-7b"), "--nodes", "4", "--memory-per-node", "64", "--cores-per-node", "8", "--core-gflops", "1e-320"],
+             "--core-gflops 1e-320 is outside [0.001, 1000000.0]"),
+            (["plan", config("llama2-7b"), "--nodes", "4", "--memory-per-node", "64", "--cores-per-node", "8",
+              "--calibration-tokens", "9000000000000000000"], "--calibration-tokens 9000000000000000000 is outside 2...1099511627776"),
             (["plan", config("llama2-7b"), "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8",
               "--bytes-per-parameter", "2", "--seq-len", "5000"], "longer than the model's 4096 positions"),
             (["plan", "/nonexistent.gguf", "--nodes", "2", "--memory-per-node", "64", "--cores-per-node", "8"], "/nonexistent.gguf"),

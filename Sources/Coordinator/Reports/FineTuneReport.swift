@@ -66,7 +66,7 @@ public struct FineTuneReport: Codable, Equatable, Sendable {
 
     /// The one-line summary the commands print.
     public var line: String {
-        String(format: "fine-tuned %d steps: final loss %.4f, held-out loss %@ -> %@, %.0f tokens/s",
+        String(format: "fine-tuned %ld steps: final loss %.4f, held-out loss %@ -> %@, %.0f tokens/s",
                steps, finalLoss, heldOutLossBefore.map { String(format: "%.4f", $0) } ?? "-",
                heldOutLossAfter.map { String(format: "%.4f", $0) } ?? "-", tokensPerSecond)
     }

@@ -25,8 +25,8 @@ public struct LatencyTargetReport: Codable, Equatable, Sendable {
     /// report.md's section.
     public func markdown() -> [String] {
         var lines = ["## Latency target", "",
-                     String(format: "- target: %.1f%% of the dense model's generation latency (batch 1, %d prompt tokens, "
-                            + "%d new tokens)", target * 100, model.promptTokens, model.newTokens),
+                     String(format: "- target: %.1f%% of the dense model's generation latency (batch 1, %ld prompt tokens, "
+                            + "%ld new tokens)", target * 100, model.promptTokens, model.newTokens),
                      String(format: "- predicted by the latency model: %.1f%%", predicted * 100)]
         if let measured {
             lines.append(String(format: "- measured (`--eval`, median of paired runs): %.1f%%; predicted / measured %.3f",
@@ -38,7 +38,7 @@ public struct LatencyTargetReport: Codable, Equatable, Sendable {
                   "", "| probe | blocks | query heads | KV heads | neurons | measured (s) | fitted (s) |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for sample in model.samples {
-            lines.append(String(format: "| %@ | %d | %d | %d | %d | %.3f | %.3f |", sample.name, sample.blocks,
+            lines.append(String(format: "| %@ | %ld | %ld | %ld | %ld | %.3f | %.3f |", sample.name, sample.blocks,
                                 sample.queryHeads, sample.kvHeads, sample.neurons, sample.seconds, sample.predictedSeconds))
         }
         return lines

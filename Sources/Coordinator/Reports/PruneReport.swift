@@ -158,30 +158,30 @@ public struct PruneReport: Codable, Equatable, Sendable {
             String(format: "- search time: %.1f s", totalSeconds),
         ]
         if let calibration {
-            lines.append(String(format: "- calibration: %d sequences, %d tokens; dense loss %.4f; one forward pass %.2f s",
+            lines.append(String(format: "- calibration: %ld sequences, %ld tokens; dense loss %.4f; one forward pass %.2f s",
                                 calibration.sequences, calibration.tokens, calibration.denseLoss, calibration.forwardSeconds))
         }
         if let distribution {
             // `search` is rank 0 during the iterations alone; per_rank[0] also counts the dense baseline pass.
             let coordinator = distribution.search
-            lines.append(String(format: "- distribution: %d ranks%@%@, weights %@ (%d bytes broadcast, %.2f s); rank 0 in the search: "
+            lines.append(String(format: "- distribution: %ld ranks%@%@, weights %@ (%ld bytes broadcast, %.2f s); rank 0 in the search: "
                                 + "%.2f s scoring, %.2f s waiting, %.3f s communicating", distribution.ranks,
                                 distribution.groups > 1 ? " in \(distribution.groups) groups" : "",
                                 distribution.dedicatedCoordinator ? " (dedicated coordinator)" : "", distribution.weights,
                                 distribution.weightBytesBroadcast, distribution.weightSeconds, coordinator.computeSeconds,
                                 coordinator.waitSeconds, coordinator.communicationSeconds))
             lines.append("- peak resident memory per rank (VmHWM at the end of the search): "
-                         + distribution.perRank.map { String(format: "rank %d %.2f GB", $0.rank, Double($0.peakResidentBytes) / 1e9) }
+                         + distribution.perRank.map { String(format: "rank %ld %.2f GB", $0.rank, Double($0.peakResidentBytes) / 1e9) }
                              .joined(separator: ", "))
             if let pipeline = distribution.pipeline {
-                lines.append(String(format: "- pipeline: %d stages x %d replicas, blocks %@; bubble share %.2f, %.1f MB between stages",
+                lines.append(String(format: "- pipeline: %ld stages x %ld replicas, blocks %@; bubble share %.2f, %.1f MB between stages",
                                     pipeline.stages, pipeline.replicas,
                                     pipeline.stageBlocks.map { "\($0[0])-\($0[1] - 1)" }.joined(separator: " / "),
                                     pipeline.bubbleShare, Double(pipeline.bytesBetweenStages) / 1e6))
             }
             // With groups, whether the dealing kept every group busy: requests and rank-seconds per group.
             for group in distribution.perGroup where distribution.groups > 1 {
-                lines.append(String(format: "  - group %d (ranks %@): %d requests; %.2f s computing, %.2f s waiting, "
+                lines.append(String(format: "  - group %ld (ranks %@): %ld requests; %.2f s computing, %.2f s waiting, "
                                     + "%.3f s communicating (summed over its ranks)", group.group,
                                     group.ranks.map(String.init).joined(separator: ", "), group.requests,
                                     group.computeSeconds, group.waitSeconds, group.communicationSeconds))
@@ -189,8 +189,8 @@ public struct PruneReport: Codable, Equatable, Sendable {
         }
         if let finetune {
             lines += ["", "## Recovery", "",
-                      String(format: "- LoRA fine-tuning: %d steps of %d examples (%d training, %d held out), %d tokens in %.0f s "
-                             + "(%.0f tokens/s) on %d ranks", finetune.steps, finetune.batch, finetune.trainExamples,
+                      String(format: "- LoRA fine-tuning: %ld steps of %ld examples (%ld training, %ld held out), %ld tokens in %.0f s "
+                             + "(%.0f tokens/s) on %ld ranks", finetune.steps, finetune.batch, finetune.trainExamples,
                              finetune.heldOutExamples, finetune.tokens, finetune.seconds, finetune.tokensPerSecond, finetune.ranks),
                       "- training loss: first step " + loss(finetune.losses.first) + ", last " + loss(finetune.losses.last),
                       "- held-out loss: " + loss(finetune.heldOutLossBefore) + " before, " + loss(finetune.heldOutLossAfter) + " after"]

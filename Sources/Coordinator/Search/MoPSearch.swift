@@ -20,7 +20,7 @@ public struct SearchProgress: Sendable {
     /// A one-line summary such as `iteration 3 (G): compression 24.1% of 40.0%, 12.3 s elapsed, ETA 8.0 s`, or
     /// with a latency target `iteration 3 (G): compression 24.1%, predicted latency 81.0% of dense (target 60.0%), ...`.
     public var line: String {
-        var text = String(format: "iteration %d (%@): compression %.1f%%", iteration, branch, compression * 100)
+        var text = String(format: "iteration %ld (%@): compression %.1f%%", iteration, branch, compression * 100)
         if let predictedLatency {
             text += String(format: ", predicted latency %.1f%% of dense (target %.1f%%)", predictedLatency * 100, target * 100)
         } else {

@@ -80,7 +80,7 @@ public struct SearchGoal: Sendable {
         guard isMet(smallest) else {
             let measured = latency == nil ? "parameters" : "predicted generation latency"
             throw MopError(String(format: "the target %@ cannot be reached: the smallest model the search can make "
-                                  + "(%d block(s), one head unit and one neuron each) keeps %.1f%% of the dense model's %@",
+                                  + "(%ld block(s), one head unit and one neuron each) keeps %.1f%% of the dense model's %@",
                                   settings.targetDescription, blocks, ratio(smallest) * 100, measured))
         }
     }

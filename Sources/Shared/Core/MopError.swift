@@ -10,6 +10,7 @@ public struct MopError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String {
         guard let file else { return problem }
-        return "\(file): \(problem)"
+        // `--text ""` reaches here as a file named by nothing; say so rather than print a bare colon.
+        return file.isEmpty ? "\"\" (an empty path): \(problem)" : "\(file): \(problem)"
     }
 }

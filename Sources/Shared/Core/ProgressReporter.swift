@@ -33,6 +33,6 @@ public final class ProgressReporter: @unchecked Sendable {
     }
 
     static func format(_ seconds: Double) -> String {
-        seconds < 90 ? String(format: "%.1f s", seconds) : String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+        seconds < 90 ? String(format: "%.1f s", seconds) : String(format: "%ldm%02lds", Int(seconds) / 60, Int(seconds) % 60)
     }
 }

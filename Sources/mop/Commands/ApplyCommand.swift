@@ -26,7 +26,7 @@ struct ApplyCommand: ParsableCommand {
             let pruned = try export.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer, to: directory)
             let config = pruned.config
             let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)
-            RunSupport.printLine(String(format: "wrote %@: %d layers, %d parameters (%.2f%% compression)", directory,
+            RunSupport.printLine(String(format: "wrote %@: %ld layers, %ld parameters (%.2f%% compression)", directory,
                                         config.layers.count, config.parameters, compression * 100))
         }
     }

@@ -112,11 +112,11 @@ struct BenchCommand: ParsableCommand {
             lines.append(line)
         }
         let first = columns[0].result
-        lines.append(String(format: "%d runs (%d warm-up dropped), %d prompt + %d new tokens, %d threads, OpenBLAS kernel %@, mop kernels %@",
+        lines.append(String(format: "%ld runs (%ld warm-up dropped), %ld prompt + %ld new tokens, %ld threads, OpenBLAS kernel %@, mop kernels %@",
                             first.runs, first.warmup, first.promptTokens, first.newTokens, first.threads, first.blasKernel,
                             first.kernelIsa ?? "unknown"))
         if let ratio {
-            lines.append(String(format: "ratio: compare / model, the median over %d paired runs, run in turn (A B A B ...); "
+            lines.append(String(format: "ratio: compare / model, the median over %ld paired runs, run in turn (A B A B ...); "
                                 + "latency %.3f (%.3f-%.3f over the pairs)", ratio.pairs, ratio.latencySeconds,
                                 ratio.latencySecondsMin, ratio.latencySecondsMax))
         }

@@ -28,7 +28,7 @@ struct BenchForwardCommand: ParsableCommand {
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
             let result = ForwardBenchmark.run(Transformer(weights: loaded.weights), tokens: tokens, runs: runs)
             if json { return try RunSupport.printJSON(result) }
-            RunSupport.printLine(String(format: "threads %d  seq %d  %.0f tokens/s  forward %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f",
+            RunSupport.printLine(String(format: "threads %ld  seq %ld  %.0f tokens/s  forward %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f",
                                         result.threads, result.tokens, result.tokensPerSecond, result.forwardGflops,
                                         result.sgemmGflops, result.ratio))
         }

@@ -35,7 +35,7 @@ struct BenchTrainCommand: ParsableCommand {
             let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs,
                                                    communicator: communicator)
             if json { return try RunSupport.printJSON(result) }
-            RunSupport.printLine(String(format: "threads %d  seq %d  %.0f tokens/s  step %.2f s  %.1f GFLOP/step  train %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f  peak step memory %.0f MB",
+            RunSupport.printLine(String(format: "threads %ld  seq %ld  %.0f tokens/s  step %.2f s  %.1f GFLOP/step  train %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f  peak step memory %.0f MB",
                                         result.threads, result.tokens, result.tokensPerSecond, result.stepSeconds,
                                         result.gflopPerStep, result.stepGflops, result.sgemmGflops, result.ratio,
                                         Double(result.peakStepBytes) / 1e6))

@@ -41,7 +41,7 @@ struct DumpTensorCommand: ParsableCommand {
             let input = tensors.reduce(0) { $0 + $1.byteCount }, output = tensors.reduce(0) { $0 + 4 * $1.elementCount }
             let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
             FileHandle.standardError.write(Data(String(
-                format: "dump-tensor: %d tensors, %@ of GGUF data to %@ of fp32 in %.2f s: %.0f MB/s read, %.0f MB/s written\n",
+                format: "dump-tensor: %ld tensors, %@ of GGUF data to %@ of fp32 in %.2f s: %.0f MB/s read, %.0f MB/s written\n",
                 tensors.count, megabytes(input), megabytes(output), seconds, Double(input) / 1e6 / seconds,
                 Double(output) / 1e6 / seconds).utf8))
         }

@@ -96,13 +96,13 @@ struct EvalCommand: ParsableCommand {
                                 pipeline: perplexity?.pipeline)
             if json { return try RunSupport.printJSON(report) }
             if let p = perplexity {
-                RunSupport.printLine(String(format: "perplexity %.4f over %d tokens (%d windows of %d) in %.1f s, %.0f tokens/s",
+                RunSupport.printLine(String(format: "perplexity %.4f over %ld tokens (%ld windows of %ld) in %.1f s, %.0f tokens/s",
                                             p.perplexity, p.tokens, p.windows, seqLen, p.seconds, Double(p.tokens) / p.seconds))
             }
             if let zeroShot {
                 for task in try taskList {
                     guard let r = zeroShot.tasks[task.rawValue] else { continue }
-                    RunSupport.printLine(String(format: "%@: acc %.4f ± %.4f, acc_norm %.4f ± %.4f (n = %d)",
+                    RunSupport.printLine(String(format: "%@: acc %.4f ± %.4f, acc_norm %.4f ± %.4f (n = %ld)",
                                                 task.rawValue, r.acc, r.accStderr, r.accNorm, r.accNormStderr, r.n))
                 }
                 RunSupport.printLine(String(format: "average: acc %.4f, acc_norm %.4f",

@@ -63,7 +63,7 @@ struct FuzzCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let peak = (try? ProcessMemory.peak()) ?? 0
-        RunSupport.printLine(String(format: "fuzz %@: %d executions in %.0f s (%.0f/s), 0 crashes, 0 timeouts, slowest input %.3f s, peak memory (VmHWM) %.0f MB, %d distinct errors, corpus %d",
+        RunSupport.printLine(String(format: "fuzz %@: %ld executions in %.0f s (%.0f/s), 0 crashes, 0 timeouts, slowest input %.3f s, peak memory (VmHWM) %.0f MB, %ld distinct errors, corpus %ld",
                                     parser, executions, elapsed, Double(executions) / max(elapsed, 1e-9), slowest,
                                     Double(peak) / 1e6, messages.count, inputs.count))
     }

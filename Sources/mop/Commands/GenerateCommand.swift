@@ -75,7 +75,7 @@ struct GenerateCommand: ParsableCommand {
                                                        tokensPerSecond: Double(tokens.count) / seconds))
             }
             FileHandle.standardOutput.write(Data(String(output.dropFirst(printed.count)).utf8 + Data("\n".utf8)))
-            FileHandle.standardError.write(Data(String(format: "%d tokens in %.1f s, %.1f tokens/s\n", tokens.count,
+            FileHandle.standardError.write(Data(String(format: "%ld tokens in %.1f s, %.1f tokens/s\n", tokens.count,
                                                        seconds, Double(tokens.count) / seconds).utf8))
         }
     }

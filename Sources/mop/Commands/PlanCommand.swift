@@ -6,7 +6,7 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Predict how a cluster would run a model: pipeline layout, memory per rank, evaluation and MoP times.",
-        discussion: "Predictions from the model's shapes and stored bytes and from a forward pass timed on this machine (one core, a scaled copy of the model's block shapes); see ClusterPlan for the model. MoP's search does not run pipelined yet: a layout with several stages predicts what it will take.")
+        discussion: "Predictions from the model's shapes and stored bytes and from forward passes timed on this machine (one core: the model's own first block as stored, at the window's and at the search's micro-batch size; an fp32 copy of the block shapes for a bare config.json); see ClusterPlan for the model. The layout is what `mop eval --stages` and `mop prune --stages` run.")
 
     @Argument(help: "A GGUF file, a Hugging Face / mop output directory, or a config.json (with --bytes-per-parameter).")
     var model: String
@@ -25,15 +25,28 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Forward GFLOP/s of one core (default: timed here).") var coreGflops: Double?
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
+    /// Bounds far past any real cluster, so every size the plan computes from them fits its integers and doubles.
+    static let maxNodes = 1 << 20, maxCores = 1 << 12, maxMemoryGB = 1e6, maxTokens = 1 << 40, maxRate = 1e6
+
     func validate() throws {
-        guard nodes >= 1, coresPerNode >= 1 else { throw ValidationError("--nodes and --cores-per-node must be at least 1") }
-        guard memoryPerNode > 0, linkGbits > 0 else { throw ValidationError("--memory-per-node and --link-gbits must be positive") }
-        guard target > 0, target < 1 else { throw ValidationError("--target must be between 0 and 1") }
-        guard seqLen >= 2, perplexityTokens >= 2, calibrationTokens >= 2, calibrationSequenceTokens >= 2 else {
-            throw ValidationError("--seq-len, --perplexity-tokens, --calibration-tokens and --calibration-sequence-tokens must be at least 2")
+        func check(_ value: Double, _ name: String, in range: ClosedRange<Double>, open: Bool = true) throws {
+            guard range.contains(value), !(open && value == range.lowerBound) else {
+                throw ValidationError("\(name) \(value) is outside \(open ? "(" : "[")\(range.lowerBound), \(range.upperBound)]")
+            }
         }
-        if let bytesPerParameter, bytesPerParameter <= 0 { throw ValidationError("--bytes-per-parameter must be positive") }
-        if let coreGflops, coreGflops <= 0 { throw ValidationError("--core-gflops must be positive") }
+        guard (1...Self.maxNodes).contains(nodes) else { throw ValidationError("--nodes \(nodes) is outside 1...\(Self.maxNodes)") }
+        guard (1...Self.maxCores).contains(coresPerNode) else {
+            throw ValidationError("--cores-per-node \(coresPerNode) is outside 1...\(Self.maxCores)")
+        }
+        try check(memoryPerNode, "--memory-per-node", in: 0...Self.maxMemoryGB)
+        try check(linkGbits, "--link-gbits", in: 0...Self.maxRate)
+        guard target > 0, target < 1 else { throw ValidationError("--target must be between 0 and 1") }
+        for (name, tokens) in [("--seq-len", seqLen), ("--perplexity-tokens", perplexityTokens),
+                               ("--calibration-tokens", calibrationTokens), ("--calibration-sequence-tokens", calibrationSequenceTokens)] {
+            guard (2...Self.maxTokens).contains(tokens) else { throw ValidationError("\(name) \(tokens) is outside 2...\(Self.maxTokens)") }
+        }
+        if let bytesPerParameter { try check(bytesPerParameter, "--bytes-per-parameter", in: 0...8) }
+        if let coreGflops { try check(coreGflops, "--core-gflops", in: 1e-3...Self.maxRate, open: false) }
     }
 
     func run() throws {
@@ -61,16 +74,16 @@ struct PlanCommand: ParsableCommand {
                                        calibrationTokens: calibrationTokens, calibrationSequenceTokens: calibrationSequenceTokens,
                                        target: target, searchGflops: rate)
             if json { return try RunSupport.printJSON(plan) }
-            RunSupport.printLine(String(format: "layout: %d stages x %d replicas (%d nodes of %g GB, %d cores; forward %.1f GFLOP/s per core)",
+            RunSupport.printLine(String(format: "layout: %ld stages x %ld replicas (%ld nodes of %g GB, %ld cores; forward %.1f GFLOP/s per core)",
                                         plan.stages.count, plan.replicas, nodes, memoryPerNode, coresPerNode, costs.coreGflops))
             for (index, stage) in plan.stages.enumerated() {
-                RunSupport.printLine(String(format: "stage %d: blocks %d-%d, weights %.0f MB, resident %.0f MB, %.3f s per window",
+                RunSupport.printLine(String(format: "stage %ld: blocks %ld-%ld, weights %.0f MB, resident %.0f MB, %.3f s per window",
                                             index, stage.blocks[0], stage.blocks[1] - 1, Double(stage.weightBytes) / 1e6,
                                             Double(stage.residentBytes) / 1e6, stage.windowSeconds))
             }
-            RunSupport.printLine(String(format: "perplexity of %d tokens: %.1f s (bubble %.2f)", plan.perplexityTokens,
+            RunSupport.printLine(String(format: "perplexity of %ld tokens: %.1f s (bubble %.2f)", plan.perplexityTokens,
                                         plan.perplexitySeconds, plan.bubbleShare))
-            RunSupport.printLine(String(format: "MoP to %.0f%% over %d calibration tokens (micro-batches of %d, %.1f GFLOP/s per core): %.1f s per iteration, %d iterations, %.0f s in all",
+            RunSupport.printLine(String(format: "MoP to %.0f%% over %ld calibration tokens (micro-batches of %ld, %.1f GFLOP/s per core): %.1f s per iteration, %ld iterations, %.0f s in all",
                                         target * 100, plan.calibrationTokens, plan.microBatchTokens, plan.searchCoreGflops,
                                         plan.iterationSeconds, plan.iterations, plan.runSeconds))
         }

@@ -170,7 +170,7 @@ struct PruneCommand: ParsableCommand {
                 sequences: sequences.count, tokens: sequences.reduce(0) { $0 + $1.count },
                 denseLoss: dense[0] / dense[1], forwardSeconds: Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data(String(
-                format: "prune: %d calibration sequences (%d tokens) on %d ranks%@; dense loss %.4f, one forward pass %.1f s\n",
+                format: "prune: %ld calibration sequences (%ld tokens) on %ld ranks%@; dense loss %.4f, one forward pass %.1f s\n",
                 calibrationSummary.sequences, calibrationSummary.tokens, communicator.size,
                 rankGroups.count > 1 ? " in \(rankGroups.count) groups" : "", calibrationSummary.denseLoss,
                 calibrationSummary.forwardSeconds).utf8))
@@ -200,7 +200,7 @@ struct PruneCommand: ParsableCommand {
             report.evaluation = after.evaluation
             if finetune || eval { try report.write(directory: directory) }
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
-            RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %d parameters; wrote %@",
+            RunSupport.printLine(String(format: "pruned to %.2f%% compression (%.2f%% of non-embedding parameters), path %@, %ld parameters; wrote %@",
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
                                         result.structure.path.isEmpty ? "(none)" : result.structure.path,
                                         result.parameters, directory))

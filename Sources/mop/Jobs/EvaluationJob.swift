@@ -74,7 +74,7 @@ struct EvaluationJob {
             parts.append(String(format: "latency %.3f s, decode %.1f tokens/s", latency.latencySeconds, latency.decodeTokensPerSecond))
         }
         if let ratio = model.latencyVsFirst {
-            parts.append(String(format: "(latency %.3f of the first's, median of %d paired runs)", ratio.latencySeconds, ratio.pairs))
+            parts.append(String(format: "(latency %.3f of the first's, median of %ld paired runs)", ratio.latencySeconds, ratio.pairs))
         }
         return parts.joined(separator: " ")
     }

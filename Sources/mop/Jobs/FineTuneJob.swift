@@ -75,7 +75,7 @@ struct FineTuneJob {
     private func progress(step: Int, of total: Int, loss: Double, tokens: Int, start: Date) {
         let elapsed = Date().timeIntervalSince(start)
         let eta = elapsed / Double(step) * Double(total - step)
-        FileHandle.standardError.write(Data(String(format: "finetune: step %d/%d, loss %.4f, %.0f tokens/s, ETA %.1f s\n",
+        FileHandle.standardError.write(Data(String(format: "finetune: step %ld/%ld, loss %.4f, %.0f tokens/s, ETA %.1f s\n",
                                                    step, total, loss, Double(tokens) / max(elapsed, 1e-9), eta).utf8))
     }
 }

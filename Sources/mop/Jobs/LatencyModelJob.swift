@@ -32,7 +32,7 @@ enum LatencyModelJob {
                                               progress: ProgressReporter("latency probes", total: rounds, unit: "rounds"))
         let worst = model.samples.map { abs($0.predictedSeconds / $0.seconds - 1) }.max() ?? 0
         FileHandle.standardError.write(Data(String(
-            format: "prune: latency model: dense %.3f s per run, fitted to %d probes within %.1f%%\n",
+            format: "prune: latency model: dense %.3f s per run, fitted to %ld probes within %.1f%%\n",
             model.seconds(weights.config), model.samples.count, worst * 100).utf8))
         try LatencyModelFile.write(model, directory: directory)
         return model

@@ -40,7 +40,7 @@ struct ClusterOptions: ParsableArguments {
                 : layout.map { "\($0.stages) pipeline stages x \($0.replicas) replicas mapped the file, each stage checking its blocks" }
                     ?? "every rank mapped the file"
             FileHandle.standardError.write(Data(String(
-                format: "mop: %d ranks%@; %@ in %.2f s; weights checksum %@ on every rank\n", communicator.size,
+                format: "mop: %ld ranks%@; %@ in %.2f s; weights checksum %@ on every rank\n", communicator.size,
                 dedicatedCoordinator ? " (rank 0 only coordinates)" : "", moved, outcome.seconds,
                 ModelChecksum.hex(outcome.checksum)).utf8))
         }
