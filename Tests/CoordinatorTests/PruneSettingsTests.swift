@@ -15,6 +15,19 @@ final class PruneSettingsTests: XCTestCase {
         XCTAssertEqual(PruneSettings.Selection.allCases.map(\.rawValue), ["loss", "kl", "random", "path"])
     }
 
+    /// A path selection says where the taken path left the given one; other selections and an exact follow say nothing.
+    func testPathDepartureIsSaid() throws {
+        let settings = try PruneSettings(target: 0.2, selection: .path, path: "LGL")
+        XCTAssertNil(settings.pathDeparture(taken: "LGL"))
+        XCTAssertNil(try PruneSettings(target: 0.2).pathDeparture(taken: "GGL"))
+        XCTAssertEqual(settings.pathDeparture(taken: "LG"),
+                       "the target was reached after 2 of the 3 steps of --path LGL; the rest were not taken")
+        XCTAssertEqual(settings.pathDeparture(taken: "LGLGG"),
+                       "--path LGL ended after 3 steps short of the target; the search went on with width steps: LGLGG")
+        XCTAssertEqual(settings.pathDeparture(taken: "LGG"),
+                       "step 3 of --path LGL asked for depth, but only a width step could be taken there: LGG")
+    }
+
     func testBadSettingsThrow() {
         for target in [0, 1, 1.5, -0.1, .nan, .infinity] {
             XCTAssertThrowsError(try PruneSettings(target: target)) { XCTAssert("\($0)".contains("outside (0, 1)")) }

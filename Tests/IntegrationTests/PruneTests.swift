@@ -90,6 +90,17 @@ final class PruneTests: XCTestCase {
             .assertSameSearch(as: try PruneOutcome(single, directory: directory + "/one"), "2 ranks")
     }
 
+    /// A given path that ends short of the target is followed, then width steps; the run says so on stderr.
+    func testAShortGivenPathGoesOnWithWidthStepsAndSaysSo() throws {
+        let model = try tinyModel(), out = directory + "/path"
+        let run = try MopProcess.run(try pruneArgs(model, out: out, ["--selection", "path", "--path", "L"]), timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let path = try XCTUnwrap(run.json?["path"] as? String, run.stdout)
+        XCTAssertTrue(path.hasPrefix("LG"), path)
+        XCTAssertTrue(run.stderr.contains("prune: --path L ended after 1 step short of the target; the search went on with "
+                                          + "width steps: \(path)"), run.stderr)
+    }
+
     func testBadPruneInputs() throws {
         let model = try tinyModel()
         let badTarget = try MopProcess.run(["prune", model, "--target", "1.5", "--out", directory + "/x",

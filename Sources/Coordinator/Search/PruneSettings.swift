@@ -190,6 +190,25 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         }
     }
 
+    /// How a finished `path` selection's `taken` path departs from the given one, in words, or nil when it followed
+    /// it exactly. The search stops at the target whatever steps are left, goes on with width steps past the path's
+    /// end, and takes the other step where the path's has no candidate (no block left to remove, say).
+    public func pathDeparture(taken: String) -> String? {
+        guard selection == .path, taken != path else { return nil }
+        if path.hasPrefix(taken) {
+            return "the target was reached after \(taken.count) of the \(path.count) steps of --path \(path); the rest were not taken"
+        }
+        if taken.hasPrefix(path) {
+            return "--path \(path) ended after \(path.count) step\(path.count == 1 ? "" : "s") short of the target; the search went on with width "
+                + "steps: \(taken)"
+        }
+        let step = zip(taken, path).prefix { $0 == $1 }.count
+        let asked = Array(path)[step], took = Array(taken)[step]
+        func name(_ step: Character) -> String { step == "L" ? "depth" : "width" }
+        return "step \(step + 1) of --path \(path) asked for \(name(asked)), but only a \(name(took)) step could be "
+            + "taken there: \(taken)"
+    }
+
     /// The settings that differ between `self` and `other`, as `name: mine vs theirs`, for resume errors.
     func differences(from other: PruneSettings) -> [String] {
         var out: [String] = []

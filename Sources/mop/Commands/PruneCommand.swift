@@ -27,7 +27,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "Output directory (created; must be empty unless --resume names it).") var out: String?
     @Option(help: "mop, depth, width or amp.") var method: PruneSettings.Method = .mop
     @Option(help: "loss, kl, random or path.") var selection: PruneSettings.Selection = .loss
-    @Option(help: "With --selection path: the steps, e.g. LGGL.") var path = ""
+    @Option(help: "With --selection path: the steps, e.g. LGGL. The search stops at the target with steps left, goes on with width steps past the last one, and says so.") var path = ""
     @Option(help: "Width criterion: amp, reversed or random.") var criterion: PruneSettings.Criterion = .amp
     @Option(help: "similarity, position or loss.") var depthRule: PruneSettings.DepthRule = .similarity
     @Option(help: "GQA head unit: query or group.") var gqaUnit: PruneSettings.GQAUnit = .query
@@ -182,6 +182,9 @@ struct PruneCommand: ParsableCommand {
             let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
             FileHandle.standardError.write(Data(("prune: the search asked the workers \(scorer.counts.asked) questions"
                 + " and answered \(scorer.counts.remembered) repeated ones from memory\n").utf8))
+            if result.finished, let departure = settings.pathDeparture(taken: result.structure.path) {
+                FileHandle.standardError.write(Data("prune: \(departure)\n".utf8))
+            }
             dispatch.stop()
             var distribution = DistributionReport(
                 groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
