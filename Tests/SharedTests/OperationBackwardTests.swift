@@ -55,22 +55,23 @@ final class OperationBackwardTests: XCTestCase {
         assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { ReferenceOps.silu($0) * $1 }, dad) }, "SwiGLU dup")
     }
 
+    /// Query blocks of 2 over 5 tokens (and 1, and one block of all) cross every block boundary the backward has.
     func testAttentionBackwardMHAAndGQA() {
-        for (heads, kvHeads) in [(2, 2), (4, 2), (3, 1)] {
+        for (heads, kvHeads, queryBlock) in [(2, 2, 2), (4, 2, 1), (3, 1, Attention.queryBlock)] {
             let tokens = 5, hd = 4, qw = heads * hd, kw = kvHeads * hd
             let q = randomFloats(tokens * qw, seed: 10), k = randomFloats(tokens * kw, seed: 11)
             let v = randomFloats(tokens * kw, seed: 12), dz = randomFloats(tokens * qw, seed: 13)
-            var dq = [Float](repeating: 0, count: q.count), dk = [Float](repeating: 9, count: k.count), dv = dk
-            var scratch = [Float](repeating: 0, count: 2 * tokens * tokens)
-            Attention.causalBackward(q: q, k: k, v: v, dz: dz, dq: &dq, dk: &dk, dv: &dv, tokens: tokens, heads: heads,
-                                     kvHeads: kvHeads, headDim: hd, scratch: &scratch)
+            var dq = [Float](repeating: .nan, count: q.count), dk = [Float](repeating: 9, count: k.count), dv = dk
+            var scratch = [Float](repeating: .nan, count: Attention.backwardScratchCount(tokens: tokens, queryBlock: queryBlock))
+            Attention.attendBackward(q: q, k: k, v: v, dz: dz, dq: &dq, dk: &dk, dv: &dv, tokens: tokens, heads: heads,
+                                     kvHeads: kvHeads, headDim: hd, scratch: &scratch, queryBlock: queryBlock)
             func rows(_ x: [Double], _ width: Int) -> [[Double]] { (0..<tokens).map { Array(x[$0 * width..<($0 + 1) * width]) } }
             let qd = q.map(Double.init), kd = k.map(Double.init), vd = v.map(Double.init), dzd = dz.map(Double.init)
             func loss(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
                 let z = ReferenceOps.attention(q: rows(q, qw), k: rows(k, kw), v: rows(v, kw), heads: heads, kvHeads: kvHeads, headDim: hd)
                 return dot(Array(z.joined()), dzd)
             }
-            let label = "H=\(heads) KV=\(kvHeads)"
+            let label = "H=\(heads) KV=\(kvHeads) block \(queryBlock)"
             assertGradient(dq, numericGradient(qd) { loss($0, kd, vd) }, "attention dq \(label)")
             assertGradient(dk, numericGradient(kd) { loss(qd, $0, vd) }, "attention dk \(label)")
             assertGradient(dv, numericGradient(vd) { loss(qd, kd, $0) }, "attention dv \(label)")

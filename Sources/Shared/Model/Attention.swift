@@ -34,17 +34,12 @@ public enum Attention {
                               headDim: Int, activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>,
                               queryBlock: Int = queryBlock) {
         let qWidth = heads * headDim, kvWidth = kvHeads * headDim
-        let groupSize = heads / kvHeads, scale = 1 / Float(headDim).squareRoot()
+        let groupSize = heads / kvHeads
         for h in 0..<heads where activeHeads?[h] ?? true {
             let g = h / groupSize
             for (first, rows, seen) in queryBlocks(tokens: tokens, past: past, queryBlock: queryBlock) {
-                // scores[rows, seen] = scale * q_h[first..<first+rows] . K_g[0..<seen]^T
-                BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: scale, a: q + first * qWidth + h * headDim,
-                                     lda: qWidth, b: k + g * headDim, ldb: kvWidth, c: scratch, ldc: seen)
-                let scores = SendablePointer(scratch)
-                VectorMath.parallelFor(rows) { row in
-                    VectorMath.softmax(scores.pointer + row * seen, visible: past + first + row + 1, width: seen)
-                }
+                probabilities(q: q + first * qWidth + h * headDim, lda: qWidth, k: k + g * headDim, ldb: kvWidth,
+                              rows: rows, firstPosition: past + first, seen: seen, headDim: headDim, into: scratch)
                 // z_h[rows, hd] = scores . V_g[0..<seen]
                 BLAS.gemm(m: rows, n: headDim, k: seen, a: scratch, lda: seen, b: v + g * headDim, ldb: kvWidth,
                           c: z + first * qWidth + h * headDim, ldc: qWidth)
@@ -52,15 +47,17 @@ public enum Attention {
         }
     }
 
-    /// P[T, T] = causal softmax(scale * q_h . k_g^T) of one head, scale = 1/sqrt(hd): row t attends to positions
-    /// 0...t and its masked tail is exactly zero. The backward pass needs every row of P at once and computes it here.
-    static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, tokens: Int,
-                              headDim: Int, into scores: UnsafeMutablePointer<Float>) {
-        BLAS.gemmTransposedB(m: tokens, n: tokens, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
-                             a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: tokens)
-        let rows = SendablePointer(scores)
-        VectorMath.parallelFor(tokens) { t in
-            VectorMath.softmax(rows.pointer + t * tokens, visible: t + 1, width: tokens)
+    /// P[rows, seen] = causal softmax(scale * q . K^T) of one head's query rows at positions firstPosition..<
+    /// firstPosition+rows against keys 0..<seen, scale = 1/sqrt(hd): the row at position t attends to keys 0...t and
+    /// its masked tail is exactly zero. q: the block's first row, lda apart; k: key 0 of the head's group, ldb apart.
+    /// The backward pass recomputes P with this same function.
+    static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, rows: Int,
+                              firstPosition: Int, seen: Int, headDim: Int, into scores: UnsafeMutablePointer<Float>) {
+        BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
+                             a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: seen)
+        let pointer = SendablePointer(scores)
+        VectorMath.parallelFor(rows) { row in
+            VectorMath.softmax(pointer.pointer + row * seen, visible: firstPosition + row + 1, width: seen)
         }
     }
 }

@@ -99,7 +99,7 @@ struct TrainingBlock {
         o.backward(dy: dMiddle, x: act.z, saved: act.saved[.o], rows: rows, parameters: parameters, dx: &dz, gradients: &gradients)
         var dq = [Float](repeating: 0, count: act.q.count)
         var dk = [Float](repeating: 0, count: act.k.count), dv = dk
-        var scratch = [Float](repeating: 0, count: 2 * Self.longest(segments) * Self.longest(segments))
+        var scratch = [Float](repeating: 0, count: Attention.backwardScratchCount(tokens: Self.longest(segments)))
         act.q.withUnsafeBufferPointer { qp in
             act.k.withUnsafeBufferPointer { kp in
                 act.v.withUnsafeBufferPointer { vp in
@@ -111,7 +111,7 @@ struct TrainingBlock {
                                         for segment in segments where !segment.isEmpty {
                                             let qOffset = segment.lowerBound * shape.heads * hd
                                             let kvOffset = segment.lowerBound * shape.kvHeads * hd
-                                            Attention.causalBackward(
+                                            Attention.attendBackward(
                                                 q: qp.baseAddress! + qOffset, k: kp.baseAddress! + kvOffset,
                                                 v: vp.baseAddress! + kvOffset, dz: dzp.baseAddress! + qOffset,
                                                 dq: dqp.baseAddress! + qOffset, dk: dkp.baseAddress! + kvOffset,
