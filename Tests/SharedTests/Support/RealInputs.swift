@@ -14,6 +14,11 @@ enum RealInputs {
         return try existing(path, hint: "scripts/fetch-model.sh fetches it; or set MOP_SMOLLM2_GGUF")
     }
 
+    /// A committed fixture under Tests/SharedTests/Fixtures (made by the scripts/make-*-fixture.py scripts).
+    static func fixture(_ name: String) -> URL {
+        packageRoot.appendingPathComponent("Tests/SharedTests/Fixtures").appendingPathComponent(name)
+    }
+
     /// A file under ../shared/data (or MOP_SHARED_DATA).
     static func sharedData(_ relative: String) throws -> String {
         let root = ProcessInfo.processInfo.environment["MOP_SHARED_DATA"]

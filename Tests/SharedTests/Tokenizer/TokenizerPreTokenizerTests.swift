@@ -10,8 +10,7 @@ final class TokenizerPreTokenizerTests: XCTestCase {
     private let qwen2 = PreTokenizer(.qwen2)
 
     func testQwen2PiecesAndNFCEqualHuggingFaceTokenizers() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/pretokenizer-qwen2.json")
+        let url = RealInputs.fixture("pretokenizer-qwen2.json")
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         XCTAssertEqual(fixture["pattern"] as? String, TokenizerJSON.qwen2Pattern, "the fixture was made for this regex")
         let cases = try XCTUnwrap(fixture["cases"] as? [[String: Any]])

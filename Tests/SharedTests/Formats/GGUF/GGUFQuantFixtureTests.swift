@@ -17,7 +17,7 @@ final class GGUFQuantFixtureTests: XCTestCase {
     }
 
     static let fixture: Fixture = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/quant-blocks.json")
+        let url = RealInputs.fixture("quant-blocks.json")
         // A missing or broken fixture is a broken checkout: fail loudly.
         return try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }()

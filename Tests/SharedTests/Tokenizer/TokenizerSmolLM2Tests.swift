@@ -11,8 +11,7 @@ final class TokenizerSmolLM2Tests: XCTestCase {
     }
 
     private static func loadFixture() throws -> Fixture {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/tokenizer-smollm2.json")
+        let url = RealInputs.fixture("tokenizer-smollm2.json")
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let prefix = try XCTUnwrap(root["wikitext_prefix"] as? String)
         let ids = try XCTUnwrap(root["wikitext_ids"] as? String).split(separator: " ").map { try XCTUnwrap(Int32($0)) }
