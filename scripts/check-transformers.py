@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks that Hugging Face transformers loads a model mop reads or writes and agrees with mop's own perplexity: the
 text's tokens (the model's own tokenizer, in transformers), cut into windows of --seq-len, each window scored on
-positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the SPEC 9 convention. Exits 1 past --tolerance (1%).
+positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the docs/design.md#perplexity convention. Exits 1 past
+--tolerance (1%).
 
 MODEL is an HF directory written by mop (config.json, model.safetensors, tokenizer.json), or a GGUF file, which
 transformers dequantizes itself (`from_pretrained(dir, gguf_file=...)`, fp32). Pruned directories whose layers

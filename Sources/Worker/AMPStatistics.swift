@@ -1,8 +1,9 @@
 import Shared
 
-/// Collects the AMP statistics of SPEC 4 during a forward pass over calibration prompts (one prompt per sequence):
-/// per prompt, the mean over its tokens of each head's L1 contribution to the residual stream and of each neuron's
-/// |activation|; summed over prompts here, divided by the prompt count (over all ranks) by `AMPScores`.
+/// Collects the AMP statistics of docs/design.md#amp-width-pruning during a forward pass over calibration prompts (one
+/// prompt per sequence): per prompt, the mean over its tokens of each head's L1 contribution to the residual stream and
+/// of each neuron's |activation|; summed over prompts here, divided by the prompt count (over all ranks) by
+/// `AMPScores`.
 public final class AMPStatistics: ForwardObserver {
     private let weights: ModelWeights
     public private(set) var headSums: [[Double]]

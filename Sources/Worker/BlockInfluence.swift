@@ -1,8 +1,8 @@
 import Foundation
 import Shared
 
-/// ShortGPT's block influence (SPEC 5): for every block, the sum over tokens of 1 - cos(input, output) of the residual
-/// stream; a block whose output barely differs from its input is the cheapest to remove.
+/// ShortGPT's block influence (docs/design.md#depth-rules): for every block, the sum over tokens of 1 - cos(input,
+/// output) of the residual stream; a block whose output barely differs from its input is the cheapest to remove.
 public final class BlockInfluence: ForwardObserver {
     public private(set) var sums: [Double]
 

@@ -1,6 +1,7 @@
 import Shared
 
-/// Hyper-parameters of a LoRA recovery run (SPEC 8 defaults: r=8, alpha=16, dropout 0.05, lr 3e-4, batch 16).
+/// Hyper-parameters of a LoRA recovery run (defaults in docs/design.md#lora: r=8, alpha=16, dropout 0.05, lr 3e-4,
+/// batch 16).
 public struct FineTuneSettings: Equatable, Sendable {
     public var lora: LoRAConfig
     public var learningRate: Float

@@ -1,7 +1,7 @@
-// Perplexity of a GGUF model computed by llama.cpp with mop's convention (SPEC 9): the text's tokens (llama.cpp's
-// own tokenizer, no BOS) cut into non-overlapping windows of SEQ_LEN tokens, each window scored on its positions
-// 1..SEQ_LEN-1, ppl = exp(mean NLL) accumulated in double. llama-perplexity scores only the second half of each
-// window, so its number is not comparable with mop's; this tool is. Used by scripts/check-llamacpp.sh only.
+// Perplexity of a GGUF model computed by llama.cpp with mop's convention (docs/design.md#perplexity): the text's tokens
+// (llama.cpp's own tokenizer, no BOS) cut into non-overlapping windows of SEQ_LEN tokens, each window scored on its
+// positions 1..SEQ_LEN-1, ppl = exp(mean NLL) accumulated in double. llama-perplexity scores only the second half of
+// each window, so its number is not comparable with mop's; this tool is. Used by scripts/check-llamacpp.sh only.
 //   window_ppl MODEL.gguf TEXT_FILE SEQ_LEN MAX_TOKENS THREADS  ->  one JSON line on stdout
 #include "llama.h"
 

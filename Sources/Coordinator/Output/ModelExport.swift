@@ -1,8 +1,8 @@
 import Foundation
 import Shared
 
-/// Writes a pruned model in every form SPEC 3 names, into a mop output directory: `structure.json`, `hf/`
-/// (config.json, model.safetensors and, with a tokenizer, tokenizer.json, tokenizer_config.json and
+/// Writes a pruned model in every form docs/design.md#outputs names, into a mop output directory: `structure.json`,
+/// `hf/` (config.json, model.safetensors and, with a tokenizer, tokenizer.json, tokenizer_config.json and
 /// generation_config.json, so the chat template and special tokens travel with the model) and `model.gguf` (`llama`
 /// when the layers are uniform, `deci` when not), matrices in one `GGUFWriter.MatrixType` (`--export-type`). Each file
 /// goes to a temporary name and is renamed into place when complete.

@@ -2,8 +2,8 @@ import Foundation
 import Shared
 
 /// Typed questions to the workers. The workers are reached only through `answer`, which returns the answers to a
-/// batch of requests, in order, each summed over the ranks that answered it (SPEC 7); this checks every answer's
-/// layout, so a worker bug ends the run with a clear message instead of an index trap.
+/// batch of requests, in order, each summed over the ranks that answered it (docs/design.md#sharding-and-sums); this
+/// checks every answer's layout, so a worker bug ends the run with a clear message instead of an index trap.
 ///
 /// Answers are remembered for the run: the workers answer a request deterministically, and a lookahead or a beam
 /// asks the same questions again (the winner's lookahead already expanded it; kept paths share parents), so a

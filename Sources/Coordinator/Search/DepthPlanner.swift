@@ -1,7 +1,7 @@
 import Foundation
 import Shared
 
-/// The block a depth step removes (SPEC 5), in current-model indices.
+/// The block a depth step removes (docs/design.md#depth-rules), in current-model indices.
 public struct DepthChoice: Equatable, Sendable {
     /// Index of the block in the current model.
     public var block: Int

@@ -61,9 +61,9 @@ public struct SearchResult: Sendable {
     }
 }
 
-/// The MoP search loop (SPEC 6). Each iteration expands every kept path into a depth candidate (one block by the
-/// depth rule) and a width candidate (AMP removing about as many parameters, scores recomputed on that path's
-/// model), scores them through the workers, keeps the best `beam` distinct paths (one: the greedy search) and
+/// The MoP search loop (docs/design.md#mop-search). Each iteration expands every kept path into a depth candidate (one
+/// block by the depth rule) and a width candidate (AMP removing about as many parameters, scores recomputed on that
+/// path's model), scores them through the workers, keeps the best `beam` distinct paths (one: the greedy search) and
 /// checkpoints. The step that would overshoot the target becomes a width step of exactly the remaining budget, so
 /// every path ends within 0.5 percentage point of the target; the search returns the finished path with the best
 /// objective.

@@ -1,9 +1,9 @@
 import Foundation
 import Shared
 
-/// Builds the depth and width candidates of paths (SPEC 6) and scores them. The questions that build a path's
-/// candidates (block influence, AMP statistics of that path's model) depend on the path; the scores of all
-/// candidates of all paths are independent and are asked as one batch, which rank groups can deal out.
+/// Builds the depth and width candidates of paths (docs/design.md#one-iteration) and scores them. The questions that
+/// build a path's candidates (block influence, AMP statistics of that path's model) depend on the path; the scores of
+/// all candidates of all paths are independent and are asked as one batch, which rank groups can deal out.
 struct PathExpander {
     let settings: PruneSettings
     let goal: SearchGoal

@@ -1,8 +1,9 @@
 import Foundation
 import Shared
 
-/// SPEC 9: the token stream is cut into non-overlapping windows of `seqLen` tokens (a shorter tail window is kept
-/// when it has at least two tokens); every window is scored on its positions 1..<length; ppl = exp(mean NLL).
+/// docs/design.md#perplexity: the token stream is cut into non-overlapping windows of `seqLen` tokens (a shorter tail
+/// window is kept when it has at least two tokens); every window is scored on its positions 1..<length;
+/// ppl = exp(mean NLL).
 public struct PerplexityPlan: Equatable, Sendable {
     public let seqLen: Int
     /// Half-open token ranges of the windows, in order.

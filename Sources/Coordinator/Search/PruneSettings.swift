@@ -1,8 +1,9 @@
 import Foundation
 import Shared
 
-/// Everything that decides the outcome of a pruning run (SPEC 4-6). A checkpoint stores them, and `--resume` is only
-/// allowed with equal settings, since any difference would change the path.
+/// Everything that decides the outcome of a pruning run (docs/design.md#amp-width-pruning, docs/design.md#depth-pruning
+/// and docs/design.md#mop-search). A checkpoint stores them, and `--resume` is only allowed with equal settings, since
+/// any difference would change the path.
 public struct PruneSettings: Codable, Equatable, Sendable {
     /// Which steps the search may take.
     public enum Method: String, Codable, CaseIterable, Sendable {

@@ -28,7 +28,8 @@ public struct SearchGoal: Sendable {
     public func ratio(_ config: ModelConfig) -> Double { measure(config) / measure(original) }
 
     private var targetMeasure: Double { keptFraction * measure(original) }
-    /// How far past the target the search may end: SPEC 6's tolerance, in the measure's units.
+    /// How far past the target the search may end: the tolerance of docs/design.md#landing-on-the-target, in the
+    /// measure's units.
     private var slack: Double { MoPSearch.tolerance * measure(original) }
 
     /// True when `config` meets the target within the tolerance.

@@ -11,7 +11,7 @@ public struct WidthStep: Equatable, Sendable {
     public var removedParameters: Int
 }
 
-/// AMP width surgery with a parameter-exact budget (SPEC 4).
+/// AMP width surgery with a parameter-exact budget (docs/design.md#budget).
 ///
 /// Every layer removes the same fraction r = B / sum_l (P_attn,l + P_mlp,l) of itself. Heads leave in units (one
 /// head in MHA; one query head per KV group, or a whole KV group, in GQA), only when the layer's fractional head
@@ -124,7 +124,8 @@ public enum WidthPlanner {
     }
 }
 
-/// The head unit of one layer (SPEC 4): its count and parameters, and which heads survive removing some.
+/// The head unit of one layer (docs/design.md#gqa-units): its count and parameters, and which heads survive removing
+/// some.
 struct HeadUnit {
     /// Query heads per KV group.
     let groupSize: Int

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Calibration and text datasets (SPEC 4): Alpaca-style instruction prompts, text documents, and the choice of
-/// rows and token windows. Every bad input is a `MopError` naming the file and, for JSONL, the 1-based line.
+/// Calibration and text datasets (docs/design.md#calibration): Alpaca-style instruction prompts, text documents, and
+/// the choice of rows and token windows. Every bad input is a `MopError` naming the file and, for JSONL, the 1-based
+/// line.
 public enum CalibrationData {
     /// The calibration prompt of one Alpaca row (the AMP/MoP reference format); the Input line is left out when
     /// `input` is empty.
@@ -26,8 +27,9 @@ public enum CalibrationData {
         return [text]
     }
 
-    /// `count` rows: the first ones when `seed` is nil (the SPEC's default), else a deterministic sample without
-    /// replacement drawn with `SeededRandom(seed:)`, kept in file order. `file` names the dataset in errors.
+    /// `count` rows: the first ones when `seed` is nil (the default of docs/design.md#calibration), else a
+    /// deterministic sample without replacement drawn with `SeededRandom(seed:)`, kept in file order. `file` names the
+    /// dataset in errors.
     public static func select<T>(_ rows: [T], count: Int, seed: UInt64?, file: String) throws -> [T] {
         guard count >= 0 else { throw MopError(file: file, "cannot select \(count) rows") }
         guard count <= rows.count else {

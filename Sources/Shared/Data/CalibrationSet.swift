@@ -1,7 +1,8 @@
 import Foundation
 
 /// The calibration sequences of a pruning run, from any of the accepted files: Alpaca JSONL (one sequence per
-/// prompt in the AMP template, SPEC 4), `{"text": ...}` JSONL or plain text (the token stream cut into windows).
+/// prompt in the AMP template, docs/design.md#calibration), `{"text": ...}` JSONL or plain text (the token stream cut
+/// into windows).
 public enum CalibrationSet {
     /// `count` sequences of at most `seqLen` tokens: the first ones, or a seeded sample when `seed` is given.
     public static func sequences(path: String, tokenizer: BPETokenizer, count: Int, seqLen: Int,

@@ -14,8 +14,8 @@ public struct InstructionExample: Equatable, Sendable {
     public var targetCount: Int { lossMask.dropFirst().reduce(0) { $0 + ($1 ? 1 : 0) } }
 }
 
-/// Instruction-tuning data for recovery fine-tuning (SPEC 8): Alpaca rows in the Alpaca training template, the
-/// loss on the response only, a seeded held-out split and a seeded order per epoch.
+/// Instruction-tuning data for recovery fine-tuning (docs/design.md#training-data): Alpaca rows in the Alpaca training
+/// template, the loss on the response only, a seeded held-out split and a seeded order per epoch.
 public enum InstructionData {
     /// The Alpaca training prompt (Stanford Alpaca's `PROMPT_DICT`); the Input section is left out when `input` is empty.
     public static func alpacaPrompt(instruction: String, input: String) -> String {

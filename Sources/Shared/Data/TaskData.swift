@@ -1,6 +1,7 @@
 import Foundation
 
-/// The zero-shot multiple-choice tasks of SPEC 9, named as their files in the tasks folder are (`piqa.jsonl`, ...).
+/// The zero-shot multiple-choice tasks of docs/design.md#zero-shot-tasks, named as their files in the tasks folder are
+/// (`piqa.jsonl`, ...).
 public enum ZeroShotTask: String, CaseIterable, Sendable {
     case piqa
     case arcEasy = "arc_easy"
@@ -42,7 +43,8 @@ public struct ZeroShotExample: Equatable, Sendable {
 }
 
 /// Reads the task JSONL files (`{"query", "choices", "gold"}` rows; WinoGrande `{"context_options", "continuation",
-/// "gold"}`) and builds each example's requests exactly as SPEC 9 (lm-evaluation-harness's task templates) says.
+/// "gold"}`) and builds each example's requests exactly as docs/design.md#zero-shot-tasks (lm-evaluation-harness's task
+/// templates) says.
 public enum TaskData {
     /// The default tasks folder, relative to the working directory (the package root in a checkout).
     public static let defaultDirectory = "../shared/data/tasks"
@@ -68,7 +70,7 @@ public enum TaskData {
         return examples
     }
 
-    /// The requests of one row, per SPEC 9.
+    /// The requests of one row, per docs/design.md#zero-shot-tasks.
     static func example(_ row: JSONFields, task: ZeroShotTask, source: String) throws -> ZeroShotExample {
         if task == .winogrande {
             let contexts = try strings(row, "context_options", source: source)

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The frame every typed message between ranks travels in (SPEC 7): the sender encodes a message once and every
-/// receiver checks its kind and format version before decoding, so ranks built from different versions of mop, or a
-/// corrupted buffer, fail with a clear error instead of misreading each other.
+/// The frame every typed message between ranks travels in (docs/design.md#messages-between-ranks): the sender encodes a
+/// message once and every receiver checks its kind and format version before decoding, so ranks built from different
+/// versions of mop, or a corrupted buffer, fail with a clear error instead of misreading each other.
 ///
 /// Layout, little-endian: magic "MOPM" (4 bytes), format version (UInt16), kind (UInt16), payload length (UInt64),
 /// payload.

@@ -1,4 +1,4 @@
-/// How every rank comes to hold the same model (SPEC 7), and a check that it does.
+/// How every rank comes to hold the same model (docs/design.md#weights-on-every-rank), and a check that it does.
 public enum ModelDistribution {
     public enum Source: String, Codable, Sendable {
         /// Every rank maps the model file itself (a shared filesystem, the cluster norm).

@@ -1,8 +1,8 @@
-/// How `--groups G` splits the ranks (SPEC 7, issue 16): the scoring ranks, in order, form G contiguous groups whose
-/// sizes differ by at most one; each group holds its own copy of the calibration set, sharded over its ranks by
-/// tokens, and answers the requests of a batch dealt to it. With a dedicated coordinator rank 0 scores nothing and
-/// joins group 0, so that rank 0 leads group 0 and receives its sums as it receives everyone's with one group.
-/// One group is the whole job: every rank answers every request, as without groups.
+/// How `--groups G` splits the ranks (docs/design.md#rank-groups, issue 16): the scoring ranks, in order, form G
+/// contiguous groups whose sizes differ by at most one; each group holds its own copy of the calibration set, sharded
+/// over its ranks by tokens, and answers the requests of a batch dealt to it. With a dedicated coordinator rank 0
+/// scores nothing and joins group 0, so that rank 0 leads group 0 and receives its sums as it receives everyone's with
+/// one group. One group is the whole job: every rank answers every request, as without groups.
 public struct RankGroups: Equatable, Sendable {
     /// G.
     public let count: Int

@@ -1,6 +1,7 @@
-/// Carries the coordinator's `ScoringRequest`s to the ranks and brings back the float64 sums (SPEC 7). The other
-/// ranks serve requests until `.stop`. Collective calls only, in the same order everywhere, and every answer's
-/// length is checked against the request before a reduce, so no rank waits for a message that cannot come.
+/// Carries the coordinator's `ScoringRequest`s to the ranks and brings back the float64 sums
+/// (docs/design.md#sharding-and-sums). The other ranks serve requests until `.stop`. Collective calls only, in the same
+/// order everywhere, and every answer's length is checked against the request before a reduce, so no rank waits for a
+/// message that cannot come.
 ///
 /// With one group, rank 0 broadcasts each request (encoded once), every rank (rank 0 too; a dedicated
 /// coordinator's shard is empty) answers on its shard, the answers are summed onto rank 0. With G groups

@@ -1,9 +1,10 @@
 import Foundation
 
-/// The questions the coordinator asks about the calibration set (SPEC 6, 7). Every worker answers on its shard of the
-/// calibration sequences with float64 sums; the sums are added over ranks, so the answer does not depend on how many
-/// ranks there are. Candidates travel as structures, never as weights: `current` is the model being pruned (relative
-/// to the original), `step` a candidate over it (relative to `current`, applied as a `ModelMask`).
+/// The questions the coordinator asks about the calibration set (docs/design.md#one-iteration,
+/// docs/design.md#sharding-and-sums). Every worker answers on its shard of the calibration sequences with float64 sums;
+/// the sums are added over ranks, so the answer does not depend on how many ranks there are. Candidates travel as
+/// structures, never as weights: `current` is the model being pruned (relative to the original), `step` a candidate
+/// over it (relative to `current`, applied as a `ModelMask`).
 public enum ScoringRequest: Codable, Hashable, Sendable {
     /// [sum of next-token NLL, scored tokens]
     case loss(current: PruningStructure, step: PruningStructure?)
@@ -52,9 +53,9 @@ public enum ScoringRequest: Codable, Hashable, Sendable {
     }
 }
 
-/// AMP importance scores of one model (SPEC 4): per layer, per query head the mean over prompts of
-/// mean_t ||z_n[t] W_O[:, n]^T||_1 (the head's contribution to the residual stream), and per neuron the mean over
-/// prompts of mean_t |SiLU(gate) * up|.
+/// AMP importance scores of one model (docs/design.md#head-score, docs/design.md#neuron-score): per layer, per query
+/// head the mean over prompts of mean_t ||z_n[t] W_O[:, n]^T||_1 (the head's contribution to the residual stream), and
+/// per neuron the mean over prompts of mean_t |SiLU(gate) * up|.
 public struct AMPScores: Equatable, Sendable {
     public var heads: [[Double]]
     public var neurons: [[Double]]

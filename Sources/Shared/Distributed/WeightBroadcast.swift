@@ -1,10 +1,11 @@
 import Foundation
 
-/// `--broadcast-weights` (SPEC 7): rank 0 reads the model and every other rank receives it over the communicator,
-/// so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer, format and the checksum of
-/// each part's weights), then every tensor in `ModelWeights.expectedShapes` order: its encoding (a ggml type id, or
-/// `fp32`), then its values, as stored for a matrix kept as stored (a 4-bit model crosses the wire and lands in its
-/// own size) or as fp32; each receiver checks the checksum of what it rebuilt (the fp32 values) against the header's.
+/// `--broadcast-weights` (docs/design.md#weights-on-every-rank): rank 0 reads the model and every other rank receives
+/// it over the communicator, so nodes need no shared filesystem. First a `modelHeader` message (shape, tokenizer,
+/// format and the checksum of each part's weights), then every tensor in `ModelWeights.expectedShapes` order: its
+/// encoding (a ggml type id, or `fp32`), then its values, as stored for a matrix kept as stored (a 4-bit model crosses
+/// the wire and lands in its own size) or as fp32; each receiver checks the checksum of what it rebuilt (the fp32
+/// values) against the header's.
 ///
 /// With a pipeline layout each stage receives only its part (`ModelPart`): for stage s, rank 0 and the ranks of
 /// stage s form a communicator and rank 0 broadcasts the part's tensors over it; a rank's other tensors are absent.

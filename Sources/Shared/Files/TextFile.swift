@@ -1,7 +1,7 @@
 import Foundation
 
-/// Reading the text inputs (corpora, datasets) with the errors SPEC 11 asks for. Files saved by other tools may
-/// start with a UTF-8 byte order mark and end lines with CRLF: both are accepted wherever text is read.
+/// Reading the text inputs (corpora, datasets) with the errors docs/design.md#error-messages asks for. Files saved by
+/// other tools may start with a UTF-8 byte order mark and end lines with CRLF: both are accepted wherever text is read.
 public enum TextFile {
     static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 

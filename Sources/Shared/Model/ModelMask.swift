@@ -1,6 +1,7 @@
-/// A pruning step applied as a mask instead of by surgery, so a candidate costs no weight memory (SPEC 6): a removed
-/// block is skipped, a removed head's output (its slice of the o_proj input) is zero, a removed neuron's activation
-/// (its slice of the down_proj input) is zero. That is exactly the arithmetic of the physically pruned model.
+/// A pruning step applied as a mask instead of by surgery, so a candidate costs no weight memory
+/// (docs/design.md#masks-equal-surgery): a removed block is skipped, a removed head's output (its slice of the o_proj
+/// input) is zero, a removed neuron's activation (its slice of the down_proj input) is zero. That is exactly the
+/// arithmetic of the physically pruned model.
 public struct ModelMask: Sendable {
     public struct Layer: Sendable {
         /// Per current query head: does it take part? nil when all do.

@@ -28,8 +28,9 @@ public struct KeptLayer: Hashable, Codable, Sendable {
     public var shape: LayerShape { LayerShape(heads: heads.count, kvHeads: kvHeads.count, intermediate: neurons.count) }
 }
 
-/// Which layers, heads and neurons of an original model a pruned model keeps (SPEC 3, `structure.json`): enough to
-/// re-derive the pruned model from the original, plus the path of search steps that produced it.
+/// Which layers, heads and neurons of an original model a pruned model keeps (docs/design.md#structure-file,
+/// `structure.json`): enough to re-derive the pruned model from the original, plus the path of search steps that
+/// produced it.
 public struct PruningStructure: Hashable, Codable, Sendable {
     /// Block count of the original model.
     public var originalLayers: Int

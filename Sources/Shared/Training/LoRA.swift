@@ -30,7 +30,7 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// LoRA hyper-parameters (SPEC 8: AMP uses r=8, alpha=16, dropout 0.05; MoP r=32, alpha=10).
+/// LoRA hyper-parameters (docs/design.md#lora: AMP uses r=8, alpha=16, dropout 0.05; MoP r=32, alpha=10).
 public struct LoRAConfig: Equatable, Sendable {
     public var rank: Int
     public var alpha: Float

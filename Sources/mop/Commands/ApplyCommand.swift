@@ -3,8 +3,9 @@ import Coordinator
 import Foundation
 import Shared
 
-/// Rebuilds a pruned model from the original and a `structure.json` (SPEC 3: the structure is enough to re-derive
-/// the pruned model). Also the way to make a hand-chosen, non-uniform model (e.g. for a `deci` GGUF check).
+/// Rebuilds a pruned model from the original and a `structure.json` (docs/design.md#structure-file: the structure is
+/// enough to re-derive the pruned model). Also the way to make a hand-chosen, non-uniform model (e.g. for a `deci` GGUF
+/// check).
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",

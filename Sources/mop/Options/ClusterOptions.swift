@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Shared
 
-/// The options that decide how a command spreads over MPI ranks (SPEC 7).
+/// The options that decide how a command spreads over MPI ranks (docs/design.md#distribution).
 struct ClusterOptions: ParsableArguments {
     @Flag(help: "Rank 0 reads the model and broadcasts the weights, so the other nodes need no copy of the file.")
     var broadcastWeights = false

@@ -79,7 +79,8 @@ final class FakeScorer {
     }
 }
 
-/// AMP statistics by their definition (SPEC 4), summed over prompts (one sequence per forward pass).
+/// AMP statistics by their definition (docs/design.md#amp-width-pruning), summed over prompts (one sequence per forward
+/// pass).
 final class AMPObserver: ForwardObserver {
     let weights: ModelWeights
     var heads: [[Double]]

@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// SPEC 7 under mpirun on one host: 3 ranks reach the 1-rank result whatever the weight source and coordinator role;
-/// a killed worker ends the job promptly and `--resume` finishes it; ranks that see a missing or different model
-/// file stop the job with an error naming the rank.
+/// docs/design.md#distribution under mpirun on one host: 3 ranks reach the 1-rank result whatever the weight source and
+/// coordinator role; a killed worker ends the job promptly and `--resume` finishes it; ranks that see a missing or
+/// different model file stop the job with an error naming the rank.
 final class ClusterTests: XCTestCase {
     var directory = ""
 

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// The contract of SPEC 11 for a bad input: exit 1, nothing on stdout, exactly one line `mop: error: ...` on stderr
-/// that names the file and says the problem, within `seconds` (a hang or a slow path is a failure too).
+/// The contract of docs/design.md#error-messages for a bad input: exit 1, nothing on stdout, exactly one line
+/// `mop: error: ...` on stderr that names the file and says the problem, within `seconds` (a hang or a slow path is a
+/// failure too).
 enum OneLineError {
     @discardableResult
     static func assert(_ args: [String], naming path: String, saying phrase: String, within seconds: TimeInterval = 60,

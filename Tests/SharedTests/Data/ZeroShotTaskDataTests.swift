@@ -2,8 +2,9 @@ import XCTest
 @testable import Shared
 
 final class ZeroShotTaskDataTests: XCTestCase {
-    /// One row per task in the stored format (MANIFEST), and the (context, continuation) pairs SPEC 9 prescribes.
-    func testEveryTaskBuildsSpecNineRequests() throws {
+    /// One row per task in the stored format (MANIFEST), and the (context, continuation) pairs
+    /// docs/design.md#zero-shot-tasks prescribes.
+    func testEveryTaskBuildsLmEvalRequests() throws {
         let cases: [(ZeroShotTask, String, [(String, String)], Int)] = [
             (.piqa, #"{"query": "Question: Open a jar\n", "choices": ["twist the lid", "hit it"], "gold": 0}"#,
              [("Question: Open a jar\nAnswer:", " twist the lid"), ("Question: Open a jar\nAnswer:", " hit it")], 0),

@@ -1,7 +1,8 @@
 import XCTest
 @testable import Shared
 
-/// A candidate scored through a mask must cost exactly what the physically pruned model costs (SPEC 6).
+/// A candidate scored through a mask must cost exactly what the physically pruned model costs
+/// (docs/design.md#masks-equal-surgery).
 final class ModelMaskTests: XCTestCase {
     /// A step over `config` that drops layer `dropLayer` (if any), the heads of `dropHeads` and every third neuron.
     func step(_ config: ModelConfig, dropLayer: Int?, dropGroup: Int?) -> PruningStructure {

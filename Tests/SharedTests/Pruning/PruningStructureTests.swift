@@ -23,7 +23,7 @@ final class PruningStructureTests: XCTestCase {
         ])
         let data = structure.encode()
         XCTAssertEqual(try PruningStructure.decode(data: data, file: file), structure)
-        // The schema's keys, with the layers' keys as the SPEC spells them.
+        // The schema's keys, with the layers' keys as docs/design.md#structure-file spells them.
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["version", "original_layers", "path", "layers"])
         XCTAssertEqual(object["version"] as? Int, 1)
@@ -45,7 +45,7 @@ final class PruningStructureTests: XCTestCase {
                                phrase: "no such file or directory")
     }
 
-    func testDecodesTheSpecForm() throws {
+    func testDecodesTheDocumentedForm() throws {
         let structure = try decode("""
         {"version": 1, "original_layers": 30, "path": "LGGL", "layers": [
           {"index": 0, "heads": [0, 1, 3], "kv_heads": [0, 1, 2], "neurons": [0, 2, 9]},
