@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system libraries, fetches SmolLM2 and Qwen2.5-Coder-0.5B (for the end-to-end checks)
-# and llama.cpp's tokenizer test suite, then runs every test in a release build (the real-model checks and the mpirun runs are seconds in release, minutes
-# in debug).
+# and llama.cpp's tokenizer test suite, then runs every test in a release build (the real-model checks and the mpirun
+# runs are seconds in release, minutes in debug).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
