@@ -118,7 +118,7 @@ public enum LatencyBenchmark {
 
     /// `count` fixed prompt tokens: the first tokens of `promptText` (repeated if short) through `tokenizer`, or ids
     /// 0, 1, 2, ... (modulo the vocabulary) when there is none.
-    public static func prompt(count: Int, tokenizer: BPETokenizer?, vocabSize: Int) -> [Int32] {
+    public static func prompt(count: Int, tokenizer: (any Tokenizer)?, vocabSize: Int) -> [Int32] {
         if let tokenizer {
             let once = tokenizer.encode(promptText)
             if !once.isEmpty {

@@ -5,7 +5,7 @@ import Foundation
 /// into windows).
 public enum CalibrationSet {
     /// `count` sequences of at most `seqLen` tokens: the first ones, or a seeded sample when `seed` is given.
-    public static func sequences(path: String, tokenizer: BPETokenizer, count: Int, seqLen: Int,
+    public static func sequences(path: String, tokenizer: any Tokenizer, count: Int, seqLen: Int,
                                  seed: UInt64?) throws -> [[Int32]] {
         if try isAlpaca(path) {
             let prompts = try CalibrationData.select(try CalibrationData.alpacaPrompts(path: path), count: count,

@@ -27,12 +27,10 @@ public enum InstructionData {
 
     /// tokens(prompt) + tokens(output) + [EOS], cut to `maxLength`, the mask on the output and EOS. A BOS that the
     /// tokenizer adds is kept once, at the start of the prompt.
-    public static func example(instruction: String, input: String, output: String, tokenizer: BPETokenizer,
+    public static func example(instruction: String, input: String, output: String, tokenizer: any Tokenizer,
                                eos: Int32, maxLength: Int) -> InstructionExample {
         let prompt = tokenizer.encode(alpacaPrompt(instruction: instruction, input: input))
-        var response = tokenizer.encode(output)
-        if tokenizer.spec.addBos, let bos = tokenizer.bosTokenId, response.first == bos { response.removeFirst() }
-        response.append(eos)
+        let response = tokenizer.encode(output, addingSpecialTokens: false) + [eos]
         let tokens = Array((prompt + response).prefix(maxLength))
         let mask = tokens.indices.map { $0 >= prompt.count }
         return InstructionExample(tokens: tokens, lossMask: mask)
@@ -41,7 +39,7 @@ public enum InstructionData {
     /// The examples of an Alpaca JSONL file (`instruction`, `output`, optional `input`), in file order. Rows whose
     /// response is cut away entirely by `maxLength` are left out and counted in `truncatedAway`; a tokenizer without
     /// EOS, `maxLength` below 2 or no example left is an error naming the file.
-    public static func examples(path: String, tokenizer: BPETokenizer, maxLength: Int) throws
+    public static func examples(path: String, tokenizer: any Tokenizer, maxLength: Int) throws
         -> (examples: [InstructionExample], truncatedAway: Int) {
         guard let eos = tokenizer.eosTokenId else { throw MopError(file: path, "the model's tokenizer has no EOS token to end responses with") }
         guard maxLength >= 2 else { throw MopError(file: path, "maximum length \(maxLength) leaves no room for a response") }

@@ -29,13 +29,19 @@ public enum WeightBroadcast {
         var checksums: [UInt64]
 
         struct Tokenizer: Codable, Equatable {
+            var model: String
             var vocabulary: [String]
             var merges: [String]
             var preTokenizer: String
             var specialTokenIds: [Int32]
+            /// Bit patterns: JSON has no infinities, which scores may hold.
+            var scoreBits: [UInt32]
+            var tokenTypes: [TokenType]
             var bosTokenId: Int32?
             var eosTokenId: Int32?
             var addBos: Bool
+            var addEos: Bool
+            var addSpacePrefix: Bool
             var chatTemplate: String?
             var padTokenId: Int32?
             var unkTokenId: Int32?
@@ -56,10 +62,11 @@ public enum WeightBroadcast {
             tiedEmbeddings = c.tiedEmbeddings
             maxPositions = c.maxPositions
             tokenizer = model.tokenizer.map {
-                Tokenizer(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: $0.preTokenizer.rawValue,
-                          specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId,
-                          addBos: $0.addBos, chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId,
-                          unkTokenId: $0.unkTokenId)
+                Tokenizer(model: $0.model.rawValue, vocabulary: $0.vocabulary, merges: $0.merges,
+                          preTokenizer: $0.preTokenizer.name, specialTokenIds: $0.specialTokenIds,
+                          scoreBits: $0.scores.map(\.bitPattern), tokenTypes: $0.tokenTypes, bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId,
+                          addBos: $0.addBos, addEos: $0.addEos, addSpacePrefix: $0.addSpacePrefix,
+                          chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
             }
             format = model.format.rawValue
             self.checksums = checksums
@@ -103,13 +110,18 @@ public enum WeightBroadcast {
 
         func tokenizerSpec() throws -> TokenizerSpec? {
             try tokenizer.map {
-                guard let kind = PreTokenizerKind(rawValue: $0.preTokenizer) else {
+                guard let model = TokenizerModel(rawValue: $0.model) else {
+                    throw MopError("malformed model header from rank 0: unknown tokenizer model \($0.model)")
+                }
+                guard let kind = PreTokenizerKind.named($0.preTokenizer) else {
                     throw MopError("malformed model header from rank 0: unknown pre-tokenizer \($0.preTokenizer)")
                 }
-                return TokenizerSpec(vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: kind,
-                                     specialTokenIds: $0.specialTokenIds, bosTokenId: $0.bosTokenId,
-                                     eosTokenId: $0.eosTokenId, addBos: $0.addBos, chatTemplate: $0.chatTemplate,
-                                     padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
+                return TokenizerSpec(model: model, vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: kind,
+                                     specialTokenIds: $0.specialTokenIds,
+                                     scores: $0.scoreBits.map(Float.init(bitPattern:)), tokenTypes: $0.tokenTypes,
+                                     bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId, addBos: $0.addBos,
+                                     addEos: $0.addEos, addSpacePrefix: $0.addSpacePrefix,
+                                     chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
             }
         }
     }

@@ -42,7 +42,7 @@ public enum ZeroShotScoring {
     /// tokens(context + continuation) after the first len(tokens(context)), so a token merging across the boundary
     /// belongs to the continuation. Whitespace ending the context moves to the continuation first (lm-eval's
     /// `_encode_pair`). An empty context becomes the EOS token, as lm-eval does, so the first token has a predictor.
-    public static func encodePair(context: String, continuation: String, tokenizer: BPETokenizer,
+    public static func encodePair(context: String, continuation: String, tokenizer: any Tokenizer,
                                   source: String) throws -> TokenizedRequest {
         var context = context, continuation = continuation
         let trailing = context.reversed().prefix { $0.isWhitespace }.count
@@ -64,7 +64,7 @@ public enum ZeroShotScoring {
     }
 
     /// Every request of `example` tokenized.
-    public static func tokenize(_ example: ZeroShotExample, tokenizer: BPETokenizer) throws -> TokenizedExample {
+    public static func tokenize(_ example: ZeroShotExample, tokenizer: any Tokenizer) throws -> TokenizedExample {
         TokenizedExample(
             requests: try example.requests.map {
                 try encodePair(context: $0.context, continuation: $0.continuation, tokenizer: tokenizer, source: example.source)

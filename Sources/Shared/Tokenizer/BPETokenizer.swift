@@ -3,8 +3,9 @@
 ///
 /// Encoding: special tokens are matched whole in the text first (leftmost, longest first, as HF matches added
 /// tokens); the text between them is pre-tokenized, and each piece's UTF-8 bytes, spelled in GPT-2's byte alphabet,
-/// are merged lowest rank first (leftmost on ties). Immutable and thread-safe; the piece cache lives per call.
-public struct BPETokenizer: Sendable {
+/// are merged lowest rank first (leftmost on ties); with `ignoresMerges` a piece that is itself in the vocabulary is
+/// that one token. Immutable and thread-safe; the piece cache lives per call.
+public struct BPETokenizer: Tokenizer {
     public let spec: TokenizerSpec
     private let preTokenizer: PreTokenizer
     private let idForToken: [String: Int32]
@@ -13,8 +14,7 @@ public struct BPETokenizer: Sendable {
     private let byteTokenIds: [Int32]
     /// Merge rank and merged token id for a pair of token ids packed as `left << 32 | right`.
     private let merges: [UInt64: (rank: Int32, merged: Int32)]
-    /// Special tokens as scalar arrays, grouped by first scalar, longest first.
-    private let specialsByFirstScalar: [Unicode.Scalar: [(scalars: [Unicode.Scalar], id: Int32)]]
+    private let specials: SpecialTokenMatcher
     /// The bytes each id decodes to.
     private let bytesForId: [[UInt8]]
 
@@ -54,13 +54,9 @@ public struct BPETokenizer: Sendable {
         if spec.addBos && spec.bosTokenId == nil {
             throw MopError(file: file, "tokenizer asks to add a BOS token but has no BOS token id")
         }
-        var specials: [Unicode.Scalar: [(scalars: [Unicode.Scalar], id: Int32)]] = [:]
-        for id in spec.specialTokenIds {
-            let scalars = Array(spec.vocabulary[Int(id)].unicodeScalars)
-            guard let first = scalars.first else { throw MopError(file: file, "special token \(id) is empty") }
-            specials[first, default: []].append((scalars, id))
+        if spec.addEos && spec.eosTokenId == nil {
+            throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
         }
-        for key in specials.keys { specials[key]?.sort { $0.scalars.count > $1.scalars.count } }
 
         // HF's ByteLevel decoder reads every token, special ones too, through the byte alphabet, and falls back to
         // the token's own UTF-8 when one of its characters is outside the alphabet.
@@ -70,59 +66,41 @@ public struct BPETokenizer: Sendable {
         self.idForToken = idForToken
         self.byteTokenIds = byteTokenIds
         self.merges = merges
-        self.specialsByFirstScalar = specials
+        self.specials = try SpecialTokenMatcher(ids: spec.specialTokenIds, vocabulary: spec.vocabulary, file: file)
     }
-
-    /// Number of ids in the vocabulary.
-    public var tokenCount: Int { spec.vocabulary.count }
-    public var bosTokenId: Int32? { spec.bosTokenId }
-    public var eosTokenId: Int32? { spec.eosTokenId }
 
     /// The id of a token string (in the byte alphabet, or a special token's text).
     public func id(of token: String) -> Int32? {
         idForToken[token]
     }
 
-    /// Token ids for `text`, starting with BOS when the spec asks for it.
-    public func encode(_ text: String) -> [Int32] {
+    public func encode(_ text: String, addingSpecialTokens: Bool) -> [Int32] {
         var ids: [Int32] = []
-        if spec.addBos, let bos = spec.bosTokenId { ids.append(bos) }
+        if addingSpecialTokens, spec.addBos, let bos = spec.bosTokenId { ids.append(bos) }
         let scalars = Array(text.unicodeScalars)
         ids.reserveCapacity(scalars.count / 3)
         var cache: [ArraySlice<Unicode.Scalar>: [Int32]] = [:]
         var pieces: [Range<Int>] = []
-        var start = 0
-        var i = 0
-        func encodeText(upTo end: Int) {
-            guard start < end else { return }
+        let kind = preTokenizer.kind
+        specials.split(scalars, text: { range in
             // Special tokens are matched in the raw text; only the text between them is normalized, as in HF.
-            let text = preTokenizer.kind.normalizesToNFC
-                ? Array(String(String.UnicodeScalarView(scalars[start..<end])).precomposedStringWithCanonicalMapping.unicodeScalars)
+            let text = kind.normalizesToNFC
+                ? Array(String(String.UnicodeScalarView(scalars[range])).precomposedStringWithCanonicalMapping.unicodeScalars)
                 : scalars
             pieces.removeAll(keepingCapacity: true)
-            preTokenizer.split(text, in: preTokenizer.kind.normalizesToNFC ? text.indices : start..<end, into: &pieces)
+            preTokenizer.split(text, in: kind.normalizesToNFC ? text.indices : range, into: &pieces)
             for piece in pieces {
                 let key = text[piece]
                 if let cached = cache[key] {
                     ids.append(contentsOf: cached)
                 } else {
-                    let pieceIds = bpe(key)
+                    let pieceIds = encodePiece(key)
                     cache[key] = pieceIds
                     ids.append(contentsOf: pieceIds)
                 }
             }
-        }
-        while i < scalars.count {
-            if let (length, id) = specialMatch(scalars, at: i) {
-                encodeText(upTo: i)
-                ids.append(id)
-                i += length
-                start = i
-            } else {
-                i += 1
-            }
-        }
-        encodeText(upTo: scalars.count)
+        }, special: { ids.append($0) })
+        if addingSpecialTokens, spec.addEos, let eos = spec.eosTokenId { ids.append(eos) }
         return ids
     }
 
@@ -135,14 +113,14 @@ public struct BPETokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The longest special token starting at `scalars[i]`, as (length in scalars, id).
-    private func specialMatch(_ scalars: [Unicode.Scalar], at i: Int) -> (Int, Int32)? {
-        guard let candidates = specialsByFirstScalar[scalars[i]] else { return nil }
-        for candidate in candidates where i + candidate.scalars.count <= scalars.count
-            && scalars[i..<(i + candidate.scalars.count)].elementsEqual(candidate.scalars) {
-            return (candidate.scalars.count, candidate.id)
+    /// The ids of one pre-tokenized piece: the piece's own token when merges are ignored and the vocabulary has it,
+    /// else BPE over its bytes.
+    private func encodePiece(_ piece: ArraySlice<Unicode.Scalar>) -> [Int32] {
+        if preTokenizer.kind.ignoresMerges,
+           let id = idForToken[ByteLevel.encode(piece.lazy.flatMap { $0.utf8 })] {
+            return [id]
         }
-        return nil
+        return bpe(piece)
     }
 
     /// BPE over one piece: start from its bytes' tokens (dropping bytes without one) and apply the lowest-ranked merge

@@ -1,11 +1,9 @@
 /// Splits text into the pieces that byte-level BPE encodes one at a time, as Hugging Face `tokenizers` does.
 ///
-/// `.gpt2` is ByteLevel's regex `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
-/// `.smollm` first isolates every numeric character (`Digits(individual_digits=True)`, Rust's `char::is_numeric`,
-/// i.e. \p{N}) and applies the regex to each stretch separately, so no match crosses a digit.
-/// `.qwen2` is Qwen2's Split regex (LLaMA-3's with single digits), isolated matches:
-/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-/// The regex is a hand-written scanner over Unicode scalars: Swift Regex is orders of magnitude too slow here.
+/// The kind's pattern (`PreTokenizerKind.Pattern`) is applied to the whole text, or, when the kind isolates digits
+/// (`Digits(individual_digits=True)`, Rust's `char::is_numeric`, i.e. \p{N}), to each stretch between single numeric
+/// characters separately, so no match crosses a digit. Matches are isolated: consecutive pieces cover the text.
+/// The regexes are hand-written scanners over Unicode scalars: Swift Regex is orders of magnitude too slow here.
 public struct PreTokenizer: Sendable {
     public let kind: PreTokenizerKind
 
@@ -26,30 +24,37 @@ public struct PreTokenizer: Sendable {
     func split(_ scalars: [Unicode.Scalar], in range: Range<Int>, into pieces: inout [Range<Int>]) {
         let classes = range.map { ScalarClass(of: scalars[$0]) }
         let base = range.lowerBound
-        switch kind {
-        case .gpt2:
-            splitRegex(scalars, classes, base, range, into: &pieces)
-        case .smollm:
-            var start = range.lowerBound
-            for i in range where classes[i - base] == .number {
-                if start < i { splitRegex(scalars, classes, base, start..<i, into: &pieces) }
-                pieces.append(i..<(i + 1))
-                start = i + 1
+        guard kind.isolatesDigits else { return splitPattern(scalars, classes, base, range, into: &pieces) }
+        var start = range.lowerBound
+        for i in range where classes[i - base] == .number {
+            if start < i { splitPattern(scalars, classes, base, start..<i, into: &pieces) }
+            pieces.append(i..<(i + 1))
+            start = i + 1
+        }
+        if start < range.upperBound { splitPattern(scalars, classes, base, start..<range.upperBound, into: &pieces) }
+    }
+
+    /// The kind's regex over one stretch; `classes[i - base]` is the class of `scalars[i]`. Lookahead stops at the
+    /// stretch's end, as it does when the regex runs on each split separately.
+    private func splitPattern(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, _ range: Range<Int>,
+                              into pieces: inout [Range<Int>]) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let length = switch kind.pattern {
+            case .gpt2:
+                contractionLength(scalars, at: i, end: range.upperBound, caseInsensitive: false)
+                    ?? runLength(scalars, classes, base, at: i, end: range.upperBound)
+            case .llama3(let maxDigits):
+                llama3MatchLength(scalars, classes, base, at: i, end: range.upperBound, maxDigits: maxDigits)
             }
-            if start < range.upperBound { splitRegex(scalars, classes, base, start..<range.upperBound, into: &pieces) }
-        case .qwen2:
-            var i = range.lowerBound
-            while i < range.upperBound {
-                let length = qwen2MatchLength(scalars, classes, base, at: i, end: range.upperBound)
-                pieces.append(i..<(i + length))
-                i += length
-            }
+            pieces.append(i..<(i + length))
+            i += length
         }
     }
 
-    /// The length of Qwen2's regex match at `i`: its alternatives tried in order, as the regex engine does.
-    private func qwen2MatchLength(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, at i: Int,
-                                  end: Int) -> Int {
+    /// The length of LLaMA-3's regex match at `i`: its alternatives tried in order, as the regex engine does.
+    private func llama3MatchLength(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, at i: Int,
+                                   end: Int, maxDigits: Int) -> Int {
         func isLineBreak(_ k: Int) -> Bool { scalars[k] == "\r" || scalars[k] == "\n" }
         func run(of runClass: ScalarClass, from k: Int) -> Int {
             var j = k
@@ -64,8 +69,8 @@ public struct PreTokenizer: Sendable {
         if first != .number, !isLineBreak(i), i + 1 < end, classes[i + 1 - base] == .letter {
             return run(of: .letter, from: i + 1) - i
         }
-        // \p{N}
-        if first == .number { return 1 }
+        // \p{N}{1,maxDigits}
+        if first == .number { return min(run(of: .number, from: i) - i, maxDigits) }
         // ' ?[^\s\p{L}\p{N}]+[\r\n]*': a run of other characters, after an optional space, with trailing line breaks.
         let otherStart = scalars[i] == " " && i + 1 < end && classes[i + 1 - base] == .other ? i + 1 : i
         if classes[otherStart - base] == .other {
@@ -80,21 +85,7 @@ public struct PreTokenizer: Sendable {
         return runEnd < end && runEnd - i >= 2 ? runEnd - i - 1 : runEnd - i
     }
 
-    /// The GPT-2 regex over one stretch; `classes[i - base]` is the class of `scalars[i]`. Lookahead stops at the
-    /// stretch's end, as it does when the regex runs on each split separately.
-    private func splitRegex(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, _ range: Range<Int>,
-                            into pieces: inout [Range<Int>]) {
-        let end = range.upperBound
-        var i = range.lowerBound
-        while i < end {
-            let length = contractionLength(scalars, at: i, end: end, caseInsensitive: false)
-                ?? runLength(scalars, classes, base, at: i, end: end)
-            pieces.append(i..<(i + length))
-            i += length
-        }
-    }
-
-    /// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive in GPT-2's regex and (?i:...) in Qwen2's.
+    /// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive in GPT-2's regex and (?i:...) in LLaMA-3's.
     private func contractionLength(_ scalars: [Unicode.Scalar], at i: Int, end: Int, caseInsensitive: Bool) -> Int? {
         guard scalars[i] == "'", i + 1 < end else { return nil }
         // (?i) folds ASCII capitals, and of the other scalars only U+017F (long s) onto a contraction letter.

@@ -2,9 +2,9 @@ import Foundation
 
 /// Hugging Face `tokenizer.json` for byte-level BPE, read into and written from `TokenizerSpec`.
 ///
-/// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback, word affixes or
-/// `ignore_merges`; the ByteLevel pre-tokenizer (alone: `.gpt2`, after individual Digits: `.smollm`) without a
-/// normalizer, or Qwen2's Split regex then ByteLevel without its regex (`.qwen2`) after an NFC normalizer;
+/// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback or word affixes;
+/// a pre-tokenizer, normalizer and `ignore_merges` that together are one row of `PreTokenizerKind.all` (the ByteLevel
+/// regex alone or after individual Digits, or a LLaMA-3 style Split regex then ByteLevel without its regex);
 /// special added tokens without strip or single-word flags; a ByteLevel decoder; and a post-processor that is ByteLevel
 /// or a template adding one BOS token. Anything else is an error naming the file, never a silently different encoding.
 /// EOS and the chat template live in tokenizer_config.json, not here: they read back as nil.
@@ -29,6 +29,7 @@ public enum TokenizerJSON {
         let type = model["type"] as? String ?? "(none)"
         guard type == "BPE" else { throw MopError(file: file, "unsupported model type \(type); only BPE is supported") }
         try checkModelOptions(model, file: file)
+        let ignoresMerges = try flag(model["ignore_merges"], "model.ignore_merges", file: file)
 
         guard let vocabObject = model["vocab"] as? [String: Any] else {
             throw MopError(file: file, "missing model.vocab")
@@ -55,12 +56,19 @@ public enum TokenizerJSON {
             throw MopError(file: file, "unsupported model.unk_token \"\(unk)\" with byte tokens missing from model.vocab")
         }
         let merges = try parseMerges(model["merges"], file: file)
-        let preTokenizer = try preTokenizerKind(root["pre_tokenizer"], file: file)
+        let split = try splitShape(root["pre_tokenizer"], file: file)
         let normalizer = root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
         let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
-        if preTokenizer.normalizesToNFC ? !isNFC : normalizer != nil {
-            throw MopError(file: file, "unsupported normalizer \(normalizer.map(describe) ?? "none") with the \(preTokenizer) "
-                + "pre-tokenizer; supported: " + (preTokenizer.normalizesToNFC ? "NFC" : "none"))
+        if normalizer != nil && !isNFC {
+            throw MopError(file: file, "unsupported normalizer \(describe(normalizer!)); supported: none or NFC")
+        }
+        guard let preTokenizer = PreTokenizerKind.all.first(where: {
+            $0.pattern == split.pattern && $0.isolatesDigits == split.isolatesDigits && $0.normalizesToNFC == isNFC
+                && $0.ignoresMerges == ignoresMerges
+        }) else {
+            throw MopError(file: file, "unsupported combination of pre_tokenizer \(split.pattern), normalizer "
+                + (isNFC ? "NFC" : "none") + " and ignore_merges \(ignoresMerges); supported: "
+                + PreTokenizerKind.all.map(\.name).joined(separator: ", "))
         }
         if let decoder = root["decoder"], !(decoder is NSNull),
            (decoder as? [String: Any])?["type"] as? String != "ByteLevel" {
@@ -76,6 +84,10 @@ public enum TokenizerJSON {
 
     /// tokenizer.json content that Hugging Face `tokenizers` loads and tokenizes exactly as `BPETokenizer` does.
     public static func data(for spec: TokenizerSpec, file: String) throws -> Data {
+        guard spec.model == .bytePairs else {
+            throw MopError(file: file, "a \(spec.model.ggufName) (SentencePiece) tokenizer cannot be written as "
+                           + "tokenizer.json yet; export to GGUF")
+        }
         var seen = Set<String>()
         for token in spec.vocabulary {
             guard seen.insert(token).inserted else {
@@ -96,13 +108,17 @@ public enum TokenizerJSON {
         }
         let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
                                         "use_regex": true]
-        let preTokenizer: [String: Any] = switch spec.preTokenizer {
-        case .gpt2: byteLevel
-        case .smollm: ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": true], byteLevel]]
-        case .qwen2: ["type": "Sequence", "pretokenizers": [
-            ["type": "Split", "pattern": ["Regex": qwen2Pattern], "behavior": "Isolated", "invert": false],
-            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false]]]
+        let kind = spec.preTokenizer
+        var steps: [[String: Any]] = kind.isolatesDigits ? [["type": "Digits", "individual_digits": true]] : []
+        switch kind.pattern {
+        case .gpt2:
+            steps.append(byteLevel)
+        case .llama3(let maxDigits):
+            steps.append(["type": "Split", "pattern": ["Regex": llama3Pattern(maxDigits: maxDigits)],
+                          "behavior": "Isolated", "invert": false])
+            steps.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
         }
+        let preTokenizer: [String: Any] = steps.count == 1 ? steps[0] : ["type": "Sequence", "pretokenizers": steps]
         let postProcessor: [String: Any]
         if spec.addBos {
             guard let bosId = spec.bosTokenId else {
@@ -119,7 +135,7 @@ public enum TokenizerJSON {
         }
         let small: [(key: String, value: Any)] = [
             ("version", "1.0"), ("truncation", NSNull()), ("padding", NSNull()), ("added_tokens", added),
-            ("normalizer", spec.preTokenizer.normalizesToNFC ? ["type": "NFC"] : NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
+            ("normalizer", kind.normalizesToNFC ? ["type": "NFC"] : NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
             ("decoder", ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]),
         ]
         // The vocabulary and merges are written by hand, in id and rank order as HF writes them: JSONSerialization
@@ -127,7 +143,7 @@ public enum TokenizerJSON {
         var text = "{"
         for (key, value) in small { text += quoted(key) + ":" + (try fragment(value)) + "," }
         text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":null,"
-        text += "\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":false,"
+        text += "\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":\(kind.ignoresMerges),"
         text += "\"vocab\":{"
         text += spec.vocabulary.enumerated().map { "\(quoted($0.element)):\($0.offset)" }.joined(separator: ",")
         text += "},\"merges\":["
@@ -177,7 +193,6 @@ public enum TokenizerJSON {
             ("continuing_subword_prefix", { $0 is NSNull || ($0 as? String) == "" }),
             ("end_of_word_suffix", { $0 is NSNull || ($0 as? String) == "" }),
             ("byte_fallback", { ($0 as? Bool) == false }),
-            ("ignore_merges", { ($0 as? Bool) == false }),
         ]
         for (key, isDefault) in unsupported {
             if let value = model[key], !isDefault(value) {
@@ -233,30 +248,46 @@ public enum TokenizerJSON {
         }
     }
 
-    private static func preTokenizerKind(_ value: Any?, file: String) throws -> PreTokenizerKind {
+    /// A JSON boolean that may be absent (false).
+    private static func flag(_ value: Any?, _ key: String, file: String) throws -> Bool {
+        guard let value, !(value is NSNull) else { return false }
+        guard let flag = value as? Bool else { throw MopError(file: file, "\(key) is not a boolean") }
+        return flag
+    }
+
+    /// The split a pre_tokenizer describes: the ByteLevel regex alone or after individual Digits, or a LLaMA-3 style
+    /// Split regex (matched against the spellings `llama3Pattern` writes) then ByteLevel without its regex.
+    private static func splitShape(_ value: Any?, file: String) throws
+        -> (pattern: PreTokenizerKind.Pattern, isolatesDigits: Bool) {
         let node = value as? [String: Any]
-        if let node, isRegexByteLevel(node) { return .gpt2 }
+        if let node, isRegexByteLevel(node) { return (.gpt2, false) }
         if let node, node["type"] as? String == "Sequence", let steps = node["pretokenizers"] as? [[String: Any]] {
-            if steps.count == 1, isRegexByteLevel(steps[0]) { return .gpt2 }
+            if steps.count == 1, isRegexByteLevel(steps[0]) { return (.gpt2, false) }
             if steps.count == 2, steps[0]["type"] as? String == "Digits", steps[0]["individual_digits"] as? Bool == true,
                isRegexByteLevel(steps[1]) {
-                return .smollm
+                return (.gpt2, true)
             }
             if steps.count == 2, steps[0]["type"] as? String == "Split",
-               (steps[0]["pattern"] as? [String: Any])?["Regex"] as? String == qwen2Pattern,
+               let regex = (steps[0]["pattern"] as? [String: Any])?["Regex"] as? String,
+               let maxDigits = (1...3).first(where: { llama3Pattern(maxDigits: $0) == regex }),
                steps[0]["behavior"] as? String == "Isolated", steps[0]["invert"] as? Bool != true,
                steps[1]["type"] as? String == "ByteLevel", steps[1]["add_prefix_space"] as? Bool == false,
                steps[1]["use_regex"] as? Bool == false {
-                return .qwen2
+                return (.llama3(maxDigits: maxDigits), false)
             }
         }
         throw MopError(file: file, "unsupported pre_tokenizer \(describe(value ?? NSNull())); supported: ByteLevel "
-            + "(use_regex, no prefix space), alone or after Digits(individual_digits), or Qwen2's Split regex then "
-            + "ByteLevel without its regex")
+            + "(use_regex, no prefix space), alone or after Digits(individual_digits), or the Qwen2 / LLaMA-3 Split "
+            + "regex then ByteLevel without its regex")
     }
 
-    /// Qwen2's pre-tokenizer regex as its tokenizer.json spells it (`PreTokenizer` scans it by hand).
-    static let qwen2Pattern = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    /// The LLaMA-3 family's split regex as its tokenizer.json spells it (`PreTokenizer` scans it by hand): Qwen2's has
+    /// single digits (`\p{N}`), LLaMA-3's runs of up to three (`\p{N}{1,3}`).
+    static func llama3Pattern(maxDigits: Int) -> String {
+        let digits = maxDigits == 1 ? #"\p{N}"# : #"\p{N}{1,"# + String(maxDigits) + "}"
+        return #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|"# + digits
+            + #"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    }
 
     /// ByteLevel with its GPT-2 regex on and no added prefix space (HF's defaults: use_regex true, prefix space true).
     private static func isRegexByteLevel(_ node: [String: Any]) -> Bool {

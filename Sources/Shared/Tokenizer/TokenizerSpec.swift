@@ -1,65 +1,73 @@
-/// Which pre-tokenizer splits text before byte-level BPE, as named by `tokenizer.ggml.pre` / tokenizer.json.
-/// Everything a tokenizer family changes lives here: its GGUF names, and the normalizer its tokenizer.json carries.
-public enum PreTokenizerKind: String, CaseIterable, Equatable, Sendable {
-    /// The GPT-2 regex.
-    case gpt2
-    /// SmolLM2: digits split one by one, then the GPT-2 regex.
-    case smollm
-    /// Qwen2 (Qwen2.5): the LLaMA-3 style regex with single digits, after NFC normalization.
-    case qwen2
+/// How a tokenizer turns text pieces into ids: the model kinds mop implements, one `Tokenizer` type each.
+public enum TokenizerModel: String, CaseIterable, Equatable, Sendable {
+    /// Byte-level BPE (GPT-2 style): ranked merges over a byte alphabet, after a pre-tokenizer (`BPETokenizer`).
+    case bytePairs
+    /// SentencePiece BPE as llama.cpp runs it: merges chosen by the score of the merged piece, spaces as U+2581, byte
+    /// fallback (`SentencePieceTokenizer`).
+    case sentencePiece
 
-    /// The `tokenizer.ggml.pre` value llama.cpp writes for this kind.
+    /// The `tokenizer.ggml.model` value of this kind.
     public var ggufName: String {
         switch self {
-        case .gpt2: "gpt-2"
-        case .smollm: "smollm"
-        case .qwen2: "qwen2"
+        case .bytePairs: "gpt2"
+        case .sentencePiece: "llama"
         }
     }
 
-    /// The kind a `tokenizer.ggml.pre` value names, nil for one mop does not implement.
     public init?(ggufName: String) {
-        switch ggufName {
-        case "gpt2", "gpt-2", "default": self = .gpt2
-        case "smollm": self = .smollm
-        case "qwen2": self = .qwen2
-        default: return nil
-        }
+        guard let model = Self.allCases.first(where: { $0.ggufName == ggufName }) else { return nil }
+        self = model
     }
-
-    /// Whether text is put in Unicode NFC before splitting: Qwen2's tokenizer.json has an NFC normalizer (and
-    /// Hugging Face builds the same from a Qwen2 GGUF), so ids only match when the text is normalized first.
-    public var normalizesToNFC: Bool { self == .qwen2 }
 }
 
-/// Everything needed to build a byte-level BPE tokenizer, as stored in a GGUF or a tokenizer.json.
-/// File readers produce it and writers consume it; `BPETokenizer` is built from it.
+/// Everything needed to build a tokenizer, as stored in a GGUF or a tokenizer.json.
+/// File readers produce it and writers consume it; `tokenizer(file:)` builds the `Tokenizer` of its model kind.
 public struct TokenizerSpec: Equatable, Sendable {
-    /// Token strings in id order, in GPT-2's byte-to-unicode alphabet.
+    public var model: TokenizerModel
+    /// Token strings in id order: in GPT-2's byte-to-unicode alphabet for byte-level BPE, with U+2581 for spaces and
+    /// `<0xXX>` byte tokens for SentencePiece.
     public var vocabulary: [String]
-    /// Merge rules in priority order, each "left right".
+    /// Merge rules in priority order, each "left right" (byte-level BPE; SentencePiece ranks by `scores` instead).
     public var merges: [String]
+    /// The pre-tokenizer of byte-level BPE; SentencePiece has none and ignores it.
     public var preTokenizer: PreTokenizerKind
-    /// Ids of special (control) tokens, matched whole in the text before BPE, and kept whole by decode.
+    /// Ids of special tokens, matched whole in the text before the model splits it, and kept whole by decode.
     public var specialTokenIds: [Int32]
+    /// One score per token, higher merges first (SentencePiece); empty for byte-level BPE.
+    public var scores: [Float]
+    /// One type per token as the file gives them; empty when the file has none (byte-level BPE then treats
+    /// `specialTokenIds` as control tokens and the rest as normal ones). SentencePiece needs them.
+    public var tokenTypes: [TokenType]
     public var bosTokenId: Int32?
     public var eosTokenId: Int32?
     public var addBos: Bool
+    public var addEos: Bool
+    /// SentencePiece's dummy prefix: a space put before the text and after each special token, and taken off the
+    /// first token again when decoding (`tokenizer.ggml.add_space_prefix`, true unless a file says otherwise).
+    /// Always false for byte-level BPE, which has none.
+    public var addSpacePrefix: Bool
     public var chatTemplate: String?
     /// Carried from the input model to the exports (tokenizer_config.json, GGUF); mop itself pads and never emits unk.
     public var padTokenId: Int32?
     public var unkTokenId: Int32?
 
-    public init(vocabulary: [String], merges: [String], preTokenizer: PreTokenizerKind, specialTokenIds: [Int32],
-                bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool, chatTemplate: String? = nil,
+    public init(model: TokenizerModel = .bytePairs, vocabulary: [String], merges: [String],
+                preTokenizer: PreTokenizerKind, specialTokenIds: [Int32], scores: [Float] = [],
+                tokenTypes: [TokenType] = [], bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool,
+                addEos: Bool = false, addSpacePrefix: Bool = false, chatTemplate: String? = nil,
                 padTokenId: Int32? = nil, unkTokenId: Int32? = nil) {
+        self.model = model
         self.vocabulary = vocabulary
         self.merges = merges
         self.preTokenizer = preTokenizer
         self.specialTokenIds = specialTokenIds
+        self.scores = scores
+        self.tokenTypes = tokenTypes
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
         self.addBos = addBos
+        self.addEos = addEos
+        self.addSpacePrefix = addSpacePrefix
         self.chatTemplate = chatTemplate
         self.padTokenId = padTokenId
         self.unkTokenId = unkTokenId
@@ -68,5 +76,22 @@ public struct TokenizerSpec: Equatable, Sendable {
     /// The ids the spec names (special, BOS, EOS, pad, unk), for range checks against the vocabulary.
     public var namedTokenIds: [Int32] {
         specialTokenIds + [bosTokenId, eosTokenId, padTokenId, unkTokenId].compactMap { $0 }
+    }
+
+    /// The type of every token: `tokenTypes` when the file gave them, else control for `specialTokenIds` and normal
+    /// for the rest.
+    public var resolvedTokenTypes: [TokenType] {
+        if !tokenTypes.isEmpty { return tokenTypes }
+        var types = [TokenType](repeating: .normal, count: vocabulary.count)
+        for id in specialTokenIds where types.indices.contains(Int(id)) { types[Int(id)] = .control }
+        return types
+    }
+
+    /// The tokenizer of this spec's model kind; `file` names where the spec came from, for errors.
+    public func tokenizer(file: String? = nil) throws -> any Tokenizer {
+        switch model {
+        case .bytePairs: try BPETokenizer(self, file: file)
+        case .sentencePiece: try SentencePieceTokenizer(self, file: file)
+        }
     }
 }

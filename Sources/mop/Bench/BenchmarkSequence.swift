@@ -14,7 +14,7 @@ enum BenchmarkSequence {
         guard let text, let spec = loaded.tokenizer else {
             return (0..<length).map { Int32($0 % loaded.weights.config.vocabSize) }
         }
-        let encoded = try BPETokenizer(spec, file: model).encode(try TextFile.read(text))
+        let encoded = try spec.tokenizer(file: model).encode(try TextFile.read(text))
         guard encoded.count >= length else { throw MopError(file: text, "holds \(encoded.count) tokens, fewer than --seq-len \(length)") }
         return Array(encoded.prefix(length))
     }

@@ -62,7 +62,7 @@ struct BenchCommand: ParsableCommand {
     /// The model, ready to time, and the prompt every run starts from.
     func loadGenerator() throws -> (Generator, [Int32]) {
         let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
-        let tokenizer = try loaded.tokenizer.map { try BPETokenizer($0, file: model) }
+        let tokenizer = try loaded.tokenizer.map { try $0.tokenizer(file: model) }
         let prompt = LatencyBenchmark.prompt(count: promptTokens, tokenizer: tokenizer,
                                              vocabSize: loaded.weights.config.vocabSize)
         return (Generator(model: Transformer(weights: loaded.weights)), prompt)

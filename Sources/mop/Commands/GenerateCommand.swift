@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
             guard communicator.isCoordinator else { return }
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
-            let tokenizer = try BPETokenizer(spec, file: model)
+            let tokenizer = try spec.tokenizer(file: model)
             let text = chat ? try ChatTemplate.wrap(prompt, template: spec.chatTemplate, file: model) : prompt
             let ids = tokenizer.encode(text)
             let positions = loaded.weights.config.maxPositions

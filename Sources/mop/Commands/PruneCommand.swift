@@ -123,7 +123,7 @@ struct PruneCommand: ParsableCommand {
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             var sequences: [[Int32]] = []
             if communicator.isCoordinator {
-                sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try BPETokenizer(spec, file: model),
+                sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try spec.tokenizer(file: model),
                                                          count: calibrationSamples,
                                                          // The model cannot see past its positions (RoPE table).
                                                          seqLen: min(seqLen, loaded.weights.config.maxPositions),

@@ -30,7 +30,7 @@ struct TokenizeCommand: ParsableCommand {
             guard communicator.isCoordinator else { return }
             guard var spec = try ModelLoader.tokenizer(path: model) else { throw MopError(file: model, "carries no tokenizer") }
             if !addBos { spec.addBos = false }
-            let tokenizer = try BPETokenizer(spec, file: model)
+            let tokenizer = try spec.tokenizer(file: model)
             let input = try text.map { try TextFile.read($0) } ?? string ?? ""
             let start = Date()
             let ids = tokenizer.encode(input)

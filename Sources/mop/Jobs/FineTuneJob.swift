@@ -26,7 +26,7 @@ struct FineTuneJob {
              communicator: any Communicator) throws -> Outcome {
         let lora = options.lora
         try lora.validate(for: weights.config, file: model)
-        let tokenizer = try BPETokenizer(spec, file: model)
+        let tokenizer = try spec.tokenizer(file: model)
         let read = try InstructionData.examples(path: data, tokenizer: tokenizer,
                                                 maxLength: min(options.maxLength, weights.config.maxPositions))
         let (train, heldOut) = try InstructionData.split(read.examples, heldOutFraction: options.heldOut, seed: seed, file: data)

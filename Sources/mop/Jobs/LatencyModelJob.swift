@@ -23,7 +23,7 @@ enum LatencyModelJob {
             return model
         }
         let settings = LatencyBenchmark.Settings()
-        let prompt = LatencyBenchmark.prompt(count: settings.promptTokens, tokenizer: try BPETokenizer(spec, file: modelPath),
+        let prompt = LatencyBenchmark.prompt(count: settings.promptTokens, tokenizer: try spec.tokenizer(file: modelPath),
                                              vocabSize: weights.config.vocabSize)
         let probes = LatencyProbes.structures(weights.config).count
         FileHandle.standardError.write(Data(("prune: measuring the latency model: \(probes) probe shapes, \(rounds) "

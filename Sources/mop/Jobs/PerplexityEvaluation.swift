@@ -26,7 +26,7 @@ enum PerplexityEvaluation {
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids.
         var tokens: [Int32] = []
         if communicator.isCoordinator {
-            tokens = try BPETokenizer(spec, file: model).encode(try TextFile.read(file))
+            tokens = try spec.tokenizer(file: model).encode(try TextFile.read(file))
         }
         communicator.broadcast(&tokens, root: 0)
         let plan = PerplexityPlan(tokenCount: tokens.count, seqLen: seqLen, maxTokens: maxTokens)

@@ -20,7 +20,7 @@ enum TaskEvaluation {
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
         if communicator.isCoordinator {
-            let tokenizer = try BPETokenizer(spec, file: modelPath)
+            let tokenizer = try spec.tokenizer(file: modelPath)
             var examples: [(task: Int, example: TokenizedExample)] = []
             for (index, task) in tasks.enumerated() {
                 for example in try TaskData.load(task, directory: directory, limit: limit) {

@@ -103,24 +103,34 @@ final class TokenizerJSONTests: XCTestCase {
             ("missing from the vocabulary", model { $0["merges"] = ["a zz"] }),
             ("not two tokens", model { $0["merges"] = ["abc"] }),
             ("unsupported model.byte_fallback", model { $0["byte_fallback"] = true }),
-            ("unsupported model.ignore_merges", model { $0["ignore_merges"] = true }),
+            // ignore_merges goes with LLaMA-3's split only.
+            ("normalizer none and ignore_merges true", model { $0["ignore_merges"] = true }),
             ("unsupported model.dropout", model { $0["dropout"] = 0.1 }),
             ("unsupported model.continuing_subword_prefix", model { $0["continuing_subword_prefix"] = "##" }),
-            ("unsupported normalizer", { $0["normalizer"] = ["type": "NFC"] }),
+            ("normalizer NFC and ignore_merges false", { $0["normalizer"] = ["type": "NFC"] }),
             ("unsupported normalizer", { $0["normalizer"] = ["type": "NFKC"] }),
             ("unsupported pre_tokenizer", { $0["pre_tokenizer"] = ["type": "Whitespace"] }),
-            // Qwen2's split regex must be the exact one, and go with its NFC normalizer.
+            // A LLaMA-3 style split regex must be one of the exact spellings, and go with its row's normalizer and
+            // ignore_merges: LLaMA-3's (three digits) has no NFC, Qwen2's (one digit) has it.
             ("unsupported pre_tokenizer", {
-                $0["normalizer"] = ["type": "NFC"]
                 $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.qwen2Pattern.replacingOccurrences(of: "\\p{N}|", with: "\\p{N}{1,3}|")],
+                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.llama3Pattern(maxDigits: 1) + "|x"],
                      "behavior": "Isolated", "invert": false],
                     ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
                 ]]
             }),
-            ("unsupported normalizer none with the qwen2 pre-tokenizer; supported: NFC", {
+            ("pre_tokenizer llama3(maxDigits: 3), normalizer NFC and ignore_merges false", {
+                $0["normalizer"] = ["type": "NFC"]
                 $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.qwen2Pattern], "behavior": "Isolated", "invert": false],
+                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.llama3Pattern(maxDigits: 3)],
+                     "behavior": "Isolated", "invert": false],
+                    ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
+                ]]
+            }),
+            ("pre_tokenizer llama3(maxDigits: 1), normalizer none and ignore_merges false", {
+                $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": TokenizerJSON.llama3Pattern(maxDigits: 1)],
+                     "behavior": "Isolated", "invert": false],
                     ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
                 ]]
             }),

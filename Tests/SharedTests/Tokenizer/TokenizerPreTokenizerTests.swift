@@ -12,7 +12,7 @@ final class TokenizerPreTokenizerTests: XCTestCase {
     func testQwen2PiecesAndNFCEqualHuggingFaceTokenizers() throws {
         let url = RealInputs.fixture("pretokenizer-qwen2.json")
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        XCTAssertEqual(fixture["pattern"] as? String, TokenizerJSON.qwen2Pattern, "the fixture was made for this regex")
+        XCTAssertEqual(fixture["pattern"] as? String, TokenizerJSON.llama3Pattern(maxDigits: 1), "the fixture was made for this regex")
         let cases = try XCTUnwrap(fixture["cases"] as? [[String: Any]])
         XCTAssertGreaterThan(cases.count, 40)
         var pieces = 0
@@ -31,11 +31,27 @@ final class TokenizerPreTokenizerTests: XCTestCase {
     }
 
     func testGGUFNamesOfEveryKind() {
-        for kind in PreTokenizerKind.allCases { XCTAssertEqual(PreTokenizerKind(ggufName: kind.ggufName), kind) }
+        for kind in PreTokenizerKind.all {
+            XCTAssertEqual(PreTokenizerKind(ggufName: kind.ggufName), kind)
+            XCTAssertEqual(PreTokenizerKind.named(kind.name), kind)
+        }
         XCTAssertEqual(PreTokenizerKind(ggufName: "gpt2"), .gpt2)
         XCTAssertEqual(PreTokenizerKind(ggufName: "default"), .gpt2)
-        XCTAssertNil(PreTokenizerKind(ggufName: "llama-bpe"), "LLaMA-3's regex splits digits in threes: not implemented")
-        XCTAssertEqual(PreTokenizerKind.allCases.filter(\.normalizesToNFC), [.qwen2])
+        XCTAssertEqual(PreTokenizerKind(ggufName: "phi-2"), .gpt2)
+        XCTAssertEqual(PreTokenizerKind(ggufName: "starcoder"), .smollm)
+        XCTAssertEqual(PreTokenizerKind(ggufName: "llama-bpe"), .llama3)
+        XCTAssertNil(PreTokenizerKind(ggufName: "deepseek-llm"), "its regexes are not implemented")
+        XCTAssertEqual(PreTokenizerKind.all.filter(\.normalizesToNFC), [.qwen2])
+        XCTAssertEqual(PreTokenizerKind.all.filter(\.ignoresMerges), [.llama3])
+        XCTAssertEqual(Set(PreTokenizerKind.all.flatMap(\.ggufNames)).count, PreTokenizerKind.all.flatMap(\.ggufNames).count,
+                       "a GGUF name belongs to one row")
+    }
+
+    func testLlama3SplitsNumbersInRunsOfThree() {
+        let llama3 = PreTokenizer(.llama3)
+        XCTAssertEqual(llama3.pieces("1234567 x12"), ["123", "456", "7", " x", "12"])
+        XCTAssertEqual(qwen2.pieces("1234"), ["1", "2", "3", "4"])
+        XCTAssertEqual(llama3.pieces("(hello) WE'LL"), ["(hello", ")", " WE", "'LL"])
     }
 
     func testQwen2IsolatesDigitsAndGluesPunctuationToWords() {

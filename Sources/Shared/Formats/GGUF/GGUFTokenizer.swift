@@ -1,18 +1,17 @@
 /// The `tokenizer.ggml.*` metadata of a GGUF, read into and written from a `TokenizerSpec`.
-/// Only byte-level BPE (`tokenizer.ggml.model = gpt2`) is supported.
+/// The tokenizer models are those of `TokenizerModel`: byte-level BPE (`gpt2`) and SentencePiece (`llama`); any other
+/// (`bert`, `t5`, `rwkv`, ...) is refused by name, never tokenized some other way.
 public enum GGUFTokenizer {
-    /// ggml token types that are matched whole before BPE: 3 = control, 4 = user-defined.
-    static let controlType: Int32 = 3
-    static let userDefinedType: Int32 = 4
-    static let normalType: Int32 = 1
-
     /// The tokenizer described by `file`'s metadata; nil when the file carries none.
     public static func read(from file: GGUFFile) throws -> TokenizerSpec? {
         let meta = file.metadata
         func fail(_ problem: String) -> MopError { MopError(file: file.path, problem) }
         guard let modelValue = meta["tokenizer.ggml.model"] else { return nil }
-        guard let model = modelValue.string else { throw fail("tokenizer.ggml.model is not a string") }
-        guard model == "gpt2" else { throw fail("unsupported tokenizer model \"\(model)\" (only gpt2 byte-level BPE is supported)") }
+        guard let modelName = modelValue.string else { throw fail("tokenizer.ggml.model is not a string") }
+        guard let model = TokenizerModel(ggufName: modelName) else {
+            throw fail("unsupported tokenizer model \"\(modelName)\" (tokenizer.ggml.model; supported: gpt2, the "
+                       + "byte-level BPE, and llama, SentencePiece)")
+        }
 
         func strings(_ key: String) throws -> [String] {
             guard let array = meta[key]?.array else { throw fail("\(key) is missing or not an array") }
@@ -22,26 +21,55 @@ public enum GGUFTokenizer {
             }
         }
         let vocabulary = try strings("tokenizer.ggml.tokens")
-        let merges = try strings("tokenizer.ggml.merges")
+        // SentencePiece ranks merges by score: llama.cpp needs no merge list for it, and files often have none.
+        let merges = model == .sentencePiece && meta["tokenizer.ggml.merges"] == nil
+            ? [] : try strings("tokenizer.ggml.merges")
 
-        var special: [Int32] = []
-        if let types = meta["tokenizer.ggml.token_type"] {
-            guard let array = types.array, array.count == vocabulary.count else {
+        var types: [TokenType] = []
+        if let value = meta["tokenizer.ggml.token_type"] {
+            guard let array = value.array, array.count == vocabulary.count else {
                 throw fail("tokenizer.ggml.token_type must be an array of \(vocabulary.count) integers, one per token")
             }
-            for (id, element) in array.enumerated() {
-                guard let type = element.int else { throw fail("tokenizer.ggml.token_type holds a non-integer element") }
-                if type == Int(controlType) || type == Int(userDefinedType) { special.append(Int32(id)) }
+            types = try array.map { element in
+                guard let raw = element.int, let code = Int32(exactly: raw) else {
+                    throw fail("tokenizer.ggml.token_type holds a non-integer element")
+                }
+                // llama.cpp reads a type it does not know as undefined.
+                return TokenType(rawValue: code) ?? .undefined
             }
+        }
+        var scores: [Float] = []
+        if let value = meta["tokenizer.ggml.scores"] {
+            guard let array = value.array, array.count == vocabulary.count else {
+                throw fail("tokenizer.ggml.scores must be an array of \(vocabulary.count) numbers, one per token")
+            }
+            // llama.cpp takes float32 scores, or int32 ones as floats.
+            scores = try array.map { element in
+                switch element {
+                case .float32(let score): return score
+                case .int32(let score): return Float(score)
+                default: throw fail("tokenizer.ggml.scores holds an element that is neither float32 nor int32")
+                }
+            }
+        } else if model == .sentencePiece {
+            throw fail("tokenizer.ggml.scores is missing: SentencePiece merges by score")
         }
 
         let preName = try meta["tokenizer.ggml.pre"].map { value -> String in
             guard let name = value.string else { throw fail("tokenizer.ggml.pre is not a string") }
             return name
         } ?? "default"
-        guard let preTokenizer = PreTokenizerKind(ggufName: preName) else {
-            throw fail("unsupported pre-tokenizer \"\(preName)\" (tokenizer.ggml.pre; supported: "
-                       + PreTokenizerKind.allCases.map(\.ggufName).joined(separator: ", ") + ", default)")
+        let preTokenizer: PreTokenizerKind
+        switch model {
+        case .bytePairs:
+            guard let kind = PreTokenizerKind(ggufName: preName) else {
+                throw fail("unsupported pre-tokenizer \"\(preName)\" (tokenizer.ggml.pre; supported: "
+                           + PreTokenizerKind.all.flatMap(\.ggufNames).joined(separator: ", ") + ")")
+            }
+            preTokenizer = kind
+        case .sentencePiece:
+            // SentencePiece has no pre-tokenizer; llama.cpp ignores the key for it.
+            preTokenizer = .gpt2
         }
 
         func tokenId(_ key: String) throws -> Int32? {
@@ -51,22 +79,31 @@ public enum GGUFTokenizer {
             }
             return Int32(id)
         }
-        var addBos = false
-        if let value = meta["tokenizer.ggml.add_bos_token"] {
-            guard let flag = value.bool else { throw fail("tokenizer.ggml.add_bos_token is not a bool") }
-            addBos = flag
+        func flag(_ key: String, default defaultValue: Bool) throws -> Bool {
+            guard let value = meta[key] else { return defaultValue }
+            guard let flag = value.bool else { throw fail("\(key) is not a bool") }
+            return flag
         }
         var chatTemplate: String?
         if let value = meta["tokenizer.chat_template"] {
             guard let template = value.string else { throw fail("tokenizer.chat_template is not a string") }
             chatTemplate = template
         }
-        return TokenizerSpec(vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer, specialTokenIds: special,
-                             bosTokenId: try tokenId("tokenizer.ggml.bos_token_id"),
-                             eosTokenId: try tokenId("tokenizer.ggml.eos_token_id"),
-                             addBos: addBos, chatTemplate: chatTemplate,
-                             padTokenId: try tokenId("tokenizer.ggml.padding_token_id"),
-                             unkTokenId: try tokenId("tokenizer.ggml.unknown_token_id"))
+        let special = types.indices.filter { types[$0].isMatchedWhole }.map { Int32($0) }
+        return TokenizerSpec(
+            model: model, vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer, specialTokenIds: special,
+            scores: model == .sentencePiece ? scores : [],
+            // Byte-level BPE keeps only which tokens are special; SentencePiece needs every type (bytes, unused).
+            tokenTypes: model == .sentencePiece ? (types.isEmpty ? Array(repeating: .normal, count: vocabulary.count) : types) : [],
+            bosTokenId: try tokenId("tokenizer.ggml.bos_token_id"),
+            eosTokenId: try tokenId("tokenizer.ggml.eos_token_id"),
+            addBos: try flag("tokenizer.ggml.add_bos_token",
+                             default: model == .sentencePiece || preTokenizer.addsBosByDefault),
+            addEos: try flag("tokenizer.ggml.add_eos_token", default: false),
+            addSpacePrefix: model == .sentencePiece && (try flag("tokenizer.ggml.add_space_prefix", default: true)),
+            chatTemplate: chatTemplate,
+            padTokenId: try tokenId("tokenizer.ggml.padding_token_id"),
+            unkTokenId: try tokenId("tokenizer.ggml.unknown_token_id"))
     }
 
     /// The metadata entries describing `spec`, in the order llama.cpp's converter writes them.
@@ -75,21 +112,37 @@ public enum GGUFTokenizer {
         if let bad = spec.namedTokenIds.first(where: { $0 < 0 || Int($0) >= spec.vocabulary.count }) {
             throw MopError(file: file, "tokenizer token id \(bad) is outside the vocabulary of \(spec.vocabulary.count) tokens")
         }
-        let special = Set(spec.specialTokenIds)
-        let types = spec.vocabulary.indices.map { GGUFValue.int32(special.contains(Int32($0)) ? controlType : normalType) }
+        let types = spec.resolvedTokenTypes
+        guard types.count == spec.vocabulary.count else {
+            throw MopError(file: file, "tokenizer has \(types.count) token types for \(spec.vocabulary.count) tokens")
+        }
         var entries: [(key: String, value: GGUFValue)] = [
-            ("tokenizer.ggml.model", .string("gpt2")),
-            // llama.cpp spells the GPT-2 pre-tokenizer "gpt-2".
-            ("tokenizer.ggml.pre", .string(spec.preTokenizer.ggufName)),
+            ("tokenizer.ggml.model", .string(spec.model.ggufName)),
+            // llama.cpp spells the GPT-2 pre-tokenizer "gpt-2"; SentencePiece files say "default".
+            ("tokenizer.ggml.pre", .string(spec.model == .bytePairs ? spec.preTokenizer.ggufName : "default")),
             ("tokenizer.ggml.tokens", .array(.string, spec.vocabulary.map { .string($0) })),
-            ("tokenizer.ggml.token_type", .array(.int32, types)),
-            ("tokenizer.ggml.merges", .array(.string, spec.merges.map { .string($0) })),
         ]
+        if spec.model == .sentencePiece {
+            guard spec.scores.count == spec.vocabulary.count else {
+                throw MopError(file: file, "tokenizer has \(spec.scores.count) scores for \(spec.vocabulary.count) tokens")
+            }
+            entries.append(("tokenizer.ggml.scores", .array(.float32, spec.scores.map { .float32($0) })))
+        }
+        entries.append(("tokenizer.ggml.token_type", .array(.int32, types.map { .int32($0.rawValue) })))
+        if spec.model == .bytePairs || !spec.merges.isEmpty {
+            entries.append(("tokenizer.ggml.merges", .array(.string, spec.merges.map { .string($0) })))
+        }
         if let bos = spec.bosTokenId { entries.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos)))) }
         if let eos = spec.eosTokenId { entries.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
         if let unk = spec.unkTokenId { entries.append(("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk)))) }
         if let pad = spec.padTokenId { entries.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad)))) }
         entries.append(("tokenizer.ggml.add_bos_token", .bool(spec.addBos)))
+        if spec.addEos || spec.model == .sentencePiece {
+            entries.append(("tokenizer.ggml.add_eos_token", .bool(spec.addEos)))
+        }
+        if spec.model == .sentencePiece {
+            entries.append(("tokenizer.ggml.add_space_prefix", .bool(spec.addSpacePrefix)))
+        }
         if let template = spec.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
         return entries
     }

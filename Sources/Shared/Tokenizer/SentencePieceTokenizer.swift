@@ -1,0 +1,215 @@
+/// SentencePiece BPE (LLaMA-1/2, Vicuna, Mistral) as llama.cpp tokenizes it (`tokenizer.ggml.model = llama`), giving
+/// its ids for the same vocabulary, scores and token types.
+///
+/// Encoding: special tokens (control, user-defined, unknown) are matched whole first. Each stretch of text between
+/// them gets the dummy prefix (a space) when `addSpacePrefix` is set and it starts the text or follows a special
+/// token; its spaces become U+2581, and it is split into characters. Adjacent symbols whose concatenation is a
+/// vocabulary entry are merged, the one whose merged piece scores highest first (leftmost on ties), until no pair
+/// merges. A final symbol that is not a vocabulary entry (only single characters can be) becomes its UTF-8 bytes'
+/// `<0xXX>` tokens. Decoding reverses it: U+2581 to space, byte tokens to their byte, one leading space off the
+/// first token when `addSpacePrefix` is set (llama.cpp's `token_to_piece` and `detokenize` for SPM).
+public struct SentencePieceTokenizer: Tokenizer {
+    public let spec: TokenizerSpec
+    /// The id of each piece's UTF-8; a piece listed twice keeps its last id, as llama.cpp's `token_to_id` does.
+    private let idForPiece: [ArraySlice<UInt8>: Int32]
+    private let scores: [Float]
+    /// The token each byte falls back to, indexed by byte: `<0xXX>`, else the byte as a one-character piece, else
+    /// unk; -1 (the byte is dropped) when there is none of them.
+    private let byteTokenIds: [Int32]
+    private let specials: SpecialTokenMatcher
+    /// The bytes each id decodes to.
+    private let bytesForId: [[UInt8]]
+
+    /// U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's stand-in for a space, in UTF-8.
+    static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]
+
+    /// Builds the tokenizer; `file` names where the spec came from, for errors (missing scores or types, malformed
+    /// byte tokens, ids out of range).
+    public init(_ spec: TokenizerSpec, file: String? = nil) throws {
+        let count = spec.vocabulary.count
+        guard count > 0, count <= Int(Int32.max) else {
+            throw MopError(file: file, "tokenizer vocabulary has \(count) tokens")
+        }
+        guard spec.scores.count == count else {
+            throw MopError(file: file, "SentencePiece tokenizer has \(spec.scores.count) scores for \(count) tokens")
+        }
+        guard spec.tokenTypes.count == count else {
+            throw MopError(file: file, "SentencePiece tokenizer has \(spec.tokenTypes.count) token types for \(count) tokens")
+        }
+        for id in spec.namedTokenIds where !(0..<Int32(count)).contains(id) {
+            throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(count) tokens")
+        }
+        if spec.addBos && spec.bosTokenId == nil {
+            throw MopError(file: file, "tokenizer asks to add a BOS token but has no BOS token id")
+        }
+        if spec.addEos && spec.eosTokenId == nil {
+            throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
+        }
+        var idForPiece: [ArraySlice<UInt8>: Int32] = [:]
+        idForPiece.reserveCapacity(count)
+        for (id, piece) in spec.vocabulary.enumerated() { idForPiece[ArraySlice(piece.utf8)] = Int32(id) }
+
+        var bytesForId: [[UInt8]] = []
+        bytesForId.reserveCapacity(count)
+        var byteTokens = [Int32](repeating: -1, count: 256)
+        for (id, (piece, type)) in zip(spec.vocabulary, spec.tokenTypes).enumerated() {
+            switch type {
+            case .normal:
+                bytesForId.append(Self.unescaped(Array(piece.utf8)))
+            case .byte:
+                guard let byte = Self.byteValue(piece) else {
+                    throw MopError(file: file, "byte token \(id) \"\(piece)\" is not of the form <0xXX>")
+                }
+                bytesForId.append([byte])
+                byteTokens[Int(byte)] = Int32(id)
+            case .control, .userDefined, .unknown:
+                bytesForId.append(Array(piece.utf8))
+            case .unused, .undefined:
+                bytesForId.append([])
+            }
+        }
+        // llama.cpp's byte_to_token looks up "<0xXX>" by text, then the byte as a one-character piece.
+        for byte in 0..<256 where byteTokens[byte] < 0 {
+            byteTokens[byte] = idForPiece[ArraySlice(Self.byteName(UInt8(byte)).utf8)]
+                ?? (byte < 0x80 ? idForPiece[[UInt8(byte)]] : nil) ?? spec.unkTokenId ?? -1
+        }
+        let matched = spec.specialTokenIds
+        self.spec = spec
+        self.idForPiece = idForPiece
+        self.scores = spec.scores
+        self.byteTokenIds = byteTokens
+        self.bytesForId = bytesForId
+        self.specials = try SpecialTokenMatcher(ids: matched, vocabulary: spec.vocabulary, file: file)
+    }
+
+    public func id(of token: String) -> Int32? {
+        idForPiece[ArraySlice(token.utf8)]
+    }
+
+    public func encode(_ text: String, addingSpecialTokens: Bool) -> [Int32] {
+        var ids: [Int32] = []
+        if addingSpecialTokens, spec.addBos, let bos = spec.bosTokenId { ids.append(bos) }
+        let scalars = Array(text.unicodeScalars)
+        // The dummy prefix goes before the first stretch of text and after each special token (llama.cpp's
+        // is_prev_special, true at the start whether or not BOS was added).
+        var afterSpecial = true
+        specials.split(scalars, text: { range in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(range.count * 2 + 3)
+            if spec.addSpacePrefix && afterSpecial { bytes.append(contentsOf: Self.escapedSpace) }
+            for scalar in scalars[range] {
+                if scalar == " " { bytes.append(contentsOf: Self.escapedSpace) } else { bytes.append(contentsOf: scalar.utf8) }
+            }
+            encodeStretch(bytes, into: &ids)
+            afterSpecial = false
+        }, special: { id in
+            ids.append(id)
+            afterSpecial = true
+        })
+        if addingSpecialTokens, spec.addEos, let eos = spec.eosTokenId { ids.append(eos) }
+        return ids
+    }
+
+    public func decode(_ ids: [Int32]) -> String {
+        var bytes: [UInt8] = []
+        for (index, id) in ids.enumerated() where id >= 0 && Int(id) < bytesForId.count {
+            let piece = bytesForId[Int(id)]
+            // llama.cpp strips one leading space from the first id only, whatever that id is (BOS too).
+            if index == 0, spec.addSpacePrefix, piece.first == 0x20 {
+                bytes.append(contentsOf: piece.dropFirst())
+            } else {
+                bytes.append(contentsOf: piece)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Merges one escaped stretch (UTF-8 with U+2581 for spaces) and appends its ids. Symbols are byte ranges of
+    /// `bytes` kept in a linked list; candidate pairs wait in a heap, and a pair is stale (skipped) once either side
+    /// has merged into something else, which its recorded length detects, as in llama.cpp.
+    private func encodeStretch(_ bytes: [UInt8], into ids: inout [Int32]) {
+        guard !bytes.isEmpty else { return }
+        var start: [Int] = [], length: [Int] = []
+        var offset = 0
+        while offset < bytes.count {
+            let width = min(Self.utf8Width(bytes[offset]), bytes.count - offset)
+            start.append(offset)
+            length.append(width)
+            offset += width
+        }
+        let symbolCount = start.count
+        var previous = Array(-1..<(symbolCount - 1))
+        var next = Array(1...symbolCount)
+        next[symbolCount - 1] = -1
+
+        var queue = PairQueue()
+        func consider(_ left: Int, _ right: Int) {
+            guard left >= 0, right >= 0 else { return }
+            let size = length[left] + length[right]
+            guard let id = idForPiece[bytes[start[left]..<(start[left] + size)]] else { return }
+            queue.push(PairQueue.Pair(left: left, right: right, size: size, score: scores[Int(id)]))
+        }
+        for i in 1..<symbolCount { consider(i - 1, i) }
+        while let pair = queue.pop() {
+            let right = pair.right
+            guard length[pair.left] > 0, length[right] > 0, length[pair.left] + length[right] == pair.size else { continue }
+            length[pair.left] += length[right]
+            length[right] = 0
+            next[pair.left] = next[right]
+            if next[right] >= 0 { previous[next[right]] = pair.left }
+            consider(previous[pair.left], pair.left)
+            consider(pair.left, next[pair.left])
+        }
+        var symbol = 0
+        while symbol >= 0 {
+            let piece = bytes[start[symbol]..<(start[symbol] + length[symbol])]
+            if let id = idForPiece[piece] {
+                ids.append(id)
+            } else {
+                for byte in piece where byteTokenIds[Int(byte)] >= 0 { ids.append(byteTokenIds[Int(byte)]) }
+            }
+            symbol = next[symbol]
+        }
+    }
+
+    /// The length of the UTF-8 sequence a lead byte starts (llama.cpp's unicode_len_utf8: 1 for a stray
+    /// continuation byte).
+    private static func utf8Width(_ lead: UInt8) -> Int {
+        switch lead >> 4 {
+        case 0xC, 0xD: 2
+        case 0xE: 3
+        case 0xF: 4
+        default: 1
+        }
+    }
+
+    /// A normal piece's bytes with each U+2581 turned back into a space.
+    private static func unescaped(_ piece: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(piece.count)
+        var i = 0
+        while i < piece.count {
+            if i + 3 <= piece.count, piece[i..<(i + 3)].elementsEqual(escapedSpace) {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(piece[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// "<0xXX>" (upper-case hex) for a byte, as SentencePiece names its byte pieces.
+    static func byteName(_ byte: UInt8) -> String {
+        let hex = Array("0123456789ABCDEF")
+        return "<0x\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])>"
+    }
+
+    /// The byte a "<0xXX>" piece stands for (either case of hex digit), nil for anything else.
+    static func byteValue(_ piece: String) -> UInt8? {
+        let scalars = Array(piece.unicodeScalars)
+        guard scalars.count == 6, piece.hasPrefix("<0x"), scalars[5] == ">" else { return nil }
+        return UInt8(String(String.UnicodeScalarView(scalars[3..<5])), radix: 16)
+    }
+}
