@@ -33,8 +33,8 @@ public struct PreTokenizerKind: Equatable, Sendable, CustomStringConvertible {
     public static let gpt2 = PreTokenizerKind(name: "gpt2", ggufNames: ["gpt-2", "gpt2", "default", "phi-2", "mpt"],
                                               pattern: .gpt2, isolatesDigits: false, normalizesToNFC: false,
                                               ignoresMerges: false, addsBosByDefault: false)
-    /// SmolLM2 and StarCoder: digits split one by one, then the GPT-2 regex.
-    public static let smollm = PreTokenizerKind(name: "smollm", ggufNames: ["smollm", "starcoder", "refact"],
+    /// SmolLM2, StarCoder, Refact and Command-R: digits split one by one, then the GPT-2 regex.
+    public static let smollm = PreTokenizerKind(name: "smollm", ggufNames: ["smollm", "starcoder", "refact", "command-r"],
                                                 pattern: .gpt2, isolatesDigits: true, normalizesToNFC: false,
                                                 ignoresMerges: false, addsBosByDefault: false)
     /// Qwen2 (Qwen2.5): LLaMA-3's regex with single digits, after NFC.

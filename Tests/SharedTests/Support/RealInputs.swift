@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// The real inputs some tests read: SmolLM2 (fetched by scripts/fetch-model.sh) and ../shared/data.
+/// The real inputs some tests read: SmolLM2 (fetched by scripts/fetch-model.sh), llama.cpp's tokenizer suite
+/// (scripts/fetch-tokenizer-suite.sh) and ../shared/data.
 /// Absent locally, those tests skip; on CI (CI=true) an absent input is a failure, since the test command fetches it.
 enum RealInputs {
     static let packageRoot = URL(fileURLWithPath: #filePath)
@@ -12,6 +13,14 @@ enum RealInputs {
         let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"]
             ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         return try existing(path, hint: "scripts/fetch-model.sh fetches it; or set MOP_SMOLLM2_GGUF")
+    }
+
+    /// llama.cpp's tokenizer test suite (vocab-only GGUFs with .inp/.out pairs), fetched by
+    /// scripts/fetch-tokenizer-suite.sh into models/tokenizer-suite, or MOP_TOKENIZER_SUITE.
+    static func tokenizerSuite() throws -> String {
+        let path = ProcessInfo.processInfo.environment["MOP_TOKENIZER_SUITE"]
+            ?? packageRoot.appendingPathComponent("models/tokenizer-suite").path
+        return try existing(path, hint: "scripts/fetch-tokenizer-suite.sh fetches it; or set MOP_TOKENIZER_SUITE")
     }
 
     /// A committed fixture under Tests/SharedTests/Fixtures (made by the scripts/make-*-fixture.py scripts).

@@ -100,7 +100,7 @@ public enum GGUFTokenizer {
             addBos: try flag("tokenizer.ggml.add_bos_token",
                              default: model == .sentencePiece || preTokenizer.addsBosByDefault),
             addEos: try flag("tokenizer.ggml.add_eos_token", default: false),
-            addSpacePrefix: model == .sentencePiece && (try flag("tokenizer.ggml.add_space_prefix", default: true)),
+            addSpacePrefix: try model == .sentencePiece && flag("tokenizer.ggml.add_space_prefix", default: true),
             chatTemplate: chatTemplate,
             padTokenId: try tokenId("tokenizer.ggml.padding_token_id"),
             unkTokenId: try tokenId("tokenizer.ggml.unknown_token_id"))
