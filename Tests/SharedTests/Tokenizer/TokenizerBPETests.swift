@@ -66,6 +66,27 @@ final class TokenizerBPETests: XCTestCase {
         XCTAssertEqual(two.encode("aaaaa"), [aa, aaa])
     }
 
+    func testIgnoreMergesTakesAWholePieceFromTheVocabulary() throws {
+        // "abc" is in the vocabulary, but the merges alone reach only "ab" + "c": LLaMA-3 (ignore_merges) takes the
+        // piece whole, the others merge.
+        let merges = ["a b"]
+        let llama3 = try BPETokenizer(Self.spec(merges: merges, kind: .llama3), file: "tiny.json")
+        let gpt2 = try BPETokenizer(Self.spec(merges: merges, kind: .gpt2), file: "tiny.json")
+        XCTAssertEqual(llama3.encode("abc abd"), [abc, 32, ab, 100])
+        XCTAssertEqual(gpt2.encode("abc abd"), [ab, 99, 32, ab, 100])
+    }
+
+    func testEOSIsAppendedOnlyWhenAskedAndOnlyWithSpecialTokens() throws {
+        var spec = Self.spec(merges: [], bos: s, addBos: true)
+        spec.eosTokenId = sx
+        spec.addEos = true
+        let tokenizer = try BPETokenizer(spec, file: "tiny.json")
+        XCTAssertEqual(tokenizer.encode("a"), [s, 97, sx])
+        XCTAssertEqual(tokenizer.encode("a", addingSpecialTokens: false), [97])
+        spec.eosTokenId = nil
+        XCTAssertThrowsError(try BPETokenizer(spec, file: "tiny.json")) { XCTAssertTrue("\($0)".contains("no EOS token id")) }
+    }
+
     func testPiecesAreMergedSeparately() throws {
         let tokenizer = try tokenizer(["Ġ b", "a b"])
         XCTAssertEqual(tokenizer.encode("a b"), [97, spaceB])

@@ -35,10 +35,19 @@ final class TokenizerJSONTests: XCTestCase {
     func testRoundTripKeepsTheSpec() throws {
         var escaped = tinySpec()
         escaped.vocabulary[264] = "<\"q\\\u{1}\n\u{1F}/é>"
-        for spec in [tinySpec(kind: .gpt2), tinySpec(kind: .smollm), tinySpec(kind: .qwen2), tinySpec(addBos: true), escaped] {
+        let kinds = PreTokenizerKind.all.map { tinySpec(kind: $0) }
+        XCTAssertEqual(kinds.count, 4)
+        for spec in kinds + [tinySpec(addBos: true), escaped] {
             let path = directory + "/tokenizer.json"
             try TokenizerJSON.write(spec, to: path)
             XCTAssertEqual(try TokenizerJSON.read(path: path), spec)
+        }
+    }
+
+    func testSentencePieceIsNotWrittenAsTokenizerJSONYet() {
+        XCTAssertThrowsError(try TokenizerJSON.data(for: TokenizerSentencePieceTests.spec(), file: "out/tokenizer.json")) {
+            XCTAssertEqual(($0 as? MopError)?.file, "out/tokenizer.json")
+            XCTAssertTrue("\($0)".contains("SentencePiece"), "\($0)")
         }
     }
 
