@@ -34,6 +34,11 @@ public enum ModelExport {
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
+        // Hugging Face files of a SentencePiece tokenizer are not written yet; refused before any file is.
+        if format != .gguf, tokenizer?.model == .sentencePiece {
+            throw MopError(file: directory, "the model's SentencePiece tokenizer cannot be written to \(huggingFaceFolder)/ yet: "
+                           + "give --format gguf")
+        }
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf, let dtype = safetensorsDType(type) {

@@ -28,12 +28,12 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: nil) { communicator in
             guard communicator.isCoordinator else { return }
-            guard var spec = try ModelLoader.tokenizer(path: model) else { throw MopError(file: model, "carries no tokenizer") }
-            if !addBos { spec.addBos = false }
+            guard let spec = try ModelLoader.tokenizer(path: model) else { throw MopError(file: model, "carries no tokenizer") }
             let tokenizer = try spec.tokenizer(file: model)
             let input = try text.map { try TextFile.read($0) } ?? string ?? ""
             let start = Date()
-            let ids = tokenizer.encode(input)
+            // BOS (and an EOS the file asks for) only with --add-bos.
+            let ids = tokenizer.encode(input, addingSpecialTokens: addBos)
             let report = Report(tokens: ids.count, ids: ids, seconds: Date().timeIntervalSince(start))
             if json { return try RunSupport.printJSON(report) }
             RunSupport.printLine(ids.map(String.init).joined(separator: " "))

@@ -54,6 +54,16 @@ final class ModelExportTests: XCTestCase {
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
         }
         XCTAssertNil(ModelExport.safetensorsDType(.q8_0))
+        let sentencePiece = TokenizerSpec(model: .sentencePiece, vocabulary: ["<unk>"], merges: [], preTokenizer: .gpt2,
+                                          specialTokenIds: [], scores: [0], tokenTypes: [.unknown], bosTokenId: nil,
+                                          eosTokenId: nil, addBos: false)
+        let out = directory + "/refused-spm"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try ModelExport.write(original: weights, structure: .identity(weights.config),
+                                                   tokenizer: sentencePiece, to: out, format: .both, type: .f32)) {
+            XCTAssertTrue("\($0)".contains("give --format gguf"), "\($0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
         XCTAssertNoThrow(try ModelExport.check(format: .gguf, type: .q8_0))
     }
 }
