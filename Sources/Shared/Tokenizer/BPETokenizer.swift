@@ -21,10 +21,8 @@ public struct BPETokenizer: Tokenizer {
     /// Builds the tokenizer; `file` names where the spec came from, for errors (merges that name unknown tokens,
     /// special ids out of range).
     public init(_ spec: TokenizerSpec, file: String? = nil) throws {
+        try spec.validate(file: file)
         let count = spec.vocabulary.count
-        guard count > 0, count <= Int(Int32.max) else {
-            throw MopError(file: file, "tokenizer vocabulary has \(count) tokens")
-        }
         var idForToken: [String: Int32] = [:]
         idForToken.reserveCapacity(count)
         // A vocabulary with a repeated token keeps its first id, as a lookup by string can only return one.
@@ -48,15 +46,6 @@ public struct BPETokenizer: Tokenizer {
         }
 
         guard spec.merges.count <= Int(Int32.max) else { throw MopError(file: file, "too many merges") }
-        for id in spec.namedTokenIds where !(0..<Int32(count)).contains(id) {
-            throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(count) tokens")
-        }
-        if spec.addBos && spec.bosTokenId == nil {
-            throw MopError(file: file, "tokenizer asks to add a BOS token but has no BOS token id")
-        }
-        if spec.addEos && spec.eosTokenId == nil {
-            throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
-        }
 
         // HF's ByteLevel decoder reads every token, special ones too, through the byte alphabet, and falls back to
         // the token's own UTF-8 when one of its characters is outside the alphabet.

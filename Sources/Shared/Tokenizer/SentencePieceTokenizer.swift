@@ -26,24 +26,13 @@ public struct SentencePieceTokenizer: Tokenizer {
     /// Builds the tokenizer; `file` names where the spec came from, for errors (missing scores or types, malformed
     /// byte tokens, ids out of range).
     public init(_ spec: TokenizerSpec, file: String? = nil) throws {
+        try spec.validate(file: file)
         let count = spec.vocabulary.count
-        guard count > 0, count <= Int(Int32.max) else {
-            throw MopError(file: file, "tokenizer vocabulary has \(count) tokens")
-        }
         guard spec.scores.count == count else {
             throw MopError(file: file, "SentencePiece tokenizer has \(spec.scores.count) scores for \(count) tokens")
         }
         guard spec.tokenTypes.count == count else {
             throw MopError(file: file, "SentencePiece tokenizer has \(spec.tokenTypes.count) token types for \(count) tokens")
-        }
-        for id in spec.namedTokenIds where !(0..<Int32(count)).contains(id) {
-            throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(count) tokens")
-        }
-        if spec.addBos && spec.bosTokenId == nil {
-            throw MopError(file: file, "tokenizer asks to add a BOS token but has no BOS token id")
-        }
-        if spec.addEos && spec.eosTokenId == nil {
-            throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
         }
         var idForPiece: [ArraySlice<UInt8>: Int32] = [:]
         idForPiece.reserveCapacity(count)

@@ -87,6 +87,24 @@ public struct TokenizerSpec: Equatable, Sendable {
         return types
     }
 
+    /// Checks what every tokenizer needs of the spec: a non-empty vocabulary whose ids fit Int32, the named ids
+    /// inside it, and a BOS (EOS) id when it asks to add one; `file` names where the spec came from.
+    func validate(file: String?) throws {
+        let count = vocabulary.count
+        guard count > 0, count <= Int(Int32.max) else {
+            throw MopError(file: file, "tokenizer vocabulary has \(count) tokens")
+        }
+        for id in namedTokenIds where !(0..<Int32(count)).contains(id) {
+            throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(count) tokens")
+        }
+        if addBos && bosTokenId == nil {
+            throw MopError(file: file, "tokenizer asks to add a BOS token but has no BOS token id")
+        }
+        if addEos && eosTokenId == nil {
+            throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
+        }
+    }
+
     /// The tokenizer of this spec's model kind; `file` names where the spec came from, for errors.
     public func tokenizer(file: String? = nil) throws -> any Tokenizer {
         switch model {

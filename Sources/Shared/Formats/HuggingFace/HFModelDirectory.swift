@@ -89,13 +89,22 @@ public enum HFModelDirectory {
         try AtomicFileWriter.write(configData, to: join(directory, configName))
     }
 
-    /// The tokenizer of the directory at `path`, nil without a tokenizer.json. tokenizer.json gives the vocabulary,
-    /// merges and pre-tokenizer; tokenizer_config.json (or chat_template.jinja) the chat template and special tokens;
-    /// ids still unknown come from generation_config.json, then config.json, as transformers' `generate` takes them.
+    /// The tokenizer of the directory at `path`, nil without a tokenizer.model or tokenizer.json. SentencePiece's
+    /// tokenizer.model, when there is one, gives the pieces, scores and types, and is preferred to tokenizer.json
+    /// (see docs/formats.md#tokenizer-files); else tokenizer.json gives the vocabulary, merges and pre-tokenizer.
+    /// tokenizer_config.json (or chat_template.jinja) gives the chat template and special tokens; ids still unknown
+    /// come from generation_config.json, then config.json, as transformers' `generate` takes them.
     public static func readTokenizer(in path: String) throws -> TokenizerSpec? {
+        let sentencePiecePath = join(path, SentencePieceModelFile.fileName)
         let tokenizerPath = tokenizerPath(in: path)
-        guard FileManager.default.fileExists(atPath: tokenizerPath) else { return nil }
-        var spec = try TokenizerJSON.read(path: tokenizerPath)
+        var spec: TokenizerSpec
+        if FileManager.default.fileExists(atPath: sentencePiecePath) {
+            spec = try SentencePieceModelFile.read(path: sentencePiecePath)
+        } else if FileManager.default.fileExists(atPath: tokenizerPath) {
+            spec = try TokenizerJSON.read(path: tokenizerPath)
+        } else {
+            return nil
+        }
         let configPath = join(path, HFTokenizerConfig.fileName)
         if let data = try contents(configPath) {
             spec = try HFTokenizerConfig.parse(data, file: configPath).applied(to: spec, file: configPath)
