@@ -62,13 +62,12 @@ public struct SentencePieceTokenizer: Tokenizer {
             byteTokens[byte] = idForPiece[ArraySlice(Self.byteName(UInt8(byte)).utf8)]
                 ?? (byte < 0x80 ? idForPiece[[UInt8(byte)]] : nil) ?? spec.unkTokenId ?? -1
         }
-        let matched = spec.specialTokenIds
         self.spec = spec
         self.idForPiece = idForPiece
         self.scores = spec.scores
         self.byteTokenIds = byteTokens
         self.bytesForId = bytesForId
-        self.specials = try SpecialTokenMatcher(ids: matched, vocabulary: spec.vocabulary, file: file)
+        self.specials = try SpecialTokenMatcher(ids: spec.specialTokenIds, vocabulary: spec.vocabulary, file: file)
     }
 
     public func id(of token: String) -> Int32? {
