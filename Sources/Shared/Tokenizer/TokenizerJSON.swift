@@ -59,8 +59,8 @@ public enum TokenizerJSON {
         let split = try splitShape(root["pre_tokenizer"], file: file)
         let normalizer = root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
         let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
-        if normalizer != nil && !isNFC {
-            throw MopError(file: file, "unsupported normalizer \(describe(normalizer!)); supported: none or NFC")
+        if let normalizer, !isNFC {
+            throw MopError(file: file, "unsupported normalizer \(describe(normalizer)); supported: none or NFC")
         }
         guard let preTokenizer = PreTokenizerKind.all.first(where: {
             $0.pattern == split.pattern && $0.isolatesDigits == split.isolatesDigits && $0.normalizesToNFC == isNFC
