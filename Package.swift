@@ -15,7 +15,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Run-time-dispatched SIMD kernels for quantized weight rows (baseline / AVX2 / AVX-512 in one binary).
         .target(name: "CKernels"),
-        .target(name: "Shared", dependencies: ["CMPI", "CBLAS", "CKernels"]),
+        // The SIGBUS handler for mapped model files that shrink while in use: a signal handler must be C.
+        .target(name: "CFaults"),
+        .target(name: "Shared", dependencies: ["CMPI", "CBLAS", "CKernels", "CFaults"]),
         .target(name: "Coordinator", dependencies: ["Shared"]),
         .target(name: "Worker", dependencies: ["Shared"]),
         .executableTarget(

@@ -22,7 +22,7 @@ sources=()
 [[ -d "$data" ]] && sources+=(--data "$data") || echo "fuzz: no shared data at $data; its seeds are left out" >&2
 
 total=0 crashes=0 timeouts=0 peak=0
-for parser in gguf safetensors config tokenizer jsonl structure checkpoint hfside latency; do
+for parser in gguf safetensors config tokenizer jsonl structure checkpoint hfside latency pairing; do
     line="$("$MOP_BIN" fuzz "$parser" --seconds "$seconds" --seed "$seed" "${sources[@]}" --out "$out" 2>"$out/$parser.log")"
     status=$?
     if [[ $status -eq 0 ]]; then

@@ -11,6 +11,8 @@ import Shared
 public final class CalibrationWorker {
     public let original: ModelWeights
     public let sequences: [[Int32]]
+    /// The model's file, named when a forward pass overflows (`ForwardOverflow`).
+    public let file: String
     private var stage: PipelineStage?
     /// The shard in micro-batches of whole sequences: while one stage runs a micro-batch the previous stage already
     /// runs the next, and the last stage scores each as it arrives. The whole-model worker runs the same
@@ -32,9 +34,10 @@ public final class CalibrationWorker {
     }
 
     /// `original` holds at least the stage's part; `stage` is nil when this rank holds and runs the whole model.
-    public init(original: ModelWeights, sequences: [[Int32]], stage: PipelineStage? = nil) {
+    public init(original: ModelWeights, sequences: [[Int32]], file: String, stage: PipelineStage? = nil) {
         self.original = original
         self.sequences = sequences
+        self.file = file
         self.stage = stage
         microBatches = Self.microBatches(sequences, stages: stage?.stages ?? 1)
         targets = microBatches.map(NextTokenLoss.targets)
@@ -59,6 +62,7 @@ public final class CalibrationWorker {
                 divergence += NextTokenKL.sum(referenceHidden: dense[index], hidden: pass.hidden[index], targets: targets[index],
                                               output: original.outputMatrix)
             }
+            try ForwardOverflow.check(divergence, file: file, at: "the calibration set's KL")
             return [divergence, targetCount]
         case let .ampStatistics(structure):
             let model = try model(for: structure)
@@ -93,7 +97,9 @@ public final class CalibrationWorker {
         let model = try model(for: structure)
         var negativeLogLikelihood = 0.0
         let hidden = try forward(model, structure: structure, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
-            negativeLogLikelihood += NextTokenLoss.sum(hidden: $1, targets: self.targets[$0], output: self.original.outputMatrix)
+            let sum = NextTokenLoss.sum(hidden: $1, targets: self.targets[$0], output: self.original.outputMatrix)
+            try ForwardOverflow.check(sum, file: self.file, at: "calibration batch \($0 + 1)")
+            negativeLogLikelihood += sum
         }
         let pass = hidden.map { CandidatePass(hidden: $0, negativeLogLikelihood: negativeLogLikelihood) }
         lastCandidate = (structure, step, pass)
@@ -104,14 +110,19 @@ public final class CalibrationWorker {
     /// hidden states [rows, D] of every micro-batch on the last stage (or the whole model), each handed to `scored`
     /// as it is ready (with its index); nil on the other stages.
     private func forward(_ model: Transformer, structure: PruningStructure?, mask: ModelMask?,
-                         observer: ForwardObserver? = nil, scored: (Int, [Float]) -> Void = { _, _ in }) throws -> [[Float]]? {
+                         observer: ForwardObserver? = nil, scored: (Int, [Float]) throws -> Void = { _, _ in }) throws -> [[Float]]? {
         let blocks = stage.map { structure?.blocks(in: $0.part.blocks) ?? $0.part.blocks }
         var hidden: [[Float]] = []
         for (index, batch) in microBatches.enumerated() {
             let rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
                 : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
             guard let rows else { continue }
-            scored(index, rows)
+            // Every request (losses, KL, AMP statistics, block influence) reads these rows or what made them; a
+            // pipeline's last stage holds only its blocks, so there the layer stays unnamed.
+            try ForwardOverflow.check(rows, file: file, at: "calibration batch \(index + 1)") {
+                stage == nil ? model.firstNonFiniteLayer(batch, mask: mask) : nil
+            }
+            try scored(index, rows)
             hidden.append(rows)
         }
         return scores ? hidden : nil

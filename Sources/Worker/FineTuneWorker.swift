@@ -55,8 +55,11 @@ public struct FineTuneWorker {
     private var optimizer: AdamW
     private let schedule: LinearSchedule
     private let communicator: any Communicator
+    /// The model's file, named when a step's loss overflows (`ForwardOverflow`).
+    private let file: String
 
-    public init(model: ModelWeights, adapters: LoRAAdapters, settings: FineTuneSettings, communicator: any Communicator) throws {
+    public init(model: ModelWeights, adapters: LoRAAdapters, settings: FineTuneSettings, file: String,
+                communicator: any Communicator) throws {
         try settings.lora.validate(file: nil)
         guard settings.batchSize >= 1, settings.microBatch >= 1, settings.totalSteps >= 1, settings.warmupSteps >= 0,
               settings.checksumInterval >= 1, settings.learningRate.isFinite, settings.learningRate > 0 else {
@@ -66,6 +69,7 @@ public struct FineTuneWorker {
         self.adapters = adapters
         self.settings = settings
         self.communicator = communicator
+        self.file = file
         optimizer = AdamW(parameterCount: adapters.layout.count, weightDecay: settings.weightDecay)
         schedule = LinearSchedule(peak: settings.learningRate, totalSteps: settings.totalSteps, warmupSteps: settings.warmupSteps)
     }
@@ -97,6 +101,8 @@ public struct FineTuneWorker {
         guard sums[1] == Double(globalTargets) else {
             throw MopError("ranks disagree on step \(step)'s batch: their shares hold \(Int(sums[1])) targets, the batch \(globalTargets)")
         }
+        // The summed loss is the same on every rank, so all stop together, before NaN gradients reach the adapters.
+        try ForwardOverflow.check(sums[0], file: file, at: "fine-tuning step \(step + 1)")
 
         let norm = GradientClipping.clip(&gradients, maxNorm: settings.maxGradientNorm)
         let rate = schedule.learningRate(at: step)
@@ -125,6 +131,7 @@ public struct FineTuneWorker {
         }
         reporter.update(shard.count)
         communicator.allreduceSum(&sums)
+        try ForwardOverflow.check(sums[0], file: file, at: "the held-out examples")
         return sums[1] > 0 ? sums[0] / sums[1] : nil
     }
 

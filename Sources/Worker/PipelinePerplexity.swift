@@ -14,16 +14,19 @@ public enum PipelinePerplexity {
     }
 
     /// Every rank of one pipeline replica calls this with the same `windows` (ranges into `tokens`); `model` must hold
-    /// the stage's part. `progress` is told how many windows are done.
+    /// the stage's part; a non-finite window NLL ends the run naming `file`. `progress` is told how many windows are done.
     public static func score(_ model: Transformer, stage: PipelineStage, tokens: [Int32], windows: ArraySlice<Range<Int>>,
-                             progress: (Int) -> Void = { _ in }) throws -> StageResult {
+                             file: String, progress: (Int) -> Void = { _ in }) throws -> StageResult {
         let start = ContinuousClock.now
         var stage = stage, sums = PartialSums()
-        for (done, window) in windows.enumerated() {
+        for (done, (index, window)) in zip(windows.indices, windows).enumerated() {
             let batch = [Array(tokens[window])]
             if let hidden = try stage.forward(model, batch: batch) {
                 let targets = NextTokenLoss.targets(batch)
-                sums.negativeLogLikelihood += NextTokenLoss.sum(hidden: hidden, targets: targets, output: model.weights.outputMatrix)
+                let negativeLogLikelihood = NextTokenLoss.sum(hidden: hidden, targets: targets, output: model.weights.outputMatrix)
+                // The last stage holds only its blocks, so the layer that overflowed stays unnamed.
+                try ForwardOverflow.check(negativeLogLikelihood, file: file, at: "window \(index + 1)")
+                sums.negativeLogLikelihood += negativeLogLikelihood
                 sums.tokens += Double(targets.count)
             }
             progress(done + 1)

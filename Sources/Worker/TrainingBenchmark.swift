@@ -28,14 +28,14 @@ public enum TrainingBenchmark {
     /// One sequence of `tokens`, every position after the first a target (the most loss-head work a sequence of
     /// that length can cost), trained with `lora` as `mop finetune` does. The first step is recorded and its memory
     /// measured; then `runs` timed steps and as many timings of the recorded products through sgemm, the best kept.
-    public static func run(model: ModelWeights, tokens: [Int32], lora: LoRAConfig, runs: Int,
+    public static func run(model: ModelWeights, tokens: [Int32], lora: LoRAConfig, runs: Int, file: String,
                            communicator: any Communicator) throws -> Result {
         guard communicator.size == 1 else { throw MopError("the training benchmark measures one process; run it without mpirun") }
         guard runs >= 1 else { throw MopError("the training benchmark needs at least 1 run") }
         let example = InstructionExample(tokens: tokens, lossMask: tokens.indices.map { $0 > 0 })
         let settings = FineTuneSettings(lora: lora, batchSize: 1, microBatch: 1, totalSteps: runs + 1)
         var worker = try FineTuneWorker(model: model, adapters: LoRAAdapters(config: lora, model: model.config, seed: 0),
-                                        settings: settings, communicator: communicator)
+                                        settings: settings, file: file, communicator: communicator)
         // Start the BLAS threads and their buffers before the memory baseline, with a product too small to matter.
         _ = SgemmBound.seconds([SgemmBound.Product(m: 64, n: 64, k: 64, repeats: 1)])
         let before = try ProcessMemory.resident()

@@ -16,6 +16,7 @@ struct Mop: ParsableCommand {
     /// swift-argument-parser does; every other failure exits 1 with one line `mop: error: FILE: problem`.
     static func main() {
         BLASKernel.useWidestKernel()
+        RawArguments.requireUTF8()
         main(NegativeNumbers.joined(Array(CommandLine.arguments.dropFirst())))
     }
 }

@@ -9,24 +9,32 @@ enum RunSupport {
         if let threads { BLAS.setThreads(threads) }
         TemporaryFiles.removeOnTermination()
         let communicator = MPICommunicator()
+        let prefix = communicator.size > 1 ? "mop: error (rank \(communicator.rank)): " : "mop: error: "
+        // After MPI_Init, which installs OpenMPI's own SIGBUS handler.
+        MappedFileFaults.install(errorPrefix: prefix)
         do {
             try body(communicator)
             communicator.finalize()
             exit(0)
         } catch {
-            let prefix = communicator.size > 1 ? "mop: error (rank \(communicator.rank)): " : "mop: error: "
             FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
             if communicator.size > 1 { communicator.abort(code: 1) }
             exit(1)
         }
     }
 
-    /// One JSON object on stdout, keys sorted so outputs diff cleanly.
+    /// One JSON object on stdout, keys sorted so outputs diff cleanly. JSON has no NaN or infinity: a report holding
+    /// one (which the forward pass's checks should have stopped earlier, `ForwardOverflow`) is an error, not output.
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+        let data: Data
+        do { data = try encoder.encode(value) } catch EncodingError.invalidValue(let bad, let context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw MopError("the report's \(key) is \(bad), which JSON cannot hold")
+        }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
     static func printLine(_ text: String) {

@@ -51,7 +51,7 @@ final class FineTuneWorkerTests: XCTestCase {
         adapters.parameters = adapters.parameters.map { $0 + rng.uniform(0.05) }
         let settings = FineTuneSettings(lora: adapters.config, learningRate: lr, batchSize: 4, microBatch: microBatch,
                                         totalSteps: steps, warmupSteps: 0, weightDecay: 0.01, checksumInterval: 2)
-        return try FineTuneWorker(model: .random(config: config, seed: 2), adapters: adapters, settings: settings,
+        return try FineTuneWorker(model: .random(config: config, seed: 2), adapters: adapters, settings: settings, file: "m.gguf",
                                   communicator: communicator)
     }
 
@@ -123,7 +123,7 @@ final class FineTuneWorkerTests: XCTestCase {
         for settings in [FineTuneSettings(batchSize: 0, totalSteps: 1), FineTuneSettings(microBatch: 0, totalSteps: 1),
                          FineTuneSettings(totalSteps: 0), FineTuneSettings(learningRate: -1, totalSteps: 1)] {
             XCTAssertThrowsError(try FineTuneWorker(model: .random(config: config, seed: 2), adapters: adapters,
-                                                    settings: settings, communicator: LocalCommunicator())) {
+                                                    settings: settings, file: "m.gguf", communicator: LocalCommunicator())) {
                 XCTAssertTrue("\($0)".contains("fine-tuning settings out of range"), "\($0)")
             }
         }

@@ -49,7 +49,7 @@ final class PipelinedWorkerTests: XCTestCase {
             .loss(current: current, step: depth), .klDivergence(current: current, step: depth),
             .ampStatistics(current: current), .blockInfluence(current: current), .klDivergence(current: current, step: nil),
         ]
-        let whole = CalibrationWorker(original: original, sequences: sequences)
+        let whole = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
         let expected = try requests.map(whole.answer)
 
         for (stages, ranks) in [(2, 2), (3, 3), (2, 4), (6, 6)] {
@@ -59,7 +59,7 @@ final class PipelinedWorkerTests: XCTestCase {
                 let stage = PipelineStage(layout: layout, config: config, communicator: communicator)
                 let shard = Sharding.range(costs: costs, rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
                 let worker = CalibrationWorker(original: Self.poisoned(original, outside: stage.part),
-                                               sequences: Array(sequences[shard]), stage: stage)
+                                               sequences: Array(sequences[shard]), file: "m.gguf", stage: stage)
                 let sums = try requests.map { request in
                     var answer = try worker.answer(request)
                     communicator.reduceSum(&answer, root: 0)

@@ -16,7 +16,7 @@ final class TrainingBenchmarkTests: XCTestCase {
         let t = 80, r = 3
         let tokens = (0..<t).map { Int32($0 * 7 % 40) }
         let result = try TrainingBenchmark.run(model: model, tokens: tokens, lora: LoRAConfig(rank: r, alpha: 6, dropout: 0.1),
-                                               runs: 2, communicator: LocalCommunicator())
+                                               runs: 2, file: "m.gguf", communicator: LocalCommunicator())
         var expected = 0.0
         let d = config.hidden, hd = config.headDim
         for layer in config.layers {
@@ -39,11 +39,11 @@ final class TrainingBenchmarkTests: XCTestCase {
         let config = ModelConfig(vocabSize: 40, hidden: 16, headDim: 4, layers: [LayerShape(heads: 2, kvHeads: 1, intermediate: 8)],
                                  tiedEmbeddings: true, maxPositions: 16)
         let model = ModelWeights.random(config: config, seed: 1)
-        XCTAssertThrowsError(try TrainingBenchmark.run(model: model, tokens: [1, 2, 3], lora: LoRAConfig(), runs: 1,
+        XCTAssertThrowsError(try TrainingBenchmark.run(model: model, tokens: [1, 2, 3], lora: LoRAConfig(), runs: 1, file: "m.gguf",
                                                        communicator: LocalCommunicator(size: 2))) {
             XCTAssertTrue("\($0)".contains("one process"), "\($0)")
         }
-        XCTAssertThrowsError(try TrainingBenchmark.run(model: model, tokens: [1, 2, 3], lora: LoRAConfig(), runs: 0,
+        XCTAssertThrowsError(try TrainingBenchmark.run(model: model, tokens: [1, 2, 3], lora: LoRAConfig(), runs: 0, file: "m.gguf",
                                                        communicator: LocalCommunicator()))
     }
 }

@@ -81,7 +81,7 @@ final class WorkerTests: XCTestCase {
     func testWorkerAnswersEqualThePhysicallyPrunedModel() throws {
         let original = ModelWeights.random(config: config, seed: 5)
         let sequences = batch(3)
-        let worker = CalibrationWorker(original: original, sequences: sequences)
+        let worker = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
         var current = PruningStructure.identity(config)
         current.layers.remove(at: 1)
         current.path = "L"
@@ -120,15 +120,15 @@ final class WorkerTests: XCTestCase {
         let questions: [ScoringRequest] = [.loss(current: current, step: first), .klDivergence(current: current, step: first),
                                            .loss(current: current, step: second), .klDivergence(current: current, step: first),
                                            .klDivergence(current: current, step: second), .loss(current: current, step: first)]
-        let worker = CalibrationWorker(original: original, sequences: sequences)
+        let worker = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
         for question in questions {
-            let alone = try CalibrationWorker(original: original, sequences: sequences).answer(question)
+            let alone = try CalibrationWorker(original: original, sequences: sequences, file: "m.gguf").answer(question)
             XCTAssertEqual(try worker.answer(question), alone, "\(question)")
         }
     }
 
     func testEmptyShardAnswersZerosOfTheRightLength() throws {
-        let worker = CalibrationWorker(original: .random(config: config, seed: 1), sequences: [])
+        let worker = CalibrationWorker(original: .random(config: config, seed: 1), sequences: [], file: "m.gguf")
         let identity = PruningStructure.identity(config)
         XCTAssertEqual(try worker.answer(.loss(current: identity, step: nil)), [0, 0])
         XCTAssertEqual(try worker.answer(.blockInfluence(current: identity)), [0, 0, 0, 0])

@@ -31,7 +31,7 @@ final class ZeroShotWorkerTests: XCTestCase {
                                                        gold: example.gold))
         }
         var reported: [Int] = []
-        let whole = try ZeroShotWorker.score(model, examples: all[...], taskCount: 3) { reported.append($0) }
+        let whole = try ZeroShotWorker.score(model, examples: all[...], taskCount: 3, file: "m.gguf") { reported.append($0) }
         XCTAssertEqual(whole, expected)
         XCTAssertEqual(whole.map(\.examples), [8, 8, 8])
         XCTAssertEqual(reported.last, 24)
@@ -41,7 +41,7 @@ final class ZeroShotWorkerTests: XCTestCase {
         var summed = [Double](repeating: 0, count: 9)
         for rank in 0..<3 {
             let shard = Sharding.range(costs: costs, rank: rank, size: 3)
-            let part = try ZeroShotWorker.score(model, examples: all[shard], taskCount: 3).flatMap(\.packed)
+            let part = try ZeroShotWorker.score(model, examples: all[shard], taskCount: 3, file: "m.gguf").flatMap(\.packed)
             for i in summed.indices { summed[i] += part[i] }
         }
         XCTAssertEqual(summed, whole.flatMap(\.packed))

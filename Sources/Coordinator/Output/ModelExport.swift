@@ -28,8 +28,36 @@ public enum ModelExport {
         }
     }
 
-    /// The pruned weights (original with `structure` applied), after writing them. A type the format cannot hold
-    /// is refused before any file is written.
+    /// Refuses weights whose values the files would not hold: f16 (the `f16` type, and the fallback of a `q8_0`
+    /// matrix whose rows are not whole blocks) ends at 65504 and a Q8_0 block's f16 scale at 127 times that, so a
+    /// larger value would be written as infinity and the export refused by mop itself. `file` names the output.
+    public static func checkRange(_ weights: ModelWeights, format: Format, type: GGUFWriter.MatrixType, file: String) throws {
+        for (name, tensor) in weights.namedTensors() {
+            var written: [GGUFTensorType] = []
+            if format != .gguf, let dtype = safetensorsDType(type) { written.append(dtype.forTensor(shape: tensor.shape).ggufType) }
+            if format != .safetensors { written.append(type.tensorType(shape: tensor.shape)) }
+            guard let (limit, limited) = written.compactMap({ t in largest(t).map { ($0, t) } }).min(by: { $0.0 < $1.0 }) else { continue }
+            var bad: (value: Float, index: Int)?
+            tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
+                guard bad == nil, let index = values.firstIndex(where: { abs($0) > limit }) else { return }
+                bad = (values[index], firstRow * tensor.cols + index)
+            }
+            guard let bad else { continue }
+            throw MopError(file: file, "tensor \(PrintableText.quote(name)) holds \(bad.value) at element \(bad.index), beyond \(limited.name)'s largest \(limit): give --export-type bf16 or f32")
+        }
+    }
+
+    /// The largest magnitude `type` holds finitely, for the types below fp32's range (nil for the others).
+    private static func largest(_ type: GGUFTensorType) -> Float? {
+        switch type {
+        case .f16: Float(Float16.greatestFiniteMagnitude)
+        case .q8_0: Float(Float16.greatestFiniteMagnitude) * 127
+        default: nil
+        }
+    }
+
+    /// The pruned weights (original with `structure` applied), after writing them. A type the format cannot hold,
+    /// or values it cannot hold (`checkRange`), are refused before any file is written.
     @discardableResult
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType) throws -> ModelWeights {
@@ -40,6 +68,7 @@ public enum ModelExport {
                            + "give --format gguf")
         }
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
+        try checkRange(pruned, format: format, type: type, file: directory)
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf, let dtype = safetensorsDType(type) {
             let folder = directory + "/" + huggingFaceFolder

@@ -75,17 +75,21 @@ public final class MoPSearch {
     public let original: ModelConfig
     private let goal: SearchGoal
     private let outputDirectory: String?
+    /// Recorded in every checkpoint and required of the one resumed (nil: neither).
+    private let inputs: SearchInputs?
     private let expander: PathExpander
     private let progress: (SearchProgress) -> Void
 
     /// `scorer` reaches the workers; `latency` predicts a latency target (measured on this machine); `outputDirectory`,
-    /// when given, receives `checkpoint.json` after every iteration; `progress` is called after every iteration.
+    /// when given, receives `checkpoint.json` after every iteration, with `inputs`; `progress` is called after every
+    /// iteration.
     public init(settings: PruneSettings, original: ModelConfig, latency: LatencyModel? = nil, outputDirectory: String?,
-                scorer: CandidateScorer, progress: @escaping (SearchProgress) -> Void = { _ in }) {
+                inputs: SearchInputs? = nil, scorer: CandidateScorer, progress: @escaping (SearchProgress) -> Void = { _ in }) {
         self.settings = settings
         self.original = original
         goal = SearchGoal(settings: settings, original: original, latency: latency)
         self.outputDirectory = outputDirectory
+        self.inputs = inputs
         expander = PathExpander(settings: settings, goal: goal, scorer: scorer)
         self.progress = progress
     }
@@ -122,7 +126,7 @@ public final class MoPSearch {
             try iterate(&state)
             if let outputDirectory {
                 try SearchCheckpoint(settings: settings, originalParameters: original.parameters, paths: state.paths,
-                                     beam: state.beam).write(directory: outputDirectory)
+                                     beam: state.beam, inputs: inputs).write(directory: outputDirectory)
             }
             finished = state.paths.allSatisfy(expander.isFinished)
             report(state)
@@ -149,6 +153,7 @@ public final class MoPSearch {
             throw MopError(file: file, "was written for a model of \(checkpoint.originalParameters) parameters, "
                            + "this model has \(original.parameters)")
         }
+        if let inputs { try checkpoint.requireSameInputs(inputs, file: file) }
         for path in checkpoint.paths { try path.structure.validate(against: original, file: file) }
         return State(paths: checkpoint.paths, beam: checkpoint.beam)
     }

@@ -20,27 +20,31 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
     public var paths: [BeamPath]
     /// The beam search's iterations so far (empty for the greedy search).
     public var beam: [BeamIteration]
+    /// The model and calibration sequences the search ran on; nil in checkpoints of a mop that did not record them.
+    public var inputs: SearchInputs?
 
     enum CodingKeys: String, CodingKey {
-        case version, settings, beam
+        case version, settings, beam, inputs
         case originalParameters = "original_parameters"
         case otherPaths = "other_paths"
     }
 
-    public init(settings: PruneSettings, originalParameters: Int, paths: [BeamPath], beam: [BeamIteration]) {
+    public init(settings: PruneSettings, originalParameters: Int, paths: [BeamPath], beam: [BeamIteration],
+                inputs: SearchInputs? = nil) {
         version = Self.currentVersion
         self.settings = settings
         self.originalParameters = originalParameters
         self.paths = paths
         self.beam = beam
+        self.inputs = inputs
     }
 
     /// The checkpoint of a search that keeps one path.
     public init(settings: PruneSettings, originalParameters: Int, structure: PruningStructure, accumulators: [Double],
-                random: SeededRandom, records: [SearchRecord]) {
+                random: SeededRandom, records: [SearchRecord], inputs: SearchInputs? = nil) {
         self.init(settings: settings, originalParameters: originalParameters,
                   paths: [BeamPath(structure: structure, accumulators: accumulators, random: random, records: records)],
-                  beam: [])
+                  beam: [], inputs: inputs)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +54,7 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
         originalParameters = try c.decode(Int.self, forKey: .originalParameters)
         paths = try [BeamPath(from: decoder)] + (c.decodeIfPresent([BeamPath].self, forKey: .otherPaths) ?? [])
         beam = try c.decodeIfPresent([BeamIteration].self, forKey: .beam) ?? []
+        inputs = try c.decodeIfPresent(SearchInputs.self, forKey: .inputs)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -60,6 +65,7 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
         try c.encode(originalParameters, forKey: .originalParameters)
         if paths.count > 1 { try c.encode(Array(paths.dropFirst()), forKey: .otherPaths) }
         if !beam.isEmpty { try c.encode(beam, forKey: .beam) }
+        try c.encodeIfPresent(inputs, forKey: .inputs)
     }
 
     /// The best kept path's model, accumulators, generator and records.
@@ -102,6 +108,18 @@ public struct SearchCheckpoint: Codable, Equatable, Sendable {
         }
         for (index, path) in paths.enumerated() {
             try path.check(file: file, label: index == 0 ? "" : "other_paths[\(index - 1)]: ")
+        }
+        try inputs?.check(file: file)
+    }
+
+    /// Refuses to resume on other `inputs` than the checkpoint's (a checkpoint without them is not checked: the
+    /// caller warns). `file` names the checkpoint.
+    public func requireSameInputs(_ given: SearchInputs, file: String) throws {
+        guard let inputs else { return }
+        let differences = inputs.differences(from: given)
+        guard differences.isEmpty else {
+            throw MopError(file: file, "was written for other inputs (checkpoint vs requested: "
+                           + differences.joined(separator: ", ") + "); resume with the same model and calibration or a new output directory")
         }
     }
 }

@@ -18,7 +18,7 @@ public final class AtomicFileWriter {
         // The pid keeps concurrent ranks writing the same output from clobbering each other's partial file.
         temporaryPath = TemporaryFiles.temporaryPath(for: path)
         // Registered before it exists, so a SIGTERM between open and registration cannot leave it behind.
-        TemporaryFiles.register(temporaryPath)
+        try TemporaryFiles.register(temporaryPath)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else {
             TemporaryFiles.unregister(temporaryPath)
@@ -44,6 +44,7 @@ public final class AtomicFileWriter {
             let written = Glibc.write(descriptor, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
+                if errno == EFAULT, let changed = MappedFileFaults.changedFileError(at: base + offset) { throw changed }
                 throw MopError(file: path, "cannot write \(temporaryPath): \(String(cString: strerror(errno)))")
             }
             offset += written

@@ -1,3 +1,4 @@
+import CFaults
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,28 +7,42 @@ import Darwin
 
 /// A read-only memory map of a whole file. Model files are mapped, never read whole, so a 2 GB model
 /// costs only the pages that are touched. Every access is bounds-checked and fails with an error naming the file.
+/// A mapping is guarded (CFaults' mop_faults.h): if the file shrinks while it is mapped, the read of a lost page ends
+/// the process with `mop: error: FILE: the file changed while it was in use` instead of a crash.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeRawPointer?
     /// True when `base` was allocated here (an in-memory copy) rather than mapped.
     private let owned: Bool
+    /// The mapped file, open while it is mapped: the fault handler reads its size now through it (-1: none).
+    private let descriptor: Int32
+    /// The mapping's slot in the fault handler's table (-1: not guarded).
+    private let guardSlot: Int32
 
     public init(path: String) throws {
         self.path = path
         let fd = try RegularFile.open(path)
-        defer { close(fd) }
         owned = false
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw MopError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw MopError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
+        }
         count = Int(info.st_size)
         if count == 0 {
-            base = nil
+            close(fd)
+            (base, descriptor, guardSlot) = (nil, -1, -1)
             return
         }
         let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let mapped, mapped != MAP_FAILED else { throw MopError(file: path, "cannot map: \(String(cString: strerror(errno)))") }
+        guard let mapped, mapped != MAP_FAILED else {
+            close(fd)
+            throw MopError(file: path, "cannot map: \(String(cString: strerror(errno)))")
+        }
         base = UnsafeRawPointer(mapped)
+        descriptor = fd
+        guardSlot = mop_faults_guard_mapping(mapped, count, fd, Int64(count), path)
     }
 
     /// An in-memory file holding a copy of `bytes`, named `path` in errors: the fuzz harness parses mutated
@@ -36,6 +51,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         count = bytes.count
         owned = true
+        (descriptor, guardSlot) = (-1, -1)
         let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
         bytes.withUnsafeBytes { if let source = $0.baseAddress { copy.copyMemory(from: source, byteCount: bytes.count) } }
         base = UnsafeRawPointer(copy)
@@ -47,12 +63,16 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         self.count = count
         owned = true
+        (descriptor, guardSlot) = (-1, -1)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count), alignment: 64)
         fill(UnsafeMutableRawBufferPointer(start: buffer, count: count))
         base = UnsafeRawPointer(buffer)
     }
 
     deinit {
+        // Forgotten before the range is unmapped, so a later mapping at the same address is never misattributed.
+        mop_faults_forget_mapping(guardSlot)
+        if descriptor >= 0 { close(descriptor) }
         guard let base else { return }
         if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }

@@ -1,3 +1,4 @@
+import CFaults
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -5,7 +6,9 @@ import Glibc
 
 /// The partial files outputs are written to (`NAME.partial-PID`, see AtomicFileWriter): the ones this process has
 /// open are removed when it is stopped by SIGTERM or SIGINT, and the ones a killed process left behind are removed
-/// by `removeStale` (mop prune --resume), so an interrupted run never leaves temporaries in its output.
+/// by `removeStale` (mop prune --resume), so an interrupted run never leaves temporaries in its output. The open ones
+/// are kept in a C table (CFaults' mop_faults.h) that the SIGBUS handler of MappedFileFaults can read in signal
+/// context.
 public enum TemporaryFiles {
     static let marker = ".partial-"
 
@@ -13,14 +16,18 @@ public enum TemporaryFiles {
     public static func temporaryPath(for path: String) -> String { "\(path)\(marker)\(getpid())" }
 
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var open: Set<String> = []
     nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
 
-    static func register(_ path: String) { lock.withLock { _ = open.insert(path) } }
-    static func unregister(_ path: String) { lock.withLock { _ = open.remove(path) } }
+    static func register(_ path: String) throws {
+        guard mop_faults_add_partial(path) == 0 else {
+            throw MopError(file: path, "cannot track the partial file: too many are open at once, or its path is too long")
+        }
+    }
+
+    static func unregister(_ path: String) { mop_faults_remove_partial(path) }
 
     /// On SIGTERM or SIGINT: remove this process's partial files, then exit with 128 + the signal, as the shell does.
-    /// The handler runs on a dispatch queue, not in signal context, so it may take the lock and unlink freely.
+    /// The handler runs on a dispatch queue, not in signal context.
     public static func removeOnTermination() {
         lock.withLock {
             guard signalSources.isEmpty else { return }
@@ -28,8 +35,7 @@ public enum TemporaryFiles {
                 signal(signalNumber, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
                 source.setEventHandler {
-                    let paths = lock.withLock { open }
-                    for path in paths { unlink(path) }
+                    mop_faults_unlink_partials()
                     _exit(128 + signalNumber)
                 }
                 source.resume()

@@ -10,10 +10,17 @@ public enum TextFile {
     public static func read(_ path: String) throws -> String {
         let data = try RegularFile.read(path)
         guard !data.isEmpty else { throw MopError(file: path, "the file is empty") }
-        guard let text = String(validating: withoutByteOrderMark(data), as: UTF8.self) else {
-            throw MopError(file: path, "the file is not valid UTF-8")
-        }
-        return text
+        return try decode(withoutByteOrderMark(data), source: path)
+    }
+
+    /// `bytes` as UTF-8 text, or an error naming `source` (a file, an option), `place` in it ("line 3: ") and the
+    /// first invalid byte: the one wording of every UTF-8 check, for files and command-line text alike.
+    public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes, source: String, place: String = "") throws -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        var iterator = bytes.makeIterator(), parser = Unicode.UTF8.ForwardParser(), offset = 0
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { offset += scalar.count }
+        let byte = bytes[bytes.index(bytes.startIndex, offsetBy: offset)]
+        throw MopError(file: source, place + "not valid UTF-8 (byte 0x" + String(format: "%02X", byte) + " at offset \(offset))")
     }
 
     /// The lines of a UTF-8 file, numbered from 1, without their LF or CRLF ends. Decoding line by line is exact
@@ -22,10 +29,7 @@ public enum TextFile {
         let data = withoutByteOrderMark(try RegularFile.read(path))
         return try data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().map { index, bytes in
             let content = bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes
-            guard let text = String(validating: content, as: UTF8.self) else {
-                throw MopError(file: path, "line \(index + 1): not valid UTF-8")
-            }
-            return (index + 1, text)
+            return (index + 1, try decode(content, source: path, place: "line \(index + 1): "))
         }
     }
 

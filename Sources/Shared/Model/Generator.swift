@@ -29,24 +29,47 @@ public struct Generator: Sendable {
         return BLAS.linear(normed, rows: 1, model.weights.outputMatrix)
     }
 
-    /// Up to `maxNewTokens` tokens after `prompt` (fewer at a stop token, which is kept, or at the model's last
-    /// position). `onToken` sees each token as it is made (streaming).
-    public func generate(prompt: [Int32], maxNewTokens: Int, sampler: TokenSampler, stopTokens: Set<Int32>,
-                         onToken: (Int32) -> Void = { _ in }) -> [Int32] {
-        guard !prompt.isEmpty, maxNewTokens > 0 else { return [] }
+    /// Why a generation ended.
+    public enum Stop: String, Encodable, Sendable {
+        /// A stop token was made (and kept).
+        case eos
+        /// `maxNewTokens` tokens were made.
+        case maxNewTokens = "max-new-tokens"
+        /// The model's positions ran out first.
+        case context
+    }
+
+    /// The tokens made after the prompt and why they stopped there.
+    public struct Generation: Equatable, Sendable {
+        public let tokens: [Int32]
+        public let stop: Stop
+    }
+
+    /// Up to `maxNewTokens` (at least 1) tokens after `prompt` (not empty): fewer at a stop token, which is kept, or
+    /// at the model's last position. `onToken` sees each token as it is made (streaming). Logits that are not finite
+    /// end it with `ForwardOverflow`'s error naming `file`, rather than a token picked from NaN.
+    public func generate(prompt: [Int32], maxNewTokens: Int, sampler: TokenSampler, stopTokens: Set<Int32>, file: String,
+                         onToken: (Int32) -> Void = { _ in }) throws -> Generation {
+        precondition(!prompt.isEmpty && maxNewTokens > 0, "generation needs a prompt and room for a token")
         var sampler = sampler
         var cache = KVCache(config: model.config)
+        // The last token is never fed back, so it needs no position of its own.
         let budget = min(maxNewTokens, model.rope.positions - prompt.count + 1)
         var logits = step(prompt, cache: &cache)
         var generated: [Int32] = []
-        while generated.count < budget {
+        while true {
+            try ForwardOverflow.check(logits, file: file, at: "generated token \(generated.count + 1)") {
+                model.firstNonFiniteLayer([prompt + generated])
+            }
             let token = sampler.sample(logits)
             generated.append(token)
             onToken(token)
-            if stopTokens.contains(token) || generated.count == budget { break }
+            if stopTokens.contains(token) { return Generation(tokens: generated, stop: .eos) }
+            if generated.count == budget {
+                return Generation(tokens: generated, stop: budget == maxNewTokens ? .maxNewTokens : .context)
+            }
             logits = step([token], cache: &cache)
         }
-        return generated
     }
 }
 

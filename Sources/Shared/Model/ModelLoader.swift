@@ -64,22 +64,44 @@ public enum ModelLoader {
         switch try format(of: path) {
         case .gguf:
             let (weights, tokenizer) = try GGUFModel.load(path: path, storage: storage, part: part)
+            try tokenizer?.checkFits(embeddingRows: weights.config.vocabSize, file: tokenizerFile(of: path, format: .gguf))
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .gguf)
         case .huggingFace:
             let weights = try HFModelDirectory.load(path: path, storage: storage, part: part)
             let tokenizer = try HFModelDirectory.readTokenizer(in: path)
+            try tokenizer?.checkFits(embeddingRows: weights.config.vocabSize, file: tokenizerFile(of: path, format: .huggingFace))
             return LoadedModel(weights: weights, tokenizer: tokenizer, format: .huggingFace)
         }
     }
 
     /// The tokenizer of a model file or directory without touching its weights (nil when it carries none), for any
-    /// architecture: a GGUF's `tokenizer.ggml.*` metadata, or a directory's tokenizer files.
+    /// architecture: a GGUF's `tokenizer.ggml.*` metadata, or a directory's tokenizer files. Checked against the
+    /// embedding rows the header states, as `load` checks it, so ids are never printed that the model cannot read.
     public static func tokenizer(path given: String) throws -> TokenizerSpec? {
         let path = resolve(given)
         switch try format(of: path) {
-        case .gguf: return try GGUFTokenizer.read(from: try GGUFFile(path: path))
-        case .huggingFace: return try HFModelDirectory.readTokenizer(in: path)
+        case .gguf:
+            // The embedding tensor's own shape, so that a GGUF of any architecture is checked.
+            let file = try GGUFFile(path: path)
+            guard let spec = try GGUFTokenizer.read(from: file) else { return nil }
+            if let rows = file.tensors.first(where: { $0.name == "token_embd.weight" })?.shape.first {
+                try spec.checkFits(embeddingRows: rows, file: path)
+            }
+            return spec
+        case .huggingFace:
+            guard let spec = try HFModelDirectory.readTokenizer(in: path) else { return nil }
+            // A folder holding only tokenizer files has no embedding to check against.
+            if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) {
+                try spec.checkFits(embeddingRows: try describe(path: path).config.vocabSize,
+                                   file: tokenizerFile(of: path, format: .huggingFace))
+            }
+            return spec
         }
+    }
+
+    /// The file the tokenizer of the model at `path` comes from: the GGUF itself, or the directory's tokenizer.json.
+    private static func tokenizerFile(of path: String, format: ModelFormat) -> String {
+        format == .gguf ? path : HFModelDirectory.tokenizerPath(in: path)
     }
 
     public static func describe(path given: String) throws -> ModelDescription {

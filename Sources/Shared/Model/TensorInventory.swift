@@ -24,13 +24,10 @@ public enum TensorInventory {
 
     /// Throws when `tensor` holds a NaN or an infinity, naming it and the first bad element.
     public static func checkFinite(_ tensor: Tensor, name: String, file: String) throws {
-        // A sum is NaN or infinite when any term is; one pass of adds is far cheaper than the forward pass that follows.
         var bad: (value: Float, index: Int)?
         tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
             guard bad == nil else { return }
-            var sum: Float = 0
-            for value in values { sum += value * 0 }
-            guard !sum.isFinite, let index = values.firstIndex(where: { !$0.isFinite }) else { return }
+            guard !ForwardOverflow.allFinite(values), let index = values.firstIndex(where: { !$0.isFinite }) else { return }
             bad = (values[index], firstRow * tensor.cols + index)
         }
         guard let bad else { return }

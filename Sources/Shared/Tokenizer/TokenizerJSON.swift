@@ -179,12 +179,8 @@ public enum TokenizerJSON {
 
     /// Writes `spec` as tokenizer.json at `path`, through a temporary file renamed into place when complete.
     public static func write(_ spec: TokenizerSpec, to path: String) throws {
-        let data = try data(for: spec, file: path)
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw MopError(file: path, "cannot write: \(error.localizedDescription)")
-        }
+        // AtomicFileWriter, not Foundation's .atomic: its temporary is one mop removes when stopped or faulted.
+        try AtomicFileWriter.write(try data(for: spec, file: path), to: path)
     }
 
     private static func checkModelOptions(_ model: [String: Any], file: String) throws {

@@ -112,4 +112,13 @@ public struct TokenizerSpec: Equatable, Sendable {
         case .sentencePiece: try SentencePieceTokenizer(self, file: file)
         }
     }
+
+    /// Throws unless every id this tokenizer can produce (its whole vocabulary, special and added tokens included,
+    /// and the ids it names) has a row in the model's embedding of `embeddingRows` rows: a tokenizer of another
+    /// model would otherwise index past the embedding. Fewer tokens than rows is normal (padding rows).
+    public func checkFits(embeddingRows: Int, file: String) throws {
+        let largest = max(vocabulary.count - 1, Int(namedTokenIds.max() ?? 0))
+        guard largest >= embeddingRows else { return }
+        throw MopError(file: file, "the tokenizer's ids go up to \(largest) (\(vocabulary.count) tokens), but the model's embedding has \(embeddingRows) rows: the tokenizer belongs to another model")
+    }
 }

@@ -20,10 +20,13 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         RunSupport.run(threads: nil) { communicator in
             guard communicator.isCoordinator else { return }
+            // First, so a taken or unwritable folder fails before any work; a failure later removes a folder made here.
+            let claim = try OutputDirectory.claim(out, resuming: false)
+            defer { claim.release() }
+            let directory = claim.path
             let kept = try PruningStructure.load(path: structure)
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             try kept.validate(against: loaded.weights.config, file: structure)
-            let directory = try OutputDirectory.prepare(out, resuming: false, create: true)
             let pruned = try export.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer, to: directory)
             let config = pruned.config
             let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)

@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "First runs dropped from the statistics.") var warmup = 10
     @Option(help: "Prompt tokens (the start of a fixed sentence, or ids 0, 1, ... without a tokenizer).") var promptTokens = 12
     @Option(help: "Tokens generated per run (greedy, never stopped early).") var newTokens = 128
-    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
     /// Hold MODEL and measure one run per `run` line on stdin: how the parent of a --compare run drives a child.
     @Flag(help: .hidden) var serve = false
@@ -38,12 +38,8 @@ struct BenchCommand: ParsableCommand {
         LatencyBenchmark.Settings(runs: runs, warmup: warmup, promptTokens: promptTokens, newTokens: newTokens)
     }
 
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
-
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench measures one process; run it without mpirun") }
             try settings.validate()
             if serve { return try serveRuns() }
@@ -51,7 +47,7 @@ struct BenchCommand: ParsableCommand {
                 let result = try measureHere()
                 return try json ? RunSupport.printJSON(result) : printTable([("model", model, result)], ratio: nil)
             }
-            let outcome = try InterleavedBench.measure([model, compare], settings: settings, threads: threads,
+            let outcome = try InterleavedBench.measure([model, compare], settings: settings, threads: threadOptions.threads,
                                                        weights: weightOptions.weights)
             let (first, second, ratio) = (outcome.results[0], outcome.results[1], outcome.ratios[0])
             if json { return try RunSupport.printJSON(Comparison(model: first, compare: second, ratio: ratio, schedule: outcome.runs)) }

@@ -11,7 +11,7 @@ struct BenchForwardCommand: ParsableCommand {
     @OptionGroup var weightOptions: WeightOptions
     @Option(help: "Tokens in the sequence.") var seqLen = 512
     @Option(help: "Text whose first tokens form the sequence (default: token ids 0, 1, 2, ...).") var text: String?
-    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Timed runs; the best is kept.") var runs = 3
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
@@ -21,7 +21,7 @@ struct BenchForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             guard communicator.size == 1 else { throw MopError("bench-forward measures one process; run it without mpirun") }
             try BenchmarkSequence.checkLength(seqLen, model: model)
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)

@@ -16,7 +16,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "LoRA rank.") var loraRank = 8
     @Option(help: "LoRA alpha.") var loraAlpha: Float = 16
     @Option(help: "LoRA dropout.") var loraDropout: Float = 0.05
-    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Timed steps; the best is kept.") var runs = 3
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
@@ -26,13 +26,13 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             let lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout)
             try lora.validate(for: ModelLoader.describe(path: model).config, file: model)
             try BenchmarkSequence.checkLength(seqLen, model: model)
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             let tokens = try BenchmarkSequence.tokens(loaded, model: model, text: text, length: seqLen)
-            let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs,
+            let result = try TrainingBenchmark.run(model: loaded.weights, tokens: tokens, lora: lora, runs: runs, file: model,
                                                    communicator: communicator)
             if json { return try RunSupport.printJSON(result) }
             RunSupport.printLine(String(format: "threads %ld  seq %ld  %.0f tokens/s  step %.2f s  %.1f GFLOP/step  train %.1f GFLOP/s  sgemm %.1f GFLOP/s  ratio %.2f  peak step memory %.0f MB",

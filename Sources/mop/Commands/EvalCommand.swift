@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Use only the first N examples of each task.") var limit: Int?
     @Option(help: "Zero-shot: tokens a request may take (default: the model's positions); longer ones lose tokens at the left, as lm-eval's max_length.")
     var maxLength: Int?
-    @Option(help: "BLAS threads per rank (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.")
     var stages = 1
     @Flag(help: "Print one JSON object on stdout.") var json = false
@@ -54,7 +54,6 @@ struct EvalCommand: ParsableCommand {
         guard ppl != nil || tasks != nil else { throw ValidationError("give --ppl FILE, --tasks a,b,... or both") }
         guard seqLen >= 2 else { throw ValidationError("--seq-len must be at least 2") }
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1") }
         guard stages >= 1 else { throw ValidationError("--stages must be at least 1") }
@@ -70,7 +69,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             if let ppl, communicator.isCoordinator { try RegularFile.check(ppl) }
             let layout = try cluster.layout(stages: stages, model: model, communicator)
             let loaded = try cluster.loadModel(model, communicator, layout: layout).model

@@ -16,18 +16,17 @@ struct FinetuneCommand: ParsableCommand {
     @OptionGroup var options: FineTuneOptions
     @Option(help: "Seed of the adapters' initialisation, the split, the order and dropout.") var seed: UInt64 = 0
     @OptionGroup(title: "Export") var export: ExportOptions
-    @Option(help: "BLAS threads per rank.") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
-
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             // From the header alone, so a rank too large fails before the weights load.
             try options.lora.validate(for: ModelLoader.describe(path: model).config, file: model)
-            let directory = try OutputDirectory.prepare(out, resuming: false, create: communicator.isCoordinator)
+            // Only rank 0 writes the outputs, and holds the folder for the whole job.
+            let claim = communicator.isCoordinator ? try OutputDirectory.claim(out, resuming: false) : nil
+            defer { claim?.release() }
+            let directory = out
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let job = FineTuneJob(options: options, seed: seed, export: export)

@@ -13,7 +13,7 @@ struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fuzz", abstract: "Fuzz one parser (for scripts/fuzz.sh).",
                                                     shouldDisplay: false)
 
-    @Argument(help: "gguf, safetensors, config, tokenizer, jsonl, structure, checkpoint, hfside or latency.") var parser: String
+    @Argument(help: "gguf, safetensors, config, tokenizer, jsonl, structure, checkpoint, hfside, latency or pairing.") var parser: String
     @Option(help: "Seconds to run.") var seconds: Double = 10
     @Option(help: "Stop after this many executions.") var runs: Int?
     @Option(help: "Seed of the mutation sequence.") var seed: UInt64 = 1

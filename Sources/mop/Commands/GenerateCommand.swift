@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability mass.") var topP: Float = 1
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
     @Flag(help: "Wrap the prompt in the model's chat template (ChatML family) as a user turn.") var chat = false
-    @Option(help: "BLAS threads (default: OpenBLAS's, OPENBLAS_NUM_THREADS).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout instead of streaming the text.") var json = false
 
     struct Report: Encodable {
@@ -27,17 +27,18 @@ struct GenerateCommand: ParsableCommand {
         let promptTokenIds: [Int32]
         let seconds: Double
         let tokensPerSecond: Double
+        /// Why it stopped: "eos", "max-new-tokens" or "context" (the model's positions ran out).
+        let stopped: Generator.Stop
     }
 
     func validate() throws {
         guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             // Generation is one sequential chain: rank 0 runs it, other ranks of an mpirun job have nothing to share.
             guard communicator.isCoordinator else { return }
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
@@ -54,9 +55,9 @@ struct GenerateCommand: ParsableCommand {
             let generator = Generator(model: Transformer(weights: loaded.weights))
             var streamed: [Int32] = [], printed = ""
             let stopTokens = Set([spec.eosTokenId].compactMap { $0 })
-            let tokens = generator.generate(
+            let generation = try generator.generate(
                 prompt: ids, maxNewTokens: maxNewTokens,
-                sampler: TokenSampler(temperature: temperature, topP: topP, seed: seed), stopTokens: stopTokens
+                sampler: TokenSampler(temperature: temperature, topP: topP, seed: seed), stopTokens: stopTokens, file: model
             ) { token in
                 guard !json, !stopTokens.contains(token) else { return }
                 // Decode the whole tail each time: a character may span tokens, so print only what has settled.
@@ -68,15 +69,23 @@ struct GenerateCommand: ParsableCommand {
                 }
             }
             let seconds = Date().timeIntervalSince(start)
+            let tokens = generation.tokens
             let output = tokenizer.decode(tokens.filter { !stopTokens.contains($0) })
             if json {
                 return try RunSupport.printJSON(Report(model: model, prompt: text, text: output, tokens: tokens,
                                                        promptTokens: ids.count, promptTokenIds: ids, seconds: seconds,
-                                                       tokensPerSecond: Double(tokens.count) / seconds))
+                                                       tokensPerSecond: Double(tokens.count) / seconds,
+                                                       stopped: generation.stop))
             }
             FileHandle.standardOutput.write(Data(String(output.dropFirst(printed.count)).utf8 + Data("\n".utf8)))
             FileHandle.standardError.write(Data(String(format: "%ld tokens in %.1f s, %.1f tokens/s\n", tokens.count,
                                                        seconds, Double(tokens.count) / seconds).utf8))
+            let reason = switch generation.stop {
+            case .eos: "the end-of-sequence token"
+            case .maxNewTokens: "--max-new-tokens \(maxNewTokens)"
+            case .context: "the model's \(positions) positions"
+            }
+            FileHandle.standardError.write(Data("generate: stopped at \(reason)\n".utf8))
         }
     }
 }

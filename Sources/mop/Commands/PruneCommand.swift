@@ -53,7 +53,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.",
                                discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. The export, --finetune and --eval then load the whole model on the ranks that need it."))
     var stages = 1
-    @Option(help: "BLAS threads per rank.") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "Fine-tune the pruned model with LoRA after the search, in the same job (into DIR/finetuned).")
     var finetune = false
@@ -89,17 +89,22 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        RunSupport.run(threads: threads) { communicator in
+        RunSupport.run(threads: threadOptions.threads) { communicator in
             let rankGroups = try cluster.groups(groups, communicator)
             let settings = try PruneSettings(target: target, targetLatency: targetLatency, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
                                              beam: beam, lookahead: lookahead)
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
-            let directory = communicator.isCoordinator
-                ? try OutputDirectory.prepare(resume ?? out!, resuming: resume != nil, create: true) : resume ?? out!
+            // It holds the directory for the whole job, so a second job given it is refused.
+            let directory = resume ?? out!
+            let claim = communicator.isCoordinator ? try OutputDirectory.claim(directory, resuming: resume != nil) : nil
+            defer { claim?.release() }
             if let resume, communicator.isCoordinator {
                 // A malformed checkpoint fails now, not after minutes of loading and the dense pass.
-                _ = try SearchCheckpoint.load(directory: resume)
+                if try SearchCheckpoint.load(directory: resume).inputs == nil {
+                    FileHandle.standardError.write(Data(("mop: warning: \(SearchCheckpoint.path(in: resume)) does not record the model "
+                        + "and calibration it was written for (an older mop): resuming without checking that they are the same\n").utf8))
+                }
             }
             if finetune {
                 // Bad fine-tuning settings or a taken output folder fail now, not after the search.
@@ -118,16 +123,17 @@ struct PruneCommand: ParsableCommand {
             let layout = try cluster.layout(stages: stages, model: model, communicator)
             let distributed = try cluster.loadModel(model, communicator, layout: layout)
             let loaded = distributed.model
+            // Pruning keeps a subset of the values: weights the export type cannot hold fail now, not after the search.
+            if communicator.isCoordinator && layout == nil { try export.checkRange(loaded.weights, file: model) }
             // A pipeline stage holds its blocks only: what needs the whole model loads it again, mapped.
             let whole = { layout == nil ? loaded.weights : try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights }
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
+            // The model cannot see past its positions (RoPE table).
+            let sequenceLength = min(seqLen, loaded.weights.config.maxPositions)
             var sequences: [[Int32]] = []
             if communicator.isCoordinator {
                 sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try spec.tokenizer(file: model),
-                                                         count: calibrationSamples,
-                                                         // The model cannot see past its positions (RoPE table).
-                                                         seqLen: min(seqLen, loaded.weights.config.maxPositions),
-                                                         seed: calibrationSeed)
+                                                         count: calibrationSamples, seqLen: sequenceLength, seed: calibrationSeed)
             }
             try communicator.broadcast(sequences: &sequences, root: 0)
             // Every group (or pipeline replica) shards the whole set, so each scoring rank needs a sequence.
@@ -141,7 +147,7 @@ struct PruneCommand: ParsableCommand {
             let shard = layout.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
                 ?? rankGroups.shard(costs: costs, rank: communicator.rank)
             let stage = layout.map { PipelineStage(layout: $0, config: loaded.weights.config, communicator: communicator) }
-            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), stage: stage)
+            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), file: model, stage: stage)
             let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             let latency = settings.targetLatency == nil ? nil : try LatencyModelJob.prepare(
@@ -176,8 +182,13 @@ struct PruneCommand: ParsableCommand {
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
             let scorer = CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) })
+            // A pipeline stage's checksum covers its part only: the checkpoint records the whole model's.
+            let inputs = SearchInputs(
+                modelChecksum: ModelChecksum.hex(layout == nil ? distributed.checksum : ModelChecksum.of(try whole())),
+                calibrationChecksum: try FileChecksum.hex(of: calibration), calibrationSamples: calibrationSamples,
+                seqLen: sequenceLength, calibrationSeed: calibrationSeed)
             let search = MoPSearch(settings: settings, original: loaded.weights.config, latency: latency,
-                                   outputDirectory: directory, scorer: scorer,
+                                   outputDirectory: directory, inputs: inputs, scorer: scorer,
                                    progress: { FileHandle.standardError.write(Data(("prune: " + $0.line + "\n").utf8)) })
             let result = try search.run(resumingFrom: resume == nil ? nil : directory, maxIterations: maxIterations)
             FileHandle.standardError.write(Data(("prune: the search asked the workers \(scorer.counts.asked) questions"
@@ -252,7 +263,7 @@ struct PruneCommand: ParsableCommand {
             // Same shape as the pruned model, so the same latency: not measured twice.
             subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil))
         }
-        let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threads,
+        let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threadOptions.threads,
                                 weights: cluster.weightOptions.weights)
         let report = try job.run(subjects, original: original.config, tokenizer: spec, communicator: communicator)
         return (recovered?.report, report)

@@ -20,6 +20,9 @@ enum FuzzTarget: String, CaseIterable {
     case hfside
     /// latency-model.json (`--latency-model`, and the one a resumed `--target-latency` search reads back).
     case latency
+    /// A tokenizer.json and a config.json against a small model's weights, as `ModelLoader.load` pairs them, then
+    /// a forward pass over the ids the tokenizer gives: a tokenizer that does not fit must be refused, not trapped on.
+    case pairing
 
     /// Seed inputs. `model` is the real GGUF (its tokenizer, config and header seed the corpora), `data` the
     /// shared data folder; missing ones are skipped. The hfside seeds also write the files its inputs are read
@@ -69,7 +72,7 @@ enum FuzzTarget: String, CaseIterable {
             let config = tiny
             let checkpoint = SearchCheckpoint(settings: try PruneSettings(target: 0.2, seed: 7), originalParameters: config.parameters,
                                               structure: .identity(config), accumulators: [Double](repeating: 0.5, count: config.layers.count),
-                                              random: SeededRandom(seed: 7), records: [])
+                                              random: SeededRandom(seed: 7), records: [], inputs: Self.checkpointInputs)
             try checkpoint.write(directory: scratch)
             return [try bytes(SearchCheckpoint.path(in: scratch))]
         case .hfside:
@@ -82,6 +85,11 @@ enum FuzzTarget: String, CaseIterable {
             return [[UInt8](try HFTokenizerConfig(spec: tokens, maxPositions: tiny.maxPositions, file: "seed").data()),
                     [UInt8](HFGenerationConfig(tokens: HFSpecialTokenIds(bos: 0, eos: [0, 1]), padTokenId: 1).data()),
                     [UInt8](try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]))]
+        case .pairing:
+            let directory = Self.pairDirectory(scratch), tokens = spec ?? Self.sideSpec
+            try HFModelDirectory.write(weights, to: directory)
+            try TokenizerJSON.write(tokens, to: HFModelDirectory.tokenizerPath(in: directory))
+            return try Self.pairedFiles.map { try bytes(directory + "/" + $0) }
         case .latency:
             let dense = LatencyModel.Sample(name: "dense", shapes: tiny.layers, seconds: 0.5, predictedSeconds: 0.49)
             let model = LatencyModel(constantSeconds: 0.1, blockSeconds: 0.01, queryHeadSeconds: 0.02, kvHeadSeconds: 0.03,
@@ -91,8 +99,16 @@ enum FuzzTarget: String, CaseIterable {
         }
     }
 
+    /// The model and calibration the checkpoint seeds were written for, and a resume asks for.
+    static let checkpointInputs = SearchInputs(modelChecksum: "0123456789abcdef", calibrationChecksum: "fedcba9876543210",
+                                               calibrationSamples: 128, seqLen: 512, calibrationSeed: 7)
+
     /// The model directory the hfside inputs are read in.
     static func sideDirectory(_ scratch: String) -> String { scratch + "/hf" }
+
+    /// The model directory the pairing inputs are read in, and the files an input stands for in turn.
+    static func pairDirectory(_ scratch: String) -> String { scratch + "/pair" }
+    static let pairedFiles = ["tokenizer.json", "config.json"]
 
     /// The tokenizer hfside reads its inputs with when there is no real one: ChatML's special tokens and two letters.
     static let sideSpec = TokenizerSpec(vocabulary: ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "a"], merges: [],
@@ -152,7 +168,8 @@ enum FuzzTarget: String, CaseIterable {
                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 24), count: 2), tiedEmbeddings: true), file: name)
         case .checkpoint:
             try Data(input).write(to: URL(fileURLWithPath: SearchCheckpoint.path(in: scratch)))
-            _ = try SearchCheckpoint.load(directory: scratch)
+            // Loaded, then resumed as `mop prune --resume` would: with the inputs the seed was written for.
+            try SearchCheckpoint.load(directory: scratch).requireSameInputs(Self.checkpointInputs, file: name)
         case .hfside:
             // The input as each side file in turn, the others absent; the first error is the input's outcome.
             let directory = Self.sideDirectory(scratch)
@@ -167,6 +184,22 @@ enum FuzzTarget: String, CaseIterable {
                 try Data(input).write(to: URL(fileURLWithPath: path))
                 defer { try? FileManager.default.removeItem(atPath: path) }
                 do { try reader.read() } catch { first = first ?? error }
+            }
+            if let first { throw first }
+        case .pairing:
+            // The input as each paired file in turn, the other as seeded; the first error is the input's outcome.
+            let directory = Self.pairDirectory(scratch)
+            var first: (any Error)?
+            for file in Self.pairedFiles {
+                let path = directory + "/" + file, seeded = try RegularFile.read(path)
+                try Data(input).write(to: URL(fileURLWithPath: path))
+                defer { try? seeded.write(to: URL(fileURLWithPath: path)) }
+                do {
+                    let loaded = try ModelLoader.load(path: directory)
+                    guard let spec = loaded.tokenizer else { continue }
+                    let ids = try spec.tokenizer(file: name).encode("Hello <|im_start|>a 123!")
+                    _ = Transformer(weights: loaded.weights).logits(Array(ids.prefix(loaded.weights.config.maxPositions)))
+                } catch { first = first ?? error }
             }
             if let first { throw first }
         case .latency:

@@ -39,7 +39,7 @@ struct FineTuneJob {
         let settings = FineTuneSettings(lora: lora, learningRate: options.lr, batchSize: batch, microBatch: options.microBatch,
                                         totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed)
         var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
-                                        settings: settings, communicator: communicator)
+                                        settings: settings, file: model, communicator: communicator)
         try worker.checkReplicas()
         let log = communicator.isCoordinator
         if log {
@@ -61,6 +61,7 @@ struct FineTuneJob {
         let merged = worker.adapters.merged(into: weights)
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
+        try export.checkRange(merged, file: directory)  // before the adapter, so a refused export writes nothing
         try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
         try export.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory)
         let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,

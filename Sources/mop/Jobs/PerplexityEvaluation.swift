@@ -38,7 +38,7 @@ enum PerplexityEvaluation {
             let progress = ProgressReporter("perplexity (stage 0 of replica 0)", total: shard.count, unit: "windows",
                                             enabled: communicator.isCoordinator)
             let result = try PipelinePerplexity.score(transformer, stage: stage, tokens: tokens, windows: shard,
-                                                      progress: progress.update)
+                                                      file: model, progress: progress.update)
             sums = result.sums
             let measure = PipelineReport.RankMeasure(seconds: result.seconds, waitSeconds: result.link.waitSeconds,
                                                      bytesSent: result.link.bytesSent,
@@ -48,7 +48,8 @@ enum PerplexityEvaluation {
         } else {
             let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
             let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)
-            sums = PerplexityWorker.score(transformer, tokens: tokens, windows: shard, progress: progress.update)
+            sums = try PerplexityWorker.score(transformer, tokens: tokens, windows: shard, file: model,
+                                              progress: progress.update)
             pipeline = nil
         }
         var packed = sums.packed

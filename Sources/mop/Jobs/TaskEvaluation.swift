@@ -42,7 +42,7 @@ enum TaskEvaluation {
                               dedicatedCoordinator: dedicatedCoordinator)
         let stage = staged.map { PipelineStage(layout: $0, config: model.config, communicator: communicator) }
         let progress = ProgressReporter("zero-shot", total: shard.count, unit: "examples", enabled: communicator.isCoordinator)
-        let counts = try ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, stage: stage,
+        let counts = try ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, file: modelPath, stage: stage,
                                               progress: progress.update)
         var packed = counts.flatMap(\.packed)
         communicator.reduceSum(&packed, root: 0)

@@ -9,7 +9,7 @@ extension GGUFWriter.MatrixType: ExpressibleByArgument {}
 /// (`--export-type`). `--f16` is the older spelling of `--export-type f16`, kept so existing scripts run.
 struct ExportOptions: ParsableArguments {
     @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
-    @Option(help: ArgumentHelp("Element type of the exported weight matrices (default f32); q8_0 is GGUF only (--format gguf), and a matrix whose rows are not whole 32-element blocks is written f16, as llama-quantize does. 1-D tensors stay f32.",
+    @Option(help: ArgumentHelp("Element type of the exported weight matrices (default f32); q8_0 is GGUF only (--format gguf), and a matrix whose rows are not whole 32-element blocks is written f16, as llama-quantize does. 1-D tensors (norms, biases) stay f32 in both formats; a value past f16's 65504 is refused.",
                                valueName: "f32|f16|bf16|q8_0"))
     var exportType: GGUFWriter.MatrixType?
     @Flag(help: "The same as --export-type f16.") var f16 = false
@@ -23,6 +23,12 @@ struct ExportOptions: ParsableArguments {
         }
         // Refused here, before a model loads or a search runs, rather than after hours with nothing written.
         do { try ModelExport.check(format: format, type: type) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Refuses `weights` whose values these types cannot hold (`ModelExport.checkRange`), for a job to fail before
+    /// its long part rather than at the export.
+    func checkRange(_ weights: ModelWeights, file: String) throws {
+        try ModelExport.checkRange(weights, format: format, type: type, file: file)
     }
 
     /// Writes `original` cut to `structure` into `directory` as these options say (`ModelExport.write`).

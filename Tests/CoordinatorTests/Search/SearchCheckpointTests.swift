@@ -130,4 +130,72 @@ final class SearchCheckpointTests: XCTestCase {
             XCTAssert("\($0)".contains(file) && "\($0)".contains("original_layers is 9"), "\($0)")
         }
     }
+
+    // Issue 30 case 4: the model and calibration a checkpoint was written for.
+    func testResumingOnOtherInputsIsRefusedAndACheckpointWithoutThemIsNotChecked() throws {
+        let settings = try PruneSettings(target: 0.4, seed: 1)
+        let inputs = SearchInputs(modelChecksum: "00000000000000aa", calibrationChecksum: "00000000000000bb",
+                                  calibrationSamples: 8, seqLen: 64, calibrationSeed: nil)
+        func search(_ given: SearchInputs, resume: String?) throws -> SearchResult {
+            let fake = FakeScorer(config: TinyModels.config())
+            return try MoPSearch(settings: settings, original: fake.config, outputDirectory: directory, inputs: given,
+                                 scorer: CandidateScorer(fake.callAsFunction)).run(resumingFrom: resume, maxIterations: 1)
+        }
+        _ = try search(inputs, resume: nil)
+        let file = SearchCheckpoint.path(in: directory)
+        XCTAssertEqual(try SearchCheckpoint.load(directory: directory).inputs, inputs)
+        let changes: [((inout SearchInputs) -> Void, String)] = [
+            ({ $0.modelChecksum = "00000000000000cc" }, "model checksum 00000000000000aa vs 00000000000000cc"),
+            ({ $0.calibrationChecksum = "00000000000000dd" }, "calibration file checksum 00000000000000bb vs 00000000000000dd"),
+            ({ $0.calibrationSamples = 9 }, "calibration_samples 8 vs 9"),
+            ({ $0.seqLen = 32 }, "seq_len 64 vs 32"),
+            ({ $0.calibrationSeed = 3 }, "calibration_seed none vs 3"),
+        ]
+        for (change, difference) in changes {
+            var other = inputs
+            change(&other)
+            XCTAssertThrowsError(try search(other, resume: directory)) {
+                XCTAssertEqual(($0 as? MopError)?.file, file)
+                XCTAssert("\($0)".contains("was written for other inputs (checkpoint vs requested: \(difference))"), "\($0)")
+            }
+        }
+        XCTAssertNoThrow(try search(inputs, resume: directory))
+
+        // An older mop's checkpoint, without inputs, resumes (the command warns).
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        json["inputs"] = nil
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: file))
+        XCTAssertNil(try SearchCheckpoint.load(directory: directory).inputs)
+        var other = inputs
+        other.modelChecksum = "00000000000000cc"
+        XCTAssertNoThrow(try search(other, resume: directory))
+    }
+
+    func testMalformedInputsNameTheKey() throws {
+        let settings = try PruneSettings(target: 0.4)
+        let fake = FakeScorer(config: TinyModels.config())
+        let inputs = SearchInputs(modelChecksum: "00000000000000aa", calibrationChecksum: "00000000000000bb",
+                                  calibrationSamples: 8, seqLen: 64, calibrationSeed: 5)
+        _ = try MoPSearch(settings: settings, original: fake.config, outputDirectory: directory, inputs: inputs,
+                          scorer: CandidateScorer(fake.callAsFunction)).run(maxIterations: 1)
+        let file = SearchCheckpoint.path(in: directory)
+        let good = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        let cases: [(String, Any, String)] = [
+            ("model_checksum", "xyz", "inputs.model_checksum \"xyz\" is not 16 hex digits"),
+            ("calibration_samples", 0, "inputs.calibration_samples 0 is not positive"),
+            ("seq_len", 1, "inputs.seq_len 1 is less than 2"),
+            ("calibration_seed", -1, "key inputs.calibration_seed is invalid: must be an integer"),
+            ("calibration_checksum", 5, "key inputs.calibration_checksum"),
+        ]
+        for (key, value, problem) in cases {
+            var object = good, edited = good["inputs"] as! [String: Any]
+            edited[key] = value
+            object["inputs"] = edited
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: file))
+            XCTAssertThrowsError(try SearchCheckpoint.load(directory: directory), problem) {
+                XCTAssertEqual(($0 as? MopError)?.file, file)
+                XCTAssert("\($0)".contains(problem), "expected \(problem) in \($0)")
+            }
+        }
+    }
 }

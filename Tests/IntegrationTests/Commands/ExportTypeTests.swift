@@ -48,8 +48,8 @@ final class ExportTypeTests: XCTestCase {
         let bf16 = try apply("bf16", ["--export-type", "bf16"])
         XCTAssertEqual(bf16.status, 0, bf16.stderr)
         XCTAssertEqual(try tensorTypes(directory + "/bf16/model.gguf"), ["BF16": 15, "F32": 5])
-        // safetensors holds every tensor in the one dtype; the loader reads the norms back into fp32.
-        XCTAssertEqual(try tensorTypes(directory + "/bf16/hf"), ["BF16": 20])
+        // 1-D tensors (norms) stay F32 in safetensors too, as --help says and GGUF does.
+        XCTAssertEqual(try tensorTypes(directory + "/bf16/hf"), ["BF16": 15, "F32": 5])
         let expected = try PruningStructure.load(path: structure).apply(to: try ModelLoader.load(path: model).weights)
         let read = try ModelLoader.load(path: directory + "/bf16/hf").weights
         XCTAssertLessThan(zip(read.namedTensors(), expected.namedTensors()).map { pair in
@@ -85,6 +85,32 @@ final class ExportTypeTests: XCTestCase {
             XCTAssertTrue(run.stderr.contains("--export-type q8_0 is a GGUF type"), run.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/p"))
         }
+    }
+
+    /// Issue 30, case 6: a value past f16's 65504 would be written as infinity (and the export then refused by mop
+    /// itself): refused before anything is written, naming the tensor and the element; bf16 holds it.
+    func testValuesBeyondF16AreRefusedBeforeWriting() throws {
+        var weights = try ModelLoader.load(path: model).weights
+        var down = weights.layers[1].down.data
+        down[70] = -70_000
+        weights.layers[1].down = Tensor(shape: weights.layers[1].down.shape, data: down)
+        let large = directory + "/large.gguf"
+        try GGUFWriter.write(weights: weights, tokenizer: try ModelLoader.tokenizer(path: model), to: large, type: .f32)
+        for options in [["--export-type", "f16"], ["--f16", "--format", "safetensors"], ["--export-type", "q8_0", "--format", "gguf"]] {
+            // Layer 1's down projection (rows of 40 after the structure) falls back to f16 under q8_0 too.
+            let out = directory + "/refused"
+            let run = try MopProcess.run(["apply", large, "--structure", structure, "--out", out] + options, timeout: 120)
+            XCTAssertEqual(run.status, 1, "\(options): \(run.stderr)")
+            XCTAssertEqual(run.stderr, "mop: error: \(out): tensor model.layers.1.mlp.down_proj.weight holds -70000.0 at element 46, beyond F16's largest 65504.0: give --export-type bf16 or f32\n")
+            for file in ["model.gguf", "hf/model.safetensors", "hf/config.json", "structure.json"] {
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/" + file), "\(options) wrote \(file)")
+            }
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        let bf16 = try MopProcess.run(["apply", large, "--structure", structure, "--out", directory + "/bf16", "--export-type", "bf16"], timeout: 120)
+        XCTAssertEqual(bf16.status, 0, bf16.stderr)
+        let read = try ModelLoader.load(path: directory + "/bf16/hf").weights
+        XCTAssertEqual(read.layers[1].down.data[46], -70_000, accuracy: 300)  // row 1, column 6 of 40
     }
 
     /// The merged model of `mop finetune` is written in the chosen type.

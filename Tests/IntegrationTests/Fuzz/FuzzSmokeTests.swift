@@ -5,7 +5,7 @@ import XCTest
 /// without a crash or timeout, with executions counted and memory bounded.
 final class FuzzSmokeTests: XCTestCase {
     func testEveryParserSurvivesAShortFuzzRun() throws {
-        var sources: [String] = [], parsers = ["gguf", "safetensors", "config", "structure", "checkpoint", "hfside", "latency"]
+        var sources: [String] = [], parsers = ["gguf", "safetensors", "config", "structure", "checkpoint", "hfside", "latency", "pairing"]
         // The tokenizer seed comes from the real model, the JSONL seeds from the shared data.
         if let model = try? RealInputs.smolLM2() { sources += ["--model", model]; parsers.append("tokenizer") }
         if let data = ProcessInfo.processInfo.environment["MOP_SHARED_DATA"] { sources += ["--data", data]; parsers.append("jsonl") }

@@ -41,30 +41,36 @@ final class GeneratorTests: XCTestCase {
         XCTAssertLessThan(relativeError(logits, full), 1e-5, name, file: file, line: line)
     }
 
-    func testGreedyWithCacheEqualsGreedyWithoutCache() {
+    func testGreedyWithCacheEqualsGreedyWithoutCache() throws {
         for (name, config) in TinyConfigs.all {
             let engine = Transformer(weights: ModelWeights.random(config: config, seed: 41))
             let prompt = TinyConfigs.tokens(count: 5, vocab: 61, seed: 4)
             let naive = naiveGreedy(engine, prompt: prompt, count: 24)
-            let cached = Generator(model: engine).generate(prompt: prompt, maxNewTokens: 24, sampler: TokenSampler(),
-                                                           stopTokens: [])
-            XCTAssertEqual(cached, naive, name)
+            let cached = try Generator(model: engine).generate(prompt: prompt, maxNewTokens: 24, sampler: TokenSampler(),
+                                                               stopTokens: [], file: "m.gguf")
+            XCTAssertEqual(cached, Generator.Generation(tokens: naive, stop: .maxNewTokens), name)
             // A stop token ends generation right after it is produced (and is kept).
             let stop = naive[9]
-            let stopped = Generator(model: engine).generate(prompt: prompt, maxNewTokens: 24, sampler: TokenSampler(),
-                                                            stopTokens: [stop])
-            XCTAssertEqual(stopped, Array(naive[...naive.firstIndex(of: stop)!]), name)
+            let stopped = try Generator(model: engine).generate(prompt: prompt, maxNewTokens: 24, sampler: TokenSampler(),
+                                                                stopTokens: [stop], file: "m.gguf")
+            XCTAssertEqual(stopped, Generator.Generation(tokens: Array(naive[...naive.firstIndex(of: stop)!]), stop: .eos), name)
         }
     }
 
-    func testGenerationStopsAtTheLastPosition() {
+    func testGenerationStopsAtTheLastPosition() throws {
         let engine = Transformer(weights: ModelWeights.random(config: TinyConfigs.gqa, seed: 2))
         let prompt = TinyConfigs.tokens(count: 60, vocab: 61, seed: 1)
         var streamed: [Int32] = []
-        let tokens = Generator(model: engine).generate(prompt: prompt, maxNewTokens: 20, sampler: TokenSampler(),
-                                                       stopTokens: []) { streamed.append($0) }
+        let generation = try Generator(model: engine).generate(prompt: prompt, maxNewTokens: 20, sampler: TokenSampler(),
+                                                               stopTokens: [], file: "m.gguf") { streamed.append($0) }
+        let tokens = generation.tokens
         // 64 positions: the prompt fills 60, four more are fed back, and the fifth token needs no position.
         XCTAssertEqual(tokens.count, 5)
+        XCTAssertEqual(generation.stop, .context)
+        // Exactly the room left is the limit asked for, not the context's.
+        let exact = try Generator(model: engine).generate(prompt: prompt, maxNewTokens: 5, sampler: TokenSampler(),
+                                                          stopTokens: [], file: "m.gguf")
+        XCTAssertEqual(exact, Generator.Generation(tokens: tokens, stop: .maxNewTokens))
         XCTAssertEqual(streamed, tokens)
         XCTAssertEqual(tokens, naiveGreedy(engine, prompt: prompt, count: 4) + [tokens[4]])
     }

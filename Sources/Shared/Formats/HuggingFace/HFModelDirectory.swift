@@ -78,14 +78,15 @@ public enum HFModelDirectory {
         }
     }
 
-    /// Writes config.json and model.safetensors into `directory` (created when missing), each to a temporary name
-    /// renamed into place; the weights go first, so a config.json is only ever next to complete weights.
+    /// Writes config.json and model.safetensors (matrices in `dtype`, 1-D tensors F32) into `directory` (created when
+    /// missing), each to a temporary name renamed into place; the weights go first, so a config.json is only ever next to complete weights.
     public static func write(_ weights: ModelWeights, to directory: String, dtype: SafetensorsDType = .f32,
                              specialTokens: HFSpecialTokenIds = HFSpecialTokenIds()) throws {
         let named = try checkedTensors(weights, directory: directory)
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
         try DirectoryCreation.create(directory)
-        try SafetensorsWriter.write(named, dtype: dtype, to: join(directory, weightsName))
+        try SafetensorsWriter.write(named.map { ($0.name, $0.tensor, dtype.forTensor(shape: $0.tensor.shape)) },
+                                    to: join(directory, weightsName))
         try AtomicFileWriter.write(configData, to: join(directory, configName))
     }
 
@@ -111,8 +112,7 @@ public enum HFModelDirectory {
         }
         let templatePath = join(path, chatTemplateName)
         if spec.chatTemplate == nil, let data = try contents(templatePath) {
-            guard let template = String(data: data, encoding: .utf8) else { throw MopError(file: templatePath, "not UTF-8 text") }
-            spec.chatTemplate = template
+            spec.chatTemplate = try TextFile.decode(data, source: templatePath)
         }
         let generationPath = join(path, HFGenerationConfig.fileName)
         if let data = try contents(generationPath) {

@@ -9,14 +9,20 @@ public enum SafetensorsWriter {
     /// Names must be unique and must not be `__metadata__`.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], dtype: SafetensorsDType,
                              metadata: [String: String] = ["format": "pt"], to path: String) throws {
-        let header = try headerBytes(tensors, dtype: dtype, metadata: metadata, path: path)
+        try write(tensors.map { ($0.name, $0.tensor, dtype) }, metadata: metadata, to: path)
+    }
+
+    /// The same with each tensor's own type.
+    public static func write(_ tensors: [(name: String, tensor: Tensor, dtype: SafetensorsDType)],
+                             metadata: [String: String] = ["format": "pt"], to path: String) throws {
+        let header = try headerBytes(tensors, metadata: metadata, path: path)
         let output = try AtomicFileWriter(path: path)
         var length = UInt64(header.count).littleEndian
         try withUnsafeBytes(of: &length) { try output.append($0) }
         try output.append(header)
 
-        var scratch = [UInt8](repeating: 0, count: min(chunkElements, tensors.map(\.tensor.count).max() ?? 0) * dtype.size)
-        for (_, tensor) in tensors {
+        var scratch = [UInt8](repeating: 0, count: min(chunkElements, tensors.map(\.tensor.count).max() ?? 0) * SafetensorsDType.f32.size)
+        for (_, tensor, dtype) in tensors {
             try tensor.data.withUnsafeBufferPointer { values in
                 var start = 0
                 while start < values.count {
@@ -35,12 +41,12 @@ public enum SafetensorsWriter {
     }
 
     /// The JSON header, padded with spaces to a multiple of 8 bytes so the data section starts aligned.
-    static func headerBytes(_ tensors: [(name: String, tensor: Tensor)], dtype: SafetensorsDType,
+    static func headerBytes(_ tensors: [(name: String, tensor: Tensor, dtype: SafetensorsDType)],
                             metadata: [String: String], path: String) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        for (name, tensor) in tensors {
+        for (name, tensor, dtype) in tensors {
             guard name != "__metadata__" else { throw MopError(file: path, "__metadata__ cannot be a tensor name") }
             guard header[name] == nil else { throw MopError(file: path, "tensor name \(name) given twice") }
             let end = offset + tensor.count * dtype.size
