@@ -78,6 +78,9 @@ public struct TokenizerSpec: Equatable, Sendable {
         specialTokenIds + [bosTokenId, eosTokenId, padTokenId, unkTokenId].compactMap { $0 }
     }
 
+    /// The vocabulary's text of `id` (a BOS or EOS token's, for chat templates), nil for no id.
+    public func text(of id: Int32?) -> String? { id.map { vocabulary[Int($0)] } }
+
     /// The type of every token: `tokenTypes` when the file gave them, else control for `specialTokenIds` and normal
     /// for the rest.
     public var resolvedTokenTypes: [TokenType] {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Shared
 
+extension ChatFormat: ExpressibleByArgument {}
+
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Generate text from a prompt with a KV cache (greedy, or sampled).")
@@ -13,7 +15,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability mass.") var topP: Float = 1
     @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
-    @Flag(help: "Wrap the prompt in the model's chat template (ChatML family) as a user turn.") var chat = false
+    @Flag(help: "Wrap the prompt as a user turn in the model's chat template, recognised from its text.") var chat = false
+    @Option(help: "Wrap the prompt in this chat format instead of the model's template (implies --chat).")
+    var chatTemplate: ChatFormat?
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout instead of streaming the text.") var json = false
 
@@ -44,8 +48,13 @@ struct GenerateCommand: ParsableCommand {
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let tokenizer = try spec.tokenizer(file: model)
-            let text = chat ? try ChatTemplate.wrap(prompt, template: spec.chatTemplate, file: model) : prompt
-            let ids = tokenizer.encode(text)
+            let chatting = chat || chatTemplate != nil
+            let text = chatting ? try ChatTemplate.choose(named: chatTemplate, modelTemplate: spec.chatTemplate, file: model)
+                .render([ChatMessage(.user, prompt)], bosToken: spec.text(of: spec.bosTokenId),
+                        eosToken: spec.text(of: spec.eosTokenId)) : prompt
+            // A rendered template holds its special tokens as text (BOS where it writes one); transformers encodes it
+            // without adding more, and so does mop.
+            let ids = tokenizer.encode(text, addingSpecialTokens: !chatting)
             let positions = loaded.weights.config.maxPositions
             guard !ids.isEmpty else { throw MopError("the prompt has no tokens") }
             guard ids.count < positions else {

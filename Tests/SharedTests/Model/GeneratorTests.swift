@@ -99,22 +99,4 @@ final class GeneratorTests: XCTestCase {
         }
         for (f, p) in zip(frequency, [0.5, 0.3, 0.2]) { XCTAssertEqual(f, p, accuracy: 0.015) }
     }
-
-    func testChatTemplateWrapsTheSmolLM2Format() throws {
-        let smolLM2 = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-        let expected = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
-        XCTAssertEqual(try ChatTemplate.wrap("Hi?", template: smolLM2, file: "m.gguf"), expected)
-        // The same template with Jinja-escaped newlines (as a tokenizer_config.json stores it).
-        let escaped = smolLM2.replacingOccurrences(of: "\n", with: "\\n")
-        XCTAssertEqual(try ChatTemplate.wrap("Hi?", template: escaped, file: "m.gguf"), expected)
-        // ChatML without a default system message.
-        XCTAssertEqual(try ChatTemplate.wrap("Hi?", template: "{{'<|im_start|>' + message['role'] }}", file: "m.gguf"),
-                       "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n")
-        XCTAssertThrowsError(try ChatTemplate.wrap("Hi?", template: "[INST] {{ m }} [/INST]", file: "m.gguf")) {
-            XCTAssertTrue("\($0)".hasPrefix("m.gguf: unsupported chat template"), "\($0)")
-        }
-        XCTAssertThrowsError(try ChatTemplate.wrap("Hi?", template: nil, file: "m.gguf")) {
-            XCTAssertTrue("\($0)".contains("no chat template"), "\($0)")
-        }
-    }
 }
