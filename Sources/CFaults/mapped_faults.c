@@ -69,6 +69,14 @@ void mop_faults_unlink_partials(void) {
     for (int i = 0; i < MAX_PARTIALS; i++) {
         if (atomic_load_explicit(&partials[i].state, memory_order_acquire) == ACTIVE) unlink(partials[i].path);
     }
+    /* Then the directories the job made, if the files above were all they held: rmdir removes only empty ones, and
+     * repeating the pass until nothing goes removes nested ones whatever order their slots are in. */
+    for (int removed = 1; removed;) {
+        removed = 0;
+        for (int i = 0; i < MAX_PARTIALS; i++) {
+            if (atomic_load_explicit(&partials[i].state, memory_order_acquire) == ACTIVE && rmdir(partials[i].path) == 0) removed = 1;
+        }
+    }
 }
 
 static const mapping *mapping_holding(uintptr_t address) {

@@ -32,14 +32,15 @@ void mop_faults_forget_mapping(int slot);
  * unknown), and returns 1; otherwise returns 0. */
 int mop_faults_mapping_at(const void *address, const char **path, long long *was, long long *now);
 
-/* Records a partial output file to remove if the process dies of a fault (or SIGTERM). Returns 0, or -1 when the
- * table is full or the path too long. */
+/* Records a path to remove if the process dies of a fault (or SIGTERM): a partial output file, which is unlinked, or
+ * a directory the job made, which is removed if it is then empty. Returns 0, or -1 when the table is full or the path
+ * too long. */
 int mop_faults_add_partial(const char *path);
 
 /* Forgets a partial file recorded by mop_faults_add_partial (committed or removed). */
 void mop_faults_remove_partial(const char *path);
 
-/* Unlinks every recorded partial file; async-signal-safe. */
+/* Unlinks every recorded partial file, then removes the recorded directories left empty; async-signal-safe. */
 void mop_faults_unlink_partials(void);
 
 #ifdef __cplusplus

@@ -18,6 +18,8 @@ public enum OutputDirectory {
             self.path = path
             self.lock = lock
             self.made = made
+            // A job killed by a signal or a fault (TemporaryFiles' handlers) removes them too, if they are empty.
+            for directory in made { try? TemporaryFiles.register(directory) }
         }
 
         /// Drops the lock and its file, and removes the directories `claim` made if the job wrote nothing in them
@@ -25,6 +27,7 @@ public enum OutputDirectory {
         public func release() {
             lock.release()
             DirectoryCreation.removeIfEmpty(made)
+            for directory in made { TemporaryFiles.unregister(directory) }
         }
     }
 

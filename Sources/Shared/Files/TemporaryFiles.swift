@@ -18,13 +18,16 @@ public enum TemporaryFiles {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
 
-    static func register(_ path: String) throws {
+    /// Tracks `path` for removal if the process is stopped by a signal or a fault: a partial file is unlinked, a
+    /// directory the job made is removed if it is then empty.
+    public static func register(_ path: String) throws {
         guard mop_faults_add_partial(path) == 0 else {
             throw MopError(file: path, "cannot track the partial file: too many are open at once, or its path is too long")
         }
     }
 
-    static func unregister(_ path: String) { mop_faults_remove_partial(path) }
+    /// Stops tracking `path` (committed under its final name, removed, or a directory that now holds the results).
+    public static func unregister(_ path: String) { mop_faults_remove_partial(path) }
 
     /// On SIGTERM or SIGINT: remove this process's partial files, then exit with 128 + the signal, as the shell does.
     /// The handler runs on a dispatch queue, not in signal context.

@@ -44,6 +44,8 @@ final class ShrinkingModelTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("mop: error: \(directory)/\(message)"), run.stderr)
         let left = (FileManager.default.enumerator(atPath: out)?.allObjects as? [String]) ?? []
         XCTAssertFalse(left.contains { $0.contains(TemporaryFiles.marker) || $0.hasSuffix(DirectoryLock.fileName) }, "left behind: \(left)")
+        // Nothing was written before the first iteration: the folder the job made goes too.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "left behind: \(out)")
     }
 
     func testApplyRemovesThePartialFileItIsWriting() throws {
