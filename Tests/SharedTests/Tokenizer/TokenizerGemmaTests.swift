@@ -6,7 +6,7 @@ import XCTest
 /// spaces and tabs and for HTML tags, BOS 2 / EOS 1, single-digit pieces only. Nothing in the code is Gemma's: the
 /// expected ids follow llama.cpp's SPM rules from those file values alone (user-defined tokens split out first, the
 /// longest first; score-ranked merges; byte fallback). The real Gemma-3-270m file is checked against llama.cpp by
-/// scripts/check-tokenizer-llamacpp.sh.
+/// scripts/check-tokenizer-llamacpp.sh on whole texts, and here on strings whose ids llama.cpp gave.
 final class TokenizerGemmaTests: XCTestCase {
     static let userDefined = ["\n", "\n\n", "  ", "   ", "\t", "<td>", "</td>"]
 
@@ -64,5 +64,24 @@ final class TokenizerGemmaTests: XCTestCase {
             XCTAssertEqual(Array(decoded.utf8), Array(text.utf8), text.debugDescription)
         }
         XCTAssertEqual(tokenizer.decode(tokenizer.encode(" a")), "<bos> a")
+    }
+
+    /// The real file's values, and ids scripts/llamacpp/tokenize.cpp printed for these strings (BOS added).
+    func testRealGemma3FileGivesLlamaCppsIds() throws {
+        let path = try RealInputs.gemma3Path()
+        let spec = try XCTUnwrap(GGUFTokenizer.read(from: GGUFFile(path: path)))
+        XCTAssertEqual(spec.model, .sentencePiece)
+        XCTAssertFalse(spec.addSpacePrefix)
+        XCTAssertEqual([spec.bosTokenId, spec.eosTokenId], [2, 1])
+        XCTAssertEqual(spec.tokenTypes.filter { $0 == .userDefined }.count, 165)
+        let tokenizer = try spec.tokenizer(file: path)
+        let cases: [(String, [Int32])] = [
+            ("Hello world\n\n  <td>12</td> é", [2, 9259, 1902, 108, 138, 175, 236770, 236778, 183, 1559]),
+            ("   3.14159 🦙\n", [2, 139, 236800, 236761, 236770, 236812, 236770, 236810, 236819, 236743, 478, 397, 404, 391, 107]),
+        ]
+        for (text, ids) in cases {
+            XCTAssertEqual(tokenizer.encode(text), ids, text.debugDescription)
+            XCTAssertEqual(Array(tokenizer.decode(Array(ids.dropFirst())).utf8), Array(text.utf8))
+        }
     }
 }
