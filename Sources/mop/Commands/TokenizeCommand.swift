@@ -7,7 +7,8 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the token ids of a text with a model's tokenizer (weights are not read; any architecture).",
         discussion: "No BOS is added unless --add-bos; special tokens in the text are matched whole. "
-            + "scripts/check-tokenizer.py compares the ids with Hugging Face tokenizers.")
+            + "scripts/check-tokenizer.py compares the ids with Hugging Face tokenizers, "
+            + "scripts/check-tokenizer-llamacpp.sh with llama.cpp's own tokenizer.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
     @Option(help: "A UTF-8 text file to tokenize.") var text: String?
@@ -19,6 +20,9 @@ struct TokenizeCommand: ParsableCommand {
         let tokens: Int
         let ids: [Int32]
         let seconds: Double
+        /// Whether the ids without the BOS / EOS `--add-bos` adds decode to exactly the text's bytes (not merely to
+        /// a canonically equivalent string, which Swift's == would accept).
+        let decodesBack: Bool
     }
 
     func validate() throws {
@@ -34,8 +38,12 @@ struct TokenizeCommand: ParsableCommand {
             let start = Date()
             // BOS (and an EOS the file asks for) only with --add-bos.
             let ids = tokenizer.encode(input, addingSpecialTokens: addBos)
-            let report = Report(tokens: ids.count, ids: ids, seconds: Date().timeIntervalSince(start))
-            if json { return try RunSupport.printJSON(report) }
+            let seconds = Date().timeIntervalSince(start)
+            if json {
+                let content = addBos ? tokenizer.encode(input, addingSpecialTokens: false) : ids
+                return try RunSupport.printJSON(Report(tokens: ids.count, ids: ids, seconds: seconds,
+                                                       decodesBack: tokenizer.decode(content).utf8.elementsEqual(input.utf8)))
+            }
             RunSupport.printLine(ids.map(String.init).joined(separator: " "))
         }
     }

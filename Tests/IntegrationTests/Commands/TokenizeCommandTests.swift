@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// `mop tokenize` on SmolLM2: the ids Hugging Face `tokenizers` gave for the committed fixture strings, from a string
-/// and from a file; BOS only on request; bad inputs end with one error line.
+/// and from a file; BOS only on request; whether the ids decode back to the text; bad inputs end with one error line.
 final class TokenizeCommandTests: XCTestCase {
     func fixture() throws -> [String: Any] {
         let url = RealInputs.packageRoot.appendingPathComponent("Tests/SharedTests/Fixtures/tokenizer-smollm2.json")
@@ -38,6 +38,18 @@ final class TokenizeCommandTests: XCTestCase {
         XCTAssertEqual(file.status, 0, file.stderr)
         XCTAssertEqual(file.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }, expected)
         XCTAssertGreaterThan(expected.count, 4000)
+    }
+
+    func testDecodesBackIsByteExact() throws {
+        let model = try RealInputs.qwen05()
+        // With --add-bos, a BOS the tokenizer adds is left out of the round trip.
+        let plain = try MopProcess.run(["tokenize", model, "--string", "Hello, world 123", "--add-bos", "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plain.json?["decodes_back"] as? Bool, true)
+        // Qwen2 puts text in NFC: a decomposed é comes back composed, equal as a Swift string but not as bytes.
+        let decomposed = try MopProcess.run(["tokenize", model, "--string", "Cafe\u{301}", "--json"])
+        XCTAssertEqual(decomposed.status, 0, decomposed.stderr)
+        XCTAssertEqual(decomposed.json?["decodes_back"] as? Bool, false)
     }
 
     func testBadInputs() throws {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// The real inputs some tests read: SmolLM2 (fetched by scripts/fetch-model.sh), llama.cpp's tokenizer suite
+/// The real inputs some tests read: SmolLM2 and Gemma-3-270m (fetched by scripts/fetch-model.sh), llama.cpp's tokenizer suite
 /// (scripts/fetch-tokenizer-suite.sh) and ../shared/data.
 /// Absent locally, those tests skip; on CI (CI=true) an absent input is a failure, since the test command fetches it.
 enum RealInputs {
@@ -13,6 +13,13 @@ enum RealInputs {
         let path = ProcessInfo.processInfo.environment["MOP_SMOLLM2_GGUF"]
             ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         return try existing(path, hint: "scripts/fetch-model.sh fetches it; or set MOP_SMOLLM2_GGUF")
+    }
+
+    /// Gemma-3-270m (scripts/fetch-model.sh gemma3-270m), whose tokenizer is read; or MOP_GEMMA3_GGUF.
+    static func gemma3Path() throws -> String {
+        let path = ProcessInfo.processInfo.environment["MOP_GEMMA3_GGUF"]
+            ?? packageRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+        return try existing(path, hint: "scripts/fetch-model.sh gemma3-270m fetches it; or set MOP_GEMMA3_GGUF")
     }
 
     /// llama.cpp's tokenizer test suite (vocab-only GGUFs with .inp/.out pairs), fetched by
