@@ -19,6 +19,8 @@ struct TokenizeCommand: ParsableCommand {
         let tokens: Int
         let ids: [Int32]
         let seconds: Double
+        /// Whether decoding the ids gives the text back (special tokens in the text decode as their text).
+        let decodesBack: Bool
     }
 
     func validate() throws {
@@ -34,8 +36,11 @@ struct TokenizeCommand: ParsableCommand {
             let start = Date()
             // BOS (and an EOS the file asks for) only with --add-bos.
             let ids = tokenizer.encode(input, addingSpecialTokens: addBos)
-            let report = Report(tokens: ids.count, ids: ids, seconds: Date().timeIntervalSince(start))
-            if json { return try RunSupport.printJSON(report) }
+            let seconds = Date().timeIntervalSince(start)
+            if json {
+                let report = Report(tokens: ids.count, ids: ids, seconds: seconds, decodesBack: tokenizer.decode(ids) == input)
+                return try RunSupport.printJSON(report)
+            }
             RunSupport.printLine(ids.map(String.init).joined(separator: " "))
         }
     }

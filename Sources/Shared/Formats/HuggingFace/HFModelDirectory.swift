@@ -142,8 +142,7 @@ public enum HFModelDirectory {
     }
 
     /// Writes tokenizer.json (byte-level BPE) or tokenizer.model (SentencePiece), tokenizer_config.json and (when `spec`
-    /// knows any id) generation_config.json into
-    /// `directory`, each through a temporary name; `maxPositions` is the model's context length.
+    /// knows any id) generation_config.json into `directory`, each through a temporary name; `maxPositions` is the model's context length.
     public static func writeTokenizer(_ spec: TokenizerSpec, maxPositions: Int, to directory: String) throws {
         switch spec.model {
         case .bytePairs: try TokenizerJSON.write(spec, to: tokenizerPath(in: directory))
