@@ -15,6 +15,7 @@ of each, and the median and min-max of the per-round ratios mop time / peer time
 """
 import argparse, importlib.util, json, os, platform, statistics, subprocess, sys, tempfile, time
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/ (the docs tests read every file there)
 from tokenizer_texts import texts
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

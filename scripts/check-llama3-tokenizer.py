@@ -19,6 +19,7 @@ when anything differs.
 """
 import argparse, hashlib, json, os, subprocess, sys, tempfile, time, zipfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/ (the docs tests read every file there)
 from tokenizer_texts import texts
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

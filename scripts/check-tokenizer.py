@@ -19,6 +19,7 @@ import tempfile
 
 from gguf import GGUFReader
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/ (the docs tests read every file there)
 from tokenizer_texts import texts
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
