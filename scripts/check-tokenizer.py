@@ -19,9 +19,10 @@ import tempfile
 
 from gguf import GGUFReader
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/ (the docs tests read every file there)
+from tokenizer_texts import texts
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-data = os.path.join(root, "..", "shared", "data", "text")
 QWEN2 = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
@@ -51,16 +52,6 @@ def hf_tokenizer(path):
     return tok, pre, len(tokens)
 
 
-def texts(paths):
-    for path in paths:
-        if path.endswith(".jsonl"):
-            with open(path, encoding="utf-8") as f:
-                yield path, "\n\n".join(json.loads(line)["text"] for line in f if line.strip())
-        else:
-            with open(path, encoding="utf-8") as f:
-                yield path, f.read()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
@@ -70,7 +61,7 @@ def main():
     args = parser.parse_args()
     tok, pre, vocab = hf_tokenizer(args.model)
     status = 0
-    for path, text in texts(args.text or [os.path.join(data, "wikitext2-test.txt"), os.path.join(data, "c4-sample.jsonl")]):
+    for path, text in texts(args.text):
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt") as f:
             f.write(text)
             f.flush()

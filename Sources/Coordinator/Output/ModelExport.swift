@@ -2,8 +2,8 @@ import Foundation
 import Shared
 
 /// Writes a pruned model in every form docs/design.md#outputs names, into a mop output directory: `structure.json`,
-/// `hf/` (config.json, model.safetensors and, with a tokenizer, tokenizer.json, tokenizer_config.json and
-/// generation_config.json, so the chat template and special tokens travel with the model) and `model.gguf` (`llama`
+/// `hf/` (config.json, model.safetensors and, with a tokenizer, tokenizer.json or SentencePiece's tokenizer.model,
+/// tokenizer_config.json and generation_config.json, so the chat template and special tokens travel with the model) and `model.gguf` (`llama`
 /// when the layers are uniform, `deci` when not), matrices in one `GGUFWriter.MatrixType` (`--export-type`). Each file
 /// goes to a temporary name and is renamed into place when complete.
 public enum ModelExport {
@@ -62,11 +62,6 @@ public enum ModelExport {
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
-        // Hugging Face files of a SentencePiece tokenizer are not written yet; refused before any file is.
-        if format != .gguf, tokenizer?.model == .sentencePiece {
-            throw MopError(file: directory, "the model's SentencePiece tokenizer cannot be written to \(huggingFaceFolder)/ yet: "
-                           + "give --format gguf")
-        }
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory)
         try structure.write(to: directory + "/" + structureFile)

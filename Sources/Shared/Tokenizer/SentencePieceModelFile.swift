@@ -12,8 +12,69 @@ import Foundation
 /// that escapes spaces and keeps extra whitespace, no suffix whitespace and no digit splitting; anything else is an
 /// error naming the file, never a different encoding. BOS is added, as transformers' LlamaTokenizer does, unless
 /// tokenizer_config.json says otherwise.
+///
+/// Written back (`data`) with the same fields, plus `byte_fallback` (35) when there are byte pieces and the special
+/// pieces' text (`unk_piece` 45 .. `pad_piece` 48), which sentencepiece looks its BOS and EOS ids up by.
 public enum SentencePieceModelFile {
     public static let fileName = "tokenizer.model"
+
+    /// Field numbers of sentencepiece_model.proto that are both read and written.
+    private enum Field {
+        static let pieces = 1, trainerSpec = 2, normalizerSpec = 3
+        static let pieceText = 1, pieceScore = 2, pieceType = 3
+        static let modelType = 3, byteFallback = 35
+        static let unkId = 40, bosId = 41, eosId = 42, padId = 43
+        static let unkPiece = 45, bosPiece = 46, eosPiece = 47, padPiece = 48
+        static let name = 1, addDummyPrefix = 3, removeExtraWhitespaces = 4, escapeWhitespaces = 5
+    }
+    /// `TrainerSpec.ModelType.BPE`.
+    private static let bpeModelType: UInt64 = 2
+
+    /// `spec` as tokenizer.model content, which `parse` reads back equal (BOS, EOS and chat template aside: those are
+    /// tokenizer_config.json's). Only a SentencePiece spec with a non-empty text for every piece can be written;
+    /// `file` names the file being written in errors.
+    public static func data(_ spec: TokenizerSpec, file: String) throws -> [UInt8] {
+        guard spec.model == .sentencePiece else {
+            throw MopError(file: file, "a \(spec.model.ggufName) tokenizer is not a SentencePiece model")
+        }
+        guard spec.scores.count == spec.vocabulary.count else {
+            throw MopError(file: file, "the tokenizer has \(spec.scores.count) scores for \(spec.vocabulary.count) pieces")
+        }
+        let types = spec.resolvedTokenTypes
+        var model = ProtobufWriter()
+        for (index, text) in spec.vocabulary.enumerated() {
+            guard !text.isEmpty else { throw MopError(file: file, "piece \(index) is empty, which tokenizer.model cannot hold") }
+            var piece = ProtobufWriter()
+            piece.add(Field.pieceText, string: text)
+            piece.add(Field.pieceScore, float: spec.scores[index])
+            piece.add(Field.pieceType, int32: types[index].rawValue)
+            model.add(Field.pieces, bytes: piece.bytes)
+        }
+        var trainer = ProtobufWriter()
+        trainer.add(Field.modelType, varint: bpeModelType)
+        trainer.add(Field.byteFallback, bool: types.contains(.byte))
+        // sentencepiece finds its special ids by these pieces' text (default "<unk>", "<s>", "</s>", "<pad>"), so the
+        // text is written with each id; -1 says there is none.
+        let special = [(Field.unkId, Field.unkPiece, spec.unkTokenId), (Field.bosId, Field.bosPiece, spec.bosTokenId),
+                       (Field.eosId, Field.eosPiece, spec.eosTokenId), (Field.padId, Field.padPiece, spec.padTokenId)]
+        for (idField, pieceField, id) in special {
+            trainer.add(idField, int32: id ?? -1)
+            if let text = spec.text(of: id) { trainer.add(pieceField, string: text) }
+        }
+        var normalizer = ProtobufWriter()
+        normalizer.add(Field.name, string: "identity")
+        normalizer.add(Field.addDummyPrefix, bool: spec.addSpacePrefix)
+        normalizer.add(Field.removeExtraWhitespaces, bool: false)
+        normalizer.add(Field.escapeWhitespaces, bool: true)
+        model.add(Field.trainerSpec, bytes: trainer.bytes)
+        model.add(Field.normalizerSpec, bytes: normalizer.bytes)
+        return model.bytes
+    }
+
+    /// Writes `spec` as a tokenizer.model at `path`, through a temporary file renamed into place.
+    public static func write(_ spec: TokenizerSpec, to path: String) throws {
+        try AtomicFileWriter.write(Data(try data(spec, file: path)), to: path)
+    }
 
     /// Reads and parses the tokenizer.model at `path`.
     public static func read(path: String) throws -> TokenizerSpec {
@@ -42,16 +103,16 @@ public enum SentencePieceModelFile {
         guard !vocabulary.isEmpty else { throw MopError(file: file, "holds no pieces") }
 
         var modelType: UInt64 = 1
-        var ids: [Int: Int64] = [40: 0, 41: 1, 42: 2, 43: -1]
+        var ids: [Int: Int64] = [Field.unkId: 0, Field.bosId: 1, Field.eosId: 2, Field.padId: -1]
         var trainerFlags: [Int: Bool] = [24: false, 25: false]
         var reader = ProtobufReader(trainer, file: file)
         while let (field, value) = try reader.next() {
             guard case .varint(let number) = value else { continue }
-            if field == 3 { modelType = number }
+            if field == Field.modelType { modelType = number }
             if ids[field] != nil { ids[field] = Int64(Int32(truncatingIfNeeded: number)) }
             if trainerFlags[field] != nil { trainerFlags[field] = number != 0 }
         }
-        guard modelType == 2 else {
+        guard modelType == bpeModelType else {
             let name = [1: "UNIGRAM", 3: "WORD", 4: "CHAR"][modelType] ?? "\(modelType)"
             throw MopError(file: file, "unsupported SentencePiece model type \(name); only BPE is supported")
         }
@@ -82,12 +143,12 @@ public enum SentencePieceModelFile {
             }
             return Int32(value)
         }
-        let bos = try id(41, "bos_id")
+        let bos = try id(Field.bosId, "bos_id")
         return TokenizerSpec(
             model: .sentencePiece, vocabulary: vocabulary, merges: [], preTokenizer: .gpt2,
             specialTokenIds: types.indices.filter { types[$0].isMatchedWhole }.map(Int32.init), scores: scores,
-            tokenTypes: types, bosTokenId: bos, eosTokenId: try id(42, "eos_id"), addBos: bos != nil,
-            addSpacePrefix: normalizerFlags[3] ?? true, padTokenId: try id(43, "pad_id"), unkTokenId: try id(40, "unk_id"))
+            tokenTypes: types, bosTokenId: bos, eosTokenId: try id(Field.eosId, "eos_id"), addBos: bos != nil,
+            addSpacePrefix: normalizerFlags[3] ?? true, padTokenId: try id(Field.padId, "pad_id"), unkTokenId: try id(Field.unkId, "unk_id"))
     }
 
     /// One `SentencePiece` message: its text, score (default 0) and type (default NORMAL).

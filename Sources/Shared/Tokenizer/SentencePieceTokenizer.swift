@@ -5,8 +5,8 @@
 /// them gets the dummy prefix (a space) when `addSpacePrefix` is set and it starts the text or follows a special
 /// token; its spaces become U+2581, and it is split into characters. Adjacent symbols whose concatenation is a
 /// vocabulary entry are merged, the one whose merged piece scores highest first (leftmost on ties), until no pair
-/// merges. A final symbol that is not a vocabulary entry (only single characters can be) becomes its UTF-8 bytes'
-/// `<0xXX>` tokens. Decoding reverses it: U+2581 to space, byte tokens to their byte, one leading space off the
+/// merges (word by word when no merge can cross a word boundary: `wordsMergeAlone`). A final symbol that is not a
+/// vocabulary entry (only single characters can be) becomes its UTF-8 bytes' `<0xXX>` tokens. Decoding reverses it: U+2581 to space, byte tokens to their byte, one leading space off the
 /// first token when `addSpacePrefix` is set (llama.cpp's `token_to_piece` and `detokenize` for SPM).
 public struct SentencePieceTokenizer: Tokenizer {
     public let spec: TokenizerSpec
@@ -19,6 +19,11 @@ public struct SentencePieceTokenizer: Tokenizer {
     private let specials: SpecialTokenMatcher
     /// The bytes each id decodes to.
     private let bytesForId: [[UInt8]]
+    /// Whether no piece has a U+2581 right after another character, so that no merge can join the text before a
+    /// space (escaped) to the space: then each word, from one such space to the next, merges on its own, with the
+    /// same result as the whole stretch (each word's pairs keep their relative order) and a heap that stays in cache.
+    /// True for LLaMA's vocabulary; a vocabulary without it merges whole stretches.
+    private let wordsMergeAlone: Bool
 
     /// U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's stand-in for a space, in UTF-8.
     static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]
@@ -67,6 +72,10 @@ public struct SentencePieceTokenizer: Tokenizer {
         self.scores = spec.scores
         self.byteTokenIds = byteTokens
         self.bytesForId = bytesForId
+        self.wordsMergeAlone = !spec.vocabulary.contains { piece in
+            let scalars = Array(piece.unicodeScalars)
+            return zip(scalars, scalars.dropFirst()).contains { $0 != "\u{2581}" && $1 == "\u{2581}" }
+        }
         self.specials = try SpecialTokenMatcher(ids: spec.specialTokenIds, vocabulary: spec.vocabulary, file: file)
     }
 
@@ -88,7 +97,16 @@ public struct SentencePieceTokenizer: Tokenizer {
             for scalar in scalars[range] {
                 if scalar == " " { bytes.append(contentsOf: Self.escapedSpace) } else { bytes.append(contentsOf: scalar.utf8) }
             }
-            encodeStretch(bytes, into: &ids)
+            if wordsMergeAlone {
+                var word = 0
+                for cut in Self.wordStarts(bytes) {
+                    encodeStretch(Array(bytes[word..<cut]), into: &ids)
+                    word = cut
+                }
+                encodeStretch(Array(bytes[word...]), into: &ids)
+            } else {
+                encodeStretch(bytes, into: &ids)
+            }
             afterSpecial = false
         }, special: { id in
             ids.append(id)
@@ -139,14 +157,14 @@ public struct SentencePieceTokenizer: Tokenizer {
         }
         for i in 1..<symbolCount { consider(i - 1, i) }
         while let pair = queue.pop() {
-            let right = pair.right
-            guard length[pair.left] > 0, length[right] > 0, length[pair.left] + length[right] == pair.size else { continue }
-            length[pair.left] += length[right]
+            let left = pair.left, right = pair.right
+            guard length[left] > 0, length[right] > 0, length[left] + length[right] == pair.size else { continue }
+            length[left] += length[right]
             length[right] = 0
-            next[pair.left] = next[right]
-            if next[right] >= 0 { previous[next[right]] = pair.left }
-            consider(previous[pair.left], pair.left)
-            consider(pair.left, next[pair.left])
+            next[left] = next[right]
+            if next[right] >= 0 { previous[next[right]] = left }
+            consider(previous[left], left)
+            consider(left, next[left])
         }
         var symbol = 0
         while symbol >= 0 {
@@ -158,6 +176,23 @@ public struct SentencePieceTokenizer: Tokenizer {
             }
             symbol = next[symbol]
         }
+    }
+
+    /// The offsets in `bytes` (escaped text) of each U+2581 that follows another character: where a word begins.
+    private static func wordStarts(_ bytes: [UInt8]) -> [Int] {
+        var starts: [Int] = []
+        var offset = 1
+        while offset + 3 <= bytes.count {
+            // 0xE2 only ever leads a character, so a match is a whole U+2581.
+            if bytes[offset..<(offset + 3)].elementsEqual(escapedSpace),
+               offset < 3 || !bytes[(offset - 3)..<offset].elementsEqual(escapedSpace) {
+                starts.append(offset)
+                offset += 3
+            } else {
+                offset += 1
+            }
+        }
+        return starts
     }
 
     /// The length of the UTF-8 sequence a lead byte starts (llama.cpp's unicode_len_utf8: 1 for a stray

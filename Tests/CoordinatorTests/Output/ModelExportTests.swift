@@ -3,8 +3,8 @@ import XCTest
 import Shared
 @testable import Coordinator
 
-/// `ModelExport.write` puts the chosen matrix type in both formats, and refuses a type a format cannot hold before
-/// writing anything.
+/// `ModelExport.write` puts the chosen matrix type in both formats, writes a SentencePiece tokenizer as tokenizer.model,
+/// and refuses a type a format cannot hold before writing anything.
 final class ModelExportTests: XCTestCase {
     private var directory = ""
 
@@ -56,16 +56,27 @@ final class ModelExportTests: XCTestCase {
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
         }
         XCTAssertNil(ModelExport.safetensorsDType(.q8_0))
-        let sentencePiece = TokenizerSpec(model: .sentencePiece, vocabulary: ["<unk>"], merges: [], preTokenizer: .gpt2,
-                                          specialTokenIds: [], scores: [0], tokenTypes: [.unknown], bosTokenId: nil,
-                                          eosTokenId: nil, addBos: false)
-        let out = directory + "/refused-spm"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        XCTAssertThrowsError(try ModelExport.write(original: weights, structure: .identity(weights.config),
-                                                   tokenizer: sentencePiece, to: out, format: .both, type: .f32)) {
-            XCTAssertTrue("\($0)".contains("give --format gguf"), "\($0)")
-        }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
         XCTAssertNoThrow(try ModelExport.check(format: .gguf, type: .q8_0))
+    }
+
+    /// A SentencePiece tokenizer goes to hf/ as tokenizer.model (no tokenizer.json) and to the GGUF, and reads back
+    /// from both.
+    func testSentencePieceTokenizerIsWrittenToBothFormats() throws {
+        let pieces = ["<unk>", "<s>", "</s>"] + (0..<256).map { String(format: "<0x%02X>", $0) } + ["▁", "a"]
+        let spec = TokenizerSpec(model: .sentencePiece, vocabulary: pieces, merges: [], preTokenizer: .gpt2,
+                                 specialTokenIds: [0, 1, 2], scores: pieces.map { _ in 0 },
+                                 tokenTypes: [.unknown, .control, .control] + (0..<256).map { _ in .byte } + [.normal, .normal],
+                                 bosTokenId: 1, eosTokenId: 2, addBos: true, addSpacePrefix: true, unkTokenId: 0)
+        var config = TinyModels.config(layers: 2)
+        config.vocabSize = pieces.count
+        let model = ModelWeights.random(config: config, seed: 5)
+        let out = directory + "/spm"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try ModelExport.write(original: model, structure: .identity(config), tokenizer: spec, to: out, format: .both, type: .f32)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out + "/hf")
+        XCTAssertTrue(files.contains(SentencePieceModelFile.fileName), "\(files)")
+        XCTAssertFalse(files.contains("tokenizer.json"), "\(files)")
+        XCTAssertEqual(try HFModelDirectory.readTokenizer(in: out + "/hf"), spec)
+        XCTAssertEqual(try GGUFTokenizer.read(from: GGUFFile(path: out + "/model.gguf")), spec)
     }
 }

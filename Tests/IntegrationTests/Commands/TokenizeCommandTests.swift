@@ -26,6 +26,7 @@ final class TokenizeCommandTests: XCTestCase {
             XCTAssertEqual(run.status, 0, run.stderr)
             XCTAssertEqual(run.json?["ids"] as? [Int], ids, text.debugDescription)
             XCTAssertEqual(run.json?["tokens"] as? Int, ids.count)
+            XCTAssertEqual(run.json?["decodes_back"] as? Bool, true, text.debugDescription)
         }
         // From a file: the fixture's 20,000 characters of WikiText-2.
         let fixture = try fixture()

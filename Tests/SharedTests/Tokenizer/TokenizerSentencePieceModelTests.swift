@@ -3,24 +3,24 @@ import XCTest
 @testable import Shared
 
 /// SentencePiece's tokenizer.model read field by field: a model built with the protobuf wire format by hand reads
-/// back as the spec it was built from, what SentencePieceTokenizer cannot reproduce is refused, malformed bytes are
+/// back as the spec it was built from, mop's own writer's output reads back equal, what SentencePieceTokenizer cannot reproduce is refused, malformed bytes are
 /// errors naming the file, and a Hugging Face directory prefers it to tokenizer.json.
 final class TokenizerSentencePieceModelTests: XCTestCase {
     /// The protobuf encoding of one field.
-    private static func field(_ number: Int, varint value: UInt64) -> [UInt8] { varint(UInt64(number) << 3) + varint(value) }
+    private static func field(_ number: Int, varint value: UInt64) -> [UInt8] {
+        var writer = ProtobufWriter()
+        writer.add(number, varint: value)
+        return writer.bytes
+    }
     private static func field(_ number: Int, bytes: [UInt8]) -> [UInt8] {
-        varint(UInt64(number) << 3 | 2) + varint(UInt64(bytes.count)) + bytes
+        var writer = ProtobufWriter()
+        writer.add(number, bytes: bytes)
+        return writer.bytes
     }
     private static func field(_ number: Int, float: Float) -> [UInt8] {
-        varint(UInt64(number) << 3 | 5) + withUnsafeBytes(of: float.bitPattern.littleEndian) { Array($0) }
-    }
-    private static func varint(_ value: UInt64) -> [UInt8] {
-        var value = value, out: [UInt8] = []
-        repeat {
-            out.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
-            value >>= 7
-        } while value > 0
-        return out
+        var writer = ProtobufWriter()
+        writer.add(number, float: float)
+        return writer.bytes
     }
 
     /// `spec` as a tokenizer.model: its pieces, a BPE trainer spec with `trainer` appended, an identity normalizer
@@ -51,6 +51,46 @@ final class TokenizerSentencePieceModelTests: XCTestCase {
         var padded = spec
         padded.padTokenId = 4
         XCTAssertEqual(try SentencePieceModelFile.parse(Self.model(spec, trainer: Self.field(43, varint: 4)), file: "t"), padded)
+    }
+
+    /// What `data` writes reads back as the spec (BOS added whenever there is a BOS, as the reader decides), and is
+    /// read by the hand-built model's reader path field for field: scores, every type, the dummy prefix, the ids.
+    func testWritesWhatItReads() throws {
+        var variants = [TokenizerSentencePieceTests.spec(), TokenizerSentencePieceTests.spec(addSpacePrefix: false)]
+        var padded = variants[0]
+        padded.padTokenId = 4
+        var noBos = variants[0]
+        noBos.bosTokenId = nil
+        noBos.addBos = false
+        noBos.unkTokenId = nil
+        variants += [padded, noBos]
+        for spec in variants {
+            let bytes = try SentencePieceModelFile.data(spec, file: "out/tokenizer.model")
+            XCTAssertEqual(try SentencePieceModelFile.parse(bytes, file: "out/tokenizer.model"), spec)
+        }
+        // Byte fallback is declared only when there are byte pieces; sentencepiece needs it to use them.
+        let bytes = try SentencePieceModelFile.data(variants[0], file: "t")
+        XCTAssertTrue(bytes.starts(with: Self.field(1, bytes: Self.field(1, bytes: Array("<unk>".utf8)) + Self.field(2, float: 0)
+            + Self.field(3, varint: 2))))
+        XCTAssertNotNil(bytes.firstRange(of: Self.field(35, varint: 1)))
+    }
+
+    func testRefusesToWriteWhatTheFileCannotHold() {
+        var empty = TokenizerSentencePieceTests.spec()
+        empty.vocabulary[5] = ""
+        var unscored = TokenizerSentencePieceTests.spec()
+        unscored.scores.removeLast()
+        let cases: [(TokenizerSpec, String)] = [
+            (TokenizerBPETests.spec(merges: []), "a gpt2 tokenizer is not a SentencePiece model"),
+            (empty, "piece 5 is empty"),
+            (unscored, "has 272 scores for 273 pieces"),
+        ]
+        for (spec, problem) in cases {
+            XCTAssertThrowsError(try SentencePieceModelFile.data(spec, file: "out/tokenizer.model"), problem) {
+                XCTAssertEqual(($0 as? MopError)?.file, "out/tokenizer.model")
+                XCTAssertTrue("\($0)".contains(problem), "\($0) does not say \(problem)")
+            }
+        }
     }
 
     func testRefusesWhatTheTokenizerDoesNotReproduce() {

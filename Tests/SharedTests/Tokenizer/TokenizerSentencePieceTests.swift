@@ -34,6 +34,21 @@ final class TokenizerSentencePieceTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("aaa", addingSpecialTokens: false), try ids(tokenizer, ["▁", "aa", "a"]))
     }
 
+    /// Words merge alone (a fast path) only when no piece could join a word to the next one's space: a piece "o▁"
+    /// makes the tokenizer merge across words, as llama.cpp does.
+    func testMergesAcrossWordsWhenAPieceSpansASpace() throws {
+        let tokenizer = try SentencePieceTokenizer(Self.spec())
+        XCTAssertEqual(tokenizer.encode("ho  hello", addingSpecialTokens: false),
+                       try ids(tokenizer, ["▁h", "o", "▁", "▁h", "el", "lo"]))
+        var spec = Self.spec()
+        spec.vocabulary.append("o▁")
+        spec.scores.append(0)
+        spec.tokenTypes.append(.normal)
+        let spanning = try SentencePieceTokenizer(spec)
+        XCTAssertEqual(spanning.encode("ho  hello", addingSpecialTokens: false),
+                       try ids(spanning, ["▁h", "o▁", "▁h", "el", "lo"]))
+    }
+
     func testDummyPrefixAtTheStartAndAfterEachSpecialToken() throws {
         let tokenizer = try SentencePieceTokenizer(Self.spec())
         XCTAssertEqual(tokenizer.encode("h<tag>h h</s>", addingSpecialTokens: true),

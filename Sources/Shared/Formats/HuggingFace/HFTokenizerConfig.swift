@@ -1,9 +1,10 @@
 import Foundation
 
 /// Hugging Face `tokenizer_config.json`: what tokenizer.json leaves to transformers, namely the chat template, which
-/// tokens are BOS, EOS, pad and unk (named by their strings) and whether BOS is added. mop writes it as transformers
-/// writes it for a GPT-2-style byte-level BPE tokenizer (`GPT2Tokenizer`), so that `AutoTokenizer.from_pretrained`
-/// and `apply_chat_template` work on an export, and reads it back into a `TokenizerSpec` built from tokenizer.json.
+/// tokens are BOS, EOS, pad and unk (named by their strings) and whether BOS and EOS are added. mop writes it as
+/// transformers writes it for a GPT-2-style byte-level BPE tokenizer (`GPT2Tokenizer`) or, next to a tokenizer.model,
+/// a SentencePiece one (`LlamaTokenizer`), so that `AutoTokenizer.from_pretrained` and `apply_chat_template` work on
+/// an export, and reads it back into a `TokenizerSpec` built from tokenizer.json or tokenizer.model.
 public struct HFTokenizerConfig: Equatable, Sendable {
     public static let fileName = "tokenizer_config.json"
 
@@ -17,12 +18,15 @@ public struct HFTokenizerConfig: Equatable, Sendable {
     /// nil when absent or when it is transformers' "unlimited" (a float near 1e30).
     public var modelMaxLength: Int?
     public var tokenizerClass: String?
+    /// GPT2Tokenizer's `add_prefix_space`; left out for SentencePiece, whose tokenizer.model states its dummy prefix
+    /// (transformers' LlamaTokenizerFast rebuilds itself from the slow tokenizer when the key is given).
+    public var addPrefixSpace: Bool?
     /// `added_tokens_decoder`: the content of each added (special) token, by id.
     public var addedTokens: [Int: String]
 
     public init(chatTemplate: String? = nil, bosToken: String? = nil, eosToken: String? = nil, padToken: String? = nil,
                 unkToken: String? = nil, addBosToken: Bool? = nil, addEosToken: Bool? = nil, modelMaxLength: Int? = nil,
-                tokenizerClass: String? = nil, addedTokens: [Int: String] = [:]) {
+                tokenizerClass: String? = nil, addPrefixSpace: Bool? = nil, addedTokens: [Int: String] = [:]) {
         self.chatTemplate = chatTemplate
         self.bosToken = bosToken
         self.eosToken = eosToken
@@ -32,6 +36,7 @@ public struct HFTokenizerConfig: Equatable, Sendable {
         self.addEosToken = addEosToken
         self.modelMaxLength = modelMaxLength
         self.tokenizerClass = tokenizerClass
+        self.addPrefixSpace = addPrefixSpace
         self.addedTokens = addedTokens
     }
 
@@ -50,8 +55,11 @@ public struct HFTokenizerConfig: Equatable, Sendable {
         self.init(chatTemplate: spec.chatTemplate, bosToken: try content(spec.bosTokenId),
                   eosToken: try content(spec.eosTokenId), padToken: try content(spec.padTokenId),
                   unkToken: try content(spec.unkTokenId), addBosToken: spec.addBos,
-                  // mop's tokenizer never appends EOS to encoded text, so the file says so rather than leave a default.
-                  addEosToken: false, modelMaxLength: maxPositions, tokenizerClass: "GPT2Tokenizer", addedTokens: added)
+                  // Stated even when false, rather than left to the tokenizer class's default.
+                  addEosToken: spec.addEos, modelMaxLength: maxPositions,
+                  tokenizerClass: spec.model == .sentencePiece ? "LlamaTokenizer" : "GPT2Tokenizer",
+                  // mop's byte-level BPE never adds a prefix space.
+                  addPrefixSpace: spec.model == .sentencePiece ? nil : false, addedTokens: added)
     }
 
     /// Parses tokenizer_config.json content; `file` names it in errors.
@@ -62,7 +70,8 @@ public struct HFTokenizerConfig: Equatable, Sendable {
             bosToken: try token(fields, "bos_token"), eosToken: try token(fields, "eos_token"),
             padToken: try token(fields, "pad_token"), unkToken: try token(fields, "unk_token"),
             addBosToken: try fields.optionalBool("add_bos_token"), addEosToken: try fields.optionalBool("add_eos_token"),
-            tokenizerClass: try fields.optionalString("tokenizer_class"))
+            tokenizerClass: try fields.optionalString("tokenizer_class"),
+            addPrefixSpace: try fields.optionalBool("add_prefix_space"))
         if let length = try fields.optionalDouble("model_max_length") {
             guard length >= 1 else { throw MopError(file: file, "key model_max_length = \(length) is not a positive length") }
             // transformers writes int(1e30) for "no limit", which no Int holds.
@@ -102,8 +111,7 @@ public struct HFTokenizerConfig: Equatable, Sendable {
     /// tokenizer_config.json content, keys sorted so that output is reproducible.
     public func data() -> Data {
         var object: [String: Any] = [
-            // Constants of the byte-level BPE mop implements: no prefix space, decoding keeps spaces as they are.
-            "add_prefix_space": false,
+            // Decoding keeps spaces as they are.
             "clean_up_tokenization_spaces": false,
             "added_tokens_decoder": Dictionary(uniqueKeysWithValues: addedTokens.map { id, content in
                 (String(id), ["content": content, "lstrip": false, "normalized": false, "rstrip": false,
@@ -113,7 +121,7 @@ public struct HFTokenizerConfig: Equatable, Sendable {
         let optional: [(String, Any?)] = [
             ("chat_template", chatTemplate), ("bos_token", bosToken), ("eos_token", eosToken), ("pad_token", padToken),
             ("unk_token", unkToken), ("add_bos_token", addBosToken), ("add_eos_token", addEosToken),
-            ("model_max_length", modelMaxLength), ("tokenizer_class", tokenizerClass),
+            ("model_max_length", modelMaxLength), ("tokenizer_class", tokenizerClass), ("add_prefix_space", addPrefixSpace),
         ]
         for case let (key, value?) in optional { object[key] = value }
         // Only strings, booleans and integers: always serialisable.
@@ -122,13 +130,10 @@ public struct HFTokenizerConfig: Equatable, Sendable {
         return data + Data("\n".utf8)
     }
 
-    /// `spec` (read from tokenizer.json) with what this file states: the chat template, the special tokens' ids and
-    /// add_bos_token, which take precedence as they do in transformers. Every token string must be in the vocabulary
+    /// `spec` (read from tokenizer.json or tokenizer.model) with what this file states: the chat template, the special
+    /// tokens' ids, add_bos_token and add_eos_token, which take precedence as they do in transformers. Every token string must be in the vocabulary
     /// and `added_tokens_decoder` must agree with it; `file` names this file in errors.
     public func applied(to spec: TokenizerSpec, file: String) throws -> TokenizerSpec {
-        if addEosToken == true {
-            throw MopError(file: file, "unsupported add_eos_token true (mop's tokenizer never appends EOS to the text)")
-        }
         for (id, content) in addedTokens.sorted(by: { $0.key < $1.key }) {
             let actual = spec.vocabulary.indices.contains(id) ? "\"\(spec.vocabulary[id])\"" : "no such id"
             guard actual == "\"\(content)\"" else {
@@ -151,8 +156,12 @@ public struct HFTokenizerConfig: Equatable, Sendable {
         result.padTokenId = try id(padToken, "pad_token") ?? spec.padTokenId
         result.unkTokenId = try id(unkToken, "unk_token") ?? spec.unkTokenId
         if let addBosToken { result.addBos = addBosToken }
+        if let addEosToken { result.addEos = addEosToken }
         if result.addBos && result.bosTokenId == nil {
             throw MopError(file: file, "add_bos_token is true but no bos_token is given")
+        }
+        if result.addEos && result.eosTokenId == nil {
+            throw MopError(file: file, "add_eos_token is true but no eos_token is given")
         }
         return result
     }

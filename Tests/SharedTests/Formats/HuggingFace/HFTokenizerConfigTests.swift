@@ -68,13 +68,24 @@ final class HFTokenizerConfigTests: XCTestCase {
         XCTAssertFalse(HFGenerationConfig(padTokenId: 0).isEmpty)
     }
 
-    /// The tokenizer files mop writes into a directory read back as the same spec.
+    /// The tokenizer files mop writes into a directory read back as the same spec: byte-level BPE as tokenizer.json,
+    /// SentencePiece as tokenizer.model, both with tokenizer_config.json.
     func testDirectoryRoundTripKeepsTemplateAndSpecialTokens() throws {
-        for spec in [Self.chatSpec(), Self.chatSpec(addBos: true)] {
-            let folder = directory + "/hf-\(spec.addBos)"
+        var sentencePiece = TokenizerSentencePieceTests.spec(addSpacePrefix: false, addEos: true)
+        sentencePiece.addBos = false
+        sentencePiece.chatTemplate = Self.template
+        sentencePiece.padTokenId = 2
+        for (index, spec) in [Self.chatSpec(), Self.chatSpec(addBos: true), TokenizerSentencePieceTests.spec(),
+                              sentencePiece].enumerated() {
+            let folder = directory + "/hf-\(index)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try HFModelDirectory.writeTokenizer(spec, maxPositions: 64, to: folder)
             XCTAssertEqual(try HFModelDirectory.readTokenizer(in: folder), spec)
+            let written = try FileManager.default.contentsOfDirectory(atPath: folder)
+            XCTAssertTrue(written.contains(spec.model == .sentencePiece ? SentencePieceModelFile.fileName : "tokenizer.json"))
+            let config = try HFTokenizerConfig.parse(Data(contentsOf: URL(fileURLWithPath: folder + "/tokenizer_config.json")), file: "c")
+            XCTAssertEqual(config.tokenizerClass, spec.model == .sentencePiece ? "LlamaTokenizer" : "GPT2Tokenizer")
+            XCTAssertEqual(config.addPrefixSpace, spec.model == .sentencePiece ? nil : false)
         }
     }
 
@@ -155,10 +166,14 @@ final class HFTokenizerConfigTests: XCTestCase {
             (#"{"bos_token": "<s>"}"#, "bos_token \"<s>\" is not a token of the tokenizer"),
             (#"{"added_tokens_decoder": {"257": {"content": "<s>"}}}"#, "gives id 257 to \"<s>\", the tokenizer has \"<|im_start|>\""),
             (#"{"added_tokens_decoder": {"900": {"content": "<s>"}}}"#, "the tokenizer has no such id"),
-            (#"{"add_eos_token": true}"#, "unsupported add_eos_token true"),
         ]
         var noBos = Self.chatSpec()
         noBos.bosTokenId = nil
+        var noEos = Self.chatSpec()
+        noEos.eosTokenId = nil
+        assertMopError("c.json", "add_eos_token is true but no eos_token is given") {
+            try HFTokenizerConfig(addEosToken: true).applied(to: noEos, file: "c.json")
+        }
         for (text, problem) in mismatched {
             assertMopError("c.json", problem) { try HFTokenizerConfig.parse(Data(text.utf8), file: "c.json").applied(to: noBos, file: "c.json") }
         }
