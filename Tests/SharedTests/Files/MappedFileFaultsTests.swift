@@ -8,12 +8,7 @@ import XCTest
 final class MappedFileFaultsTests: XCTestCase {
     private var directory = ""
 
-    override func setUpWithError() throws {
-        directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("mop-faults-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+    override func setUpWithError() throws { directory = try SafetensorsTestSupport.temporaryDirectory(self) }
 
     func testWritingFromAShrunkMappingNamesTheChangedFile() throws {
         let model = directory + "/model.bin", size = 1 << 20
