@@ -7,25 +7,36 @@ import Shared
 /// With a pipeline `stage` (`--stages`), the rank holds only its stage's blocks: every forward pass runs the shard
 /// micro-batch by micro-batch through the replica's stages, each stage observing (AMP statistics, block influence)
 /// its own blocks, the last one scoring. Every stage answers every request, with zeros where it has nothing to add,
-/// so the sums over ranks are the unsharded answer.
+/// so the sums over ranks are the unsharded answer. A request for one fold of the calibration set runs only the
+/// shard's sequences of that fold.
 public final class CalibrationWorker {
     public let original: ModelWeights
     public let sequences: [[Int32]]
+    /// Index of `sequences[0]` in the whole calibration set, which decides the folds its sequences belong to.
+    public let firstSequence: Int
     /// The model's file, named when a forward pass overflows (`ForwardOverflow`).
     public let file: String
     private var stage: PipelineStage?
-    /// The shard in micro-batches of whole sequences: while one stage runs a micro-batch the previous stage already
-    /// runs the next, and the last stage scores each as it arrives. The whole-model worker runs the same
-    /// micro-batches, so both do the same arithmetic.
-    private let microBatches: [[[Int32]]]
-    /// Each micro-batch's next-token targets (rows counted within it).
-    private let targets: [[NextTokenLoss.Target]]
+    /// The shard's sequences of one fold (or all of them), in micro-batches.
+    private struct Part {
+        let sequences: [[Int32]]
+        /// Whole sequences: while one stage runs a micro-batch the previous stage already runs the next, and the last
+        /// stage scores each as it arrives. The whole-model worker runs the same micro-batches, so both do the same
+        /// arithmetic.
+        let microBatches: [[[Int32]]]
+        /// Each micro-batch's next-token targets (rows counted within it).
+        let targets: [[NextTokenLoss.Target]]
+        var targetCount: Double { Double(targets.reduce(0) { $0 + $1.count }) }
+    }
+    /// Parts built so far, by fold (nil: the whole shard).
+    private var parts: [CalibrationFold?: Part] = [:]
     private var current: (structure: PruningStructure, model: Transformer)?
-    /// The dense model's final hidden states per micro-batch, for `kl` (computed once; nil off the last stage).
-    private var dense: (computed: Bool, hidden: [[Float]]?) = (false, nil)
+    /// The dense model's final hidden states per micro-batch of a part, for `kl` (computed once per part; nil off
+    /// the last stage).
+    private var dense: [CalibrationFold?: [[Float]]?] = [:]
     /// The last candidate asked about: the `kl` selection asks a candidate's loss and its KL one after the other,
     /// and both come from the same forward pass (nil off the last stage).
-    private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, pass: CandidatePass?)?
+    private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, fold: CalibrationFold?, pass: CandidatePass?)?
 
     /// A candidate's forward pass over the shard: final hidden states per micro-batch and the NLL summed as they came.
     private struct CandidatePass {
@@ -33,87 +44,106 @@ public final class CalibrationWorker {
         let negativeLogLikelihood: Double
     }
 
-    /// `original` holds at least the stage's part; `stage` is nil when this rank holds and runs the whole model.
-    public init(original: ModelWeights, sequences: [[Int32]], file: String, stage: PipelineStage? = nil) {
+    /// `original` holds at least the stage's part; `stage` is nil when this rank holds and runs the whole model;
+    /// `firstSequence` is the index of `sequences[0]` in the whole calibration set.
+    public init(original: ModelWeights, sequences: [[Int32]], firstSequence: Int = 0, file: String, stage: PipelineStage? = nil) {
         self.original = original
         self.sequences = sequences
+        self.firstSequence = firstSequence
         self.file = file
         self.stage = stage
-        microBatches = Self.microBatches(sequences, stages: stage?.stages ?? 1)
-        targets = microBatches.map(NextTokenLoss.targets)
     }
 
     /// Whether this rank scores and counts (prompts, tokens): the last stage, or a rank holding the whole model.
     private var scores: Bool { stage?.isLast ?? true }
-    private var targetCount: Double { Double(targets.reduce(0) { $0 + $1.count }) }
 
     public func answer(_ request: ScoringRequest) throws -> [Double] {
-        // A dedicated coordinator (or a rank past the last sequence) adds zeros of the right length to every sum.
-        guard !sequences.isEmpty else { return [Double](repeating: 0, count: request.answerLength(original: original.config)) }
+        let fold: CalibrationFold? = switch request {
+        case let .loss(_, _, fold), let .klDivergence(_, _, fold): fold
+        case let .ampStatistics(_, fold), let .blockInfluence(_, fold): fold
+        case .stop: nil
+        }
+        let part = self.part(fold)
+        // A dedicated coordinator (or a rank past the last sequence, or with none of the fold) adds zeros of the right
+        // length to every sum.
+        guard !part.sequences.isEmpty else { return [Double](repeating: 0, count: request.answerLength(original: original.config)) }
         switch request {
-        case let .loss(structure, step):
-            guard let pass = try candidate(structure, step) else { return [0, 0] }
-            return [pass.negativeLogLikelihood, targetCount]
-        case let .klDivergence(structure, step):
-            let dense = try denseHidden()
-            guard let pass = try candidate(structure, step), let dense else { return [0, 0] }
+        case let .loss(structure, step, _):
+            guard let pass = try candidate(structure, step, fold: fold, part) else { return [0, 0] }
+            return [pass.negativeLogLikelihood, part.targetCount]
+        case let .klDivergence(structure, step, _):
+            let dense = try denseHidden(fold: fold, part)
+            guard let pass = try candidate(structure, step, fold: fold, part), let dense else { return [0, 0] }
             var divergence = 0.0
-            for index in microBatches.indices {
-                divergence += NextTokenKL.sum(referenceHidden: dense[index], hidden: pass.hidden[index], targets: targets[index],
+            for index in part.microBatches.indices {
+                divergence += NextTokenKL.sum(referenceHidden: dense[index], hidden: pass.hidden[index], targets: part.targets[index],
                                               output: original.outputMatrix)
             }
             try ForwardOverflow.check(divergence, file: file, at: "the calibration set's KL")
-            return [divergence, targetCount]
-        case let .ampStatistics(structure):
+            return [divergence, part.targetCount]
+        case let .ampStatistics(structure, _):
             let model = try model(for: structure)
             let statistics = AMPStatistics(weights: model.weights)
-            _ = try forward(model, structure: structure, mask: nil, observer: statistics)
-            return statistics.packed(prompts: scores ? sequences.count : 0)
-        case let .blockInfluence(structure):
+            _ = try forward(model, structure: structure, part, mask: nil, observer: statistics)
+            return statistics.packed(prompts: scores ? part.sequences.count : 0)
+        case let .blockInfluence(structure, _):
             let model = try model(for: structure)
             let influence = BlockInfluence(layers: model.config.layers.count)
-            _ = try forward(model, structure: structure, mask: nil, observer: influence)
-            return influence.packed(tokens: scores ? sequences.reduce(0) { $0 + $1.count } : 0)
+            _ = try forward(model, structure: structure, part, mask: nil, observer: influence)
+            return influence.packed(tokens: scores ? part.sequences.reduce(0) { $0 + $1.count } : 0)
         case .stop:
             return []
         }
     }
 
+    /// The shard's sequences of `fold` (nil: all), in micro-batches, built once.
+    private func part(_ fold: CalibrationFold?) -> Part {
+        if let built = parts[fold] { return built }
+        let chosen = fold.map { fold in sequences.indices.filter { fold.contains(firstSequence + $0) }.map { sequences[$0] } } ?? sequences
+        let batches = Self.microBatches(chosen, stages: stage?.stages ?? 1)
+        let built = Part(sequences: chosen, microBatches: batches, targets: batches.map(NextTokenLoss.targets))
+        parts[fold] = built
+        return built
+    }
+
     /// What the pipeline's links carried and how long they waited (nil without a stage).
     public var link: StageLink? { stage?.link }
 
-    /// Every stage runs the dense pass the first time a KL is asked, so the stages of a replica stay in step.
-    private func denseHidden() throws -> [[Float]]? {
-        if !dense.computed { dense = (true, try forward(Transformer(weights: original), structure: nil, mask: nil)) }
-        return dense.hidden
+    /// Every stage runs the dense pass the first time a KL is asked of a part, so the stages of a replica stay in step.
+    private func denseHidden(fold: CalibrationFold?, _ part: Part) throws -> [[Float]]? {
+        if let computed = dense[fold] { return computed }
+        let hidden = try forward(Transformer(weights: original), structure: nil, part, mask: nil)
+        dense[fold] = .some(hidden)
+        return hidden
     }
 
-    /// The shard under `structure` with `step` masked over it (nil off the last stage).
-    private func candidate(_ structure: PruningStructure, _ step: PruningStructure?) throws -> CandidatePass? {
-        if let lastCandidate, lastCandidate.structure == structure, lastCandidate.step == step {
+    /// `part` under `structure` with `step` masked over it (nil off the last stage).
+    private func candidate(_ structure: PruningStructure, _ step: PruningStructure?, fold: CalibrationFold?,
+                           _ part: Part) throws -> CandidatePass? {
+        if let lastCandidate, lastCandidate.structure == structure, lastCandidate.step == step, lastCandidate.fold == fold {
             return lastCandidate.pass
         }
         lastCandidate = nil
         let model = try model(for: structure)
         var negativeLogLikelihood = 0.0
-        let hidden = try forward(model, structure: structure, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
-            let sum = NextTokenLoss.sum(hidden: $1, targets: self.targets[$0], output: self.original.outputMatrix)
+        let hidden = try forward(model, structure: structure, part, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
+            let sum = NextTokenLoss.sum(hidden: $1, targets: part.targets[$0], output: self.original.outputMatrix)
             try ForwardOverflow.check(sum, file: self.file, at: "calibration batch \($0 + 1)")
             negativeLogLikelihood += sum
         }
         let pass = hidden.map { CandidatePass(hidden: $0, negativeLogLikelihood: negativeLogLikelihood) }
-        lastCandidate = (structure, step, pass)
+        lastCandidate = (structure, step, fold, pass)
         return pass
     }
 
-    /// The shard through `model` (pruned by `structure`; nil: the original), micro-batch after micro-batch: the final
+    /// `part` through `model` (pruned by `structure`; nil: the original), micro-batch after micro-batch: the final
     /// hidden states [rows, D] of every micro-batch on the last stage (or the whole model), each handed to `scored`
     /// as it is ready (with its index); nil on the other stages.
-    private func forward(_ model: Transformer, structure: PruningStructure?, mask: ModelMask?,
+    private func forward(_ model: Transformer, structure: PruningStructure?, _ part: Part, mask: ModelMask?,
                          observer: ForwardObserver? = nil, scored: (Int, [Float]) throws -> Void = { _, _ in }) throws -> [[Float]]? {
         let blocks = stage.map { structure?.blocks(in: $0.part.blocks) ?? $0.part.blocks }
         var hidden: [[Float]] = []
-        for (index, batch) in microBatches.enumerated() {
+        for (index, batch) in part.microBatches.enumerated() {
             let rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
                 : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
             guard let rows else { continue }

@@ -29,6 +29,13 @@ public struct CandidateScorer {
     /// that their order is fixed before any is asked, and a distribution that deals them to groups of ranks can
     /// answer them at once.
     public func means(_ requests: [ScoringRequest]) throws -> [Double] {
+        try pooledMeans(requests.map { [$0] })
+    }
+
+    /// One mean per group of `loss` (or `klDivergence`) questions: the group's sums over its scored tokens, so a
+    /// candidate scored on two folds gets the mean over both folds' tokens. All groups are asked as one batch.
+    public func pooledMeans(_ groups: [[ScoringRequest]]) throws -> [Double] {
+        let requests = groups.flatMap { $0 }
         let kinds = try requests.map { request in
             switch request {
             case .loss: "loss"
@@ -37,8 +44,16 @@ public struct CandidateScorer {
             }
         }
         // Nothing to ask is not worth a message to every rank.
-        guard !requests.isEmpty else { return [] }
-        return try zip(try answer(requests), kinds).map { try mean($0, what: $1) }
+        guard !requests.isEmpty else { return groups.map { _ in .nan } }
+        let answers = try zip(try answer(requests), kinds).map { try pair($0, what: $1) }
+        var offset = 0
+        return try groups.map { group in
+            defer { offset += group.count }
+            let sums = answers[offset..<(offset + group.count)]
+            let total = sums.reduce(0) { $0 + $1.sum }, count = sums.reduce(0) { $0 + $1.count }
+            guard count > 0 else { throw MopError("the workers scored no token for \(group)") }
+            return total / count
+        }
     }
 
     /// Asks `requests` as one batch and remembers the answers, so the calls that need them one by one (`ampScores`,
@@ -47,34 +62,38 @@ public struct CandidateScorer {
         _ = try answer(requests)
     }
 
-    /// AMP scores of the current model, whose shape is `config`.
-    public func ampScores(current: PruningStructure, config: ModelConfig) throws -> AMPScores {
-        let answer = try one(.ampStatistics(current: current))
+    /// AMP scores of the current model, whose shape is `config`, from the statistics of the calibration `folds`
+    /// (nil: the whole set), added.
+    public func ampScores(current: PruningStructure, config: ModelConfig, folds: [CalibrationFold?] = [nil]) throws -> AMPScores {
+        let answers = try answer(folds.map { .ampStatistics(current: current, fold: $0) })
         let expected = config.layers.reduce(1) { $0 + $1.heads + $1.intermediate }
-        guard answer.count == expected else {
-            throw MopError("the workers answered \(answer.count) AMP statistics, the current model needs \(expected)")
+        if let wrong = answers.first(where: { $0.count != expected }) {
+            throw MopError("the workers answered \(wrong.count) AMP statistics, the current model needs \(expected)")
         }
-        guard answer.allSatisfy(\.isFinite), let prompts = answer.last, prompts > 0 else {
+        let sums = Self.added(answers)
+        guard sums.allSatisfy(\.isFinite), let prompts = sums.last, prompts > 0 else {
             throw MopError("the workers' AMP statistics are not finite or cover no prompt")
         }
-        return AMPScores(packedSums: answer, config: config)
+        return AMPScores(packedSums: sums, config: config)
     }
 
-    /// Block influence of every current block: mean over tokens of 1 - cos(block input, block output).
-    public func blockInfluence(current: PruningStructure) throws -> [Double] {
-        let answer = try one(.blockInfluence(current: current))
-        guard answer.count == current.layers.count + 1 else {
-            throw MopError("the workers answered \(answer.count) block influence values for \(current.layers.count) blocks")
+    /// Block influence of every current block: mean over tokens of 1 - cos(block input, block output), over the
+    /// calibration `folds` (nil: the whole set).
+    public func blockInfluence(current: PruningStructure, folds: [CalibrationFold?] = [nil]) throws -> [Double] {
+        let answers = try answer(folds.map { .blockInfluence(current: current, fold: $0) })
+        if let wrong = answers.first(where: { $0.count != current.layers.count + 1 }) {
+            throw MopError("the workers answered \(wrong.count) block influence values for \(current.layers.count) blocks")
         }
-        guard answer.allSatisfy(\.isFinite), let tokens = answer.last, tokens > 0 else {
+        let sums = Self.added(answers)
+        guard sums.allSatisfy(\.isFinite), let tokens = sums.last, tokens > 0 else {
             throw MopError("the workers' block influence is not finite or covers no token")
         }
-        return answer.dropLast().map { $0 / tokens }
+        return sums.dropLast().map { $0 / tokens }
     }
 
-    private func one(_ request: ScoringRequest) throws -> [Double] {
-        guard let only = try answer([request]).first else { throw MopError("the workers answered no \(request)") }
-        return only
+    /// Element-wise sums of equally long answers (sums over folds are the sums over their union).
+    private static func added(_ answers: [[Double]]) -> [Double] {
+        answers.dropFirst().reduce(answers[0]) { zip($0, $1).map(+) }
     }
 
     /// The answers to `requests`, in order: remembered ones from memory, the others (each once) from the workers.
@@ -101,12 +120,12 @@ public struct CandidateScorer {
         var remembered = 0
     }
 
-    /// sum / count from a [sum, count] answer.
-    private func mean(_ answer: [Double], what: String) throws -> Double {
+    /// (sum, count) from a [sum, count] answer.
+    private func pair(_ answer: [Double], what: String) throws -> (sum: Double, count: Double) {
         guard answer.count == 2 else { throw MopError("the workers answered \(answer.count) values for a \(what), expected 2") }
-        guard answer[0].isFinite, answer[1] > 0 else {
+        guard answer[0].isFinite, answer[1] >= 0 else {
             throw MopError("the workers' \(what) is \(answer[0]) over \(answer[1]) tokens")
         }
-        return answer[0] / answer[1]
+        return (answer[0], answer[1])
     }
 }

@@ -25,9 +25,10 @@ public enum DepthPlanner {
         return step
     }
 
-    /// The block `rule` removes from `current` (shape `config`), or nil when only one block is left.
+    /// The block `rule` removes from `current` (shape `config`), judged on the calibration `folds` (nil: the whole
+    /// set), or nil when only one block is left.
     public static func choose(rule: PruneSettings.DepthRule, current: PruningStructure, config: ModelConfig,
-                              scorer: CandidateScorer) throws -> DepthChoice? {
+                              scorer: CandidateScorer, folds: [CalibrationFold?] = [nil]) throws -> DepthChoice? {
         let count = config.layers.count
         guard count > 1 else { return nil }
         switch rule {
@@ -35,10 +36,12 @@ public enum DepthPlanner {
             // The reference code keeps the last two blocks.
             return DepthChoice(block: max(count - 3, 0))
         case .similarity:
-            let influence = try scorer.blockInfluence(current: current)
+            let influence = try scorer.blockInfluence(current: current, folds: folds)
             return DepthChoice(block: argmin(influence))
         case .loss:
-            let losses = try scorer.means((0..<count).map { .loss(current: current, step: step(removing: $0, from: config)) })
+            let losses = try scorer.pooledMeans((0..<count).map { block in
+                folds.map { .loss(current: current, step: step(removing: block, from: config), fold: $0) }
+            })
             let block = argmin(losses)
             return DepthChoice(block: block, loss: losses[block])
         }

@@ -22,21 +22,24 @@ struct PathExpander {
         try prefetch(paths)
         var expansions = try paths.map(plan)
         // Both losses are always asked, whatever the selection, so the report shows both branches. The greedy search
-        // asks the KL only when there is a choice; a beam compares every path by it. A candidate's KL follows its
-        // loss in the batch: a rank answers both from one forward pass.
-        var requests: [ScoringRequest] = [], answers: [(slot: (Int, Int), isKL: Bool)] = []
+        // asks the KL only when there is a choice; a beam compares every path by it. Each is the mean over the
+        // candidate's scoring folds.
+        var groups: [[ScoringRequest]] = [], answers: [(slot: (Int, Int), isKL: Bool)] = [], batch: [ScoringRequest] = []
         for (e, c) in expansions.candidateSlots {
-            let current = expansions[e].parent.structure, step = expansions[e].candidates[c].step
-            if expansions[e].candidates[c].loss == nil {
-                requests.append(.loss(current: current, step: step))
-                answers.append(((e, c), false))
-            }
-            if settings.selection == .kl, !settings.isGreedy || expansions[e].candidates.count == 2 {
-                requests.append(.klDivergence(current: current, step: step))
-                answers.append(((e, c), true))
+            let current = expansions[e].parent.structure, candidate = expansions[e].candidates[c]
+            let losses = candidate.loss == nil ? candidate.scoring.map { ScoringRequest.loss(current: current, step: $0.step, fold: $0.fold) } : []
+            let kls = settings.selection == .kl && (!settings.isGreedy || expansions[e].candidates.count == 2)
+                ? candidate.scoring.map { ScoringRequest.klDivergence(current: current, step: $0.step, fold: $0.fold) } : []
+            if !losses.isEmpty { groups.append(losses); answers.append(((e, c), false)) }
+            if !kls.isEmpty { groups.append(kls); answers.append(((e, c), true)) }
+            // A fold's loss and KL of a candidate are asked one after the other: a rank answers both from one pass.
+            for index in candidate.scoring.indices {
+                if index < losses.count { batch.append(losses[index]) }
+                if index < kls.count { batch.append(kls[index]) }
             }
         }
-        for (answer, value) in zip(answers, try scorer.means(requests)) {
+        try scorer.prefetch(batch)
+        for (answer, value) in zip(answers, try scorer.pooledMeans(groups)) {
             let (e, c) = answer.slot
             if answer.isKL { expansions[e].candidates[c].kl = value } else { expansions[e].candidates[c].loss = value }
         }
@@ -44,17 +47,18 @@ struct PathExpander {
     }
 
     /// Asks the questions that build every path's candidates as one batch: each path's block influence (for the
-    /// similarity rule, when a block could go) and AMP statistics (for a width step). `plan` then finds them answered.
+    /// similarity rule, when a block could go) and AMP statistics (for a width step), on every fold a candidate is
+    /// built from. `plan` then finds them answered.
     private func prefetch(_ paths: [BeamPath]) throws {
         var requests: [ScoringRequest] = []
         for path in paths {
             let config = path.structure.config(of: original)
             if settings.method == .mop || settings.method == .depth, settings.depthRule == .similarity,
                config.layers.count > 1, config.layers.indices.contains(where: { goal.blockFits($0, of: config) }) {
-                requests.append(.blockInfluence(current: path.structure))
+                requests += settings.wholeSet.map { .blockInfluence(current: path.structure, fold: $0) }
             }
             if settings.method != .depth, goal.widthParameters(saving: 1, of: config) != nil {
-                requests.append(.ampStatistics(current: path.structure))
+                requests += settings.wholeSet.map { .ampStatistics(current: path.structure, fold: $0) }
             }
         }
         try scorer.prefetch(requests)
@@ -71,8 +75,17 @@ struct PathExpander {
         if let depth {
             var accumulators = path.accumulators
             accumulators.remove(at: depth.block)
+            // Each fold's own choice is scored on the other fold; the rule's loss, when it computed one, is already
+            // on the tokens the search scores by.
+            let scoring = try settings.candidateFolds.map { folds in
+                let block = folds.built == nil ? depth.block
+                    : try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
+                                              scorer: scorer, folds: [folds.built])?.block ?? depth.block
+                return ScoredStep(step: DepthPlanner.step(removing: block, from: config), fold: folds.scored)
+            }
             candidates.append(StepCandidate(branch: "L", step: DepthPlanner.step(removing: depth.block, from: config),
-                                            accumulators: accumulators, loss: depth.loss))
+                                            accumulators: accumulators, scoring: scoring,
+                                            loss: settings.candidateScoring == .inSample ? depth.loss : nil))
         }
         var widthBudget: Int?
         if settings.method != .depth || depth == nil {
@@ -85,11 +98,21 @@ struct PathExpander {
             if let parameters = goal.widthParameters(saving: min(blockMeasure, remaining), of: config) {
                 // At least one neuron, so a step close to a latency target still removes something.
                 let budget = max(Int(parameters.rounded()), config.neuronParameters)
-                let scores = try scorer.ampScores(current: path.structure, config: config)
-                let width = try WidthPlanner.plan(config: config, scores: scores, budget: budget,
-                                                  criterion: settings.criterion, unit: settings.gqaUnit,
-                                                  accumulators: path.accumulators, random: &random)
-                candidates.append(StepCandidate(branch: "G", step: width.step, accumulators: width.accumulators))
+                func width(folds: [CalibrationFold?], random: inout SeededRandom) throws -> WidthStep {
+                    let scores = try scorer.ampScores(current: path.structure, config: config, folds: folds)
+                    return try WidthPlanner.plan(config: config, scores: scores, budget: budget,
+                                                 criterion: settings.criterion, unit: settings.gqaUnit,
+                                                 accumulators: path.accumulators, random: &random)
+                }
+                let taken = try width(folds: settings.wholeSet, random: &random)
+                // The fold candidates draw from copies, so the step taken continues the path's own sequence.
+                let scoring = try settings.candidateFolds.map { folds in
+                    var copy = path.random
+                    let step = folds.built == nil ? taken.step : try width(folds: [folds.built], random: &copy).step
+                    return ScoredStep(step: step, fold: folds.scored)
+                }
+                candidates.append(StepCandidate(branch: "G", step: taken.step, accumulators: taken.accumulators,
+                                                scoring: scoring))
                 widthBudget = budget
             }
         }
@@ -109,7 +132,7 @@ struct PathExpander {
         let fits = { (block: Int) in goal.blockFits(block, of: config) }
         guard config.layers.indices.contains(where: fits) else { return nil }
         guard let choice = try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
-                                                   scorer: scorer),
+                                                   scorer: scorer, folds: settings.wholeSet),
               fits(choice.block) else { return nil }
         return choice
     }

@@ -1,14 +1,23 @@
 import Foundation
 import Shared
 
+/// A step as the search scores it: built from one calibration fold's statistics and scored on `fold` (nil: built
+/// from and scored on the whole set).
+struct ScoredStep {
+    var step: PruningStructure
+    var fold: CalibrationFold?
+}
+
 /// A step one path could take, scored.
 struct StepCandidate {
     /// "L" (depth) or "G" (width).
     var branch: String
-    /// The step over the path's current model.
+    /// The step over the path's current model: the one taken if the candidate wins.
     var step: PruningStructure
     /// The path's head accumulators after the step.
     var accumulators: [Double]
+    /// What its objective is measured on: the mean over these steps' folds' tokens (docs/design.md#cross-fitted-scoring).
+    var scoring: [ScoredStep]
     /// Mean calibration NLL of the model after the step.
     var loss: Double?
     /// Mean KL(dense || model after the step), asked only for selection `kl`.

@@ -57,6 +57,16 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         case group
     }
 
+    /// Which calibration tokens score a candidate (docs/design.md#cross-fitted-scoring).
+    public enum CandidateScoring: String, Codable, CaseIterable, Sendable {
+        /// Each candidate is built from one half of the calibration set (AMP statistics, block influence) and
+        /// scored on the other half, both ways, its score the mean over both halves' tokens: the candidate's effect on
+        /// text its choice did not see. The step taken is built from the whole set.
+        case crossFit = "cross-fit"
+        /// Built and scored on the same, whole calibration set (the papers' way).
+        case inSample = "in-sample"
+    }
+
     /// Target compression R in (0, 1): the final model keeps (1 - R) of the original parameters; nil when the
     /// target is a latency.
     public var target: Double?
@@ -76,9 +86,11 @@ public struct PruneSettings: Codable, Equatable, Sendable {
     public var beam: Int
     /// Greedy steps taken after each candidate before it is scored (0: the candidate's own objective).
     public var lookahead: Int
+    public var candidateScoring: CandidateScoring
 
     enum CodingKeys: String, CodingKey {
         case target, method, selection, path, criterion, seed, beam, lookahead
+        case candidateScoring = "candidate_scoring"
         case targetLatency = "target_latency"
         case depthRule = "depth_rule"
         case gqaUnit = "gqa_unit"
@@ -97,6 +109,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         // Absent in files written before the beam search: those ran the greedy search.
         beam = try c.decodeIfPresent(Int.self, forKey: .beam) ?? 1
         lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? 0
+        // Absent in files written before cross-fitting: those scored in sample.
+        candidateScoring = try c.decodeIfPresent(CandidateScoring.self, forKey: .candidateScoring) ?? .inSample
         // Foundation reports a number that does not fit a UInt64 (-1, 1.5) as "not valid JSON" with no key; the
         // seed is the checkpoint's only UInt64, so it is read here with an error that names it.
         guard c.contains(.seed) else { seed = try c.decode(UInt64.self, forKey: .seed); return }
@@ -106,8 +120,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         seed = value
     }
 
-    /// The beam and lookahead are written only when they are not the greedy search's, so a greedy run's checkpoint
-    /// and report read the same as before they existed.
+    /// The beam and lookahead are written only when they are not the greedy search's, and the candidate scoring only
+    /// when it is not in-sample, so such a run's checkpoint and report read the same as before they existed.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(target, forKey: .target)
@@ -121,12 +135,13 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         try c.encode(seed, forKey: .seed)
         if beam != 1 { try c.encode(beam, forKey: .beam) }
         if lookahead != 0 { try c.encode(lookahead, forKey: .lookahead) }
+        if candidateScoring != .inSample { try c.encode(candidateScoring, forKey: .candidateScoring) }
     }
 
     /// Validated settings; a target outside (0, 1), both targets or none, or a bad path is a `MopError`.
     public init(target: Double? = nil, targetLatency: Double? = nil, method: Method = .mop, selection: Selection = .loss, path: String = "",
                 criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,
-                seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0) throws {
+                seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0, candidateScoring: CandidateScoring = .crossFit) throws {
         self.target = target
         self.targetLatency = targetLatency
         self.method = method
@@ -138,12 +153,26 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         self.seed = seed
         self.beam = beam
         self.lookahead = lookahead
+        self.candidateScoring = candidateScoring
         try validate()
     }
 
     /// The target in words, for messages: `compression 0.2` or `latency 0.6 of the dense model's`.
     public var targetDescription: String {
         targetLatency.map { "latency \($0) of the dense model's" } ?? "compression \(target ?? 0)"
+    }
+
+    /// The calibration folds a candidate is built from and the folds it is scored on, in pairs (nil: the whole set).
+    var candidateFolds: [(built: CalibrationFold?, scored: CalibrationFold?)] {
+        switch candidateScoring {
+        case .crossFit: CalibrationFold.halves.map { ($0, $0.complement) }
+        case .inSample: [(nil, nil)]
+        }
+    }
+
+    /// The folds whose statistics, added, are the whole set's.
+    var wholeSet: [CalibrationFold?] {
+        candidateScoring == .crossFit ? CalibrationFold.halves : [nil]
     }
 
     /// True when the search is the greedy one: one path, each step chosen by its own objective.
@@ -225,6 +254,7 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         compare("seed", seed, other.seed)
         compare("beam", beam, other.beam)
         compare("lookahead", lookahead, other.lookahead)
+        compare("candidate_scoring", candidateScoring.rawValue, other.candidateScoring.rawValue)
         return out
     }
 }

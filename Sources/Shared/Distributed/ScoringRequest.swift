@@ -4,16 +4,17 @@ import Foundation
 /// docs/design.md#sharding-and-sums). Every worker answers on its shard of the calibration sequences with float64 sums;
 /// the sums are added over ranks, so the answer does not depend on how many ranks there are. Candidates travel as
 /// structures, never as weights: `current` is the model being pruned (relative to the original), `step` a candidate
-/// over it (relative to `current`, applied as a `ModelMask`).
+/// over it (relative to `current`, applied as a `ModelMask`). A `fold` restricts a question to that part of the
+/// calibration set (nil: all of it); the sums of a question over all folds are the whole set's.
 public enum ScoringRequest: Codable, Hashable, Sendable {
     /// [sum of next-token NLL, scored tokens]
-    case loss(current: PruningStructure, step: PruningStructure?)
+    case loss(current: PruningStructure, step: PruningStructure?, fold: CalibrationFold? = nil)
     /// [sum over scored tokens of KL(dense original || current+step), scored tokens]
-    case klDivergence(current: PruningStructure, step: PruningStructure?)
+    case klDivergence(current: PruningStructure, step: PruningStructure?, fold: CalibrationFold? = nil)
     /// `AMPScores` sums of `current`, laid out by `AMPScores.pack`
-    case ampStatistics(current: PruningStructure)
+    case ampStatistics(current: PruningStructure, fold: CalibrationFold? = nil)
     /// [sum over tokens of 1 - cos(block input, block output) for every current block..., tokens]
-    case blockInfluence(current: PruningStructure)
+    case blockInfluence(current: PruningStructure, fold: CalibrationFold? = nil)
     /// Ends the workers' serving loop.
     case stop
 
@@ -46,8 +47,8 @@ public enum ScoringRequest: Codable, Hashable, Sendable {
     public func answerLength(original: ModelConfig) -> Int {
         switch self {
         case .loss, .klDivergence: 2
-        case let .ampStatistics(current): current.config(of: original).layers.reduce(1) { $0 + $1.heads + $1.intermediate }
-        case let .blockInfluence(current): current.layers.count + 1
+        case let .ampStatistics(current, _): current.config(of: original).layers.reduce(1) { $0 + $1.heads + $1.intermediate }
+        case let .blockInfluence(current, _): current.layers.count + 1
         case .stop: 0
         }
     }

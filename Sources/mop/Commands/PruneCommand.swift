@@ -5,6 +5,7 @@ import Shared
 import Worker
 
 extension PruneSettings.Method: ExpressibleByArgument {}
+extension PruneSettings.CandidateScoring: ExpressibleByArgument {}
 extension PruneSettings.Selection: ExpressibleByArgument {}
 extension PruneSettings.Criterion: ExpressibleByArgument {}
 extension PruneSettings.DepthRule: ExpressibleByArgument {}
@@ -35,6 +36,8 @@ struct PruneCommand: ParsableCommand {
     var beam = 1
     @Option(help: "Score each step by the objective after this many further greedy steps (0: the step alone).")
     var lookahead = 0
+    @Option(help: "cross-fit (build each candidate on one half of the calibration set, score it on the other) or in-sample.")
+    var candidateScoring: PruneSettings.CandidateScoring = .crossFit
     @Option(help: "Alpaca JSONL (prompts), {\"text\"} JSONL or plain text.")
     var calibration = "../shared/data/instruct/alpaca.jsonl"
     @Option(help: "Calibration sequences.") var calibrationSamples = 128
@@ -93,7 +96,8 @@ struct PruneCommand: ParsableCommand {
             let rankGroups = try cluster.groups(groups, communicator)
             let settings = try PruneSettings(target: target, targetLatency: targetLatency, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
-                                             beam: beam, lookahead: lookahead)
+                                             beam: beam, lookahead: lookahead,
+                                             candidateScoring: candidateScoring)
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
             // It holds the directory for the whole job, so a second job given it is refused.
             let directory = resume ?? out!
@@ -147,7 +151,8 @@ struct PruneCommand: ParsableCommand {
             let shard = layout.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
                 ?? rankGroups.shard(costs: costs, rank: communicator.rank)
             let stage = layout.map { PipelineStage(layout: $0, config: loaded.weights.config, communicator: communicator) }
-            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), file: model, stage: stage)
+            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), firstSequence: shard.lowerBound,
+                                           file: model, stage: stage)
             let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             let latency = settings.targetLatency == nil ? nil : try LatencyModelJob.prepare(

@@ -43,7 +43,7 @@ final class BeamReportTests: XCTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: greedy.json()) as? [String: Any])
         XCTAssertNil(object["beam"], "no beam key for the greedy search")
         XCTAssertEqual(Set(try XCTUnwrap(object["settings"] as? [String: Any]).keys),
-                       ["target", "method", "selection", "path", "criterion", "depth_rule", "gqa_unit", "seed"])
+                       ["target", "method", "selection", "path", "criterion", "depth_rule", "gqa_unit", "seed", "candidate_scoring"])
         XCTAssertNil(try XCTUnwrap(object["iterations"] as? [[String: Any]]).first?["depth_lookahead"])
         XCTAssertFalse(greedy.markdown().contains("## Beam"))
         XCTAssertFalse(greedy.markdown().contains("after 1"))

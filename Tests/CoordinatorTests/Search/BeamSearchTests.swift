@@ -22,16 +22,16 @@ final class BeamSearchTests: XCTestCase {
     }
 
     func testBeamOneIsTheGreedySearch() throws {
-        // Recorded with the greedy search as it was before the beam existed (commit 2a19166). Losses to 1e-6: the
-        // element-wise kernels have since changed their sums' order (fp32 last bits); a different candidate or a
-        // different scoring differs by far more.
+        // Recorded with the greedy search as it was before the beam existed (commit 2a19166), which scored in sample.
+        // Losses to 1e-6: the element-wise kernels have since changed their sums' order (fp32 last bits); a different
+        // candidate or a different scoring differs by far more.
         let cases: [(PruneSettings, requests: Int, [GreedyStep])] = [
-            (try PruneSettings(target: 0.4, beam: 1, lookahead: 0), 12, [
+            (try PruneSettings(target: 0.4, beam: 1, lookahead: 0, candidateScoring: .inSample), 12, [
                 GreedyStep(branch: "G", depthLoss: 4.2531634846785975, widthLoss: 4.2325083206521983, depthBlock: 5, widthBudget: 7744, parameters: 40960),
                 GreedyStep(branch: "G", depthLoss: 4.2487546015192814, widthLoss: 4.2429965487753254, depthBlock: 5, widthBudget: 6496, parameters: 34624),
                 GreedyStep(branch: "G", depthLoss: 4.2567412831123521, widthLoss: 4.2408700555632688, depthBlock: 5, widthBudget: 5440, parameters: 29216),
             ]),
-            (try PruneSettings(target: 0.4, selection: .kl), 18, [
+            (try PruneSettings(target: 0.4, selection: .kl, candidateScoring: .inSample), 18, [
                 GreedyStep(branch: "G", depthLoss: 4.2531634846785975, widthLoss: 4.2325083206521983, depthKL: 0.017700203629331557,
                            widthKL: 0.0026301276891885928, depthBlock: 5, widthBudget: 7744, parameters: 40960),
                 GreedyStep(branch: "G", depthLoss: 4.2487546015192814, widthLoss: 4.2429965487753254, depthKL: 0.02043097023439561,
@@ -39,17 +39,17 @@ final class BeamSearchTests: XCTestCase {
                 GreedyStep(branch: "L", depthLoss: 4.2567412831123521, widthLoss: 4.2408700555632688, depthKL: 0.024166134151168341,
                            widthKL: 0.15209576544409484, depthBlock: 5, widthBudget: 5440, parameters: 29184),
             ]),
-            (try PruneSettings(target: 0.4, selection: .random, criterion: .random, seed: 3), 10, [
+            (try PruneSettings(target: 0.4, selection: .random, criterion: .random, seed: 3, candidateScoring: .inSample), 10, [
                 GreedyStep(branch: "G", depthLoss: 4.2531634846785975, widthLoss: 4.2892573859866436, depthBlock: 5, widthBudget: 7744, parameters: 40960),
                 GreedyStep(branch: "L", depthLoss: 4.3322192633447765, widthLoss: 4.2748051917628445, depthBlock: 4, widthBudget: 6496, parameters: 34464),
                 GreedyStep(branch: "G", widthLoss: 4.3420211389612966, widthBudget: 5395, parameters: 29184),
             ]),
-            (try PruneSettings(target: 0.4, depthRule: .loss, gqaUnit: .group), 17, [
+            (try PruneSettings(target: 0.4, depthRule: .loss, gqaUnit: .group, candidateScoring: .inSample), 17, [
                 GreedyStep(branch: "L", depthLoss: 4.1101269564311202, widthLoss: 4.2325083206521983, depthBlock: 2, widthBudget: 7744, parameters: 40704),
                 GreedyStep(branch: "L", depthLoss: 4.0991623906821735, widthLoss: 4.1360376145192612, depthBlock: 5, widthBudget: 7744, parameters: 32960),
                 GreedyStep(branch: "G", widthLoss: 4.1033774181548015, widthBudget: 3891, parameters: 29120),
             ]),
-            (try PruneSettings(target: 0.2, method: .depth), 4, [
+            (try PruneSettings(target: 0.2, method: .depth, candidateScoring: .inSample), 4, [
                 GreedyStep(branch: "L", depthLoss: 4.2531634846785975, depthBlock: 5, parameters: 40704),
                 GreedyStep(branch: "G", widthLoss: 4.250572408521248, widthBudget: 1946, parameters: 38784),
             ]),
@@ -175,8 +175,8 @@ final class BeamSearchTests: XCTestCase {
             batch.contains { if case .ampStatistics = $0 { true } else { false } }
         }
         XCTAssertGreaterThan(building.count, 1)
-        XCTAssertEqual(building[0].count, 2, "the first iteration: one path's block influence and AMP statistics")
-        XCTAssertEqual(building[1].count, 4, "then two paths' questions at once: \(building[1])")
+        XCTAssertEqual(building[0].count, 4, "the first iteration: one path's block influence and AMP statistics, on each half")
+        XCTAssertEqual(building[1].count, 8, "then two paths' questions at once: \(building[1])")
     }
 
     func testBadBeamAndLookaheadAreOneLineErrors() {

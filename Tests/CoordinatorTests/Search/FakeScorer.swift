@@ -32,15 +32,15 @@ final class FakeScorer {
     func callAsFunction(_ request: ScoringRequest) throws -> [Double] {
         requests.append(request)
         switch request {
-        case let .loss(current, step):
+        case let .loss(current, step, fold):
             let (model, mask) = try prepare(current, step)
-            let result = NextTokenLoss.sum(model, batch: batch, mask: mask)
+            let result = NextTokenLoss.sum(model, batch: sequences(fold), mask: mask)
             return [result.negativeLogLikelihood, Double(result.tokens)]
-        case let .klDivergence(current, step):
+        case let .klDivergence(current, step, fold):
             let (model, mask) = try prepare(current, step)
             let dense = Transformer(weights: original)
             var total = 0.0, tokens = 0
-            for sequence in batch {
+            for sequence in sequences(fold) {
                 let p = dense.logits(sequence), q = model.logits(sequence, mask: mask)
                 for t in 0..<(sequence.count - 1) {
                     total += Self.kl(Array(p.data[t * p.cols..<(t + 1) * p.cols]), Array(q.data[t * q.cols..<(t + 1) * q.cols]))
@@ -48,19 +48,24 @@ final class FakeScorer {
                 }
             }
             return [total, Double(tokens)]
-        case let .ampStatistics(current):
+        case let .ampStatistics(current, fold):
             let (model, _) = try prepare(current, nil)
             let observer = AMPObserver(weights: model.weights)
-            for sequence in batch { _ = model.hiddenStates([sequence], observer: observer) }
-            return AMPScores.pack(headSums: observer.heads, neuronSums: observer.neurons, prompts: batch.count)
-        case let .blockInfluence(current):
+            for sequence in sequences(fold) { _ = model.hiddenStates([sequence], observer: observer) }
+            return AMPScores.pack(headSums: observer.heads, neuronSums: observer.neurons, prompts: sequences(fold).count)
+        case let .blockInfluence(current, fold):
             let (model, _) = try prepare(current, nil)
             let observer = InfluenceObserver(layers: model.config.layers.count)
-            _ = model.hiddenStates(batch, observer: observer)
+            _ = model.hiddenStates(sequences(fold), observer: observer)
             return observer.sums + [Double(observer.tokens)]
         case .stop:
             return []
         }
+    }
+
+    /// The batch's sequences of `fold` (nil: all), as a worker holding the whole set would run them.
+    private func sequences(_ fold: CalibrationFold?) -> [[Int32]] {
+        batch.indices.filter { fold?.contains($0) ?? true }.map { batch[$0] }
     }
 
     private func prepare(_ current: PruningStructure, _ step: PruningStructure?) throws -> (Transformer, ModelMask?) {

@@ -29,7 +29,7 @@ final class LandscapeScorer {
 
     func callAsFunction(_ request: ScoringRequest) throws -> [Double] {
         switch request {
-        case let .loss(current, step): [loss(of: current.path + (step?.path ?? "")), 1]
+        case let .loss(current, step, _): [loss(of: current.path + (step?.path ?? "")), 1]
         case .klDivergence: throw MopError("the landscape has losses only")
         case .ampStatistics, .blockInfluence, .stop: try fake(request)
         }

@@ -44,8 +44,15 @@ final class PruneSettingsTests: XCTestCase {
                                          depthRule: .loss, gqaUnit: .group, seed: 12_345_678_901_234_567_890)
         let data = CoordinatorJSON.encode(settings)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        XCTAssertEqual(Set(object.keys), ["target", "method", "selection", "path", "criterion", "depth_rule", "gqa_unit", "seed"])
+        XCTAssertEqual(Set(object.keys), ["target", "method", "selection", "path", "criterion", "depth_rule", "gqa_unit", "seed",
+                                          "candidate_scoring"])
+        XCTAssertEqual(object["candidate_scoring"] as? String, "cross-fit")
         XCTAssertEqual(try CoordinatorJSON.decode(PruneSettings.self, from: data, file: "s"), settings)
+        // In-sample scoring is written as files from before cross-fitting were: without the key, which reads back as it.
+        let inSample = try PruneSettings(target: 0.35, candidateScoring: .inSample)
+        let inSampleData = CoordinatorJSON.encode(inSample)
+        XCTAssertNil(try XCTUnwrap(JSONSerialization.jsonObject(with: inSampleData) as? [String: Any])["candidate_scoring"])
+        XCTAssertEqual(try CoordinatorJSON.decode(PruneSettings.self, from: inSampleData, file: "s"), inSample)
     }
 
     func testALatencyTargetReplacesTheCompressionTarget() throws {
