@@ -66,7 +66,7 @@ final class ModelExportTests: XCTestCase {
         let spec = TokenizerSpec(model: .sentencePiece, vocabulary: pieces, merges: [], preTokenizer: .gpt2,
                                  specialTokenIds: [0, 1, 2], scores: pieces.map { _ in 0 },
                                  tokenTypes: [.unknown, .control, .control] + (0..<256).map { _ in .byte } + [.normal, .normal],
-                                 bosTokenId: 1, eosTokenId: 2, addBos: true, addSpacePrefix: true, unkTokenId: 0)
+                                 bosTokenId: 1, eosTokenId: 2, addBos: true, dummyPrefix: .always, unkTokenId: 0)
         var config = TinyModels.config(layers: 2)
         config.vocabSize = pieces.count
         let model = ModelWeights.random(config: config, seed: 5)
