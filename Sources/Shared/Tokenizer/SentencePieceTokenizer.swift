@@ -209,16 +209,22 @@ public struct SentencePieceTokenizer: Tokenizer {
         var ranks: [UInt64: (rank: Int32, id: Int32)] = [:]
         ranks.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
-            let sides = merge.split(separator: " ", omittingEmptySubsequences: false)
-            guard sides.count == 2, let left = idForPiece[ArraySlice(sides[0].utf8)],
-                  let right = idForPiece[ArraySlice(sides[1].utf8)],
-                  let merged = idForPiece[ArraySlice((sides[0] + sides[1]).utf8)] else {
+            guard let (leftText, rightText) = mergeSides(merge), let left = idForPiece[leftText[...]],
+                  let right = idForPiece[rightText[...]], let merged = idForPiece[(leftText + rightText)[...]] else {
                 throw MopError(file: file, "merge \(rank) \"\(merge)\" is not two vocabulary entries whose concatenation is one")
             }
             // The first listing of a pair is its rank, as in Hugging Face.
             if ranks[pairKey(left, right)] == nil { ranks[pairKey(left, right)] = (Int32(rank), merged) }
         }
         return ranks
+    }
+
+    /// The UTF-8 of a merge's two sides, split at its one space: by bytes, since a space followed by a combining
+    /// mark ("▁ह ै") is one Character and a split by Characters would not find it.
+    static func mergeSides(_ merge: String) -> ([UInt8], [UInt8])? {
+        let bytes = Array(merge.utf8)
+        guard let space = bytes.firstIndex(of: 0x20), !bytes[(space + 1)...].contains(0x20) else { return nil }
+        return (Array(bytes[..<space]), Array(bytes[(space + 1)...]))
     }
 
     private static func pairKey(_ left: Int32, _ right: Int32) -> UInt64 {

@@ -6,7 +6,7 @@ import Foundation
 /// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback or word affixes;
 /// a pre-tokenizer, normalizer and `ignore_merges` that together are one row of `PreTokenizerKind.all` (the ByteLevel
 /// regex alone or after individual Digits, or a LLaMA-3 style Split regex then ByteLevel without its regex);
-/// special added tokens without strip or single-word flags; a ByteLevel decoder; and a post-processor that is ByteLevel
+/// added tokens without strip or single-word flags (non-special ones user-defined, matched whole as special ones are); a ByteLevel decoder; and a post-processor that is ByteLevel
 /// or a template adding one BOS token. Anything else is an error naming the file, never a silently different encoding.
 /// EOS and the chat template live in tokenizer_config.json, not here: they read back as nil.
 public enum TokenizerJSON {
@@ -35,10 +35,6 @@ public enum TokenizerJSON {
         try checkModelOptions(model, file: file)
         let ignoresMerges = try flag(model["ignore_merges"], "model.ignore_merges", file: file)
         let (vocabObject, vocabulary, added) = try vocabulary(root, model: model, data: data, file: file)
-        if let plain = added.first(where: { !$0.isSpecial }) {
-            throw MopError(file: file,
-                           "unsupported non-special added token \"\(plain.content)\"; only special added tokens are supported")
-        }
         let specialTokenIds = added.map(\.id)
 
         // HF emits unk_token for a byte the vocabulary lacks; BPETokenizer drops such bytes, as HF does without one.
@@ -52,6 +48,17 @@ public enum TokenizerJSON {
         let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
         if let normalizer, !isNFC {
             throw MopError(file: file, "unsupported normalizer \(describe(normalizer)); supported: none or NFC")
+        }
+        // Non-special added tokens (Phi-2's runs of spaces and tabs) are matched whole like special ones, in the raw
+        // text: those matched after normalization only when there is none.
+        if isNFC, let normalized = added.first(where: { !$0.isSpecial && $0.isNormalized }) {
+            throw MopError(file: file, "unsupported normalized non-special added token \"\(normalized.content)\" with "
+                           + "the NFC normalizer")
+        }
+        var tokenTypes: [TokenType] = []
+        if added.contains(where: { !$0.isSpecial }) {
+            tokenTypes = Array(repeating: .normal, count: vocabulary.count)
+            for token in added { tokenTypes[Int(token.id)] = token.isSpecial ? .control : .userDefined }
         }
         guard let preTokenizer = PreTokenizerKind.all.first(where: {
             $0.pattern == split.pattern && $0.isolatesDigits == split.isolatesDigits && $0.normalizesToNFC == isNFC
@@ -67,7 +74,8 @@ public enum TokenizerJSON {
         }
         let bos = try templateBos(root["post_processor"], file: file)
         let spec = TokenizerSpec(vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer,
-                                 specialTokenIds: specialTokenIds, bosTokenId: bos, eosTokenId: nil, addBos: bos != nil)
+                                 specialTokenIds: specialTokenIds, tokenTypes: tokenTypes, bosTokenId: bos,
+                                 eosTokenId: nil, addBos: bos != nil)
         // Building the tokenizer once checks the merges against the vocabulary, so a bad file fails here.
         _ = try BPETokenizer(spec, file: file)
         return spec
@@ -83,13 +91,18 @@ public enum TokenizerJSON {
                                         "use_regex": true]
         let kind = spec.preTokenizer
         var steps: [[String: Any]] = kind.isolatesDigits ? [["type": "Digits", "individual_digits": true]] : []
+        func split(_ regex: String) -> [String: Any] {
+            ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false]
+        }
+        let bytesOnly: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false,
+                                        "use_regex": false]
         switch kind.pattern {
         case .gpt2:
             steps.append(byteLevel)
         case .llama3(let maxDigits):
-            steps.append(["type": "Split", "pattern": ["Regex": llama3Pattern(maxDigits: maxDigits)],
-                          "behavior": "Isolated", "invert": false])
-            steps.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
+            steps += [split(llama3Pattern(maxDigits: maxDigits)), bytesOnly]
+        case .successive(let rules):
+            steps += rules.map { split($0.regex) } + [bytesOnly]
         }
         let preTokenizer: [String: Any] = steps.count == 1 ? steps[0] : ["type": "Sequence", "pretokenizers": steps]
         let postProcessor: [String: Any] = try bosTemplate(spec, file: file)
@@ -278,7 +291,7 @@ public enum TokenizerJSON {
         return try list.enumerated().map { index, item in
             if let merge = item as? String { return merge }
             if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String,
-               !left.contains(" "), !right.contains(" ") {
+               !left.utf8.contains(0x20), !right.utf8.contains(0x20) {
                 return left + " " + right
             }
             throw MopError(file: file, "model.merges[\(index)] is neither \"left right\" nor a pair of space-free strings")
@@ -312,10 +325,24 @@ public enum TokenizerJSON {
                steps[1]["use_regex"] as? Bool == false {
                 return (.llama3(maxDigits: maxDigits), false)
             }
+            // Several Split regexes then ByteLevel without its own: a successive row whose regexes they are.
+            let regexes = steps.dropLast().map { step -> String? in
+                guard step["type"] as? String == "Split", step["behavior"] as? String == "Isolated",
+                      step["invert"] as? Bool != true else { return nil }
+                return (step["pattern"] as? [String: Any])?["Regex"] as? String
+            }
+            if let last = steps.last, last["type"] as? String == "ByteLevel", last["use_regex"] as? Bool == false,
+               last["add_prefix_space"] as? Bool == false,
+               let row = PreTokenizerKind.all.first(where: { row in
+                   guard case .successive(let rules) = row.pattern else { return false }
+                   return rules.map(\.regex) == regexes
+               }) {
+                return (row.pattern, false)
+            }
         }
         throw MopError(file: file, "unsupported pre_tokenizer \(describe(value ?? NSNull())); supported: ByteLevel "
             + "(use_regex, no prefix space), alone or after Digits(individual_digits), or the Qwen2 / LLaMA-3 Split "
-            + "regex then ByteLevel without its regex")
+            + "regex, or the DeepSeek or Falcon Split regexes, then ByteLevel without its regex")
     }
 
     /// The LLaMA-3 family's split regex as its tokenizer.json spells it (`PreTokenizer` scans it by hand): Qwen2's has

@@ -93,9 +93,12 @@ extension TokenizerJSON {
             ("pre_tokenizer", preTokenizer), ("post_processor", try bosTemplate(spec, file: file) ?? NSNull()),
             ("decoder", ["type": "Sequence", "decoders": decoders]),
         ]
-        let merged = merges.map { merge -> String in
-            let sides = merge.split(separator: " ", maxSplits: 1).map(String.init)
-            return "[" + quoted(sides[0]) + "," + quoted(sides.count > 1 ? sides[1] : "") + "]"
+        let merged = try merges.map { merge -> String in
+            guard let (left, right) = SentencePieceTokenizer.mergeSides(merge) else {
+                throw MopError(file: file, "merge \"\(merge)\" is not two pieces separated by one space")
+            }
+            return "[" + quoted(String(decoding: left, as: UTF8.self)) + ","
+                + quoted(String(decoding: right, as: UTF8.self)) + "]"
         }
         return try document(small, unknown: try spec.unkTokenId.map { try token($0, of: spec, file: file) },
                             byteFallback: true, ignoresMerges: false, vocabulary: spec.vocabulary, merges: merged)
@@ -117,7 +120,7 @@ extension TokenizerJSON {
                 let left = String(String.UnicodeScalarView(scalars[..<cut]))
                 let right = String(String.UnicodeScalarView(scalars[cut...]))
                 guard idForPiece[Array(left.utf8)] != nil, idForPiece[Array(right.utf8)] != nil else { continue }
-                guard !left.contains(" "), !right.contains(" ") else {
+                guard !left.utf8.contains(0x20), !right.utf8.contains(0x20) else {
                     throw MopError(file: file, "piece \(id) \"\(piece)\" holds a space, which a merge cannot")
                 }
                 merges.append((id, cut, left + " " + right))

@@ -36,7 +36,7 @@ final class TokenizerJSONTests: XCTestCase {
         var escaped = tinySpec()
         escaped.vocabulary[264] = "<\"q\\\u{1}\n\u{1F}/é>"
         let kinds = PreTokenizerKind.all.map { tinySpec(kind: $0) }
-        XCTAssertEqual(kinds.count, 4)
+        XCTAssertEqual(kinds.count, 7)
         for spec in kinds + [tinySpec(addBos: true), escaped] {
             let path = directory + "/tokenizer.json"
             try TokenizerJSON.write(spec, to: path)
@@ -147,7 +147,8 @@ final class TokenizerJSONTests: XCTestCase {
             }),
             ("unsupported decoder", { $0["decoder"] = ["type": "Metaspace"] }),
             ("unsupported post_processor", { $0["post_processor"] = ["type": "BertProcessing"] }),
-            ("unsupported non-special added token", {
+            ("unsupported normalized non-special added token", {
+                $0["normalizer"] = ["type": "NFC"]
                 $0["added_tokens"] = [["id": 263, "content": "<s>", "special": false]]
             }),
             ("unsupported lstrip", {
