@@ -16,8 +16,8 @@ public struct SentencePieceTokenizer: Tokenizer {
     /// The id of each piece's UTF-8; a piece listed twice keeps its last id, as llama.cpp's `token_to_id` does.
     private let idForPiece: [ArraySlice<UInt8>: Int32]
     private let scores: [Float]
-    /// By `mergeList`: each listed pair's rank and merged id, keyed by `pairKey` of its two ids; nil by `pieceScore`.
-    private let mergeRanks: [UInt64: (rank: Int32, id: Int32)]?
+    /// By `mergeList`: each listed pair's rank, keyed by `pairKey` of its two ids; nil by `pieceScore`.
+    private let mergeRanks: [UInt64: Int32]?
     /// The token each byte falls back to, indexed by byte: `<0xXX>`, else the byte as a one-character piece, else
     /// unk; -1 (the byte is dropped) when there is none of them.
     private let byteTokenIds: [Int32]
@@ -156,9 +156,9 @@ public struct SentencePieceTokenizer: Tokenizer {
             if let mergeRanks {
                 guard let leftId = idForPiece[bytes[start[left]..<(start[left] + length[left])]],
                       let rightId = idForPiece[bytes[start[right]..<(start[right] + length[right])]],
-                      let merge = mergeRanks[Self.pairKey(leftId, rightId)] else { return }
+                      let rank = mergeRanks[Self.pairKey(leftId, rightId)] else { return }
                 // Exact: `mergeRanks` checks that every rank fits a Float's 24-bit significand.
-                score = -Float(merge.rank)
+                score = -Float(rank)
             } else {
                 guard let id = idForPiece[bytes[start[left]..<(start[left] + size)]] else { return }
                 score = scores[Int(id)]
@@ -201,20 +201,20 @@ public struct SentencePieceTokenizer: Tokenizer {
         }
     }
 
-    /// The rank and merged id of each of `merges` ("left right", highest priority first), keyed by `pairKey`; both
-    /// sides and their concatenation must be vocabulary entries, as Hugging Face requires.
+    /// The rank of each of `merges` ("left right", highest priority first), keyed by `pairKey`; both sides and their
+    /// concatenation must be vocabulary entries, as Hugging Face requires.
     private static func mergeRanks(_ merges: [String], idForPiece: [ArraySlice<UInt8>: Int32], file: String?) throws
-        -> [UInt64: (rank: Int32, id: Int32)] {
+        -> [UInt64: Int32] {
         guard merges.count < 1 << 24 else { throw MopError(file: file, "\(merges.count) merges are too many") }
-        var ranks: [UInt64: (rank: Int32, id: Int32)] = [:]
+        var ranks: [UInt64: Int32] = [:]
         ranks.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
             guard let (leftText, rightText) = mergeSides(merge), let left = idForPiece[leftText[...]],
-                  let right = idForPiece[rightText[...]], let merged = idForPiece[(leftText + rightText)[...]] else {
+                  let right = idForPiece[rightText[...]], idForPiece[(leftText + rightText)[...]] != nil else {
                 throw MopError(file: file, "merge \(rank) \"\(merge)\" is not two vocabulary entries whose concatenation is one")
             }
-            // The first listing of a pair is its rank, as in Hugging Face.
-            if ranks[pairKey(left, right)] == nil { ranks[pairKey(left, right)] = (Int32(rank), merged) }
+            // A pair listed twice keeps its last rank, as Hugging Face's map of merges does.
+            ranks[pairKey(left, right)] = Int32(rank)
         }
         return ranks
     }

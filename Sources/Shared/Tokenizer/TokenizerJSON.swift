@@ -42,7 +42,7 @@ public enum TokenizerJSON {
            ByteLevel.scalarForByte.contains(where: { vocabObject[String($0)] == nil }) {
             throw MopError(file: file, "unsupported model.unk_token \"\(unk)\" with byte tokens missing from model.vocab")
         }
-        let merges = try parseMerges(model["merges"], file: file)
+        let merges = try parseMerges(data, file: file)
         let split = try splitShape(root["pre_tokenizer"], file: file)
         let normalizer = root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
         let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
@@ -241,11 +241,11 @@ public enum TokenizerJSON {
 
     /// `model.vocab` as parsed, and the vocabulary in id order with the added tokens (HF allows ids beyond
     /// model.vocab), which are returned too. The entries are read from `data` itself: the parsed object would merge
-    /// canonically equivalent spellings (`JSONIntegerMembers`).
+    /// canonically equivalent spellings (`JSONExactReader`).
     static func vocabulary(_ root: [String: Any], model: [String: Any], data: Data, file: String) throws
         -> (vocab: [String: Any], vocabulary: [String], added: [AddedToken]) {
         guard let vocabObject = model["vocab"] as? [String: Any],
-              let members = try JSONIntegerMembers.read(Array(data), path: ["model", "vocab"], file: file) else {
+              let members = try JSONExactReader.integerMembers(Array(data), path: ["model", "vocab"], file: file) else {
             throw MopError(file: file, "missing model.vocab")
         }
         var tokenForId: [Int: String] = [:]
@@ -285,14 +285,16 @@ public enum TokenizerJSON {
         return tokens
     }
 
-    /// Merges in either form: "left right" strings, or ["left", "right"] pairs (tokenizers >= 0.20).
-    static func parseMerges(_ value: Any?, file: String) throws -> [String] {
-        guard let list = value as? [Any] else { throw MopError(file: file, "missing model.merges") }
-        return try list.enumerated().map { index, item in
-            if let merge = item as? String { return merge }
-            if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String,
-               !left.utf8.contains(0x20), !right.utf8.contains(0x20) {
-                return left + " " + right
+    /// Merges in either form: "left right" strings, or ["left", "right"] pairs (tokenizers >= 0.20), read from `data`
+    /// itself (`JSONExactReader`: Foundation's parser drops a leading U+FEFF).
+    static func parseMerges(_ data: Data, file: String) throws -> [String] {
+        guard let items = try JSONExactReader.stringLists(Array(data), path: ["model", "merges"], file: file) else {
+            throw MopError(file: file, "missing model.merges")
+        }
+        return try items.enumerated().map { index, item in
+            if let item, item.count == 1 { return item[0] }
+            if let item, item.count == 2, !item[0].utf8.contains(0x20), !item[1].utf8.contains(0x20) {
+                return item[0] + " " + item[1]
             }
             throw MopError(file: file, "model.merges[\(index)] is neither \"left right\" nor a pair of space-free strings")
         }

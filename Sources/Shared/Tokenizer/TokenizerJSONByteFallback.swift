@@ -48,7 +48,7 @@ extension TokenizerJSON {
         }
         let bos = try templateBos(root["post_processor"], file: file)
         let spec = TokenizerSpec(
-            model: .sentencePiece, vocabulary: vocabulary, merges: try parseMerges(model["merges"], file: file),
+            model: .sentencePiece, vocabulary: vocabulary, merges: try parseMerges(data, file: file),
             preTokenizer: .gpt2, specialTokenIds: added.map(\.id), tokenTypes: types, bosTokenId: bos, eosTokenId: nil,
             addBos: bos != nil, dummyPrefix: dummyPrefix, mergePriority: .mergeList, unkTokenId: unknownId)
         // Building the tokenizer once checks the merges against the vocabulary, so a bad file fails here.

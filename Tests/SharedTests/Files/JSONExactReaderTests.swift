@@ -1,10 +1,22 @@
 import XCTest
 @testable import Shared
 
-/// The scanner that reads tokenizer.json's vocabulary with its keys as written.
-final class JSONIntegerMembersTests: XCTestCase {
+/// The scanner that reads tokenizer.json's vocabulary and merges with their strings as written.
+final class JSONExactReaderTests: XCTestCase {
     private func read(_ text: String, _ path: [String] = ["model", "vocab"]) throws -> [(key: String, value: Int?)]? {
-        try JSONIntegerMembers.read(Array(text.utf8), path: path, file: "t.json")
+        try JSONExactReader.integerMembers(Array(text.utf8), path: path, file: "t.json")
+    }
+
+    /// A raw U+FEFF starting a string (Gemma's merges), which Foundation's parser drops, is kept; items are strings or
+    /// pairs of strings, nil for anything else.
+    func testStringListsKeepEveryScalar() throws {
+        let text = "{\"model\": {\"vocab\": {\"a\": [1]}, \"merges\": [\"\u{2581} \u{FEFF}\", [\"\u{FEFF}\", \"b\\u0020\"], [], 3, [\"x\", 1], {\"k\": \"v\"}]}}"
+        let items = try XCTUnwrap(JSONExactReader.stringLists(Array(text.utf8), path: ["model", "merges"], file: "t.json"))
+        XCTAssertEqual(items.map { $0?.map { Array($0.unicodeScalars) } },
+                       [[["\u{2581}", " ", "\u{FEFF}"]], [["\u{FEFF}"], ["b", " "]], [], nil, nil, nil])
+        XCTAssertNil(try JSONExactReader.stringLists(Array(text.utf8), path: ["model", "vocab"], file: "t.json"))
+        XCTAssertThrowsError(try JSONExactReader.stringLists(Array(#"{"model": {"merges": ["a" "b"]}}"#.utf8),
+                                                             path: ["model", "merges"], file: "t.json"))
     }
 
     /// Canonically equivalent keys (Greek iota with tonos, U+03AF and U+1F77) stay two members, where a Swift

@@ -1,18 +1,26 @@
-/// The members of one JSON object of integers nested in a document (tokenizer.json's `model.vocab`), with their keys
-/// exactly as written. Foundation's JSON parsing holds objects as Swift dictionaries, whose String keys compare by
-/// Unicode canonical equivalence, so two vocabulary entries such as "ί" (U+03AF) and "ί" (U+1F77), both in LLaMA's
-/// vocabulary, would become one. A small scanner over the bytes: it expects a document that has already parsed as
-/// JSON, but any surprise is an error naming `file`, never a crash.
-public enum JSONIntegerMembers {
+/// Parts of a JSON document (tokenizer.json's `model.vocab` and `model.merges`) with their strings exactly as written.
+/// Foundation's JSON parsing holds objects as Swift dictionaries, whose String keys compare by Unicode canonical
+/// equivalence, so two vocabulary entries such as "ί" (U+03AF) and "ί" (U+1F77), both in LLaMA's vocabulary, would
+/// become one; and it drops a U+FEFF written raw at the start of a string (Gemma has a piece "\u{FEFF}" and merges
+/// with it). A small scanner over the bytes: it expects a document that has already parsed as JSON, but any surprise
+/// is an error naming `file`, never a crash.
+public enum JSONExactReader {
     /// The key and value of each member of the object reached from the top-level object by the keys of `path`, in
     /// document order, the value nil when it is not an integer; nil when a key of the path is missing or does not
     /// lead to an object.
-    public static func read(_ bytes: [UInt8], path: [String], file: String) throws -> [(key: String, value: Int?)]? {
+    public static func integerMembers(_ bytes: [UInt8], path: [String], file: String) throws
+        -> [(key: String, value: Int?)]? {
         var scanner = Scanner(bytes: bytes, file: file)
-        for key in path {
-            guard try scanner.enterMember(named: key) else { return nil }
-        }
+        guard try scanner.enter(path, opening: UInt8(ascii: "{")) else { return nil }
         return try scanner.integerMembers()
+    }
+
+    /// The items of the array reached by `path`, each a string (one element) or an array of strings, nil for an item
+    /// of any other kind; nil when a key of the path is missing or does not lead to an array.
+    public static func stringLists(_ bytes: [UInt8], path: [String], file: String) throws -> [[String]?]? {
+        var scanner = Scanner(bytes: bytes, file: file)
+        guard try scanner.enter(path, opening: UInt8(ascii: "[")) else { return nil }
+        return try scanner.stringLists()
     }
 
     private struct Scanner {
@@ -41,7 +49,16 @@ public enum JSONIntegerMembers {
             return true
         }
 
-        /// Moves into the value of the member `name` of the object at the current position, when it is an object.
+        /// Moves to the value `path` leads to from the top-level object, when it starts with `opening`.
+        mutating func enter(_ path: [String], opening: UInt8) throws -> Bool {
+            for key in path {
+                guard try enterMember(named: key) else { return false }
+            }
+            skipSpace()
+            return offset < bytes.count && bytes[offset] == opening
+        }
+
+        /// Moves to the value of the member `name` of the object at the current position.
         mutating func enterMember(named name: String) throws -> Bool {
             guard take(UInt8(ascii: "{")) else { return false }
             if take(UInt8(ascii: "}")) { return false }
@@ -49,9 +66,7 @@ public enum JSONIntegerMembers {
                 let key = try string()
                 guard take(UInt8(ascii: ":")) else { throw fail("expected ':'") }
                 skipSpace()
-                if key.unicodeScalars.elementsEqual(name.unicodeScalars) {
-                    return offset < bytes.count && bytes[offset] == UInt8(ascii: "{")
-                }
+                if key.unicodeScalars.elementsEqual(name.unicodeScalars) { return true }
                 try skipValue(depth: 0)
             } while take(UInt8(ascii: ","))
             return false
@@ -71,6 +86,41 @@ public enum JSONIntegerMembers {
             } while take(UInt8(ascii: ","))
             guard take(UInt8(ascii: "}")) else { throw fail("expected '}'") }
             return members
+        }
+
+        mutating func stringLists() throws -> [[String]?] {
+            guard take(UInt8(ascii: "[")) else { throw fail("expected an array") }
+            var items: [[String]?] = []
+            if take(UInt8(ascii: "]")) { return items }
+            repeat {
+                skipSpace()
+                let start = offset
+                if offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") {
+                    items.append([try string()])
+                } else if take(UInt8(ascii: "[")) {
+                    var strings: [String] = []
+                    var allStrings = true
+                    if !take(UInt8(ascii: "]")) {
+                        repeat {
+                            skipSpace()
+                            if offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") {
+                                strings.append(try string())
+                            } else {
+                                allStrings = false
+                                try skipValue(depth: 1)
+                            }
+                        } while take(UInt8(ascii: ","))
+                        guard take(UInt8(ascii: "]")) else { throw fail("expected ']'") }
+                    }
+                    items.append(allStrings ? strings : nil)
+                } else {
+                    offset = start
+                    try skipValue(depth: 0)
+                    items.append(nil)
+                }
+            } while take(UInt8(ascii: ","))
+            guard take(UInt8(ascii: "]")) else { throw fail("expected ']'") }
+            return items
         }
 
         /// A string literal, escapes decoded.
