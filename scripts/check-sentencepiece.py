@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks mop's SentencePiece tokenizer, read from and written to a tokenizer.model, against the sentencepiece library.
+"""Checks mop's SentencePiece tokenizer, read from and written to a tokenizer.model and a tokenizer.json, against the
+sentencepiece library, Hugging Face `tokenizers` and transformers.
 
     scripts/check-sentencepiece.py [TEXT_FILE ...]
 
@@ -7,69 +8,32 @@ Builds a tokenizer.model (sentencepiece's own ModelProto: pieces, scores, types,
 fallback, the identity normalizer with the dummy prefix) from the vocabulary of llama.cpp's ggml-vocab-llama-spm.gguf
 (LLaMA's 32,000 pieces; scripts/fetch-tokenizer-suite.sh, or MOP_TOKENIZER_SUITE), in a temporary Hugging Face
 directory with a tiny LLaMA (one layer, hidden 8, zero weights) beside it, and has `mop apply` export that model: the
-export's hf/tokenizer.model is mop's own writing. Then encodes, without BOS, every test string of the suite's .inp file
-and each TEXT_FILE whole with `mop tokenize` on the export, with sentencepiece on the export's tokenizer.model and with
-sentencepiece on the file it was built from, and prints one line per input: equal, or the first differing position,
-with each encoder's time. Exit status 1 when any input differs. Needs `pip install sentencepiece protobuf` and a release build of mop (.build/release/mop).
+export's hf/tokenizer.model and hf/tokenizer.json are mop's own writing. Then encodes, without BOS, every test string
+of the suite's .inp file and each TEXT_FILE whole with: `mop tokenize` on the export (which reads its
+tokenizer.model); sentencepiece on the export's tokenizer.model and on the file it was built from; `tokenizers` on
+the export's tokenizer.json; transformers' AutoTokenizer on the export folder; and `mop tokenize` on a copy of the
+export without its tokenizer.model (so reading mop's tokenizer.json). Prints one line per input: equal, or which
+encoder differs first and where, with the times. Exit status 1 when any input differs. Needs `pip install
+sentencepiece protobuf tokenizers transformers safetensors numpy` and a release build of mop (.build/release/mop).
 """
-import json, os, struct, subprocess, sys, tempfile, time
+import json, os, shutil, subprocess, sys, tempfile, time
 
 import numpy
 from safetensors.numpy import save_file
+from sentencepiece import SentencePieceProcessor
+from tokenizers import Tokenizer
+from transformers import AutoTokenizer
 
-from sentencepiece import SentencePieceProcessor, sentencepiece_model_pb2 as pb
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
+from sentencepiece_vocab import ROOT as root, pieces, suite_file, suite_strings, write_model
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-suite = os.environ.get("MOP_TOKENIZER_SUITE") or subprocess.run(
-    [os.path.join(root, "scripts/fetch-tokenizer-suite.sh")], check=True, capture_output=True, text=True).stdout.strip()
-vocab = os.path.join(suite, "ggml-vocab-llama-spm.gguf")
+vocab = suite_file("ggml-vocab-llama-spm.gguf")
 mop = os.path.join(root, ".build/release/mop")
 
 
-def gguf_metadata(path):
-    """The metadata of a GGUF v3 file (scalars, strings and arrays of them)."""
-    data = open(path, "rb").read()
-    pos = 8
-    formats = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-
-    def take(fmt):
-        nonlocal pos
-        value = struct.unpack_from(fmt, data, pos)[0]
-        pos += struct.calcsize(fmt)
-        return value
-
-    def string():
-        nonlocal pos
-        length = take("<Q")
-        pos += length
-        return data[pos - length:pos].decode("utf-8")
-
-    def value(kind):
-        if kind == 8:
-            return string()
-        if kind == 9:
-            element, count = take("<I"), take("<Q")
-            return [value(element) for _ in range(count)]
-        return take(formats[kind])
-
-    take("<Q")  # tensor count
-    return {string(): value(take("<I")) for _ in range(take("<Q"))}
-
-
 def build_model(path):
-    meta = gguf_metadata(vocab)
-    model = pb.ModelProto()
-    for text, score, kind in zip(meta["tokenizer.ggml.tokens"], meta["tokenizer.ggml.scores"],
-                                 meta["tokenizer.ggml.token_type"]):
-        piece = model.pieces.add()
-        piece.piece, piece.score, piece.type = text, score, kind
-    model.trainer_spec.model_type = pb.TrainerSpec.BPE
-    model.trainer_spec.byte_fallback = True
-    model.normalizer_spec.name = "identity"
-    model.normalizer_spec.add_dummy_prefix = True
-    model.normalizer_spec.remove_extra_whitespaces = False
-    with open(path, "wb") as out:
-        out.write(model.SerializeToString())
+    write_model(pieces(vocab), path)
 
 
 def build_tiny_llama(directory, vocab_size):
@@ -120,12 +84,7 @@ def timed(encode, text):
 
 
 def main():
-    inputs = []
-    raw = open(vocab + ".inp", encoding="utf-8", newline="").read()
-    separator = "\n__ggml_vocab_test__\n"
-    # As tests/test-tokenizer-0.cpp splits it: a final separator ends the last string.
-    strings = raw.split(separator)[:-1] if raw.endswith(separator) else raw.split(separator)
-    inputs += [(f"suite string {i}", s) for i, s in enumerate(strings)]
+    inputs = [(f"suite string {i}", s) for i, s in enumerate(suite_strings(vocab))]
     inputs += [(path, open(path, encoding="utf-8", newline="").read()) for path in sys.argv[1:]]
     failed = 0
     with tempfile.TemporaryDirectory() as directory:
@@ -137,21 +96,32 @@ def main():
         subprocess.run([mop, "apply", source, "--structure", structure, "--out", export, "--format", "safetensors"],
                        check=True, capture_output=True)
         written = os.path.join(export, "hf")
+        json_only = os.path.join(directory, "json-only")
+        shutil.copytree(written, json_only)
+        os.unlink(os.path.join(json_only, "tokenizer.model"))
         processor = SentencePieceProcessor(model_file=os.path.join(written, "tokenizer.model"))
+        hf_json = Tokenizer.from_file(os.path.join(written, "tokenizer.json"))
+        auto = AutoTokenizer.from_pretrained(written)
+        print(f"AutoTokenizer loads the export as {type(auto).__name__}")
         for name, text in inputs:
             if not text:
                 print(f"{name}: empty, skipped (mop tokenize refuses an empty file)")
                 continue
-            (expected, seconds), (got, mop_seconds) = timed(processor.encode, text), mop_ids(written, text)
-            reference = built.encode(text)
-            if expected == got == reference:
+            (got, mop_seconds), (from_json, _) = mop_ids(written, text), mop_ids(json_only, text)
+            reference, seconds = timed(built.encode, text)
+            others = {"sentencepiece on mop's tokenizer.model": processor.encode(text), "mop": got,
+                      "tokenizers on mop's tokenizer.json": hf_json.encode(text, add_special_tokens=False).ids,
+                      "transformers on the export": auto.encode(text, add_special_tokens=False),
+                      "mop on its tokenizer.json alone": from_json}
+            wrong = [(which, ids) for which, ids in others.items() if ids != reference]
+            if not wrong:
                 print(f"{name}: {len(got)} ids equal; mop {mop_seconds:.2f} s, sentencepiece {seconds:.2f} s")
-            else:
-                failed += 1
-                which = "mop's tokenizer.model" if expected != reference else "mop"
-                other = got if expected == reference else expected
-                first = next((i for i, (a, b) in enumerate(zip(reference, other)) if a != b), min(len(reference), len(other)))
-                print(f"{name}: {which} differs at id {first} (sentencepiece {reference[first:first + 5]}, {which} {other[first:first + 5]})")
+                continue
+            failed += 1
+            for which, ids in wrong:
+                first = next((i for i, (a, b) in enumerate(zip(reference, ids)) if a != b), min(len(reference), len(ids)))
+                print(f"{name}: {which} differs at id {first} (sentencepiece {reference[first:first + 5]}, "
+                      f"{which} {ids[first:first + 5]})")
     compared = sum(1 for _, text in inputs if text)
     print(f"{compared - failed} of {compared} non-empty inputs equal")
     sys.exit(1 if failed else 0)

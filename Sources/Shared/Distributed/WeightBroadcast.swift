@@ -41,7 +41,8 @@ public enum WeightBroadcast {
             var eosTokenId: Int32?
             var addBos: Bool
             var addEos: Bool
-            var addSpacePrefix: Bool
+            var dummyPrefix: String
+            var mergePriority: String
             var chatTemplate: String?
             var padTokenId: Int32?
             var unkTokenId: Int32?
@@ -65,7 +66,8 @@ public enum WeightBroadcast {
                 Tokenizer(model: $0.model.rawValue, vocabulary: $0.vocabulary, merges: $0.merges,
                           preTokenizer: $0.preTokenizer.name, specialTokenIds: $0.specialTokenIds,
                           scoreBits: $0.scores.map(\.bitPattern), tokenTypes: $0.tokenTypes, bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId,
-                          addBos: $0.addBos, addEos: $0.addEos, addSpacePrefix: $0.addSpacePrefix,
+                          addBos: $0.addBos, addEos: $0.addEos, dummyPrefix: $0.dummyPrefix.rawValue,
+                          mergePriority: $0.mergePriority.rawValue,
                           chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
             }
             format = model.format.rawValue
@@ -116,11 +118,16 @@ public enum WeightBroadcast {
                 guard let kind = PreTokenizerKind.named($0.preTokenizer) else {
                     throw MopError("malformed model header from rank 0: unknown pre-tokenizer \($0.preTokenizer)")
                 }
+                guard let prefix = DummyPrefix(rawValue: $0.dummyPrefix),
+                      let priority = MergePriority(rawValue: $0.mergePriority) else {
+                    throw MopError("malformed model header from rank 0: unknown dummy prefix \($0.dummyPrefix) or merge "
+                                   + "priority \($0.mergePriority)")
+                }
                 return TokenizerSpec(model: model, vocabulary: $0.vocabulary, merges: $0.merges, preTokenizer: kind,
                                      specialTokenIds: $0.specialTokenIds,
                                      scores: $0.scoreBits.map(Float.init(bitPattern:)), tokenTypes: $0.tokenTypes,
                                      bosTokenId: $0.bosTokenId, eosTokenId: $0.eosTokenId, addBos: $0.addBos,
-                                     addEos: $0.addEos, addSpacePrefix: $0.addSpacePrefix,
+                                     addEos: $0.addEos, dummyPrefix: prefix, mergePriority: priority,
                                      chatTemplate: $0.chatTemplate, padTokenId: $0.padTokenId, unkTokenId: $0.unkTokenId)
             }
         }

@@ -18,6 +18,10 @@ public enum ChatFormat: String, CaseIterable, Equatable, Sendable {
     case mistralV7 = "mistral-v7"
     /// LLaMA-3-Instruct: `<|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>`, messages trimmed.
     case llama3
+    /// LLaMA-3.1-Instruct: LLaMA-3's turns after a system turn that is always written and opens with
+    /// "Cutting Knowledge Date: December 2023\nToday Date: " and the template's `date_string` default (not a name
+    /// of llama.cpp's, whose `llama3` leaves the dated header out).
+    case llama31 = "llama3.1"
     /// Gemma-2/3-it: `<start_of_turn>user|model\n...<end_of_turn>\n`, system folded into the first user turn.
     case gemma
     /// Phi-3: `<|role|>\n...<|end|>\n`.

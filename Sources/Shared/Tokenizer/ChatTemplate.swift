@@ -13,6 +13,9 @@ public struct ChatTemplate: Equatable, Sendable {
     public let rendersBos: Bool
     /// False for a Phi-3 template without a system role (Phi-3-mini's first one), which leaves system messages out.
     public let keepsSystemMessages: Bool
+    /// LLaMA-3.1's "Today Date" in its system header: the template's `date_string` default, which transformers
+    /// renders since `apply_chat_template` passes no date ("26 Jul 2024" in the reference template).
+    public let todayDate: String?
 
     /// The format of a model's template, read from its text as llama.cpp reads it; `file` names the model for errors.
     public init(recognizing text: String, file: String) throws {
@@ -20,6 +23,7 @@ public struct ChatTemplate: Equatable, Sendable {
         defaultSystemMessage = format == .chatml ? Self.defaultSystemMessage(text) : nil
         rendersBos = text.contains("bos_token")
         keepsSystemMessages = format != .phi3 || text.contains("system")
+        todayDate = format == .llama31 ? Self.defaultDate(text) : nil
     }
 
     /// `format` as its reference template renders it (ChatFormat's documentation names each one).
@@ -28,6 +32,7 @@ public struct ChatTemplate: Equatable, Sendable {
         defaultSystemMessage = nil
         rendersBos = ![.chatml, .phi3, .vicuna, .vicunaOrca].contains(format)
         keepsSystemMessages = true
+        todayDate = format == .llama31 ? "26 Jul 2024" : nil
     }
 
     /// What `mop generate --chat` wraps a prompt in: the format named by `--chat-template` when there is one, else
@@ -38,6 +43,16 @@ public struct ChatTemplate: Equatable, Sendable {
             throw MopError(file: file, "the model has no chat template (omit --chat, or choose one with --chat-template: \(ChatFormat.names))")
         }
         return try ChatTemplate(recognizing: modelTemplate, file: file)
+    }
+
+    /// The literal default of LLaMA-3.1's `{%- set date_string = "..." %}`, nil when the template has none.
+    static func defaultDate(_ template: String) -> String? {
+        for quote in ["\"", "'"] {
+            guard let start = template.range(of: "set date_string = " + quote),
+                  let end = template.range(of: quote, range: start.upperBound..<template.endIndex) else { continue }
+            return String(template[start.upperBound..<end.lowerBound])
+        }
+        return nil
     }
 
     /// The literal message of a `<|im_start|>system\n...<|im_end|>` the template writes, if it has one; the newline

@@ -62,9 +62,14 @@ enum ChatTemplateRecognition {
         guard let format = ChatFormat(rawValue: rule.name) else {
             throw MopError(file: file, "the chat template \(excerpt(text)) is llama.cpp's \"\(rule.name)\", which mop does not render (\(choose))")
         }
-        // LLaMA-3.1 and later write a dated "Cutting Knowledge Date" system header that LLaMA-3's format lacks.
+        // LLaMA-3.1 and later write a dated "Cutting Knowledge Date" system header that LLaMA-3's format lacks: 3.1
+        // with a fixed default date, 3.2 and 3.3 with today's (strftime_now), which mop does not render.
         if format == .llama3, text.contains("Cutting Knowledge Date") {
-            throw MopError(file: file, "the chat template \(excerpt(text)) is LLaMA-3.1's, whose dated system header mop does not render (\(choose))")
+            // transformers passes strftime_now, so a template that calls it renders today's date.
+            guard ChatTemplate.defaultDate(text) != nil, !text.contains("strftime_now") else {
+                throw MopError(file: file, "the chat template \(excerpt(text)) dates its LLaMA-3 system header without a fixed date_string (LLaMA-3.2 and later use today's date), which mop does not render (\(choose))")
+            }
+            return .llama31
         }
         return format
     }

@@ -55,9 +55,12 @@ extension ChatTemplate {
             return (system.map { "[SYSTEM_PROMPT] \($0)[/SYSTEM_PROMPT]" } ?? "")
                 + turns.map { $0.role == .user ? "[INST] \($0.content)[/INST]" : " \($0.content)\(eos)" }.joined()
         case .llama3:
-            let all = (system.map { [ChatMessage(.system, $0)] } ?? []) + turns
-            return all.map { "<|start_header_id|>\($0.role.rawValue)<|end_header_id|>\n\n\(Self.strip($0.content))<|eot_id|>" }
-                .joined() + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            return Self.headerTurns((system.map { [ChatMessage(.system, $0)] } ?? []) + turns)
+        case .llama31:
+            // The system turn is always written, its text after the dated preamble (trimmed; empty when none).
+            let preamble = "Cutting Knowledge Date: December 2023\nToday Date: \(todayDate ?? "")\n\n"
+            return "<|start_header_id|>system<|end_header_id|>\n\n\(preamble)\(Self.strip(system ?? ""))<|eot_id|>"
+                + Self.headerTurns(turns)
         case .gemma:
             // Gemma-3's template puts the system text before the first turn's trimmed text; Gemma-2's refuses a
             // system message, and llama.cpp folds it the same way.
@@ -75,6 +78,12 @@ extension ChatTemplate {
             return opening + turns.map { $0.role == .user ? "USER: \($0.content)\n" : "ASSISTANT: \($0.content)</s>\n" }
                 .joined() + "ASSISTANT:"
         }
+    }
+
+    /// LLaMA-3's turns, each message trimmed, then the assistant's header opened.
+    private static func headerTurns(_ turns: [ChatMessage]) -> String {
+        turns.map { "<|start_header_id|>\($0.role.rawValue)<|end_header_id|>\n\n\(strip($0.content))<|eot_id|>" }.joined()
+            + "<|start_header_id|>assistant<|end_header_id|>\n\n"
     }
 
     /// `turns` with `system` put before the first message's text, joined by `separator` (llama.cpp's rule for a

@@ -38,18 +38,38 @@ public struct PreTokenizer: Sendable {
     /// stretch's end, as it does when the regex runs on each split separately.
     private func splitPattern(_ scalars: [Unicode.Scalar], _ classes: [ScalarClass], _ base: Int, _ range: Range<Int>,
                               into pieces: inout [Range<Int>]) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let length = switch kind.pattern {
-            case .gpt2:
-                contractionLength(scalars, at: i, end: range.upperBound, caseInsensitive: false)
-                    ?? runLength(scalars, classes, base, at: i, end: range.upperBound)
-            case .llama3(let maxDigits):
-                llama3MatchLength(scalars, classes, base, at: i, end: range.upperBound, maxDigits: maxDigits)
+        let end = range.upperBound
+        let matchLength: (Int) -> Int
+        switch kind.pattern {
+        case .gpt2:
+            matchLength = { i in
+                contractionLength(scalars, at: i, end: end, caseInsensitive: false)
+                    ?? runLength(scalars, classes, base, at: i, end: end)
             }
+        case .llama3(let maxDigits):
+            matchLength = { i in llama3MatchLength(scalars, classes, base, at: i, end: end, maxDigits: maxDigits) }
+        case .successive(let rules):
+            return splitSuccessively(scalars, range, rules: rules, into: &pieces)
+        }
+        var i = range.lowerBound
+        while i < end {
+            let length = matchLength(i)
             pieces.append(i..<(i + length))
             i += length
         }
+    }
+
+    /// Each rule in turn over the pieces the ones before it left.
+    private func splitSuccessively(_ scalars: [Unicode.Scalar], _ range: Range<Int>, rules: [SplitRule],
+                                   into pieces: inout [Range<Int>]) {
+        var current = [range]
+        for rule in rules {
+            var next: [Range<Int>] = []
+            next.reserveCapacity(current.count * 2)
+            for piece in current { rule.split(scalars, piece, into: &next) }
+            current = next
+        }
+        pieces.append(contentsOf: current)
     }
 
     /// The length of LLaMA-3's regex match at `i`: its alternatives tried in order, as the regex engine does.

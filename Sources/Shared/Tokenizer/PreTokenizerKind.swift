@@ -8,6 +8,8 @@ public struct PreTokenizerKind: Equatable, Sendable, CustomStringConvertible {
         /// LLaMA-3's: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,n}| ?[^\s\p{L}\p{N}]+[\r\n]*|
         /// \s*[\r\n]+|\s+(?!\S)|\s+`, numbers in runs of at most `maxDigits` (Qwen2 uses 1, LLaMA-3 uses 3).
         case llama3(maxDigits: Int)
+        /// Several regexes in turn, each splitting the pieces the ones before it left (`SplitRule`).
+        case successive([SplitRule])
     }
 
     /// mop's own name for the row (what ranks exchange; stable).
@@ -46,7 +48,24 @@ public struct PreTokenizerKind: Equatable, Sendable, CustomStringConvertible {
                                                 pattern: .llama3(maxDigits: 3), isolatesDigits: false,
                                                 normalizesToNFC: false, ignoresMerges: true, addsBosByDefault: true)
 
-    public static let all: [PreTokenizerKind] = [.gpt2, .smollm, .qwen2, .llama3]
+    /// DeepSeek-LLM: line breaks, its own letter and punctuation classes, trailing whitespace, CJK, number runs.
+    public static let deepSeekLLM = PreTokenizerKind(
+        name: "deepseek-llm", ggufNames: ["deepseek-llm"],
+        pattern: .successive([.lineBreak, .spacedDeepSeekLetters, .spacedDeepSeekPunctuation, .trailingWhitespace, .cjk,
+                              .numbers]),
+        isolatesDigits: false, normalizesToNFC: false, ignoresMerges: false, addsBosByDefault: false)
+    /// DeepSeek-Coder: line breaks, letters, punctuation, CJK, single digits.
+    public static let deepSeekCoder = PreTokenizerKind(
+        name: "deepseek-coder", ggufNames: ["deepseek-coder"],
+        pattern: .successive([.lineBreak, .spacedLetters, .spacedPunctuation, .cjk, .number]),
+        isolatesDigits: false, normalizesToNFC: false, ignoresMerges: false, addsBosByDefault: false)
+    /// Falcon: punctuation runs, then GPT-2's regex (without its lone-whitespace alternative), then ASCII digit triples.
+    public static let falcon = PreTokenizerKind(
+        name: "falcon", ggufNames: ["falcon"], pattern: .successive([.falconPunctuation, .gpt2WithoutLoneSpace,
+                                                                      .asciiDigitTriple]),
+        isolatesDigits: false, normalizesToNFC: false, ignoresMerges: false, addsBosByDefault: false)
+
+    public static let all: [PreTokenizerKind] = [.gpt2, .smollm, .qwen2, .llama3, .deepSeekLLM, .deepSeekCoder, .falcon]
 
     /// The row mop calls `name`.
     public static func named(_ name: String) -> PreTokenizerKind? { all.first { $0.name == name } }

@@ -37,6 +37,7 @@ public enum SentencePieceModelFile {
         guard spec.model == .sentencePiece else {
             throw MopError(file: file, "a \(spec.model.ggufName) tokenizer is not a SentencePiece model")
         }
+        try spec.checkRankedByScore(writing: "a tokenizer.model", file: file)
         guard spec.scores.count == spec.vocabulary.count else {
             throw MopError(file: file, "the tokenizer has \(spec.scores.count) scores for \(spec.vocabulary.count) pieces")
         }
@@ -63,7 +64,7 @@ public enum SentencePieceModelFile {
         }
         var normalizer = ProtobufWriter()
         normalizer.add(Field.name, string: "identity")
-        normalizer.add(Field.addDummyPrefix, bool: spec.addSpacePrefix)
+        normalizer.add(Field.addDummyPrefix, bool: spec.addsDummyPrefix)
         normalizer.add(Field.removeExtraWhitespaces, bool: false)
         normalizer.add(Field.escapeWhitespaces, bool: true)
         model.add(Field.trainerSpec, bytes: trainer.bytes)
@@ -148,7 +149,7 @@ public enum SentencePieceModelFile {
             model: .sentencePiece, vocabulary: vocabulary, merges: [], preTokenizer: .gpt2,
             specialTokenIds: types.indices.filter { types[$0].isMatchedWhole }.map(Int32.init), scores: scores,
             tokenTypes: types, bosTokenId: bos, eosTokenId: try id(Field.eosId, "eos_id"), addBos: bos != nil,
-            addSpacePrefix: normalizerFlags[3] ?? true, padTokenId: try id(Field.padId, "pad_id"), unkTokenId: try id(Field.unkId, "unk_id"))
+            dummyPrefix: normalizerFlags[3] ?? true ? .always : .none, padTokenId: try id(Field.padId, "pad_id"), unkTokenId: try id(Field.unkId, "unk_id"))
     }
 
     /// One `SentencePiece` message: its text, score (default 0) and type (default NORMAL).

@@ -1,18 +1,23 @@
-/// SentencePiece BPE (LLaMA-1/2, Vicuna, Mistral) as llama.cpp tokenizes it (`tokenizer.ggml.model = llama`), giving
-/// its ids for the same vocabulary, scores and token types.
+/// SentencePiece BPE (LLaMA-1/2, Vicuna, Mistral, Gemma) as llama.cpp tokenizes it (`tokenizer.ggml.model = llama`),
+/// giving its ids for the same vocabulary, scores and token types; and, with `mergePriority` `mergeList`, Hugging
+/// Face's BPE with `byte_fallback` (tokenizer.json), which differs only in which pair merges next.
 ///
-/// Encoding: special tokens (control, user-defined, unknown) are matched whole first. Each stretch of text between
-/// them gets the dummy prefix (a space) when `addSpacePrefix` is set and it starts the text or follows a special
-/// token; its spaces become U+2581, and it is split into characters. Adjacent symbols whose concatenation is a
-/// vocabulary entry are merged, the one whose merged piece scores highest first (leftmost on ties), until no pair
-/// merges (word by word when no merge can cross a word boundary: `wordsMergeAlone`). A final symbol that is not a
-/// vocabulary entry (only single characters can be) becomes its UTF-8 bytes' `<0xXX>` tokens. Decoding reverses it: U+2581 to space, byte tokens to their byte, one leading space off the
-/// first token when `addSpacePrefix` is set (llama.cpp's `token_to_piece` and `detokenize` for SPM).
+/// Encoding: special tokens (control, user-defined, unknown; a tokenizer.json's added tokens) are matched whole
+/// first. Each stretch of text between them gets the dummy prefix (a space) as `dummyPrefix` says; its spaces become
+/// U+2581, and it is split into characters. Adjacent symbols are merged until no pair merges (word by word when no
+/// merge can cross a word boundary: `wordsMergeAlone`): by `pieceScore`, any pair whose concatenation is a
+/// vocabulary entry, the one whose merged piece scores highest first; by `mergeList`, only the pairs of `merges`,
+/// the earliest listed first (Hugging Face's rank); leftmost on ties. A final symbol that is not a vocabulary entry
+/// (only single characters can be) becomes its UTF-8 bytes' `<0xXX>` tokens. Decoding reverses it: U+2581 to space,
+/// byte tokens to their byte, one leading space off the first token when a dummy prefix is added (llama.cpp's
+/// `token_to_piece` and `detokenize` for SPM; tokenizer.json's Strip decoder).
 public struct SentencePieceTokenizer: Tokenizer {
     public let spec: TokenizerSpec
     /// The id of each piece's UTF-8; a piece listed twice keeps its last id, as llama.cpp's `token_to_id` does.
     private let idForPiece: [ArraySlice<UInt8>: Int32]
     private let scores: [Float]
+    /// By `mergeList`: each listed pair's rank, keyed by `pairKey` of its two ids; nil by `pieceScore`.
+    private let mergeRanks: [UInt64: Int32]?
     /// The token each byte falls back to, indexed by byte: `<0xXX>`, else the byte as a one-character piece, else
     /// unk; -1 (the byte is dropped) when there is none of them.
     private let byteTokenIds: [Int32]
@@ -33,7 +38,7 @@ public struct SentencePieceTokenizer: Tokenizer {
     public init(_ spec: TokenizerSpec, file: String? = nil) throws {
         try spec.validate(file: file)
         let count = spec.vocabulary.count
-        guard spec.scores.count == count else {
+        guard spec.mergePriority == .mergeList || spec.scores.count == count else {
             throw MopError(file: file, "SentencePiece tokenizer has \(spec.scores.count) scores for \(count) tokens")
         }
         guard spec.tokenTypes.count == count else {
@@ -68,6 +73,8 @@ public struct SentencePieceTokenizer: Tokenizer {
                 ?? (byte < 0x80 ? idForPiece[[UInt8(byte)]] : nil) ?? spec.unkTokenId ?? -1
         }
         self.spec = spec
+        self.mergeRanks = spec.mergePriority == .mergeList
+            ? try Self.mergeRanks(spec.merges, idForPiece: idForPiece, file: file) : nil
         self.idForPiece = idForPiece
         self.scores = spec.scores
         self.byteTokenIds = byteTokens
@@ -87,13 +94,10 @@ public struct SentencePieceTokenizer: Tokenizer {
         var ids: [Int32] = []
         if addingSpecialTokens, spec.addBos, let bos = spec.bosTokenId { ids.append(bos) }
         let scalars = Array(text.unicodeScalars)
-        // The dummy prefix goes before the first stretch of text and after each special token (llama.cpp's
-        // is_prev_special, true at the start whether or not BOS was added).
-        var afterSpecial = true
         specials.split(scalars, text: { range in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(range.count * 2 + 3)
-            if spec.addSpacePrefix && afterSpecial { bytes.append(contentsOf: Self.escapedSpace) }
+            if hasDummyPrefix(scalars, range) { bytes.append(contentsOf: Self.escapedSpace) }
             for scalar in scalars[range] {
                 if scalar == " " { bytes.append(contentsOf: Self.escapedSpace) } else { bytes.append(contentsOf: scalar.utf8) }
             }
@@ -107,11 +111,7 @@ public struct SentencePieceTokenizer: Tokenizer {
             } else {
                 encodeStretch(bytes, into: &ids)
             }
-            afterSpecial = false
-        }, special: { id in
-            ids.append(id)
-            afterSpecial = true
-        })
+        }, special: { ids.append($0) })
         if addingSpecialTokens, spec.addEos, let eos = spec.eosTokenId { ids.append(eos) }
         return ids
     }
@@ -121,7 +121,7 @@ public struct SentencePieceTokenizer: Tokenizer {
         for (index, id) in ids.enumerated() where id >= 0 && Int(id) < bytesForId.count {
             let piece = bytesForId[Int(id)]
             // llama.cpp strips one leading space from the first id only, whatever that id is (BOS too).
-            if index == 0, spec.addSpacePrefix, piece.first == 0x20 {
+            if index == 0, spec.addsDummyPrefix, piece.first == 0x20 {
                 bytes.append(contentsOf: piece.dropFirst())
             } else {
                 bytes.append(contentsOf: piece)
@@ -152,8 +152,18 @@ public struct SentencePieceTokenizer: Tokenizer {
         func consider(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0 else { return }
             let size = length[left] + length[right]
-            guard let id = idForPiece[bytes[start[left]..<(start[left] + size)]] else { return }
-            queue.push(PairQueue.Pair(left: left, right: right, size: size, score: scores[Int(id)]))
+            let score: Float
+            if let mergeRanks {
+                guard let leftId = idForPiece[bytes[start[left]..<(start[left] + length[left])]],
+                      let rightId = idForPiece[bytes[start[right]..<(start[right] + length[right])]],
+                      let rank = mergeRanks[Self.pairKey(leftId, rightId)] else { return }
+                // Exact: `mergeRanks` checks that every rank fits a Float's 24-bit significand.
+                score = -Float(rank)
+            } else {
+                guard let id = idForPiece[bytes[start[left]..<(start[left] + size)]] else { return }
+                score = scores[Int(id)]
+            }
+            queue.push(PairQueue.Pair(left: left, right: right, size: size, score: score))
         }
         for i in 1..<symbolCount { consider(i - 1, i) }
         while let pair = queue.pop() {
@@ -176,6 +186,49 @@ public struct SentencePieceTokenizer: Tokenizer {
             }
             symbol = next[symbol]
         }
+    }
+
+    /// Whether the stretch `range` of `scalars` (between special tokens) gets the dummy prefix.
+    private func hasDummyPrefix(_ scalars: [Unicode.Scalar], _ range: Range<Int>) -> Bool {
+        // Metaspace tests the text after spaces became U+2581, so either one counts as a leading space.
+        let startsWithSpace = scalars[range.lowerBound] == " " || scalars[range.lowerBound] == "\u{2581}"
+        switch spec.dummyPrefix {
+        case .none: return false
+        // llama.cpp's is_prev_special: true at the start and after each special token, which is every stretch.
+        case .always: return true
+        case .unlessSpace: return !startsWithSpace
+        case .firstUnlessSpace: return range.lowerBound == 0 && !startsWithSpace
+        }
+    }
+
+    /// The rank of each of `merges` ("left right", highest priority first), keyed by `pairKey`; both sides and their
+    /// concatenation must be vocabulary entries, as Hugging Face requires.
+    private static func mergeRanks(_ merges: [String], idForPiece: [ArraySlice<UInt8>: Int32], file: String?) throws
+        -> [UInt64: Int32] {
+        guard merges.count < 1 << 24 else { throw MopError(file: file, "\(merges.count) merges are too many") }
+        var ranks: [UInt64: Int32] = [:]
+        ranks.reserveCapacity(merges.count)
+        for (rank, merge) in merges.enumerated() {
+            guard let (leftText, rightText) = mergeSides(merge), let left = idForPiece[leftText[...]],
+                  let right = idForPiece[rightText[...]], idForPiece[(leftText + rightText)[...]] != nil else {
+                throw MopError(file: file, "merge \(rank) \"\(merge)\" is not two vocabulary entries whose concatenation is one")
+            }
+            // A pair listed twice keeps its last rank, as Hugging Face's map of merges does.
+            ranks[pairKey(left, right)] = Int32(rank)
+        }
+        return ranks
+    }
+
+    /// The UTF-8 of a merge's two sides, split at its one space: by bytes, since a space followed by a combining
+    /// mark ("▁ह ै") is one Character and a split by Characters would not find it.
+    static func mergeSides(_ merge: String) -> ([UInt8], [UInt8])? {
+        let bytes = Array(merge.utf8)
+        guard let space = bytes.firstIndex(of: 0x20), !bytes[(space + 1)...].contains(0x20) else { return nil }
+        return (Array(bytes[..<space]), Array(bytes[(space + 1)...]))
+    }
+
+    private static func pairKey(_ left: Int32, _ right: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
     }
 
     /// The offsets in `bytes` (escaped text) of each U+2581 that follows another character: where a word begins.

@@ -1,11 +1,12 @@
 import Foundation
 
-/// Hugging Face `tokenizer.json` for byte-level BPE, read into and written from `TokenizerSpec`.
+/// Hugging Face `tokenizer.json`, read into and written from `TokenizerSpec`: byte-level BPE here, BPE with byte
+/// fallback (LLaMA-2, Mistral, Gemma) in `TokenizerJSON+ByteFallback.swift`.
 ///
 /// Only what `BPETokenizer` reproduces exactly is accepted: model BPE without dropout, byte fallback or word affixes;
 /// a pre-tokenizer, normalizer and `ignore_merges` that together are one row of `PreTokenizerKind.all` (the ByteLevel
 /// regex alone or after individual Digits, or a LLaMA-3 style Split regex then ByteLevel without its regex);
-/// special added tokens without strip or single-word flags; a ByteLevel decoder; and a post-processor that is ByteLevel
+/// added tokens without strip or single-word flags (non-special ones user-defined, matched whole as special ones are); a ByteLevel decoder; and a post-processor that is ByteLevel
 /// or a template adding one BOS token. Anything else is an error naming the file, never a silently different encoding.
 /// EOS and the chat template live in tokenizer_config.json, not here: they read back as nil.
 public enum TokenizerJSON {
@@ -28,39 +29,36 @@ public enum TokenizerJSON {
         guard let model = root["model"] as? [String: Any] else { throw MopError(file: file, "missing model") }
         let type = model["type"] as? String ?? "(none)"
         guard type == "BPE" else { throw MopError(file: file, "unsupported model type \(type); only BPE is supported") }
+        if model["byte_fallback"] as? Bool == true {
+            return try parseByteFallback(root, model: model, data: data, file: file)
+        }
         try checkModelOptions(model, file: file)
         let ignoresMerges = try flag(model["ignore_merges"], "model.ignore_merges", file: file)
-
-        guard let vocabObject = model["vocab"] as? [String: Any] else {
-            throw MopError(file: file, "missing model.vocab")
-        }
-        var tokenForId: [Int: String] = [:]
-        for (token, value) in vocabObject {
-            guard let id = value as? Int else {
-                throw MopError(file: file, "model.vocab[\"\(token)\"] is not an integer id")
-            }
-            try place(token, at: id, in: &tokenForId, what: "model.vocab", file: file)
-        }
-        let specialTokenIds = try addedTokens(root["added_tokens"], into: &tokenForId, file: file)
-        guard tokenForId.count <= Int(Int32.max) else { throw MopError(file: file, "vocabulary is too large") }
-        var vocabulary: [String] = []
-        vocabulary.reserveCapacity(tokenForId.count)
-        for id in 0..<tokenForId.count {
-            guard let token = tokenForId[id] else { throw MopError(file: file, "vocabulary has no token with id \(id)") }
-            vocabulary.append(token)
-        }
+        let (vocabObject, vocabulary, added) = try vocabulary(root, model: model, data: data, file: file)
+        let specialTokenIds = added.map(\.id)
 
         // HF emits unk_token for a byte the vocabulary lacks; BPETokenizer drops such bytes, as HF does without one.
         if let unk = model["unk_token"] as? String,
            ByteLevel.scalarForByte.contains(where: { vocabObject[String($0)] == nil }) {
             throw MopError(file: file, "unsupported model.unk_token \"\(unk)\" with byte tokens missing from model.vocab")
         }
-        let merges = try parseMerges(model["merges"], file: file)
+        let merges = try parseMerges(data, file: file)
         let split = try splitShape(root["pre_tokenizer"], file: file)
         let normalizer = root["normalizer"].flatMap { $0 is NSNull ? nil : $0 }
         let isNFC = (normalizer as? [String: Any])?["type"] as? String == "NFC"
         if let normalizer, !isNFC {
             throw MopError(file: file, "unsupported normalizer \(describe(normalizer)); supported: none or NFC")
+        }
+        // Non-special added tokens (Phi-2's runs of spaces and tabs) are matched whole like special ones, in the raw
+        // text: those matched after normalization only when there is none.
+        if isNFC, let normalized = added.first(where: { !$0.isSpecial && $0.isNormalized }) {
+            throw MopError(file: file, "unsupported normalized non-special added token \"\(normalized.content)\" with "
+                           + "the NFC normalizer")
+        }
+        var tokenTypes: [TokenType] = []
+        if added.contains(where: { !$0.isSpecial }) {
+            tokenTypes = Array(repeating: .normal, count: vocabulary.count)
+            for token in added { tokenTypes[Int(token.id)] = token.isSpecial ? .control : .userDefined }
         }
         guard let preTokenizer = PreTokenizerKind.all.first(where: {
             $0.pattern == split.pattern && $0.isolatesDigits == split.isolatesDigits && $0.normalizesToNFC == isNFC
@@ -76,91 +74,115 @@ public enum TokenizerJSON {
         }
         let bos = try templateBos(root["post_processor"], file: file)
         let spec = TokenizerSpec(vocabulary: vocabulary, merges: merges, preTokenizer: preTokenizer,
-                                 specialTokenIds: specialTokenIds, bosTokenId: bos, eosTokenId: nil, addBos: bos != nil)
+                                 specialTokenIds: specialTokenIds, tokenTypes: tokenTypes, bosTokenId: bos,
+                                 eosTokenId: nil, addBos: bos != nil)
         // Building the tokenizer once checks the merges against the vocabulary, so a bad file fails here.
         _ = try BPETokenizer(spec, file: file)
         return spec
     }
 
-    /// tokenizer.json content that Hugging Face `tokenizers` loads and tokenizes exactly as `BPETokenizer` does.
+    /// tokenizer.json content that Hugging Face `tokenizers` loads and tokenizes exactly as mop does: byte-level BPE
+    /// as `BPETokenizer`, SentencePiece as `SentencePieceTokenizer` (`byteFallbackData`).
     public static func data(for spec: TokenizerSpec, file: String) throws -> Data {
-        guard spec.model == .bytePairs else {
-            throw MopError(file: file, "a \(spec.model.ggufName) (SentencePiece) tokenizer cannot be written as "
-                           + "tokenizer.json yet; export to GGUF")
-        }
-        var seen = Set<String>()
-        for token in spec.vocabulary {
-            guard seen.insert(token).inserted else {
-                throw MopError(file: file,
-                               "token \"\(token)\" appears twice in the vocabulary; tokenizer.json cannot hold that")
-            }
-        }
-        func token(_ id: Int32) throws -> String {
-            guard spec.vocabulary.indices.contains(Int(id)) else {
-                throw MopError(file: file,
-                               "special token id \(id) is outside the vocabulary of \(spec.vocabulary.count) tokens")
-            }
-            return spec.vocabulary[Int(id)]
-        }
-        let added: [[String: Any]] = try spec.specialTokenIds.map {
-            ["id": Int($0), "content": try token($0), "single_word": false, "lstrip": false, "rstrip": false,
-             "normalized": false, "special": true]
-        }
+        try checkUnique(spec.vocabulary, file: file)
+        if spec.model == .sentencePiece { return try byteFallbackData(for: spec, file: file) }
+        let added = try addedTokenEntries(spec, file: file)
         let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
                                         "use_regex": true]
         let kind = spec.preTokenizer
         var steps: [[String: Any]] = kind.isolatesDigits ? [["type": "Digits", "individual_digits": true]] : []
+        func split(_ regex: String) -> [String: Any] {
+            ["type": "Split", "pattern": ["Regex": regex], "behavior": "Isolated", "invert": false]
+        }
+        let bytesOnly: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false,
+                                        "use_regex": false]
         switch kind.pattern {
         case .gpt2:
             steps.append(byteLevel)
         case .llama3(let maxDigits):
-            steps.append(["type": "Split", "pattern": ["Regex": llama3Pattern(maxDigits: maxDigits)],
-                          "behavior": "Isolated", "invert": false])
-            steps.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
+            steps += [split(llama3Pattern(maxDigits: maxDigits)), bytesOnly]
+        case .successive(let rules):
+            steps += rules.map { split($0.regex) } + [bytesOnly]
         }
         let preTokenizer: [String: Any] = steps.count == 1 ? steps[0] : ["type": "Sequence", "pretokenizers": steps]
-        let postProcessor: [String: Any]
-        if spec.addBos {
-            guard let bosId = spec.bosTokenId else {
-                throw MopError(file: file, "addBos is set but there is no BOS token id")
-            }
-            let bos = try token(bosId)
-            func special(_ typeId: Int) -> [String: Any] { ["SpecialToken": ["id": bos, "type_id": typeId]] }
-            func sequence(_ name: String, _ typeId: Int) -> [String: Any] { ["Sequence": ["id": name, "type_id": typeId]] }
-            postProcessor = ["type": "TemplateProcessing", "single": [special(0), sequence("A", 0)],
-                             "pair": [special(0), sequence("A", 0), special(1), sequence("B", 1)],
-                             "special_tokens": [bos: ["id": bos, "ids": [Int(bosId)], "tokens": [bos]]]]
-        } else {
-            postProcessor = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
-        }
+        let postProcessor: [String: Any] = try bosTemplate(spec, file: file)
+            ?? ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
         let small: [(key: String, value: Any)] = [
             ("version", "1.0"), ("truncation", NSNull()), ("padding", NSNull()), ("added_tokens", added),
             ("normalizer", kind.normalizesToNFC ? ["type": "NFC"] : NSNull()), ("pre_tokenizer", preTokenizer), ("post_processor", postProcessor),
             ("decoder", ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]),
         ]
-        // The vocabulary and merges are written by hand, in id and rank order as HF writes them: JSONSerialization
-        // with sorted keys takes seconds on a 50k-entry object.
+        return try document(small, unknown: nil, byteFallback: false, ignoresMerges: kind.ignoresMerges,
+                            vocabulary: spec.vocabulary, merges: spec.merges.map(quoted))
+    }
+
+    /// A whole tokenizer.json: the `small` entries, then model BPE with these options, `vocabulary` in id order and
+    /// `merges` (JSON values) in rank order. The vocabulary and merges are written by hand, in id and rank order as HF
+    /// writes them: JSONSerialization with sorted keys takes seconds on a 50k-entry object.
+    static func document(_ small: [(key: String, value: Any)], unknown: String?, byteFallback: Bool,
+                         ignoresMerges: Bool, vocabulary: [String], merges: [String]) throws -> Data {
         var text = "{"
         for (key, value) in small { text += quoted(key) + ":" + (try fragment(value)) + "," }
-        text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":null,"
-        text += "\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore_merges\":\(kind.ignoresMerges),"
-        text += "\"vocab\":{"
-        text += spec.vocabulary.enumerated().map { "\(quoted($0.element)):\($0.offset)" }.joined(separator: ",")
+        text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\(unknown.map(quoted) ?? "null"),"
+        text += "\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":\(byteFallback),"
+        text += "\"byte_fallback\":\(byteFallback),\"ignore_merges\":\(ignoresMerges),\"vocab\":{"
+        text += vocabulary.enumerated().map { "\(quoted($0.element)):\($0.offset)" }.joined(separator: ",")
         text += "},\"merges\":["
-        text += spec.merges.map(quoted).joined(separator: ",")
+        text += merges.joined(separator: ",")
         text += "]}}\n"
         return Data(text.utf8)
     }
 
+    /// Throws unless every token is spelled once: tokenizer.json's vocabulary is a map from spelling to id.
+    private static func checkUnique(_ vocabulary: [String], file: String) throws {
+        // By UTF-8, not String equality, which would take canonically equivalent spellings for one.
+        var seen = Set<[UInt8]>()
+        for token in vocabulary {
+            guard seen.insert(Array(token.utf8)).inserted else {
+                throw MopError(file: file,
+                               "token \"\(token)\" appears twice in the vocabulary; tokenizer.json cannot hold that")
+            }
+        }
+    }
+
+    /// The `added_tokens` entries of `spec`'s special tokens; user-defined ones (SentencePiece) are not special.
+    static func addedTokenEntries(_ spec: TokenizerSpec, file: String) throws -> [[String: Any]] {
+        let types = spec.resolvedTokenTypes
+        return try spec.specialTokenIds.map {
+            ["id": Int($0), "content": try token($0, of: spec, file: file), "single_word": false, "lstrip": false,
+             "rstrip": false, "normalized": false, "special": types[Int($0)] != .userDefined]
+        }
+    }
+
+    /// The text of a token `spec` names, or an error naming `file` for an id outside the vocabulary.
+    static func token(_ id: Int32, of spec: TokenizerSpec, file: String) throws -> String {
+        guard spec.vocabulary.indices.contains(Int(id)) else {
+            throw MopError(file: file, "special token id \(id) is outside the vocabulary of \(spec.vocabulary.count) tokens")
+        }
+        return spec.vocabulary[Int(id)]
+    }
+
+    /// The post-processor adding `spec`'s BOS before the text, nil when it adds none.
+    static func bosTemplate(_ spec: TokenizerSpec, file: String) throws -> [String: Any]? {
+        guard spec.addBos else { return nil }
+        guard let bosId = spec.bosTokenId else { throw MopError(file: file, "addBos is set but there is no BOS token id") }
+        let bos = try token(bosId, of: spec, file: file)
+        func special(_ typeId: Int) -> [String: Any] { ["SpecialToken": ["id": bos, "type_id": typeId]] }
+        func sequence(_ name: String, _ typeId: Int) -> [String: Any] { ["Sequence": ["id": name, "type_id": typeId]] }
+        return ["type": "TemplateProcessing", "single": [special(0), sequence("A", 0)],
+                "pair": [special(0), sequence("A", 0), special(1), sequence("B", 1)],
+                "special_tokens": [bos: ["id": bos, "ids": [Int(bosId)], "tokens": [bos]]]]
+    }
+
     /// A small JSON value, keys sorted so that output is reproducible.
-    private static func fragment(_ value: Any) throws -> String {
+    static func fragment(_ value: Any) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: value,
                                               options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
         return String(decoding: data, as: UTF8.self)
     }
 
     /// A JSON string literal (RFC 8259: quote, backslash and control characters escaped).
-    private static func quoted(_ string: String) -> String {
+    static func quoted(_ string: String) -> String {
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {
@@ -202,50 +224,84 @@ public enum TokenizerJSON {
         guard id >= 0, id < Int(Int32.max) else {
             throw MopError(file: file, "\(what) id \(id) of \"\(token)\" is out of range")
         }
-        if let existing = tokenForId[id], existing != token {
+        if let existing = tokenForId[id], !existing.unicodeScalars.elementsEqual(token.unicodeScalars) {
             throw MopError(file: file, "\(what) gives id \(id) to both \"\(existing)\" and \"\(token)\"")
         }
         tokenForId[id] = token
     }
 
-    /// Adds the added tokens to the vocabulary (HF allows ids beyond model.vocab) and returns their ids.
-    private static func addedTokens(_ value: Any?, into tokenForId: inout [Int: String], file: String) throws -> [Int32] {
+    /// One entry of `added_tokens`.
+    struct AddedToken {
+        let id: Int32
+        let content: String
+        let isSpecial: Bool
+        /// Matched in the normalized text rather than the raw text.
+        let isNormalized: Bool
+    }
+
+    /// `model.vocab` as parsed, and the vocabulary in id order with the added tokens (HF allows ids beyond
+    /// model.vocab), which are returned too. The entries are read from `data` itself: the parsed object would merge
+    /// canonically equivalent spellings (`JSONExactReader`).
+    static func vocabulary(_ root: [String: Any], model: [String: Any], data: Data, file: String) throws
+        -> (vocab: [String: Any], vocabulary: [String], added: [AddedToken]) {
+        guard let vocabObject = model["vocab"] as? [String: Any],
+              let members = try JSONExactReader.integerMembers(Array(data), path: ["model", "vocab"], file: file) else {
+            throw MopError(file: file, "missing model.vocab")
+        }
+        var tokenForId: [Int: String] = [:]
+        for (token, id) in members {
+            guard let id else { throw MopError(file: file, "model.vocab[\"\(token)\"] is not an integer id") }
+            try place(token, at: id, in: &tokenForId, what: "model.vocab", file: file)
+        }
+        let added = try addedTokens(root["added_tokens"], into: &tokenForId, file: file)
+        guard tokenForId.count <= Int(Int32.max) else { throw MopError(file: file, "vocabulary is too large") }
+        var vocabulary: [String] = []
+        vocabulary.reserveCapacity(tokenForId.count)
+        for id in 0..<tokenForId.count {
+            guard let token = tokenForId[id] else { throw MopError(file: file, "vocabulary has no token with id \(id)") }
+            vocabulary.append(token)
+        }
+        return (vocabObject, vocabulary, added)
+    }
+
+    /// Adds the added tokens to the vocabulary and returns them.
+    private static func addedTokens(_ value: Any?, into tokenForId: inout [Int: String], file: String) throws
+        -> [AddedToken] {
         guard let value, !(value is NSNull) else { return [] }
         guard let list = value as? [Any] else { throw MopError(file: file, "added_tokens is not a list") }
-        var ids: [Int32] = []
+        var tokens: [AddedToken] = []
         for (index, item) in list.enumerated() {
             guard let entry = item as? [String: Any], let id = entry["id"] as? Int,
                   let content = entry["content"] as? String, !content.isEmpty else {
                 throw MopError(file: file, "added_tokens[\(index)] lacks an integer id or a non-empty content")
             }
-            guard entry["special"] as? Bool == true else {
-                throw MopError(file: file,
-                               "unsupported non-special added token \"\(content)\"; only special added tokens are supported")
-            }
             for flag in ["single_word", "lstrip", "rstrip"] where entry[flag] as? Bool == true {
                 throw MopError(file: file, "unsupported \(flag) on added token \"\(content)\"")
             }
             try place(content, at: id, in: &tokenForId, what: "added_tokens", file: file)
-            ids.append(Int32(id))
+            tokens.append(AddedToken(id: Int32(id), content: content, isSpecial: entry["special"] as? Bool == true,
+                                     isNormalized: entry["normalized"] as? Bool ?? true))
         }
-        return ids
+        return tokens
     }
 
-    /// Merges in either form: "left right" strings, or ["left", "right"] pairs (tokenizers >= 0.20).
-    private static func parseMerges(_ value: Any?, file: String) throws -> [String] {
-        guard let list = value as? [Any] else { throw MopError(file: file, "missing model.merges") }
-        return try list.enumerated().map { index, item in
-            if let merge = item as? String { return merge }
-            if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String,
-               !left.contains(" "), !right.contains(" ") {
-                return left + " " + right
+    /// Merges in either form: "left right" strings, or ["left", "right"] pairs (tokenizers >= 0.20), read from `data`
+    /// itself (`JSONExactReader`: Foundation's parser drops a leading U+FEFF).
+    static func parseMerges(_ data: Data, file: String) throws -> [String] {
+        guard let items = try JSONExactReader.stringLists(Array(data), path: ["model", "merges"], file: file) else {
+            throw MopError(file: file, "missing model.merges")
+        }
+        return try items.enumerated().map { index, item in
+            if let item, item.count == 1 { return item[0] }
+            if let item, item.count == 2, !item[0].utf8.contains(0x20), !item[1].utf8.contains(0x20) {
+                return item[0] + " " + item[1]
             }
             throw MopError(file: file, "model.merges[\(index)] is neither \"left right\" nor a pair of space-free strings")
         }
     }
 
     /// A JSON boolean that may be absent (false).
-    private static func flag(_ value: Any?, _ key: String, file: String) throws -> Bool {
+    static func flag(_ value: Any?, _ key: String, file: String) throws -> Bool {
         guard let value, !(value is NSNull) else { return false }
         guard let flag = value as? Bool else { throw MopError(file: file, "\(key) is not a boolean") }
         return flag
@@ -271,10 +327,24 @@ public enum TokenizerJSON {
                steps[1]["use_regex"] as? Bool == false {
                 return (.llama3(maxDigits: maxDigits), false)
             }
+            // Several Split regexes then ByteLevel without its own: a successive row whose regexes they are.
+            let regexes = steps.dropLast().map { step -> String? in
+                guard step["type"] as? String == "Split", step["behavior"] as? String == "Isolated",
+                      step["invert"] as? Bool != true else { return nil }
+                return (step["pattern"] as? [String: Any])?["Regex"] as? String
+            }
+            if let last = steps.last, last["type"] as? String == "ByteLevel", last["use_regex"] as? Bool == false,
+               last["add_prefix_space"] as? Bool == false,
+               let row = PreTokenizerKind.all.first(where: { row in
+                   guard case .successive(let rules) = row.pattern else { return false }
+                   return rules.map(\.regex) == regexes
+               }) {
+                return (row.pattern, false)
+            }
         }
         throw MopError(file: file, "unsupported pre_tokenizer \(describe(value ?? NSNull())); supported: ByteLevel "
             + "(use_regex, no prefix space), alone or after Digits(individual_digits), or the Qwen2 / LLaMA-3 Split "
-            + "regex then ByteLevel without its regex")
+            + "regex, or the DeepSeek or Falcon Split regexes, then ByteLevel without its regex")
     }
 
     /// The LLaMA-3 family's split regex as its tokenizer.json spells it (`PreTokenizer` scans it by hand): Qwen2's has
@@ -292,7 +362,7 @@ public enum TokenizerJSON {
     }
 
     /// The BOS id a post-processor adds before the text, nil when it adds nothing.
-    private static func templateBos(_ value: Any?, file: String) throws -> Int32? {
+    static func templateBos(_ value: Any?, file: String) throws -> Int32? {
         guard let value, !(value is NSNull) else { return nil }
         let node = value as? [String: Any]
         switch node?["type"] as? String {
@@ -320,7 +390,7 @@ public enum TokenizerJSON {
     }
 
     /// A short description of a JSON node for error messages: its type name and a bounded preview.
-    private static func describe(_ value: Any) -> String {
+    static func describe(_ value: Any) -> String {
         let text: String
         if JSONSerialization.isValidJSONObject(value),
            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]) {

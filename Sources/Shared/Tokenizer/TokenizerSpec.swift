@@ -20,6 +20,30 @@ public enum TokenizerModel: String, CaseIterable, Equatable, Sendable {
     }
 }
 
+/// Where a SentencePiece-kind tokenizer puts its dummy prefix, a space (U+2581) before a stretch of text: the
+/// stretches are the text between special tokens.
+public enum DummyPrefix: String, CaseIterable, Equatable, Sendable {
+    /// None (Gemma; Metaspace `prepend_scheme` "never").
+    case none
+    /// Before every stretch, even one that starts with a space: sentencepiece's `add_dummy_prefix`, llama.cpp's
+    /// `add_space_prefix`, tokenizer.json's `Prepend` normalizer (LLaMA-2, Mistral).
+    case always
+    /// Before every stretch that does not start with a space: tokenizer.json's Metaspace `prepend_scheme` "always".
+    case unlessSpace
+    /// Before the text's first stretch only, when it starts the text and not with a space: Metaspace's "first" (what
+    /// transformers 5 writes for LLaMA).
+    case firstUnlessSpace
+}
+
+/// How a SentencePiece-kind tokenizer picks the next pair of adjacent symbols to merge.
+public enum MergePriority: String, CaseIterable, Equatable, Sendable {
+    /// Any pair whose concatenation is a piece, the merged piece's score highest first (sentencepiece, llama.cpp:
+    /// tokenizer.model, GGUF `llama`).
+    case pieceScore
+    /// Only the pairs `merges` lists, in its order (Hugging Face's BPE with `byte_fallback`: tokenizer.json).
+    case mergeList
+}
+
 /// Everything needed to build a tokenizer, as stored in a GGUF or a tokenizer.json.
 /// File readers produce it and writers consume it; `tokenizer(file:)` builds the `Tokenizer` of its model kind.
 public struct TokenizerSpec: Equatable, Sendable {
@@ -27,13 +51,15 @@ public struct TokenizerSpec: Equatable, Sendable {
     /// Token strings in id order: in GPT-2's byte-to-unicode alphabet for byte-level BPE, with U+2581 for spaces and
     /// `<0xXX>` byte tokens for SentencePiece.
     public var vocabulary: [String]
-    /// Merge rules in priority order, each "left right" (byte-level BPE; SentencePiece ranks by `scores` instead).
+    /// Merge rules in priority order, each "left right": byte-level BPE's, and SentencePiece's when `mergePriority` is
+    /// `mergeList` (else a GGUF's list kept only to write it back).
     public var merges: [String]
     /// The pre-tokenizer of byte-level BPE; SentencePiece has none and ignores it.
     public var preTokenizer: PreTokenizerKind
     /// Ids of special tokens, matched whole in the text before the model splits it, and kept whole by decode.
     public var specialTokenIds: [Int32]
-    /// One score per token, higher merges first (SentencePiece); empty for byte-level BPE.
+    /// One score per token, higher merges first (SentencePiece ranking by `pieceScore`); empty for byte-level BPE and
+    /// for SentencePiece from tokenizer.json, which ranks by `merges`.
     public var scores: [Float]
     /// One type per token as the file gives them; empty when the file has none (byte-level BPE then treats
     /// `specialTokenIds` as control tokens and the rest as normal ones). SentencePiece needs them.
@@ -42,10 +68,10 @@ public struct TokenizerSpec: Equatable, Sendable {
     public var eosTokenId: Int32?
     public var addBos: Bool
     public var addEos: Bool
-    /// SentencePiece's dummy prefix: a space put before the text and after each special token, and taken off the
-    /// first token again when decoding (`tokenizer.ggml.add_space_prefix`, true unless a file says otherwise).
-    /// Always false for byte-level BPE, which has none.
-    public var addSpacePrefix: Bool
+    /// SentencePiece's dummy prefix, taken off the first token again when decoding. Always `none` for byte-level BPE.
+    public var dummyPrefix: DummyPrefix
+    /// SentencePiece's merge order; `pieceScore` for byte-level BPE, which always follows `merges`.
+    public var mergePriority: MergePriority
     public var chatTemplate: String?
     /// Carried from the input model to the exports (tokenizer_config.json, GGUF); mop itself pads and never emits unk.
     public var padTokenId: Int32?
@@ -54,7 +80,8 @@ public struct TokenizerSpec: Equatable, Sendable {
     public init(model: TokenizerModel = .bytePairs, vocabulary: [String], merges: [String],
                 preTokenizer: PreTokenizerKind, specialTokenIds: [Int32], scores: [Float] = [],
                 tokenTypes: [TokenType] = [], bosTokenId: Int32?, eosTokenId: Int32?, addBos: Bool,
-                addEos: Bool = false, addSpacePrefix: Bool = false, chatTemplate: String? = nil,
+                addEos: Bool = false, dummyPrefix: DummyPrefix = .none,
+                mergePriority: MergePriority = .pieceScore, chatTemplate: String? = nil,
                 padTokenId: Int32? = nil, unkTokenId: Int32? = nil) {
         self.model = model
         self.vocabulary = vocabulary
@@ -67,11 +94,15 @@ public struct TokenizerSpec: Equatable, Sendable {
         self.eosTokenId = eosTokenId
         self.addBos = addBos
         self.addEos = addEos
-        self.addSpacePrefix = addSpacePrefix
+        self.dummyPrefix = dummyPrefix
+        self.mergePriority = mergePriority
         self.chatTemplate = chatTemplate
         self.padTokenId = padTokenId
         self.unkTokenId = unkTokenId
     }
+
+    /// Whether a dummy prefix is ever added (and so a leading space taken off when decoding).
+    public var addsDummyPrefix: Bool { dummyPrefix != .none }
 
     /// The ids the spec names (special, BOS, EOS, pad, unk), for range checks against the vocabulary.
     public var namedTokenIds: [Int32] {
@@ -105,6 +136,23 @@ public struct TokenizerSpec: Equatable, Sendable {
         }
         if addEos && eosTokenId == nil {
             throw MopError(file: file, "tokenizer asks to add an EOS token but has no EOS token id")
+        }
+    }
+
+    /// Throws unless sentencepiece and llama.cpp, which rank merges by piece score and know only sentencepiece's own
+    /// dummy prefix, tokenize a SentencePiece spec as mop does: a spec read from tokenizer.json ranks by its merges
+    /// list (and may use Metaspace's prefix), which `what` (a tokenizer.model, a GGUF) cannot state. `file` names
+    /// the file being written.
+    public func checkRankedByScore(writing what: String, file: String) throws {
+        guard model == .sentencePiece else { return }
+        if mergePriority == .mergeList {
+            throw MopError(file: file, "the tokenizer (from a tokenizer.json) merges by its merges list, which \(what) "
+                           + "cannot state (it ranks by piece score); export its tokenizer.json (the hf/ folder), or give "
+                           + "the model's tokenizer.model")
+        }
+        if dummyPrefix == .unlessSpace || dummyPrefix == .firstUnlessSpace {
+            throw MopError(file: file, "the tokenizer's Metaspace dummy prefix (\(dummyPrefix.rawValue)) cannot be "
+                           + "stated in \(what)")
         }
     }
 

@@ -59,14 +59,14 @@ final class ModelExportTests: XCTestCase {
         XCTAssertNoThrow(try ModelExport.check(format: .gguf, type: .q8_0))
     }
 
-    /// A SentencePiece tokenizer goes to hf/ as tokenizer.model (no tokenizer.json) and to the GGUF, and reads back
-    /// from both.
+    /// A SentencePiece tokenizer goes to hf/ as tokenizer.model and tokenizer.json and to the GGUF, and reads back
+    /// from each: hf/ by its tokenizer.model, the tokenizer.json alone as a merges-ranked spec with the same ids.
     func testSentencePieceTokenizerIsWrittenToBothFormats() throws {
         let pieces = ["<unk>", "<s>", "</s>"] + (0..<256).map { String(format: "<0x%02X>", $0) } + ["▁", "a"]
         let spec = TokenizerSpec(model: .sentencePiece, vocabulary: pieces, merges: [], preTokenizer: .gpt2,
                                  specialTokenIds: [0, 1, 2], scores: pieces.map { _ in 0 },
                                  tokenTypes: [.unknown, .control, .control] + (0..<256).map { _ in .byte } + [.normal, .normal],
-                                 bosTokenId: 1, eosTokenId: 2, addBos: true, addSpacePrefix: true, unkTokenId: 0)
+                                 bosTokenId: 1, eosTokenId: 2, addBos: true, dummyPrefix: .always, unkTokenId: 0)
         var config = TinyModels.config(layers: 2)
         config.vocabSize = pieces.count
         let model = ModelWeights.random(config: config, seed: 5)
@@ -75,8 +75,12 @@ final class ModelExportTests: XCTestCase {
         try ModelExport.write(original: model, structure: .identity(config), tokenizer: spec, to: out, format: .both, type: .f32)
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/hf")
         XCTAssertTrue(files.contains(SentencePieceModelFile.fileName), "\(files)")
-        XCTAssertFalse(files.contains("tokenizer.json"), "\(files)")
+        XCTAssertTrue(files.contains("tokenizer.json"), "\(files)")
         XCTAssertEqual(try HFModelDirectory.readTokenizer(in: out + "/hf"), spec)
+        let fromJSON = try TokenizerJSON.read(path: out + "/hf/tokenizer.json")
+        XCTAssertEqual(fromJSON.mergePriority, .mergeList)
+        XCTAssertEqual(fromJSON.vocabulary, spec.vocabulary)
+        XCTAssertEqual(try fromJSON.tokenizer().encode(" a aa\u{e9}<s>a"), try spec.tokenizer().encode(" a aa\u{e9}<s>a"))
         XCTAssertEqual(try GGUFTokenizer.read(from: GGUFFile(path: out + "/model.gguf")), spec)
     }
 }

@@ -26,7 +26,7 @@ final class TokenizerGemmaTests: XCTestCase {
         return TokenizerSpec(model: .sentencePiece, vocabulary: vocabulary, merges: [], preTokenizer: .gpt2,
                              specialTokenIds: types.indices.filter { types[$0].isMatchedWhole }.map { Int32($0) },
                              scores: scores, tokenTypes: types, bosTokenId: 2, eosTokenId: 1, addBos: true,
-                             addEos: false, addSpacePrefix: false, unkTokenId: 3)
+                             addEos: false, unkTokenId: 3)
     }
 
     private func ids(_ tokenizer: SentencePieceTokenizer, _ pieces: [String]) throws -> [Int32] {
@@ -71,7 +71,7 @@ final class TokenizerGemmaTests: XCTestCase {
         let path = try RealInputs.gemma3Path()
         let spec = try XCTUnwrap(GGUFTokenizer.read(from: GGUFFile(path: path)))
         XCTAssertEqual(spec.model, .sentencePiece)
-        XCTAssertFalse(spec.addSpacePrefix)
+        XCTAssertEqual(spec.dummyPrefix, .none)
         XCTAssertEqual([spec.bosTokenId, spec.eosTokenId], [2, 1])
         XCTAssertEqual(spec.tokenTypes.filter { $0 == .userDefined }.count, 165)
         let tokenizer = try spec.tokenizer(file: path)

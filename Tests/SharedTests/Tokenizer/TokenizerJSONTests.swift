@@ -36,18 +36,11 @@ final class TokenizerJSONTests: XCTestCase {
         var escaped = tinySpec()
         escaped.vocabulary[264] = "<\"q\\\u{1}\n\u{1F}/é>"
         let kinds = PreTokenizerKind.all.map { tinySpec(kind: $0) }
-        XCTAssertEqual(kinds.count, 4)
+        XCTAssertEqual(kinds.count, 7)
         for spec in kinds + [tinySpec(addBos: true), escaped] {
             let path = directory + "/tokenizer.json"
             try TokenizerJSON.write(spec, to: path)
             XCTAssertEqual(try TokenizerJSON.read(path: path), spec)
-        }
-    }
-
-    func testSentencePieceIsNotWrittenAsTokenizerJSONYet() {
-        XCTAssertThrowsError(try TokenizerJSON.data(for: TokenizerSentencePieceTests.spec(), file: "out/tokenizer.json")) {
-            XCTAssertEqual(($0 as? MopError)?.file, "out/tokenizer.json")
-            XCTAssertTrue("\($0)".contains("SentencePiece"), "\($0)")
         }
     }
 
@@ -111,7 +104,8 @@ final class TokenizerJSONTests: XCTestCase {
             ("model.merges[1]", model { $0["merges"] = ["a b", ["a", "b", "c"]] }),
             ("missing from the vocabulary", model { $0["merges"] = ["a zz"] }),
             ("not two tokens", model { $0["merges"] = ["abc"] }),
-            ("unsupported model.byte_fallback", model { $0["byte_fallback"] = true }),
+            // Byte fallback is SentencePiece's kind (TokenizerJSONByteFallbackTests), which needs the byte tokens.
+            ("byte_fallback without the byte token <0x00>", model { $0["byte_fallback"] = true }),
             // ignore_merges goes with LLaMA-3's split only.
             ("normalizer none and ignore_merges true", model { $0["ignore_merges"] = true }),
             ("unsupported model.dropout", model { $0["dropout"] = 0.1 }),
@@ -153,7 +147,8 @@ final class TokenizerJSONTests: XCTestCase {
             }),
             ("unsupported decoder", { $0["decoder"] = ["type": "Metaspace"] }),
             ("unsupported post_processor", { $0["post_processor"] = ["type": "BertProcessing"] }),
-            ("unsupported non-special added token", {
+            ("unsupported normalized non-special added token", {
+                $0["normalizer"] = ["type": "NFC"]
                 $0["added_tokens"] = [["id": 263, "content": "<s>", "special": false]]
             }),
             ("unsupported lstrip", {

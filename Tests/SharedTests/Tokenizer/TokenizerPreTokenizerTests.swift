@@ -40,11 +40,42 @@ final class TokenizerPreTokenizerTests: XCTestCase {
         XCTAssertEqual(PreTokenizerKind(ggufName: "phi-2"), .gpt2)
         XCTAssertEqual(PreTokenizerKind(ggufName: "starcoder"), .smollm)
         XCTAssertEqual(PreTokenizerKind(ggufName: "llama-bpe"), .llama3)
-        XCTAssertNil(PreTokenizerKind(ggufName: "deepseek-llm"), "its regexes are not implemented")
+        XCTAssertEqual(PreTokenizerKind(ggufName: "deepseek-llm"), .deepSeekLLM)
+        XCTAssertNil(PreTokenizerKind(ggufName: "qwen35"), "its letter classes (with marks) are not implemented")
         XCTAssertEqual(PreTokenizerKind.all.filter(\.normalizesToNFC), [.qwen2])
         XCTAssertEqual(PreTokenizerKind.all.filter(\.ignoresMerges), [.llama3])
         XCTAssertEqual(Set(PreTokenizerKind.all.flatMap(\.ggufNames)).count, PreTokenizerKind.all.flatMap(\.ggufNames).count,
                        "a GGUF name belongs to one row")
+    }
+
+    /// The successive regexes of DeepSeek and Falcon give the pieces Hugging Face `tokenizers` gives for a Sequence of
+    /// Split(Regex, Isolated) with llama.cpp's regexes (pre_tokenize_str, tokenizers 0.23.3).
+    func testSuccessiveSplitsAreThePiecesTokenizersGives() {
+        let strings = ["Hello  world!!\n\n  ok  ", "x = 12345 + 3.14;\t\t", "αβγ ΐ 你好世界 한국어",
+                       "it's 'S  —“q”", "  \u{3000}end\u{3000}"]
+        let expected: [(PreTokenizerKind, [[String]])] = [
+            (.deepSeekLLM, [["Hello", " ", " world", "!!", "\n", "\n", " ", " ok", "  "],
+                           ["x", " =", " ", "12345", " +", " ", "3", ".", "14", ";", "\t\t"],
+                           ["αβγ", " ΐ", " ", "你好世界", " ", "한국어"],
+                           ["it", "'", "s", " '", "S", "  ", "—", "“", "q", "”"],
+                           ["  ", "\u{3000}", "end", "\u{3000}"]]),
+            (.deepSeekCoder, [["Hello", " ", " world", "!!", "\n", "\n", " ", " ok", "  "],
+                             ["x", " = ", "1", "2", "3", "4", "5", " + ", "3", ".", "1", "4", ";", "\t\t"],
+                             ["αβγ", " ΐ", " ", "你好世界", " ", "한국어"],
+                             ["it", "'", "s", " '", "S", " ", " ", "—“", "q", "”"],
+                             ["  ", "\u{3000}", "end", "\u{3000}"]]),
+            (.falcon, [["Hello", " ", " world", "!!", "\n\n ", " ok", "  "],
+                      ["x", " ", "=", " ", "123", "45", " ", "+", " 3", ".", "14", ";", "\t\t"],
+                      ["αβγ", " ΐ", " 你好世界", " 한국어"],
+                      ["it", "'", "s", " ", "'", "S", "  ", "—“", "q", "”"],
+                      ["  ", "\u{3000}", "end", "\u{3000}"]]),
+        ]
+        for (kind, pieces) in expected {
+            for (text, want) in zip(strings, pieces) {
+                XCTAssertEqual(PreTokenizer(kind).pieces(text).map { Array($0.unicodeScalars) },
+                               want.map { Array($0.unicodeScalars) }, "\(kind.name): \(text.debugDescription)")
+            }
+        }
     }
 
     func testLlama3SplitsNumbersInRunsOfThree() {

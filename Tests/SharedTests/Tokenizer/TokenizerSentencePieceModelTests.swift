@@ -44,7 +44,7 @@ final class TokenizerSentencePieceModelTests: XCTestCase {
         XCTAssertEqual(try SentencePieceModelFile.parse(Self.model(spec), file: "tokenizer.model"), spec)
         // pad_id -1 is written as a ten-byte varint; add_dummy_prefix false turns the prefix off.
         var noPrefix = spec
-        noPrefix.addSpacePrefix = false
+        noPrefix.dummyPrefix = .none
         XCTAssertEqual(try SentencePieceModelFile.parse(
             Self.model(spec, trainer: Self.field(43, varint: UInt64(bitPattern: -1)), normalizer: Self.field(3, varint: 0)),
             file: "tokenizer.model"), noPrefix)
@@ -56,7 +56,7 @@ final class TokenizerSentencePieceModelTests: XCTestCase {
     /// What `data` writes reads back as the spec (BOS added whenever there is a BOS, as the reader decides), and is
     /// read by the hand-built model's reader path field for field: scores, every type, the dummy prefix, the ids.
     func testWritesWhatItReads() throws {
-        var variants = [TokenizerSentencePieceTests.spec(), TokenizerSentencePieceTests.spec(addSpacePrefix: false)]
+        var variants = [TokenizerSentencePieceTests.spec(), TokenizerSentencePieceTests.spec(dummyPrefix: .none)]
         var padded = variants[0]
         padded.padTokenId = 4
         var noBos = variants[0]

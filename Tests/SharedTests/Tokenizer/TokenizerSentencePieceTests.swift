@@ -5,7 +5,7 @@ import XCTest
 /// rules (llm_tokenizer_spm_session, token_to_piece); the real vocabularies are checked by TokenizerSuiteTests.
 final class TokenizerSentencePieceTests: XCTestCase {
     /// `<unk>`, `<s>`, `</s>`, a user-defined `<tag>`, an unused id, the 256 byte tokens, then scored pieces.
-    static func spec(addSpacePrefix: Bool = true, addEos: Bool = false) -> TokenizerSpec {
+    static func spec(dummyPrefix: DummyPrefix = .always, addEos: Bool = false) -> TokenizerSpec {
         let pieces: [(String, Float)] = [
             ("▁", -10), ("h", -10), ("e", -10), ("l", -10), ("o", -10), ("a", -10),
             // "el" outscores "ll" and "he": "▁hello" merges el first, then he and ll are stale; lo last.
@@ -19,7 +19,7 @@ final class TokenizerSentencePieceTests: XCTestCase {
         let scores = Array(repeating: Float(0), count: head.count + bytes.count) + pieces.map(\.1)
         return TokenizerSpec(model: .sentencePiece, vocabulary: vocabulary, merges: [], preTokenizer: .gpt2,
                              specialTokenIds: [0, 1, 2, 3], scores: scores, tokenTypes: types, bosTokenId: 1,
-                             eosTokenId: 2, addBos: true, addEos: addEos, addSpacePrefix: addSpacePrefix, unkTokenId: 0)
+                             eosTokenId: 2, addBos: true, addEos: addEos, dummyPrefix: dummyPrefix, unkTokenId: 0)
     }
 
     private func ids(_ tokenizer: SentencePieceTokenizer, _ pieces: [String]) throws -> [Int32] {
@@ -53,7 +53,7 @@ final class TokenizerSentencePieceTests: XCTestCase {
         let tokenizer = try SentencePieceTokenizer(Self.spec())
         XCTAssertEqual(tokenizer.encode("h<tag>h h</s>", addingSpecialTokens: true),
                        try [1] + ids(tokenizer, ["▁h", "<tag>", "▁h", "▁h", "</s>"]))
-        let noPrefix = try SentencePieceTokenizer(Self.spec(addSpacePrefix: false))
+        let noPrefix = try SentencePieceTokenizer(Self.spec(dummyPrefix: .none))
         XCTAssertEqual(noPrefix.encode("h h", addingSpecialTokens: false), try ids(noPrefix, ["h", "▁h"]))
         XCTAssertEqual(tokenizer.encode("", addingSpecialTokens: false), [])
         XCTAssertEqual(tokenizer.encode(""), [1], "BOS alone, as sentencepiece encodes an empty text")
@@ -83,7 +83,7 @@ final class TokenizerSentencePieceTests: XCTestCase {
         XCTAssertEqual(tokenizer.decode(tokenizer.encode("hello")), "<s> hello")
         XCTAssertEqual(tokenizer.decode([4, -1, 10_000] + (try ids(tokenizer, ["h"]))), "h", "unused and unknown ids give nothing")
         XCTAssertEqual(tokenizer.decode([5 + 0xC3]), "\u{FFFD}", "a lone byte of a character")
-        let noPrefix = try SentencePieceTokenizer(Self.spec(addSpacePrefix: false))
+        let noPrefix = try SentencePieceTokenizer(Self.spec(dummyPrefix: .none))
         XCTAssertEqual(noPrefix.decode(try ids(noPrefix, ["▁h"])), " h")
     }
 

@@ -100,7 +100,7 @@ public enum GGUFTokenizer {
             addBos: try flag("tokenizer.ggml.add_bos_token",
                              default: model == .sentencePiece || preTokenizer.addsBosByDefault),
             addEos: try flag("tokenizer.ggml.add_eos_token", default: false),
-            addSpacePrefix: try model == .sentencePiece && flag("tokenizer.ggml.add_space_prefix", default: true),
+            dummyPrefix: try model == .sentencePiece && flag("tokenizer.ggml.add_space_prefix", default: true) ? .always : .none,
             chatTemplate: chatTemplate,
             padTokenId: try tokenId("tokenizer.ggml.padding_token_id"),
             unkTokenId: try tokenId("tokenizer.ggml.unknown_token_id"))
@@ -112,6 +112,7 @@ public enum GGUFTokenizer {
         if let bad = spec.namedTokenIds.first(where: { $0 < 0 || Int($0) >= spec.vocabulary.count }) {
             throw MopError(file: file, "tokenizer token id \(bad) is outside the vocabulary of \(spec.vocabulary.count) tokens")
         }
+        try spec.checkRankedByScore(writing: "a GGUF", file: file)
         let types = spec.resolvedTokenTypes
         guard types.count == spec.vocabulary.count else {
             throw MopError(file: file, "tokenizer has \(types.count) token types for \(spec.vocabulary.count) tokens")
@@ -141,7 +142,7 @@ public enum GGUFTokenizer {
             entries.append(("tokenizer.ggml.add_eos_token", .bool(spec.addEos)))
         }
         if spec.model == .sentencePiece {
-            entries.append(("tokenizer.ggml.add_space_prefix", .bool(spec.addSpacePrefix)))
+            entries.append(("tokenizer.ggml.add_space_prefix", .bool(spec.addsDummyPrefix)))
         }
         if let template = spec.chatTemplate { entries.append(("tokenizer.chat_template", .string(template))) }
         return entries

@@ -141,12 +141,14 @@ public enum HFModelDirectory {
         spec.padTokenId = try spec.padTokenId ?? checked(ids.padTokenId)
     }
 
-    /// Writes tokenizer.json (byte-level BPE) or tokenizer.model (SentencePiece), tokenizer_config.json and (when `spec`
-    /// knows any id) generation_config.json into `directory`, each through a temporary name; `maxPositions` is the model's context length.
+    /// Writes tokenizer.json; for SentencePiece ranked by piece score also tokenizer.model, which sentencepiece reads
+    /// and mop reads back in preference (tokenizer.json's merges are derived from its scores); tokenizer_config.json
+    /// and (when `spec` knows any id) generation_config.json into `directory`, each through a temporary name;
+    /// `maxPositions` is the model's context length.
     public static func writeTokenizer(_ spec: TokenizerSpec, maxPositions: Int, to directory: String) throws {
-        switch spec.model {
-        case .bytePairs: try TokenizerJSON.write(spec, to: tokenizerPath(in: directory))
-        case .sentencePiece: try SentencePieceModelFile.write(spec, to: join(directory, SentencePieceModelFile.fileName))
+        try TokenizerJSON.write(spec, to: tokenizerPath(in: directory))
+        if spec.model == .sentencePiece && spec.mergePriority == .pieceScore {
+            try SentencePieceModelFile.write(spec, to: join(directory, SentencePieceModelFile.fileName))
         }
         let configPath = join(directory, HFTokenizerConfig.fileName)
         try AtomicFileWriter.write(try HFTokenizerConfig(spec: spec, maxPositions: maxPositions, file: configPath).data(), to: configPath)

@@ -2,9 +2,11 @@ import Foundation
 
 /// Hugging Face `tokenizer_config.json`: what tokenizer.json leaves to transformers, namely the chat template, which
 /// tokens are BOS, EOS, pad and unk (named by their strings) and whether BOS and EOS are added. mop writes it as
-/// transformers writes it for a GPT-2-style byte-level BPE tokenizer (`GPT2Tokenizer`) or, next to a tokenizer.model,
-/// a SentencePiece one (`LlamaTokenizer`), so that `AutoTokenizer.from_pretrained` and `apply_chat_template` work on
-/// an export, and reads it back into a `TokenizerSpec` built from tokenizer.json or tokenizer.model.
+/// transformers writes it for a GPT-2-style byte-level BPE tokenizer (`GPT2Tokenizer`) or a SentencePiece one (class
+/// `PreTrainedTokenizerFast`: transformers 5's `LlamaTokenizer` would rebuild the tokenizer.json pipeline with a
+/// Metaspace "first" prefix, which differs from sentencepiece on text that starts with a space), so that
+/// `AutoTokenizer.from_pretrained` and `apply_chat_template` work on an export, and reads it back into a
+/// `TokenizerSpec` built from tokenizer.json or tokenizer.model.
 public struct HFTokenizerConfig: Equatable, Sendable {
     public static let fileName = "tokenizer_config.json"
 
@@ -57,7 +59,7 @@ public struct HFTokenizerConfig: Equatable, Sendable {
                   unkToken: try content(spec.unkTokenId), addBosToken: spec.addBos,
                   // Stated even when false, rather than left to the tokenizer class's default.
                   addEosToken: spec.addEos, modelMaxLength: maxPositions,
-                  tokenizerClass: spec.model == .sentencePiece ? "LlamaTokenizer" : "GPT2Tokenizer",
+                  tokenizerClass: spec.model == .sentencePiece ? "PreTrainedTokenizerFast" : "GPT2Tokenizer",
                   // mop's byte-level BPE never adds a prefix space.
                   addPrefixSpace: spec.model == .sentencePiece ? nil : false, addedTokens: added)
     }

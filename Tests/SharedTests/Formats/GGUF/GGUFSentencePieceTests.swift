@@ -17,7 +17,7 @@ final class GGUFSentencePieceTests: XCTestCase {
     }
 
     func testMetadataRoundTripKeepsScoresTypesAndFlags() throws {
-        var spec = TokenizerSentencePieceTests.spec(addSpacePrefix: false, addEos: true)
+        var spec = TokenizerSentencePieceTests.spec(dummyPrefix: .none, addEos: true)
         spec.scores[0] = -.infinity
         spec.chatTemplate = "{{ messages }}"
         let metadata = try GGUFTokenizer.metadata(for: spec, file: "out.gguf")
@@ -34,7 +34,7 @@ final class GGUFSentencePieceTests: XCTestCase {
         let metadata = try GGUFTokenizer.metadata(for: spec, file: "out.gguf").filter { kept.contains($0.key) }
         let read = try XCTUnwrap(GGUFTokenizer.read(from: file(metadata, "defaults.gguf")))
         XCTAssertTrue(read.addBos, "llama.cpp adds BOS for SentencePiece unless the file says not to")
-        XCTAssertTrue(read.addSpacePrefix)
+        XCTAssertEqual(read.dummyPrefix, .always)
         XCTAssertFalse(read.addEos)
         XCTAssertEqual(read.tokenTypes, Array(repeating: .normal, count: spec.vocabulary.count),
                        "without types every token is normal, as in llama.cpp")
