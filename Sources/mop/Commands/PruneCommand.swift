@@ -99,6 +99,7 @@ struct PruneCommand: ParsableCommand {
             let directory = resume ?? out!
             let claim = communicator.isCoordinator ? try OutputDirectory.claim(directory, resuming: resume != nil) : nil
             defer { claim?.release() }
+            let export = try ResolvedExport(self.export, model: model)
             if let resume, communicator.isCoordinator {
                 // A malformed checkpoint fails now, not after minutes of loading and the dense pass.
                 if try SearchCheckpoint.load(directory: resume).inputs == nil {
@@ -164,7 +165,7 @@ struct PruneCommand: ParsableCommand {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 _ = pipelineReport()
-                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, structure: nil,
+                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export, structure: nil,
                                            communicator: communicator)
                 return
             }
@@ -208,7 +209,7 @@ struct PruneCommand: ParsableCommand {
             var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
                                      latencyModel: latency)
             try report.write(directory: directory)
-            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory,
+            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export,
                                                structure: result.structure, communicator: communicator)
             report.finetune = after.finetune
             report.evaluation = after.evaluation
@@ -240,7 +241,7 @@ struct PruneCommand: ParsableCommand {
     /// with `--stages` the ranks load it again here, so recovery and evaluation need a rank to hold the pruned model
     /// (README: why recovery is not pipelined).
     private func recoverAndEvaluate(model: String, _ whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
-                                    structure: PruningStructure?, communicator: any Communicator) throws
+                                    export: ResolvedExport, structure: PruningStructure?, communicator: any Communicator) throws
         -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
         guard finetune || eval else { return (nil, nil) }
         let original = try whole()
