@@ -69,6 +69,11 @@ public final class CalibrationWorker {
             let statistics = AMPStatistics(weights: model.weights)
             _ = try forward(model, structure: structure, mask: nil, observer: statistics)
             return statistics.packed(prompts: scores ? sequences.count : 0)
+        case let .quantImportance(structure):
+            let model = try model(for: structure)
+            let statistics = QuantImportanceStatistics(config: model.config)
+            _ = try forward(model, structure: structure, mask: nil, observer: statistics)
+            return statistics.packed(tokens: scores ? sequences.reduce(0) { $0 + $1.count } : 0)
         case let .blockInfluence(structure):
             let model = try model(for: structure)
             let influence = BlockInfluence(layers: model.config.layers.count)

@@ -48,6 +48,7 @@ final class PipelinedWorkerTests: XCTestCase {
             .loss(current: current, step: width), .klDivergence(current: current, step: width),
             .loss(current: current, step: depth), .klDivergence(current: current, step: depth),
             .ampStatistics(current: current), .blockInfluence(current: current), .klDivergence(current: current, step: nil),
+            .quantImportance(current: current),
         ]
         let whole = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
         let expected = try requests.map(whole.answer)

@@ -32,7 +32,7 @@ struct ApplyCommand: ParsableCommand {
             let config = pruned.config
             let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)
             RunSupport.printLine(String(format: "wrote %@: %ld layers, %ld parameters (%.2f%% compression); %@", directory,
-                                        config.layers.count, config.parameters, compression * 100, export.summary))
+                                        config.layers.count, config.parameters, compression * 100, export.summary()))
         }
     }
 }

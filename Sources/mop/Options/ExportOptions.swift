@@ -60,9 +60,9 @@ struct ResolvedExport: Sendable {
     }
 
     /// The line the report and the console give: which types the files hold and why.
-    var summary: String {
+    func summary(importance: Bool = false) -> String {
         var parts: [String] = []
-        if format != .safetensors { parts.append("GGUF \(type.rawValue)") }
+        if format != .safetensors { parts.append("GGUF \(type.rawValue)" + (importance ? " with the calibration set's importance matrix" : "")) }
         if format != .gguf { parts.append("safetensors \(ModelExport.safetensorsDType(type).ggufType.name.lowercased())") }
         return parts.joined(separator: ", ") + " (\(choice.reason))"
     }

@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// `--export-type f32|f16|bf16|q8_0` (and the older `--f16`) on `mop apply`, `prune` and `finetune`: the files hold
-/// the type and `mop inspect` says so; a type the format cannot hold, or `--f16` against another type, is refused
-/// before anything is written.
+/// `--export-type` (and the older `--f16`) on `mop apply`, `prune` and `finetune`: the files hold the type and
+/// `mop inspect` says so; without it the input's own type is written; a block type with safetensors alone, or `--f16`
+/// against another type, is refused before anything is written.
 final class ExportTypeTests: XCTestCase {
     var directory = ""
     var model = ""
@@ -66,10 +66,10 @@ final class ExportTypeTests: XCTestCase {
 
     func testTypesAFormatCannotHoldAndContradictionsAreRefused() throws {
         let cases: [([String], String)] = [
-            (["--export-type", "q8_0", "--format", "safetensors"], "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf"),
-            (["--export-type", "q8_0"], "--export-type q8_0 is a GGUF type"),
+            (["--export-type", "q8_0", "--format", "safetensors"], "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf or both"),
+            (["--export-type", "q4_k_m", "--format", "safetensors"], "--export-type q4_k_m is a GGUF type"),
             (["--f16", "--export-type", "bf16"], "--f16 means --export-type f16, which contradicts --export-type bf16"),
-            (["--export-type", "q4_0"], "The value 'q4_0' is invalid for '--export-type"),
+            (["--export-type", "q3_k_m"], "The value 'q3_k_m' is invalid for '--export-type"),
         ]
         for (index, (options, message)) in cases.enumerated() {
             let run = try apply("refused-\(index)", options)
@@ -80,11 +80,34 @@ final class ExportTypeTests: XCTestCase {
         }
         let data = try PruneFixtures.alpaca(in: directory, rows: 8)
         for command in [["prune", model, "--target", "0.2", "--calibration", data], ["finetune", model, "--data", data]] {
-            let run = try MopProcess.run(command + ["--out", directory + "/p", "--export-type", "q8_0", "--format", "both"])
+            let run = try MopProcess.run(command + ["--out", directory + "/p", "--export-type", "q8_0", "--format", "safetensors"])
             XCTAssertEqual(run.status, 64, run.stderr)
             XCTAssertTrue(run.stderr.contains("--export-type q8_0 is a GGUF type"), run.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/p"))
         }
+    }
+
+    /// Without --export-type the input's own type is written (GGUF: its general.file_type), and the line says why;
+    /// a block type with --format both also writes hf/ in F16.
+    func testTheDefaultTypeIsTheInputsOwn() throws {
+        let mixed = try apply("q4km", ["--export-type", "q4_k_m"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        XCTAssertTrue(mixed.stdout.contains("GGUF q4_k_m, safetensors f16 (--export-type)"), mixed.stdout)
+        // Rows of 32 are not whole 256-element super-blocks: Q4_K falls back to Q5_0, the tied embedding (output's Q6_K)
+        // and layer 1's attn_v (Q6_K: the last eighth of 2 layers) to Q8_0, and layer 1's 40-wide down projection
+        // (Q6_K too) to F16, as llama-quantize does.
+        let types = ["Q5_0": 12, "Q8_0": 2, "F16": 1, "F32": 5]
+        XCTAssertEqual(try tensorTypes(directory + "/q4km/model.gguf"), types)
+        XCTAssertEqual(try tensorTypes(directory + "/q4km/hf"), ["F16": 15, "F32": 5])
+        let identity = directory + "/identity.json"
+        try PruningStructure.identity(try ModelLoader.load(path: directory + "/q4km/model.gguf").weights.config).write(to: identity)
+        let again = try MopProcess.run(["apply", directory + "/q4km/model.gguf", "--structure", identity, "--out", directory + "/again",
+                                        "--format", "gguf"], timeout: 120)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("GGUF q4_k_m (the input's general.file_type 15)"), again.stdout)
+        XCTAssertEqual(try tensorTypes(directory + "/again/model.gguf"), types)
+        let plain = try apply("plain", ["--format", "gguf"])
+        XCTAssertTrue(plain.stdout.contains("GGUF f32 (the input's general.file_type 0)"), plain.stdout)
     }
 
     /// Issue 30, case 6: a value past f16's 65504 would be written as infinity (and the export then refused by mop

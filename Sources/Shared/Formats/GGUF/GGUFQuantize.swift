@@ -28,11 +28,14 @@ public enum GGUFQuantize {
         precondition(input.count % columns == 0 && columns % type.blockSize == 0, "encode: \(input.count) values in rows of \(columns)")
         let weights = usesImportance(type) ? importance : nil
         precondition(weights == nil || weights!.count == columns, "encode: \(weights!.count) importances for rows of \(columns)")
-        let blocksPerRow = columns / type.blockSize
-        for row in 0..<input.count / columns {
-            let x = source + row * columns, y = target + row * blocksPerRow * type.blockBytes
+        let rowBytes = columns / type.blockSize * type.blockBytes
+        let x = SendablePointer(UnsafeMutablePointer(mutating: source)), y = SendablePointer(target.assumingMemoryBound(to: UInt8.self))
+        // Rows are encoded independently, so splitting them over threads changes no byte.
+        VectorMath.parallelRanges(input.count / columns, minimumWork: max(1, VectorMath.parallelElements / columns)) { rows in
             weights.withOptionalBuffer { importance in
-                encodeRow(x, columns: columns, as: type, importance: importance, into: y)
+                for row in rows {
+                    encodeRow(x.pointer + row * columns, columns: columns, as: type, importance: importance, into: y.pointer + row * rowBytes)
+                }
             }
         }
     }

@@ -56,7 +56,7 @@ final class GGUFBlockEncoderTests: XCTestCase {
             let expected = GGUFQuantFixtureTests.hex(withImportance ? expectedHex.importance : expectedHex.plain)
             let ours = encoded(Self.floats(entry.values), as: type, columns: fixture.columns, importance: importance)
             guard ours != expected else { continue }
-            let at = zip(ours, expected).firstIndex { $0 != $1 } ?? min(ours.count, expected.count)
+            let at = zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(ours.count, expected.count)
             XCTFail("\(type.name)\(withImportance ? " with importance" : ""), row \(entry.name): \(ours.count) bytes against ggml's "
                     + "\(expected.count), first difference at byte \(at) (block \(at / type.blockBytes))", file: file, line: line)
         }
