@@ -2,7 +2,7 @@
 """Checks mop's quantized GGUF exports against llama.cpp's own quantizer, tensor by tensor (type and bytes).
 
 For each MODEL: `mop prune --method amp --target 0.2` writes the pruned model in F32 (GGUF); then for each export
-type `mop apply` re-cuts the pruned model in that type, and llama.cpp's `llama_model_quantize` (what llama-quantize
+type `mop apply --exact-widths` re-cuts the pruned model in that type (the widths as pruned, as the F32 file has them), and llama.cpp's `llama_model_quantize` (what llama-quantize
 runs; scripts/llamacpp/quantize.cpp, no importance matrix) quantizes mop's F32 export to the same type. Every tensor
 of the two files must have the same ggml type and the same bytes. Prints a Markdown table; exits 1 if any differs.
 
@@ -82,7 +82,8 @@ for model in args.models:
         out = os.path.join(scratch, f"{name}-{export_type}")
         reference = os.path.join(scratch, f"{name}-{export_type}-llamacpp.gguf")
         start = time.time()
-        run(args.mop, "apply", model, "--structure", structure, "--out", out, "--export-type", export_type, "--format", "gguf")
+        run(args.mop, "apply", model, "--structure", structure, "--out", out, "--export-type", export_type, "--format", "gguf",
+            "--exact-widths")
         ours_seconds = time.time() - start
         start = time.time()
         run(tool, f32, reference, str(FTYPES[export_type]))

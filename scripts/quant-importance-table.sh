@@ -3,7 +3,7 @@
 # for each MODEL, prune 20% with AMP and write F16, then the same pruned model in Q4_K_M without an importance
 # (`mop apply`, bytes equal to llama-quantize's), in Q4_K_M with the calibration importance (`mop prune
 # --export-type q4_k_m`, the default --quant-importance calibration; the search is deterministic, so the same
-# structure), and llama.cpp's own Q4_K_M of mop's F16 export (scripts/llamacpp/quantize.cpp, no imatrix). Prints the
+# structure), all with --exact-widths (the pruned widths, as llama.cpp's file has them), and llama.cpp's own Q4_K_M of mop's F16 export (scripts/llamacpp/quantize.cpp, no imatrix). Prints the
 # WikiText-2 perplexity of each in llama.cpp (scripts/llamacpp/window_ppl.cpp, mop's convention) and in mop.
 #   scripts/quant-importance-table.sh MODEL.gguf...    ($OUT: work folder, default runs/quant-importance)
 set -euo pipefail
@@ -25,8 +25,8 @@ for model in "$@"; do
   name="$(basename "$model" .gguf)"
   [ -f "$out/$name-f16/model.gguf" ] || "$MOP" prune "$model" "${prune[@]}" --export-type f16 --out "$out/$name-f16" >&2
   [ -f "$out/$name-q4km/model.gguf" ] || "$MOP" apply "$model" --structure "$out/$name-f16/structure.json" \
-    --export-type q4_k_m --format gguf --out "$out/$name-q4km" >&2
-  [ -f "$out/$name-q4km-importance/model.gguf" ] || "$MOP" prune "$model" "${prune[@]}" --export-type q4_k_m \
+    --export-type q4_k_m --format gguf --exact-widths --out "$out/$name-q4km" >&2
+  [ -f "$out/$name-q4km-importance/model.gguf" ] || "$MOP" prune "$model" "${prune[@]}" --export-type q4_k_m --exact-widths \
     --out "$out/$name-q4km-importance" >&2
   cmp -s "$out/$name-f16/structure.json" "$out/$name-q4km-importance/structure.json" \
     || { echo "quant-importance-table: the two searches of $model chose different structures" >&2; exit 1; }

@@ -1,3 +1,4 @@
+import Foundation
 import Shared
 
 /// The export type a job writes, and why: the one `--export-type` names, else the input model's own, so a pruned
@@ -17,9 +18,11 @@ public struct ExportTypeChoice: Sendable, Equatable {
     }
 
     /// The input's own export type for the model at `path` (a GGUF file, a Hugging Face directory or a mop output
-    /// directory), from its headers only.
+    /// directory, whose `model.gguf` holds the types it was written in: its `hf/` copy of a block type is F16), from
+    /// its headers only.
     public static func matching(modelAt path: String) throws -> ExportTypeChoice {
-        let resolved = ModelLoader.resolve(path)
+        let written = path + "/" + ModelExport.ggufFile
+        let resolved = FileManager.default.fileExists(atPath: written) ? written : ModelLoader.resolve(path)
         switch try ModelLoader.format(of: resolved) {
         case .gguf:
             let file = try GGUFFile(path: resolved)

@@ -53,6 +53,11 @@ public enum ModelExport {
         }
     }
 
+    /// `importance` with the down projections' rows extended by zeros as `NeuronPadding` extends their columns.
+    private static func padded(_ importance: [String: [Float]], toMultipleOf multiple: Int) -> [String: [Float]] {
+        importance.mapValues { $0.count % multiple == 0 ? $0 : $0 + [Float](repeating: 0, count: multiple - $0.count % multiple) }
+    }
+
     /// The largest magnitude `type` holds finitely, for the types below fp32's range (nil for the others): f16's
     /// 65504 times what its f16 scales multiply (Q4_1 and Q5_1 store the block's min itself as f16, the K-quants
     /// multiply their 6-bit mins by an f16 dmin, Q6_K its int8 scales by d).
@@ -73,7 +78,7 @@ public enum ModelExport {
     @discardableResult
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType,
-                             importance: [String: [Float]] = [:]) throws -> ModelWeights {
+                             importance: [String: [Float]] = [:], exactWidths: Bool = false) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
@@ -87,7 +92,10 @@ public enum ModelExport {
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
-            try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type, importance: importance)
+            // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`NeuronPadding`).
+            let blocks = type.isQuantized && !exactWidths ? 32 : 1
+            try GGUFWriter.write(weights: NeuronPadding.padded(pruned, toMultipleOf: blocks), tokenizer: tokenizer,
+                                 to: directory + "/" + ggufFile, type: type, importance: padded(importance, toMultipleOf: blocks))
         }
         return pruned
     }

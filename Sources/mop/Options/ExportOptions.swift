@@ -14,6 +14,8 @@ struct ExportOptions: ParsableArguments {
                                valueName: "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k_m|q4_k_s|q5_k_m|q5_k_s|q6_k"))
     var exportType: GGUFWriter.MatrixType?
     @Flag(help: "The same as --export-type f16.") var f16 = false
+    @Flag(help: "With a block type: write pruned feed-forward widths as they are, so a down projection whose rows are not whole 32-element blocks falls back to F16 as llama-quantize's does (default: zero neurons round each width up to whole blocks, the same function in the block type).")
+    var exactWidths = false
 
     /// The type asked for on the command line, nil when the input's own is to be used.
     var given: GGUFWriter.MatrixType? { exportType ?? (f16 ? .f16 : nil) }
@@ -37,10 +39,12 @@ struct ExportOptions: ParsableArguments {
 struct ResolvedExport: Sendable {
     let format: ModelExport.Format
     let choice: ExportTypeChoice
+    let exactWidths: Bool
 
     init(_ options: ExportOptions, model: String) throws {
         format = options.format
         choice = try options.choice(for: model)
+        exactWidths = options.exactWidths
     }
 
     var type: GGUFWriter.MatrixType { choice.type }
@@ -56,7 +60,7 @@ struct ResolvedExport: Sendable {
     func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String,
                importance: [String: [Float]] = [:]) throws -> ModelWeights {
         try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory, format: format,
-                              type: type, importance: importance)
+                              type: type, importance: importance, exactWidths: exactWidths)
     }
 
     /// The line the report and the console give: which types the files hold and why.

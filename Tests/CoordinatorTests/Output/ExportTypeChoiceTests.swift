@@ -25,8 +25,11 @@ final class ExportTypeChoiceTests: XCTestCase {
         try HFModelDirectory.write(weights, to: directory + "/hf", dtype: .bf16)
         XCTAssertEqual(try ExportTypeChoice.matching(modelAt: directory + "/hf"),
                        ExportTypeChoice(type: .bf16, reason: "the input's safetensors are BF16"))
-        // A mop output directory stands for the model inside (hf/ first, as every command reads it).
+        // A directory with only hf/ stands for it; a mop output directory's model.gguf holds the types it was
+        // written in (its hf/ copy of a block type is F16).
         XCTAssertEqual(try ExportTypeChoice.matching(modelAt: directory).type, .bf16)
+        try GGUFWriter.write(weights: weights, tokenizer: nil, to: directory + "/" + ModelExport.ggufFile, type: .q5_0)
+        XCTAssertEqual(try ExportTypeChoice.matching(modelAt: directory).type, .q5_0)
         XCTAssertThrowsError(try ExportTypeChoice.matching(modelAt: directory + "/missing.gguf"))
     }
 

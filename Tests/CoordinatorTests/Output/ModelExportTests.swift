@@ -39,10 +39,17 @@ final class ModelExportTests: XCTestCase {
         }
         let q8 = try export(.q8_0, .gguf)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: q8).sorted(), ["model.gguf", "structure.json"])
-        // Hidden 32 and intermediate 48: the down projection's rows of 48 are not whole blocks, so F16.
+        // Hidden 32 and intermediate 48: padded with zero neurons to 64, the down projection is Q8_0 too; with the
+        // widths as pruned its rows of 48 are not whole blocks, so F16.
         let gguf = try GGUFFile(path: q8 + "/model.gguf")
-        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.type, .f16)
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.type, .q8_0)
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.dimensions, [64, 32])
         XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_up.weight")?.type, .q8_0)
+        let exact = directory + "/exact"
+        try FileManager.default.createDirectory(atPath: exact, withIntermediateDirectories: true)
+        try ModelExport.write(original: weights, structure: .identity(weights.config), tokenizer: nil, to: exact,
+                              format: .gguf, type: .q8_0, exactWidths: true)
+        XCTAssertEqual(try GGUFFile(path: exact + "/model.gguf").tensor(named: "blk.0.ffn_down.weight")?.type, .f16)
     }
 
     /// A block type with safetensors alone is refused before anything is written; with both formats hf/ is F16.

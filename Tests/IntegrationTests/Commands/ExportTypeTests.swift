@@ -40,9 +40,14 @@ final class ExportTypeTests: XCTestCase {
         // 2 blocks: 4 norms (F32) and 7 matrices each, plus the final norm and the tied embedding.
         let q8 = try apply("q8", ["--export-type", "q8_0", "--format", "gguf"])
         XCTAssertEqual(q8.status, 0, q8.stderr)
-        XCTAssertEqual(try tensorTypes(directory + "/q8/model.gguf"), ["Q8_0": 14, "F16": 1, "F32": 5])
+        // Layer 1's 40 neurons are padded to 64 with zero neurons, so its down projection is Q8_0 too; with
+        // --exact-widths its rows of 40 are not whole blocks, and F16 as llama-quantize writes them.
+        XCTAssertEqual(try tensorTypes(directory + "/q8/model.gguf"), ["Q8_0": 15, "F32": 5])
+        let exact = try apply("q8-exact", ["--export-type", "q8_0", "--format", "gguf", "--exact-widths"])
+        XCTAssertEqual(exact.status, 0, exact.stderr)
+        XCTAssertEqual(try tensorTypes(directory + "/q8-exact/model.gguf"), ["Q8_0": 14, "F16": 1, "F32": 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/q8/hf"))
-        let text = try MopProcess.run(["inspect", directory + "/q8/model.gguf"])
+        let text = try MopProcess.run(["inspect", directory + "/q8-exact/model.gguf"])
         XCTAssertTrue(text.stdout.contains("tensor types:  Q8_0 x 14, F32 x 5, F16 x 1"), text.stdout)
 
         let bf16 = try apply("bf16", ["--export-type", "bf16"])
@@ -93,10 +98,10 @@ final class ExportTypeTests: XCTestCase {
         let mixed = try apply("q4km", ["--export-type", "q4_k_m"])
         XCTAssertEqual(mixed.status, 0, mixed.stderr)
         XCTAssertTrue(mixed.stdout.contains("GGUF q4_k_m, safetensors f16 (--export-type)"), mixed.stdout)
-        // Rows of 32 are not whole 256-element super-blocks: Q4_K falls back to Q5_0, the tied embedding (output's Q6_K)
-        // and layer 1's attn_v (Q6_K: the last eighth of 2 layers) to Q8_0, and layer 1's 40-wide down projection
-        // (Q6_K too) to F16, as llama-quantize does.
-        let types = ["Q5_0": 12, "Q8_0": 2, "F16": 1, "F32": 5]
+        // Rows of 32 are not whole 256-element super-blocks: Q4_K falls back to Q5_0, and the tied embedding (output's
+        // Q6_K), layer 1's attn_v and its down projection (Q6_K: the last eighth of 2 layers; 40 neurons padded to 64)
+        // to Q8_0, as llama-quantize does.
+        let types = ["Q5_0": 12, "Q8_0": 3, "F32": 5]
         XCTAssertEqual(try tensorTypes(directory + "/q4km/model.gguf"), types)
         XCTAssertEqual(try tensorTypes(directory + "/q4km/hf"), ["F16": 15, "F32": 5])
         let identity = directory + "/identity.json"
@@ -120,7 +125,8 @@ final class ExportTypeTests: XCTestCase {
         let large = directory + "/large.gguf"
         try GGUFWriter.write(weights: weights, tokenizer: try ModelLoader.tokenizer(path: model), to: large, type: .f32)
         for options in [["--export-type", "f16"], ["--f16", "--format", "safetensors"], ["--export-type", "q8_0", "--format", "gguf"]] {
-            // Layer 1's down projection (rows of 40 after the structure) falls back to f16 under q8_0 too.
+            // Layer 1's down projection (rows of 40 after the structure) is checked against f16's range under q8_0
+            // too: the range check looks at the widths as pruned (--exact-widths' F16 fallback), before any padding.
             let out = directory + "/refused"
             let run = try MopProcess.run(["apply", large, "--structure", structure, "--out", out] + options, timeout: 120)
             XCTAssertEqual(run.status, 1, "\(options): \(run.stderr)")
@@ -138,12 +144,12 @@ final class ExportTypeTests: XCTestCase {
 
     /// The merged model of `mop finetune` is written in the chosen type.
     func testFinetuneWritesTheMergedModelInTheChosenType() throws {
-        // A tokenizer with an EOS token, as fine-tuning needs; intermediate 48, so both down projections are F16.
+        // A tokenizer with an EOS token, as fine-tuning needs; intermediate 48, padded to 64 with zero neurons.
         let base = try TinyByteModel.write(in: directory), data = try TinyByteModel.alpaca(rows: 8, in: directory)
         let run = try MopProcess.run(["finetune", base, "--data", data, "--out", directory + "/ft", "--steps", "1", "--batch", "2",
                                       "--micro-batch", "2", "--lora-rank", "2", "--export-type", "q8_0", "--format", "gguf"], timeout: 120)
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(try tensorTypes(directory + "/ft/model.gguf"), ["Q8_0": 13, "F16": 2, "F32": 5])
+        XCTAssertEqual(try tensorTypes(directory + "/ft/model.gguf"), ["Q8_0": 15, "F32": 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/ft/hf"))
     }
 }
