@@ -6,6 +6,8 @@
 # The settings are cut to finish in about 10 minutes on 2 cores (plus the build): 32 calibration prompts, 10
 # fine-tuning steps of 8, perplexity on the first 4,096 WikiText-2 tokens, 50 examples per task, 6 latency runs
 # (2 warm-up). The README's numbers come from the full settings (scripts/prune-table.sh, scripts/results-table.sh).
+# The pruned and recovered models are written in the input's own types (SmolLM2's Q4_1 GGUF, and hf/ in F16), and
+# the latency is measured on the GGUF, so the dense and pruned models compare stored alike.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -18,7 +20,7 @@ rm -rf "$out"
 mkdir -p "$(dirname "$out")"
 start=$(date +%s)
 .build/release/mop prune "$model" --target 0.2 --out "$out" \
-  --calibration "$data/instruct/alpaca.jsonl" --calibration-samples 32 --format safetensors \
+  --calibration "$data/instruct/alpaca.jsonl" --calibration-samples 32 \
   --finetune --steps 10 --batch 8 --warmup 2 --held-out 0.02 \
   --eval --eval-text "$data/text/wikitext2-test.txt" --eval-max-tokens 4096 --tasks-dir "$data/tasks" --eval-limit 50 \
   --bench-runs 6 --bench-warmup 2 "$@"

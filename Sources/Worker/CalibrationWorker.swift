@@ -61,7 +61,7 @@ public final class CalibrationWorker {
         let fold: CalibrationFold? = switch request {
         case let .loss(_, _, fold), let .klDivergence(_, _, fold): fold
         case let .ampStatistics(_, fold), let .blockInfluence(_, fold): fold
-        case .stop: nil
+        case .quantImportance, .stop: nil
         }
         let part = self.part(fold)
         // A dedicated coordinator (or a rank past the last sequence, or with none of the fold) adds zeros of the right
@@ -86,6 +86,11 @@ public final class CalibrationWorker {
             let statistics = AMPStatistics(weights: model.weights)
             _ = try forward(model, structure: structure, part, mask: nil, observer: statistics)
             return statistics.packed(prompts: scores ? part.sequences.count : 0)
+        case let .quantImportance(structure):
+            let model = try model(for: structure)
+            let statistics = QuantImportanceStatistics(config: model.config)
+            _ = try forward(model, structure: structure, part, mask: nil, observer: statistics)
+            return statistics.packed(tokens: scores ? part.sequences.reduce(0) { $0 + $1.count } : 0)
         case let .blockInfluence(structure, _):
             let model = try model(for: structure)
             let influence = BlockInfluence(layers: model.config.layers.count)

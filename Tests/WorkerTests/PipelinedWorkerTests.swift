@@ -48,6 +48,7 @@ final class PipelinedWorkerTests: XCTestCase {
             .loss(current: current, step: width), .klDivergence(current: current, step: width),
             .loss(current: current, step: depth), .klDivergence(current: current, step: depth),
             .ampStatistics(current: current), .blockInfluence(current: current), .klDivergence(current: current, step: nil),
+            .quantImportance(current: current),
         ]
         let whole = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
         let expected = try requests.map(whole.answer)
@@ -73,11 +74,11 @@ final class PipelinedWorkerTests: XCTestCase {
                     XCTAssertEqual(x, y, accuracy: 1e-9 * max(1, abs(y)), "\(stages) x \(ranks / stages): \(request)")
                 }
             }
-            // Activations cross once per stage boundary per forward pass: 8 passes (the dense KL reference included;
+            // Activations cross once per stage boundary per forward pass: 9 passes (the dense KL reference included;
             // a loss and the KL of the same candidate share one), [tokens, D] fp32 each.
             let tokens = costs.reduce(0, +)
             let sent = answers.reduce(0) { $0 + $1.1 }
-            XCTAssertEqual(sent, 8 * (stages - 1) * tokens * config.hidden * 4, "\(stages) x \(ranks / stages)")
+            XCTAssertEqual(sent, 9 * (stages - 1) * tokens * config.hidden * 4, "\(stages) x \(ranks / stages)")
         }
     }
 

@@ -4,8 +4,9 @@ import Shared
 /// Writes a pruned model in every form docs/design.md#outputs names, into a mop output directory: `structure.json`,
 /// `hf/` (config.json, model.safetensors and, with a tokenizer, tokenizer.json or SentencePiece's tokenizer.model,
 /// tokenizer_config.json and generation_config.json, so the chat template and special tokens travel with the model) and `model.gguf` (`llama`
-/// when the layers are uniform, `deci` when not), matrices in one `GGUFWriter.MatrixType` (`--export-type`). Each file
-/// goes to a temporary name and is renamed into place when complete.
+/// when the layers are uniform, `deci` when not), matrices in one `GGUFWriter.MatrixType` (`--export-type`: one type or
+/// a llama.cpp mixture; the safetensors copy of a block type is f16). Each file goes to a temporary name and is
+/// renamed into place when complete.
 public enum ModelExport {
     public enum Format: String, CaseIterable, Codable, Sendable {
         case safetensors, gguf, both
@@ -15,27 +16,32 @@ public enum ModelExport {
     public static let huggingFaceFolder = "hf"
     public static let ggufFile = "model.gguf"
 
-    /// The safetensors type of the HF folder for matrices of `type`; nil for a GGUF block quantization (Q8_0).
-    public static func safetensorsDType(_ type: GGUFWriter.MatrixType) -> SafetensorsDType? {
-        SafetensorsDType(ggufType: type.tensorType)
+    /// The safetensors type of the HF folder for matrices of `type`: the type itself for f32, f16 and bf16; f16 for a
+    /// GGUF block type or mixture, which safetensors cannot hold (f16 keeps the 11 significant bits a 4- to 8-bit
+    /// block's value has after its fp16 scale, where bf16 keeps 8).
+    public static func safetensorsDType(_ type: GGUFWriter.MatrixType) -> SafetensorsDType {
+        SafetensorsDType(ggufType: type.tensorType) ?? .f16
     }
 
-    /// Refuses a matrix type that `format` cannot hold (`file` names the output in the error): safetensors has no
-    /// Q8_0, and writing another type instead would hand over a model other than the one asked for.
+    /// Refuses a block type asked for (`--export-type`) with safetensors alone (`file` names the output in the error):
+    /// nothing would be written in the type asked for.
     public static func check(format: Format, type: GGUFWriter.MatrixType, file: String? = nil) throws {
-        guard format == .gguf || safetensorsDType(type) != nil else {
-            throw MopError(file: file, "--export-type \(type.rawValue) is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf")
-        }
+        guard format == .safetensors && type.isQuantized else { return }
+        throw MopError(file: file, "--export-type \(type.rawValue) is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf or both")
     }
 
-    /// Refuses weights whose values the files would not hold: f16 (the `f16` type, and the fallback of a `q8_0`
-    /// matrix whose rows are not whole blocks) ends at 65504 and a Q8_0 block's f16 scale at 127 times that, so a
-    /// larger value would be written as infinity and the export refused by mop itself. `file` names the output.
-    public static func checkRange(_ weights: ModelWeights, format: Format, type: GGUFWriter.MatrixType, file: String) throws {
+    /// Refuses weights whose values the files would not hold: f16 (the `f16` type, the safetensors copy of a block
+    /// type, and the fallback of a matrix whose rows are not whole blocks) ends at 65504, and a block's f16 scale at
+    /// a multiple of that (`largest`), so a larger value would be written as infinity and the export refused by mop
+    /// itself. `file` names the output; `hasImportance`: the GGUF will be written with an importance (which changes
+    /// some types of q4_0 and q5_0).
+    public static func checkRange(_ weights: ModelWeights, format: Format, type: GGUFWriter.MatrixType, file: String,
+                                  hasImportance: Bool = false) throws {
+        let ggufTypes = format == .safetensors ? [:] : GGUFWriter.tensorTypes(weights, type: type, hasImportance: hasImportance)
         for (name, tensor) in weights.namedTensors() {
             var written: [GGUFTensorType] = []
-            if format != .gguf, let dtype = safetensorsDType(type) { written.append(dtype.forTensor(shape: tensor.shape).ggufType) }
-            if format != .safetensors { written.append(type.tensorType(shape: tensor.shape)) }
+            if format != .gguf { written.append(safetensorsDType(type).forTensor(shape: tensor.shape).ggufType) }
+            if let gguf = ggufTypes[name] { written.append(gguf) }
             guard let (limit, limited) = written.compactMap({ t in largest(t).map { ($0, t) } }).min(by: { $0.0 < $1.0 }) else { continue }
             var bad: (value: Float, index: Int)?
             tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
@@ -47,12 +53,23 @@ public enum ModelExport {
         }
     }
 
-    /// The largest magnitude `type` holds finitely, for the types below fp32's range (nil for the others).
+    /// `importance` with the down projections' rows extended by zeros as `NeuronPadding` extends their columns.
+    private static func padded(_ importance: [String: [Float]], toMultipleOf multiple: Int) -> [String: [Float]] {
+        importance.mapValues { $0.count % multiple == 0 ? $0 : $0 + [Float](repeating: 0, count: multiple - $0.count % multiple) }
+    }
+
+    /// The largest magnitude `type` holds finitely, for the types below fp32's range (nil for the others): f16's
+    /// 65504 times what its f16 scales multiply (Q4_1 and Q5_1 store the block's min itself as f16, the K-quants
+    /// multiply their 6-bit mins by an f16 dmin, Q6_K its int8 scales by d).
     private static func largest(_ type: GGUFTensorType) -> Float? {
+        let half = Float(Float16.greatestFiniteMagnitude)
         switch type {
-        case .f16: Float(Float16.greatestFiniteMagnitude)
-        case .q8_0: Float(Float16.greatestFiniteMagnitude) * 127
-        default: nil
+        case .f16, .q4_1, .q5_1: return half
+        case .q4_0: return half * 8
+        case .q5_0: return half * 16
+        case .q4_K, .q5_K: return half * 63
+        case .q8_0, .q6_K: return half * 127
+        default: return nil
         }
     }
 
@@ -60,12 +77,14 @@ public enum ModelExport {
     /// or values it cannot hold (`checkRange`), are refused before any file is written.
     @discardableResult
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
-                             to directory: String, format: Format, type: GGUFWriter.MatrixType) throws -> ModelWeights {
+                             to directory: String, format: Format, type: GGUFWriter.MatrixType,
+                             importance: [String: [Float]] = [:], exactWidths: Bool = false) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
-        try checkRange(pruned, format: format, type: type, file: directory)
+        try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
         try structure.write(to: directory + "/" + structureFile)
-        if format != .gguf, let dtype = safetensorsDType(type) {
+        if format != .gguf {
+            let dtype = safetensorsDType(type)
             let folder = directory + "/" + huggingFaceFolder
             let specialTokens = HFSpecialTokenIds(bos: tokenizer?.bosTokenId.map(Int.init),
                                                   eos: tokenizer?.eosTokenId.map { [Int($0)] } ?? [])
@@ -73,7 +92,10 @@ public enum ModelExport {
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
-            try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type)
+            // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`NeuronPadding`).
+            let blocks = type.isQuantized && !exactWidths ? 32 : 1
+            try GGUFWriter.write(weights: NeuronPadding.padded(pruned, toMultipleOf: blocks), tokenizer: tokenizer,
+                                 to: directory + "/" + ggufFile, type: type, importance: padded(importance, toMultipleOf: blocks))
         }
         return pruned
     }

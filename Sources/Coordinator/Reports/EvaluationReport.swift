@@ -29,9 +29,11 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         public var latencyVsFirst: LatencyRatio?
         /// Wall time of this model's evaluation.
         public var seconds: Double
+        /// How the file whose latency was measured stores the weights ("GGUF q4_1", "safetensors f16"); nil when not timed.
+        public var storage: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, parameters, compression, perplexity, tasks, latency, seconds
+            case name, parameters, compression, perplexity, tasks, latency, seconds, storage
             case perplexityTokens = "perplexity_tokens"
             case latencyVsFirst = "latency_vs_first"
             case averageAcc = "average_acc"
@@ -96,6 +98,7 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         let firstTimed = models.first { $0.latency != nil }
         let dense = firstTimed?.latency
         rows += [
+            ("latency measured on", { $0.storage }),
             ("latency mean (s)", { $0.latency.map { String(format: "%.3f", $0.latencySeconds) } }),
             ("latency vs first", { model in
                 if let ratio = model.latencyVsFirst {
@@ -122,6 +125,11 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
                 + "\(latency.runs) runs of which \(latency.warmup) warm-up, \(latency.threads) threads; the models ran in "
                 + "turn, run by run (A B A B ...), each in its own process, and 'vs first' is the median of the paired "
                 + "runs' latency ratios (their min-max in brackets)")
+        }
+        let storages = Set(models.compactMap(\.storage))
+        if storages.count > 1 {
+            notes.append("the timed models are stored differently (\(storages.sorted().joined(separator: ", "))), so their latency "
+                + "ratio mixes pruning with the element types: compare models stored alike (--export-type)")
         }
         if models.contains(where: { $0.name == "recovered" && $0.latency == nil }) {
             notes.append("the recovered model has the pruned model's shape, so its latency")

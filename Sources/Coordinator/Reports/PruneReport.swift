@@ -34,6 +34,9 @@ public struct PruneReport: Codable, Equatable, Sendable {
     }
     /// With a latency target: the latency model, and the pruned model's latency ratio predicted and measured.
     public var latency: LatencyTargetReport?
+    /// The files the pruned model was written in and the export type's reason ("GGUF q4_1, safetensors f16 (the
+    /// input's general.file_type 3)"); absent in reports of older versions.
+    public var export: String?
 
     public struct CalibrationSummary: Codable, Equatable, Sendable {
         public var sequences: Int
@@ -57,7 +60,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case settings, parameters, compression, path, iterations, beam, finished, calibration, distribution, finetune, evaluation
-        case latency
+        case latency, export
         case originalParameters = "original_parameters"
         case originalNonEmbeddingParameters = "original_non_embedding_parameters"
         case nonEmbeddingParameters = "non_embedding_parameters"
@@ -157,6 +160,7 @@ public struct PruneReport: Codable, Equatable, Sendable {
             "- blocks kept: \(keptLayers.count) (\(keptLayers.map(String.init).joined(separator: ", ")))",
             String(format: "- search time: %.1f s", totalSeconds),
         ]
+        if let export { lines.append("- written as: \(export)") }
         if let calibration {
             lines.append(String(format: "- calibration: %ld sequences, %ld tokens; dense loss %.4f; one forward pass %.2f s",
                                 calibration.sequences, calibration.tokens, calibration.denseLoss, calibration.forwardSeconds))

@@ -40,7 +40,7 @@ public struct CandidateScorer {
             switch request {
             case .loss: "loss"
             case .klDivergence: "KL divergence"
-            case .ampStatistics, .blockInfluence, .stop: throw MopError("a batch of means holds \(request)")
+            case .ampStatistics, .blockInfluence, .quantImportance, .stop: throw MopError("a batch of means holds \(request)")
             }
         }
         // Nothing to ask is not worth a message to every rank.

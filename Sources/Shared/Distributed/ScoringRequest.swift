@@ -15,6 +15,8 @@ public enum ScoringRequest: Codable, Hashable, Sendable {
     case ampStatistics(current: PruningStructure, fold: CalibrationFold? = nil)
     /// [sum over tokens of 1 - cos(block input, block output) for every current block..., tokens]
     case blockInfluence(current: PruningStructure, fold: CalibrationFold? = nil)
+    /// Sums over tokens of every linear layer's squared inputs per column of `current`, laid out by `QuantImportance`
+    case quantImportance(current: PruningStructure)
     /// Ends the workers' serving loop.
     case stop
 
@@ -49,6 +51,7 @@ public enum ScoringRequest: Codable, Hashable, Sendable {
         case .loss, .klDivergence: 2
         case let .ampStatistics(current, _): current.config(of: original).layers.reduce(1) { $0 + $1.heads + $1.intermediate }
         case let .blockInfluence(current, _): current.layers.count + 1
+        case let .quantImportance(current): QuantImportance.packedCount(current.config(of: original))
         case .stop: 0
         }
     }

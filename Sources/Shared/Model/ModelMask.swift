@@ -54,10 +54,16 @@ public protocol ForwardObserver: AnyObject {
     func mlpActivation(layer: Int, a: [Float], segments: [Range<Int>])
     /// The residual stream before and after the block: [N, D] each.
     func block(layer: Int, input: [Float], output: [Float], segments: [Range<Int>])
+    /// The input of q/k/v_proj, RMSNorm(x): [N, D].
+    func attentionInput(layer: Int, h: [Float], segments: [Range<Int>])
+    /// The input of gate/up_proj, RMSNorm(x + o(z)): [N, D].
+    func mlpInput(layer: Int, h: [Float], segments: [Range<Int>])
 }
 
 extension ForwardObserver {
     public func attentionOutput(layer: Int, z: [Float], segments: [Range<Int>]) {}
     public func mlpActivation(layer: Int, a: [Float], segments: [Range<Int>]) {}
     public func block(layer: Int, input: [Float], output: [Float], segments: [Range<Int>]) {}
+    public func attentionInput(layer: Int, h: [Float], segments: [Range<Int>]) {}
+    public func mlpInput(layer: Int, h: [Float], segments: [Range<Int>]) {}
 }

@@ -160,6 +160,10 @@ private struct ScoringHooks: BlockHooks, FrozenProjections {
 
     mutating func record(_ stage: BlockForward.Stage, _ value: inout [Float]) {
         switch stage {
+        case .attentionInput:
+            observer?.attentionInput(layer: index, h: value, segments: segments)
+        case .mlpInput:
+            observer?.mlpInput(layer: index, h: value, segments: segments)
         case .attentionOutput:
             observer?.attentionOutput(layer: index, z: value, segments: segments)
         case .mlpActivation:

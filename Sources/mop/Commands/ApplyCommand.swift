@@ -27,11 +27,12 @@ struct ApplyCommand: ParsableCommand {
             let kept = try PruningStructure.load(path: structure)
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             try kept.validate(against: loaded.weights.config, file: structure)
+            let export = try ResolvedExport(self.export, model: model)
             let pruned = try export.write(original: loaded.weights, structure: kept, tokenizer: loaded.tokenizer, to: directory)
             let config = pruned.config
             let compression = 1 - Double(config.parameters) / Double(loaded.weights.config.parameters)
-            RunSupport.printLine(String(format: "wrote %@: %ld layers, %ld parameters (%.2f%% compression)", directory,
-                                        config.layers.count, config.parameters, compression * 100))
+            RunSupport.printLine(String(format: "wrote %@: %ld layers, %ld parameters (%.2f%% compression); %@", directory,
+                                        config.layers.count, config.parameters, compression * 100, export.summary()))
         }
     }
 }

@@ -29,7 +29,7 @@ struct FinetuneCommand: ParsableCommand {
             let directory = out
             let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
-            let job = FineTuneJob(options: options, seed: seed, export: export)
+            let job = FineTuneJob(options: options, seed: seed, export: try ResolvedExport(export, model: model))
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,
                                            directory: directory, communicator: communicator).report else { return }
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }

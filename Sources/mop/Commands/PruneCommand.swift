@@ -46,6 +46,9 @@ struct PruneCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "Sample the calibration rows with this seed instead of taking the first ones.") var calibrationSeed: UInt64?
     @OptionGroup(title: "Export") var export: ExportOptions
+    @Option(help: ArgumentHelp("With a quantized export type (not q8_0): weight the block encoders' scale search by each input column's mean squared activation on the calibration set, as llama-quantize does with an importance matrix (calibration), or not (none: llama-quantize's bytes without one).",
+                               valueName: "calibration|none"))
+    var quantImportance: QuantImportanceSource = .calibration
     @Option(help: "Continue the interrupted run in this output directory.") var resume: String?
     @Option(help: "Stop after this many iterations (counted from the original model), e.g. to time one.")
     var maxIterations: Int?
@@ -103,6 +106,7 @@ struct PruneCommand: ParsableCommand {
             let directory = resume ?? out!
             let claim = communicator.isCoordinator ? try OutputDirectory.claim(directory, resuming: resume != nil) : nil
             defer { claim?.release() }
+            let export = try ResolvedExport(self.export, model: model)
             if let resume, communicator.isCoordinator {
                 // A malformed checkpoint fails now, not after minutes of loading and the dense pass.
                 if try SearchCheckpoint.load(directory: resume).inputs == nil {
@@ -128,7 +132,7 @@ struct PruneCommand: ParsableCommand {
             let distributed = try cluster.loadModel(model, communicator, layout: layout)
             let loaded = distributed.model
             // Pruning keeps a subset of the values: weights the export type cannot hold fail now, not after the search.
-            if communicator.isCoordinator && layout == nil { try export.checkRange(loaded.weights, file: model) }
+            if communicator.isCoordinator && layout == nil { try export.checkRange(loaded.weights, file: model, hasImportance: quantImportance == .calibration) }
             // A pipeline stage holds its blocks only: what needs the whole model loads it again, mapped.
             let whole = { layout == nil ? loaded.weights : try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights }
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
@@ -169,7 +173,7 @@ struct PruneCommand: ParsableCommand {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 _ = pipelineReport()
-                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, structure: nil,
+                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export, structure: nil,
                                            communicator: communicator)
                 return
             }
@@ -201,6 +205,9 @@ struct PruneCommand: ParsableCommand {
             if result.finished, let departure = settings.pathDeparture(taken: result.structure.path) {
                 FileHandle.standardError.write(Data("prune: \(departure)\n".utf8))
             }
+            let importance = try quantizationImportance(result.structure, original: loaded.weights.config, export: export) {
+                try dispatch.ask($0, localAnswer: worker.answer)
+            }
             dispatch.stop()
             var distribution = DistributionReport(
                 groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
@@ -208,12 +215,13 @@ struct PruneCommand: ParsableCommand {
                 perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
                 search: dispatch.statistics.since(afterDense))
             distribution.pipeline = pipelineReport()
-            try export.write(original: try whole(), structure: result.structure, tokenizer: spec, to: directory)
+            try export.write(original: try whole(), structure: result.structure, tokenizer: spec, to: directory, importance: importance)
             // The search's report is written before recovery and evaluation, so a failure there keeps it.
             var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
                                      latencyModel: latency)
+            report.export = export.summary(importance: !importance.isEmpty)
             try report.write(directory: directory)
-            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory,
+            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export,
                                                structure: result.structure, communicator: communicator)
             report.finetune = after.finetune
             report.evaluation = after.evaluation
@@ -223,6 +231,7 @@ struct PruneCommand: ParsableCommand {
                                         result.compression * 100, result.nonEmbeddingCompression * 100,
                                         result.structure.path.isEmpty ? "(none)" : result.structure.path,
                                         result.parameters, directory))
+            RunSupport.printLine("written as " + (report.export ?? export.summary()))
             if let latency = report.latency {
                 RunSupport.printLine(String(format: "latency: predicted %.1f%% of the dense model's (target %.1f%%)", latency.predicted * 100,
                                             latency.target * 100)
@@ -238,6 +247,21 @@ struct PruneCommand: ParsableCommand {
 
     static let finetunedFolder = "finetuned"
 
+    /// Where the block encoders' importance comes from (`--quant-importance`).
+    enum QuantImportanceSource: String, ExpressibleByArgument {
+        case calibration, none
+    }
+
+    /// Rank 0, after the search: the pruned model's importance matrix from the calibration set (`QuantImportance`), when
+    /// the GGUF export's encoders use one; empty otherwise. `ask` puts a request to the workers.
+    private func quantizationImportance(_ structure: PruningStructure, original: ModelConfig, export: ResolvedExport,
+                                        ask: (ScoringRequest) throws -> [Double]) throws -> [String: [Float]] {
+        guard quantImportance == .calibration, export.format != .safetensors,
+              GGUFQuantize.usesImportance(export.type.tensorType) else { return [:] }
+        FileHandle.standardError.write(Data("prune: importance matrix of the pruned model for its \(export.type.rawValue) export\n".utf8))
+        return QuantImportance.means(packedSums: try ask(.quantImportance(current: structure)), config: structure.config(of: original))
+    }
+
     /// After the search, on every rank: rank 0 sends the chosen structure (nil on the other ranks, which receive
     /// it) and every rank prunes its own copy of the weights with it; then the chained recovery (`--finetune`, every
     /// rank taking part in the data-parallel training, files into DIR/finetuned) and evaluation (`--eval`) of the
@@ -245,7 +269,7 @@ struct PruneCommand: ParsableCommand {
     /// with `--stages` the ranks load it again here, so recovery and evaluation need a rank to hold the pruned model
     /// (README: why recovery is not pipelined).
     private func recoverAndEvaluate(model: String, _ whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
-                                    structure: PruningStructure?, communicator: any Communicator) throws
+                                    export: ResolvedExport, structure: PruningStructure?, communicator: any Communicator) throws
         -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
         guard finetune || eval else { return (nil, nil) }
         let original = try whole()
@@ -263,7 +287,8 @@ struct PruneCommand: ParsableCommand {
         }
         guard eval else { return (recovered?.report, nil) }
         var subjects = [EvaluationJob.Subject(name: "dense", weights: original, path: model, benchPath: model),
-                        EvaluationJob.Subject(name: "pruned", weights: pruned, path: directory, benchPath: directory)]
+                        EvaluationJob.Subject(name: "pruned", weights: pruned, path: directory,
+                                                      benchPath: export.format == .safetensors ? directory : directory + "/" + ModelExport.ggufFile)]
         if let recovered {
             // Same shape as the pruned model, so the same latency: not measured twice.
             subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil))

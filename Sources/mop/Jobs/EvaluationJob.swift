@@ -21,6 +21,12 @@ struct EvaluationJob {
         let benchPath: String?
     }
 
+    /// How the model at `path` stores its weights, as the export type that would write it ("GGUF q4_k_m").
+    static func storage(of path: String) throws -> String {
+        let format = try ModelLoader.format(of: ModelLoader.resolve(path))
+        return (format == .gguf ? "GGUF " : "safetensors ") + (try ExportTypeChoice.matching(modelAt: path).type.rawValue)
+    }
+
     /// Every rank calls this with the same subjects; the report comes back on rank 0.
     func run(_ subjects: [Subject], original: ModelConfig, tokenizer spec: TokenizerSpec,
              communicator: some Communicator) throws -> EvaluationReport? {
@@ -54,6 +60,7 @@ struct EvaluationJob {
             for (position, index) in timed.enumerated() {
                 models[index].latency = outcome.results[position]
                 models[index].latencyVsFirst = position == 0 ? nil : outcome.ratios[position - 1]
+                models[index].storage = try subjects[index].benchPath.map(Self.storage)
                 FileHandle.standardError.write(Data(("eval: " + Self.line(models[index]) + "\n").utf8))
             }
         }

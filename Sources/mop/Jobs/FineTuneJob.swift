@@ -10,8 +10,8 @@ struct FineTuneJob {
     let options: FineTuneOptions
     /// Seeds the adapters' initialisation, the split, the order and dropout.
     let seed: UInt64
-    /// How the merged model is written (`--format`, `--export-type`).
-    let export: ExportOptions
+    /// How the merged model is written (`--format`, the export type chosen for the job's input).
+    let export: ResolvedExport
 
     /// What `run` leaves on every rank: the merged model, and on rank 0 the report.
     struct Outcome {

@@ -6,34 +6,68 @@ extension ModelExport.Format: ExpressibleByArgument {}
 extension GGUFWriter.MatrixType: ExpressibleByArgument {}
 
 /// How `prune`, `apply` and `finetune` write their models: which files (`--format`) and the matrices' element type
-/// (`--export-type`). `--f16` is the older spelling of `--export-type f16`, kept so existing scripts run.
+/// (`--export-type`, by default the input's own: `ExportTypeChoice`). `--f16` is the older spelling of
+/// `--export-type f16`, kept so existing scripts run.
 struct ExportOptions: ParsableArguments {
     @Option(help: "safetensors, gguf or both.") var format: ModelExport.Format = .both
-    @Option(help: ArgumentHelp("Element type of the exported weight matrices (default f32); q8_0 is GGUF only (--format gguf), and a matrix whose rows are not whole 32-element blocks is written f16, as llama-quantize does. 1-D tensors (norms, biases) stay f32 in both formats; a value past f16's 65504 is refused.",
-                               valueName: "f32|f16|bf16|q8_0"))
+    @Option(help: ArgumentHelp("Element type of the exported weight matrices, or a llama.cpp mixture (q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k: each tensor's type by llama-quantize's rules). Default: the input's own (its GGUF file type, or its safetensors dtype). Block types are GGUF only; with --format both the safetensors copy is f16. A matrix whose rows are not whole blocks falls back as llama-quantize does (Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, else F16). 1-D tensors (norms, biases) stay f32 in both formats; a value past f16's 65504 is refused.",
+                               valueName: "f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k_m|q4_k_s|q5_k_m|q5_k_s|q6_k"))
     var exportType: GGUFWriter.MatrixType?
     @Flag(help: "The same as --export-type f16.") var f16 = false
+    @Flag(help: "With a block type: write pruned feed-forward widths as they are, so a down projection whose rows are not whole 32-element blocks falls back to F16 as llama-quantize's does (default: zero neurons round each width up to whole blocks, the same function in the block type).")
+    var exactWidths = false
 
-    /// The chosen matrix type.
-    var type: GGUFWriter.MatrixType { exportType ?? (f16 ? .f16 : .f32) }
+    /// The type asked for on the command line, nil when the input's own is to be used.
+    var given: GGUFWriter.MatrixType? { exportType ?? (f16 ? .f16 : nil) }
 
     func validate() throws {
         if f16, let exportType, exportType != .f16 {
             throw ValidationError("--f16 means --export-type f16, which contradicts --export-type \(exportType.rawValue)")
         }
         // Refused here, before a model loads or a search runs, rather than after hours with nothing written.
-        do { try ModelExport.check(format: format, type: type) } catch { throw ValidationError("\(error)") }
+        if let given { do { try ModelExport.check(format: format, type: given) } catch { throw ValidationError("\(error)") } }
     }
+
+    /// The export type for a job on the model at `model`: the one given, else the input's own.
+    func choice(for model: String) throws -> ExportTypeChoice {
+        if let given { return ExportTypeChoice(type: given, reason: "--export-type") }
+        return try ExportTypeChoice.matching(modelAt: model)
+    }
+}
+
+/// `ExportOptions` with the export type chosen for one input model: what a job writes with.
+struct ResolvedExport: Sendable {
+    let format: ModelExport.Format
+    let choice: ExportTypeChoice
+    let exactWidths: Bool
+
+    init(_ options: ExportOptions, model: String) throws {
+        format = options.format
+        choice = try options.choice(for: model)
+        exactWidths = options.exactWidths
+    }
+
+    var type: GGUFWriter.MatrixType { choice.type }
 
     /// Refuses `weights` whose values these types cannot hold (`ModelExport.checkRange`), for a job to fail before
     /// its long part rather than at the export.
-    func checkRange(_ weights: ModelWeights, file: String) throws {
-        try ModelExport.checkRange(weights, format: format, type: type, file: file)
+    func checkRange(_ weights: ModelWeights, file: String, hasImportance: Bool = false) throws {
+        try ModelExport.checkRange(weights, format: format, type: type, file: file, hasImportance: hasImportance)
     }
 
     /// Writes `original` cut to `structure` into `directory` as these options say (`ModelExport.write`).
     @discardableResult
-    func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String) throws -> ModelWeights {
-        try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory, format: format, type: type)
+    func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String,
+               importance: [String: [Float]] = [:]) throws -> ModelWeights {
+        try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory, format: format,
+                              type: type, importance: importance, exactWidths: exactWidths)
+    }
+
+    /// The line the report and the console give: which types the files hold and why.
+    func summary(importance: Bool = false) -> String {
+        var parts: [String] = []
+        if format != .safetensors { parts.append("GGUF \(type.rawValue)" + (importance ? " with the calibration set's importance matrix" : "")) }
+        if format != .gguf { parts.append("safetensors \(ModelExport.safetensorsDType(type).ggufType.name.lowercased())") }
+        return parts.joined(separator: ", ") + " (\(choice.reason))"
     }
 }

@@ -4,7 +4,7 @@ import Shared
 @testable import Coordinator
 
 /// `ModelExport.write` puts the chosen matrix type in both formats, writes a SentencePiece tokenizer as tokenizer.model,
-/// and refuses a type a format cannot hold before writing anything.
+/// and refuses a block type for safetensors alone before writing anything.
 final class ModelExportTests: XCTestCase {
     private var directory = ""
 
@@ -39,24 +39,37 @@ final class ModelExportTests: XCTestCase {
         }
         let q8 = try export(.q8_0, .gguf)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: q8).sorted(), ["model.gguf", "structure.json"])
-        // Hidden 32 and intermediate 48: the down projection's rows of 48 are not whole blocks, so F16.
+        // Hidden 32 and intermediate 48: padded with zero neurons to 64, the down projection is Q8_0 too; with the
+        // widths as pruned its rows of 48 are not whole blocks, so F16.
         let gguf = try GGUFFile(path: q8 + "/model.gguf")
-        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.type, .f16)
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.type, .q8_0)
+        XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_down.weight")?.dimensions, [64, 32])
         XCTAssertEqual(gguf.tensor(named: "blk.0.ffn_up.weight")?.type, .q8_0)
+        let exact = directory + "/exact"
+        try FileManager.default.createDirectory(atPath: exact, withIntermediateDirectories: true)
+        try ModelExport.write(original: weights, structure: .identity(weights.config), tokenizer: nil, to: exact,
+                              format: .gguf, type: .q8_0, exactWidths: true)
+        XCTAssertEqual(try GGUFFile(path: exact + "/model.gguf").tensor(named: "blk.0.ffn_down.weight")?.type, .f16)
     }
 
-    func testQ8_0IsRefusedForSafetensorsBeforeAnythingIsWritten() throws {
-        for format in [ModelExport.Format.safetensors, .both] {
-            let out = directory + "/refused-\(format.rawValue)"
+    /// A block type with safetensors alone is refused before anything is written; with both formats hf/ is F16.
+    func testBlockTypesAreRefusedForSafetensorsAloneAndF16BesideAGGUF() throws {
+        for type in [GGUFWriter.MatrixType.q8_0, .q4_k_m] {
+            let out = directory + "/refused-\(type.rawValue)"
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             XCTAssertThrowsError(try ModelExport.write(original: weights, structure: .identity(weights.config), tokenizer: nil,
-                                                       to: out, format: format, type: .q8_0)) { error in
-                XCTAssertEqual(error as? MopError, MopError(file: out, "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf"))
+                                                       to: out, format: .safetensors, type: type)) { error in
+                XCTAssertEqual(error as? MopError, MopError(file: out, "--export-type \(type.rawValue) is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf or both"))
             }
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
+            XCTAssertEqual(ModelExport.safetensorsDType(type), .f16)
+            XCTAssertNoThrow(try ModelExport.check(format: .both, type: type))
         }
-        XCTAssertNil(ModelExport.safetensorsDType(.q8_0))
-        XCTAssertNoThrow(try ModelExport.check(format: .gguf, type: .q8_0))
+        let both = try export(.q4_0, .both)
+        let safetensors = try SafetensorsFile(path: both + "/hf/model.safetensors")
+        XCTAssertEqual(Set(safetensors.entries.filter { $0.shape.count == 2 }.map(\.dtype)), [.f16])
+        XCTAssertEqual(try GGUFFile(path: both + "/model.gguf").tensor(named: "blk.0.ffn_up.weight")?.type, .q4_0)
+        XCTAssertNoThrow(try ModelExport.check(format: .safetensors, type: .bf16))
     }
 
     /// A SentencePiece tokenizer goes to hf/ as tokenizer.model and tokenizer.json and to the GGUF, and reads back

@@ -66,7 +66,7 @@ final class CrossFitSearchTests: XCTestCase {
                     let fold: CalibrationFold? = switch request {
                     case let .loss(_, _, fold), let .klDivergence(_, _, fold): fold
                     case let .ampStatistics(_, fold), let .blockInfluence(_, fold): fold
-                    case .stop: nil
+                    case .quantImportance, .stop: nil
                     }
                     return sum + (fold == nil ? 1 : 0.5)
                 })

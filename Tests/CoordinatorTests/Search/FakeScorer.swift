@@ -58,6 +58,8 @@ final class FakeScorer {
             let observer = InfluenceObserver(layers: model.config.layers.count)
             _ = model.hiddenStates(sequences(fold), observer: observer)
             return observer.sums + [Double(observer.tokens)]
+        case .quantImportance:
+            throw MopError("the search never asks for a quantization importance")
         case .stop:
             return []
         }

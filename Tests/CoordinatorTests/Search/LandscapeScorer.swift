@@ -31,7 +31,7 @@ final class LandscapeScorer {
         switch request {
         case let .loss(current, step, _): [loss(of: current.path + (step?.path ?? "")), 1]
         case .klDivergence: throw MopError("the landscape has losses only")
-        case .ampStatistics, .blockInfluence, .stop: try fake(request)
+        case .ampStatistics, .blockInfluence, .quantImportance, .stop: try fake(request)
         }
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 @testable import Shared
 
-/// `--export-type f32|f16|bf16|q8_0` (and the older `--f16`) on `mop apply`, `prune` and `finetune`: the files hold
-/// the type and `mop inspect` says so; a type the format cannot hold, or `--f16` against another type, is refused
-/// before anything is written.
+/// `--export-type` (and the older `--f16`) on `mop apply`, `prune` and `finetune`: the files hold the type and
+/// `mop inspect` says so; without it the input's own type is written; a block type with safetensors alone, or `--f16`
+/// against another type, is refused before anything is written.
 final class ExportTypeTests: XCTestCase {
     var directory = ""
     var model = ""
@@ -40,9 +40,14 @@ final class ExportTypeTests: XCTestCase {
         // 2 blocks: 4 norms (F32) and 7 matrices each, plus the final norm and the tied embedding.
         let q8 = try apply("q8", ["--export-type", "q8_0", "--format", "gguf"])
         XCTAssertEqual(q8.status, 0, q8.stderr)
-        XCTAssertEqual(try tensorTypes(directory + "/q8/model.gguf"), ["Q8_0": 14, "F16": 1, "F32": 5])
+        // Layer 1's 40 neurons are padded to 64 with zero neurons, so its down projection is Q8_0 too; with
+        // --exact-widths its rows of 40 are not whole blocks, and F16 as llama-quantize writes them.
+        XCTAssertEqual(try tensorTypes(directory + "/q8/model.gguf"), ["Q8_0": 15, "F32": 5])
+        let exact = try apply("q8-exact", ["--export-type", "q8_0", "--format", "gguf", "--exact-widths"])
+        XCTAssertEqual(exact.status, 0, exact.stderr)
+        XCTAssertEqual(try tensorTypes(directory + "/q8-exact/model.gguf"), ["Q8_0": 14, "F16": 1, "F32": 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/q8/hf"))
-        let text = try MopProcess.run(["inspect", directory + "/q8/model.gguf"])
+        let text = try MopProcess.run(["inspect", directory + "/q8-exact/model.gguf"])
         XCTAssertTrue(text.stdout.contains("tensor types:  Q8_0 x 14, F32 x 5, F16 x 1"), text.stdout)
 
         let bf16 = try apply("bf16", ["--export-type", "bf16"])
@@ -66,10 +71,10 @@ final class ExportTypeTests: XCTestCase {
 
     func testTypesAFormatCannotHoldAndContradictionsAreRefused() throws {
         let cases: [([String], String)] = [
-            (["--export-type", "q8_0", "--format", "safetensors"], "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf"),
-            (["--export-type", "q8_0"], "--export-type q8_0 is a GGUF type"),
+            (["--export-type", "q8_0", "--format", "safetensors"], "--export-type q8_0 is a GGUF type (safetensors holds f32, f16 or bf16): give --format gguf or both"),
+            (["--export-type", "q4_k_m", "--format", "safetensors"], "--export-type q4_k_m is a GGUF type"),
             (["--f16", "--export-type", "bf16"], "--f16 means --export-type f16, which contradicts --export-type bf16"),
-            (["--export-type", "q4_0"], "The value 'q4_0' is invalid for '--export-type"),
+            (["--export-type", "q3_k_m"], "The value 'q3_k_m' is invalid for '--export-type"),
         ]
         for (index, (options, message)) in cases.enumerated() {
             let run = try apply("refused-\(index)", options)
@@ -80,11 +85,34 @@ final class ExportTypeTests: XCTestCase {
         }
         let data = try PruneFixtures.alpaca(in: directory, rows: 8)
         for command in [["prune", model, "--target", "0.2", "--calibration", data], ["finetune", model, "--data", data]] {
-            let run = try MopProcess.run(command + ["--out", directory + "/p", "--export-type", "q8_0", "--format", "both"])
+            let run = try MopProcess.run(command + ["--out", directory + "/p", "--export-type", "q8_0", "--format", "safetensors"])
             XCTAssertEqual(run.status, 64, run.stderr)
             XCTAssertTrue(run.stderr.contains("--export-type q8_0 is a GGUF type"), run.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/p"))
         }
+    }
+
+    /// Without --export-type the input's own type is written (GGUF: its general.file_type), and the line says why;
+    /// a block type with --format both also writes hf/ in F16.
+    func testTheDefaultTypeIsTheInputsOwn() throws {
+        let mixed = try apply("q4km", ["--export-type", "q4_k_m"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        XCTAssertTrue(mixed.stdout.contains("GGUF q4_k_m, safetensors f16 (--export-type)"), mixed.stdout)
+        // Rows of 32 are not whole 256-element super-blocks: Q4_K falls back to Q5_0, and the tied embedding (output's
+        // Q6_K), layer 1's attn_v and its down projection (Q6_K: the last eighth of 2 layers; 40 neurons padded to 64)
+        // to Q8_0, as llama-quantize does.
+        let types = ["Q5_0": 12, "Q8_0": 3, "F32": 5]
+        XCTAssertEqual(try tensorTypes(directory + "/q4km/model.gguf"), types)
+        XCTAssertEqual(try tensorTypes(directory + "/q4km/hf"), ["F16": 15, "F32": 5])
+        let identity = directory + "/identity.json"
+        try PruningStructure.identity(try ModelLoader.load(path: directory + "/q4km/model.gguf").weights.config).write(to: identity)
+        let again = try MopProcess.run(["apply", directory + "/q4km/model.gguf", "--structure", identity, "--out", directory + "/again",
+                                        "--format", "gguf"], timeout: 120)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("GGUF q4_k_m (the input's general.file_type 15)"), again.stdout)
+        XCTAssertEqual(try tensorTypes(directory + "/again/model.gguf"), types)
+        let plain = try apply("plain", ["--format", "gguf"])
+        XCTAssertTrue(plain.stdout.contains("GGUF f32 (the input's general.file_type 0)"), plain.stdout)
     }
 
     /// Issue 30, case 6: a value past f16's 65504 would be written as infinity (and the export then refused by mop
@@ -97,7 +125,8 @@ final class ExportTypeTests: XCTestCase {
         let large = directory + "/large.gguf"
         try GGUFWriter.write(weights: weights, tokenizer: try ModelLoader.tokenizer(path: model), to: large, type: .f32)
         for options in [["--export-type", "f16"], ["--f16", "--format", "safetensors"], ["--export-type", "q8_0", "--format", "gguf"]] {
-            // Layer 1's down projection (rows of 40 after the structure) falls back to f16 under q8_0 too.
+            // Layer 1's down projection (rows of 40 after the structure) is checked against f16's range under q8_0
+            // too: the range check looks at the widths as pruned (--exact-widths' F16 fallback), before any padding.
             let out = directory + "/refused"
             let run = try MopProcess.run(["apply", large, "--structure", structure, "--out", out] + options, timeout: 120)
             XCTAssertEqual(run.status, 1, "\(options): \(run.stderr)")
@@ -115,12 +144,12 @@ final class ExportTypeTests: XCTestCase {
 
     /// The merged model of `mop finetune` is written in the chosen type.
     func testFinetuneWritesTheMergedModelInTheChosenType() throws {
-        // A tokenizer with an EOS token, as fine-tuning needs; intermediate 48, so both down projections are F16.
+        // A tokenizer with an EOS token, as fine-tuning needs; intermediate 48, padded to 64 with zero neurons.
         let base = try TinyByteModel.write(in: directory), data = try TinyByteModel.alpaca(rows: 8, in: directory)
         let run = try MopProcess.run(["finetune", base, "--data", data, "--out", directory + "/ft", "--steps", "1", "--batch", "2",
                                       "--micro-batch", "2", "--lora-rank", "2", "--export-type", "q8_0", "--format", "gguf"], timeout: 120)
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(try tensorTypes(directory + "/ft/model.gguf"), ["Q8_0": 13, "F16": 2, "F32": 5])
+        XCTAssertEqual(try tensorTypes(directory + "/ft/model.gguf"), ["Q8_0": 15, "F32": 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/ft/hf"))
     }
 }

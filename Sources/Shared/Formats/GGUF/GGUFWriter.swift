@@ -8,45 +8,13 @@ import Darwin
 /// shapes (`Architecture.ggufWriteName`: `llama` or `qwen2`, `deci` for pruned shapes): scalars when every layer has
 /// the same shape, else per-layer head, KV-head and feed-forward arrays. Q/K rows (and biases) are permuted into
 /// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices of the
-/// chosen `MatrixType`.
+/// chosen `MatrixType` (one type, or a llama.cpp mixture: `GGUFMixture`).
 public enum GGUFWriter {
-    /// The element type of the weight matrices, under its `--export-type` name.
-    public enum MatrixType: String, CaseIterable, Sendable {
-        case f32, f16, bf16, q8_0
-
-        /// The ggml type of a matrix whose rows are whole blocks.
-        public var tensorType: GGUFTensorType {
-            switch self {
-            case .f32: .f32
-            case .f16: .f16
-            case .bf16: .bf16
-            case .q8_0: .q8_0
-            }
-        }
-
-        /// llama.cpp's `general.file_type` (`llama_ftype`): ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7,
-        /// MOSTLY_BF16 = 32 ("mostly": 1-D tensors stay F32).
-        var fileType: UInt32 {
-            switch self {
-            case .f32: 0
-            case .f16: 1
-            case .q8_0: 7
-            case .bf16: 32
-            }
-        }
-
-        /// The type a tensor of `shape` is written in: F32 for 1-D tensors, as llama.cpp keeps them; F16 for a matrix
-        /// whose rows (GGUF's ne0, the last dimension here) are not whole blocks of the type, the fallback
-        /// llama-quantize takes for a 32-block type. Pruned widths can be any number.
-        public func tensorType(shape: [Int]) -> GGUFTensorType {
-            guard shape.count > 1 else { return .f32 }
-            return shape[shape.count - 1] % tensorType.blockSize == 0 ? tensorType : .f16
-        }
-    }
-
     /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete.
+    /// `importance` (HF tensor name -> one weight per column, e.g. the calibration set's mean squared inputs) drives
+    /// the quantized types' encoders as llama-quantize's imatrix does; tensors without one get the reference encoders.
     public static func write(weights: ModelWeights, tokenizer: TokenizerSpec?, to path: String, type: MatrixType,
-                             name: String = "mop") throws {
+                             importance: [String: [Float]] = [:], name: String = "mop") throws {
         let config = weights.config
         try config.validate(file: path)
         guard config.ropeScaling == nil else {
@@ -58,9 +26,19 @@ public enum GGUFWriter {
 
         let names = GGUFTensorNames(config.architecture)
         let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: config.architecture.ggufWriteName(config))
-        let tensors = stored.namedTensors().compactMap { entry -> (name: String, tensor: Tensor, type: GGUFTensorType)? in
+        let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, tensor: Tensor)? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
-            return (ggufName, entry.tensor, type.tensorType(shape: entry.tensor.shape))
+            return (entry.name, ggufName, entry.tensor)
+        }
+        let types = type.tensorTypes(names: named.map(\.name), shapes: named.map(\.tensor.shape), layers: config.layers.count,
+                                     seventyB: isSeventyB(config), hasImportance: !importance.isEmpty)
+        let tensors = zip(named, types).map { entry, type in
+            (name: entry.name, tensor: entry.tensor, type: type, importance: importance[entry.hf])
+        }
+        for tensor in tensors {
+            if let weights = tensor.importance, weights.count != tensor.tensor.cols {
+                throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.tensor.cols)")
+            }
         }
 
         var header = GGUFByteWriter()
@@ -88,7 +66,7 @@ public enum GGUFWriter {
         let output = try AtomicFileWriter(path: path)
         try output.append(header.bytes)
         for tensor in tensors {
-            var data = encoded(tensor.tensor, as: tensor.type)
+            var data = encoded(tensor.tensor, as: tensor.type, importance: tensor.importance)
             data += repeatElement(0, count: aligned(data.count) - data.count)
             try output.append(data)
         }
@@ -107,20 +85,37 @@ public enum GGUFWriter {
         }
     }
 
-    /// Bytes of `tensor` in `type`; `MatrixType.tensorType(shape:)` chose a type whose blocks its rows fill.
+    /// The types `write` gives each tensor of `weights` under `type`, by HF tensor name (`MatrixType.tensorTypes`).
+    public static func tensorTypes(_ weights: ModelWeights, type: MatrixType, hasImportance: Bool) -> [String: GGUFTensorType] {
+        let names = GGUFTensorNames(weights.config.architecture)
+        let named = weights.namedTensors().compactMap { entry in names.gguf(fromHF: entry.name).map { (entry.name, $0, entry.tensor.shape) } }
+        let types = type.tensorTypes(names: named.map(\.1), shapes: named.map(\.2), layers: weights.config.layers.count,
+                                     seventyB: isSeventyB(weights.config), hasImportance: hasImportance)
+        return Dictionary(uniqueKeysWithValues: zip(named.map(\.0), types))
+    }
+
+    /// llama.cpp's LLM_TYPE_70B, the one model size its mixtures look at: 80 layers, with grouped-query attention
+    /// under the llama name (an 80-layer llama without it is its 65B).
+    private static func isSeventyB(_ config: ModelConfig) -> Bool {
+        guard config.layers.count == 80 else { return false }
+        return config.architecture.ggufWriteName(config) != "llama" || config.layers[0].heads != config.layers[0].kvHeads
+    }
+
+    /// Bytes of `tensor` in `type`; `MatrixType.tensorTypes` chose a type whose blocks its rows fill.
     private static func byteCount(_ tensor: Tensor, _ type: GGUFTensorType) -> Int {
         tensor.count / type.blockSize * type.blockBytes
     }
 
     /// The tensor's bytes in `type`, encoded a panel of rows at a time: a matrix kept as stored is never decoded
     /// whole into fp32, and every panel holds whole rows, so whole blocks.
-    private static func encoded(_ tensor: Tensor, as type: GGUFTensorType) -> [UInt8] {
+    private static func encoded(_ tensor: Tensor, as type: GGUFTensorType, importance: [Float]?) -> [UInt8] {
         let rowBytes = byteCount(tensor, type) / tensor.rows
         return [UInt8](unsafeUninitializedCapacity: byteCount(tensor, type)) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             tensor.forEachRowPanel(rows: tensor.panelRows()) { panel, start in
                 let first = start * rowBytes, end = first + panel.count / tensor.cols * rowBytes
-                GGUFQuantize.encode(panel, as: type, into: UnsafeMutableRawBufferPointer(rebasing: raw[first..<end]))
+                GGUFQuantize.encode(panel, as: type, columns: tensor.cols, importance: importance,
+                                    into: UnsafeMutableRawBufferPointer(rebasing: raw[first..<end]))
             }
             initialized = buffer.count
         }

@@ -29,7 +29,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
     }
 
     /// The type a tensor of `shape` is written in when matrices are written in this one: 1-D tensors (norms, biases)
-    /// stay F32, as `GGUFWriter.MatrixType.tensorType(shape:)` keeps them, so both exports hold the same norms.
+    /// stay F32, as `GGUFWriter.MatrixType.tensorTypes` keeps them, so both exports hold the same norms.
     public func forTensor(shape: [Int]) -> SafetensorsDType { shape.count > 1 ? self : .f32 }
 
     /// The `torch_dtype` name transformers uses for this type in config.json.

@@ -87,7 +87,7 @@ final class GGUFQuantizeTests: XCTestCase {
     }
 
     func testSupportedTypes() {
-        XCTAssertEqual(GGUFTensorType.allCases.filter(GGUFQuantize.supports), [.f32, .f16, .q8_0, .bf16])
+        XCTAssertEqual(GGUFTensorType.allCases.filter(GGUFQuantize.supports), [.f32, .f16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K, .bf16])
         XCTAssertNil(SafetensorsDType(ggufType: .q8_0))
         XCTAssertEqual(SafetensorsDType.allCases.map { SafetensorsDType(ggufType: $0.ggufType) }, SafetensorsDType.allCases)
     }
