@@ -25,7 +25,7 @@ public enum ZeroShotWorker {
             } while end < examples.endIndex && tokens + examples[end].example.tokenCost <= batchTokens
             let group = examples[start..<end]
             // The forward pass of `ZeroShotScoring.logLikelihoods`, through the stages when there are some.
-            let batch = ContextBatch(group.flatMap(\.example.requests), positions: model.rope.positions)
+            let batch = ContextBatch(group.flatMap(\.example.requests), positions: model.positions)
             let hidden = stage == nil ? model.hiddenStates(batch.sequences, prefixes: batch.prefixes)
                 : try stage!.forward(model, batch: batch.sequences, prefixes: batch.prefixes)
             if let hidden {

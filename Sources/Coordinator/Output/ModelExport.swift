@@ -64,6 +64,9 @@ public enum ModelExport {
         try check(format: format, type: type, file: directory)
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory)
+        if format != .safetensors, pruned.config.architecture.ggufWriteName(pruned.config) == nil {
+            throw MopError(file: directory, "llama.cpp's \(pruned.config.architecture.name) loader cannot take this pruned model's layers (uneven widths, or global and sliding-window layers moved by depth pruning): give --format safetensors")
+        }
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf, let dtype = safetensorsDType(type) {
             let folder = directory + "/" + huggingFaceFolder

@@ -1,79 +1,21 @@
-/// Weights of one block, Hugging Face layout (Q/K rows in `rotate_half` order). Which tensors a block has is the
-/// architecture's table (`Architecture.blockTensors`); the biases exist only where it lists them.
+/// Weights of one block by role, Hugging Face layout (Q/K rows in `rotate_half` order). Which roles a block has
+/// is its family's table (`Architecture.blockTensors`). Shapes: `BlockTensor.shape`.
 public struct LayerWeights: Equatable, Sendable {
-    public var attentionNorm: Tensor  // [D]
-    public var q: Tensor              // [H*hd, D]
-    public var k: Tensor              // [KV*hd, D]
-    public var v: Tensor              // [KV*hd, D]
-    public var qBias: Tensor?         // [H*hd]
-    public var kBias: Tensor?         // [KV*hd]
-    public var vBias: Tensor?         // [KV*hd]
-    public var o: Tensor              // [D, H*hd]
-    public var mlpNorm: Tensor        // [D]
-    public var gate: Tensor           // [I, D]
-    public var up: Tensor             // [I, D]
-    public var down: Tensor           // [D, I]
+    private var tensors: [BlockTensor.Role: Tensor]
 
-    public init(attentionNorm: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor,
-                mlpNorm: Tensor, gate: Tensor, up: Tensor, down: Tensor,
-                qBias: Tensor? = nil, kBias: Tensor? = nil, vBias: Tensor? = nil) {
-        self.attentionNorm = attentionNorm
-        self.q = q
-        self.k = k
-        self.v = v
-        self.qBias = qBias
-        self.kBias = kBias
-        self.vBias = vBias
-        self.o = o
-        self.mlpNorm = mlpNorm
-        self.gate = gate
-        self.up = up
-        self.down = down
+    public init(_ tensors: [BlockTensor.Role: Tensor]) {
+        self.tensors = tensors
     }
 
     /// Builds a block from its tensors by role; `tensor(role)` must give every tensor of `architecture`.
     init(architecture: Architecture, tensor: (BlockTensor.Role) -> Tensor) {
-        let has = Set(architecture.blockTensors.map(\.role))
-        func optional(_ role: BlockTensor.Role) -> Tensor? { has.contains(role) ? tensor(role) : nil }
-        self.init(attentionNorm: tensor(.attentionNorm), q: tensor(.q), k: tensor(.k), v: tensor(.v), o: tensor(.o),
-                  mlpNorm: tensor(.mlpNorm), gate: tensor(.gate), up: tensor(.up), down: tensor(.down),
-                  qBias: optional(.qBias), kBias: optional(.kBias), vBias: optional(.vBias))
+        tensors = Dictionary(uniqueKeysWithValues: architecture.blockTensors.map { ($0.role, tensor($0.role)) })
     }
 
-    /// The tensor of a role; nil only for a bias the block does not have.
+    /// The tensor of a role; nil for a role the family's block does not have.
     public subscript(role: BlockTensor.Role) -> Tensor? {
-        get {
-            switch role {
-            case .attentionNorm: attentionNorm
-            case .q: q
-            case .qBias: qBias
-            case .k: k
-            case .kBias: kBias
-            case .v: v
-            case .vBias: vBias
-            case .o: o
-            case .mlpNorm: mlpNorm
-            case .gate: gate
-            case .up: up
-            case .down: down
-            }
-        }
-        set {
-            switch role {
-            case .attentionNorm: attentionNorm = newValue!
-            case .q: q = newValue!
-            case .qBias: qBias = newValue
-            case .k: k = newValue!
-            case .kBias: kBias = newValue
-            case .v: v = newValue!
-            case .vBias: vBias = newValue
-            case .o: o = newValue!
-            case .mlpNorm: mlpNorm = newValue!
-            case .gate: gate = newValue!
-            case .up: up = newValue!
-            case .down: down = newValue!
-            }
-        }
+        get { tensors[role] }
+        set { tensors[role] = newValue }
     }
 }
 
@@ -148,8 +90,8 @@ public struct ModelWeights: Equatable, Sendable {
         self.config = config
     }
 
-    /// A random model for tests and benchmarks: uniform weights scaled by 1/sqrt(fan-in), norms near one, biases
-    /// near zero.
+    /// A random model for tests and benchmarks: uniform weights scaled by 1/sqrt(fan-in), norms multiplying by
+    /// about one (whatever the family's norm variant), biases near zero.
     public static func random(config: ModelConfig, seed: UInt64) -> ModelWeights {
         var rng = SeededRandom(seed: seed)
         var tensors: [String: Tensor] = [:]
@@ -159,7 +101,8 @@ public struct ModelWeights: Equatable, Sendable {
             if name.hasSuffix(".bias") {
                 data = (0..<count).map { _ in rng.uniform(0.5) }
             } else if shape.count == 1 {
-                data = (0..<count).map { _ in 1 + rng.uniform(0.2) }
+                let one = 1 - config.architecture.normWeightOffset
+                data = (0..<count).map { _ in one + rng.uniform(0.2) }
             } else {
                 let scale = 1 / Float(shape[1]).squareRoot()
                 data = (0..<count).map { _ in rng.uniform(scale) }

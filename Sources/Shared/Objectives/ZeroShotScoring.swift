@@ -89,7 +89,7 @@ public enum ZeroShotScoring {
     /// last row. A request longer than the model's positions is computed alone and loses tokens at the left, as
     /// lm-eval truncates.
     public static func logLikelihoods(_ model: Transformer, requests: [TokenizedRequest]) -> [Double] {
-        let batch = ContextBatch(requests, positions: model.rope.positions)
+        let batch = ContextBatch(requests, positions: model.positions)
         return batch.logLikelihoods(hidden: model.hiddenStates(batch.sequences, prefixes: batch.prefixes),
                                     output: model.weights.outputMatrix)
     }

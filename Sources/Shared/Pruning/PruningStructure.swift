@@ -66,9 +66,7 @@ public struct PruningStructure: Hashable, Codable, Sendable {
 
     /// The configuration of the pruned model: `original` with the kept blocks' shapes.
     public func config(of original: ModelConfig) -> ModelConfig {
-        var config = original
-        config.layers = shapes
-        return config
+        original.keeping(layers.map(\.index), shapes: shapes)
     }
 
     /// Parameter count of the pruned model.

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// Loads a LLaMA-family model from a GGUF file of any `Architecture` (`llama`, `deci`, `qwen2`; per-layer head,
+/// Loads a model from a GGUF file of any `Architecture` (its `ggufNames`; per-layer head,
 /// KV-head and feed-forward counts as llama.cpp reads them). Weights are returned in the
 /// Hugging Face layout (Q/K un-permuted where the converter permuted them), the matrices kept as stored unless asked
 /// otherwise (`WeightStorage`).
@@ -19,6 +19,8 @@ public enum GGUFModel {
         static let ropeFreqBase = "rope.freq_base"
         static let ropeDimensionCount = "rope.dimension_count"
         static let ropeScalingType = "rope.scaling.type"
+        static let slidingWindow = "attention.sliding_window"
+        static let ropeFreqBaseSlidingWindow = "rope.freq_base_swa"
         static let vocabSize = "vocab_size"
     }
 
@@ -118,10 +120,21 @@ public enum GGUFModel {
         guard let epsilon = try float(Key.rmsEpsilon) else { throw fail("\(arch).\(Key.rmsEpsilon) is missing") }
 
         let layers = (0..<blockCount).map { LayerShape(heads: heads[$0], kvHeads: kvHeads[$0], intermediate: intermediate[$0]) }
+        let ropeTheta = try float(Key.ropeFreqBase) ?? 10000
+        // A family with sliding-window layers states the window; which layers slide follows its period.
+        var layerAttention: [LayerAttention]?
+        if let pattern = architecture.slidingPattern, let window = try int(Key.slidingWindow), window > 0 {
+            let local = try float(Key.ropeFreqBaseSlidingWindow) ?? pattern.ropeTheta
+            layerAttention = (0..<blockCount).map { index in
+                (index + 1) % pattern.period == 0 ? LayerAttention(ropeTheta: ropeTheta)
+                                                  : LayerAttention(ropeTheta: local, window: window)
+            }
+        }
         let config = ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
-                                 rmsNormEps: epsilon, ropeTheta: try float(Key.ropeFreqBase) ?? 10000,
+                                 rmsNormEps: epsilon, ropeTheta: ropeTheta,
                                  tiedEmbeddings: file.tensor(named: Architecture.outputTensor.gguf) == nil,
-                                 maxPositions: try required(Key.contextLength), architecture: architecture)
+                                 maxPositions: try required(Key.contextLength), architecture: architecture,
+                                 layerAttention: layerAttention)
         try config.validate(file: file.path)
         return config
     }

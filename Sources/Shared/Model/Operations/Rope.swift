@@ -16,18 +16,30 @@ public struct Rope: Sendable {
     /// (a header may claim 2^31 positions); 32768 positions of a 128-wide head take 16 MB.
     static let tableLimit = 1 << 15
 
-    public init(config: ModelConfig, positions: Int) {
+    public init(config: ModelConfig, positions: Int, theta: Float? = nil) {
         headDim = config.headDim
         self.positions = positions
-        let invFreq = Self.inverseFrequencies(config)
+        let invFreq = Self.inverseFrequencies(config, theta: theta ?? config.ropeTheta)
         self.invFreq = invFreq
         (cosTable, sinTable) = Self.angleRows(0..<min(positions, Self.tableLimit), invFreq: invFreq)
     }
 
+    /// The RoPE of every layer (layers of one base share one table): most families have one base, Gemma-3 two.
+    public static func perLayer(_ config: ModelConfig, positions: Int) -> [Rope] {
+        var byTheta: [Float: Rope] = [:]
+        return config.layers.indices.map { index in
+            let theta = config.attention(layer: index).ropeTheta
+            if let rope = byTheta[theta] { return rope }
+            let rope = Rope(config: config, positions: positions, theta: theta)
+            byTheta[theta] = rope
+            return rope
+        }
+    }
+
     /// theta^(-2i/hd), with llama3 frequency scaling when the config asks for it.
-    public static func inverseFrequencies(_ config: ModelConfig) -> [Double] {
-        let half = config.headDim / 2
-        var inv = (0..<half).map { pow(Double(config.ropeTheta), -2 * Double($0) / Double(config.headDim)) }
+    public static func inverseFrequencies(_ config: ModelConfig, theta: Float? = nil) -> [Double] {
+        let half = config.headDim / 2, theta = Double(theta ?? config.ropeTheta)
+        var inv = (0..<half).map { pow(theta, -2 * Double($0) / Double(config.headDim)) }
         if let s = config.ropeScaling {
             let lowWavelength = Double(s.originalMaxPositions) / Double(s.lowFreqFactor)
             let highWavelength = Double(s.originalMaxPositions) / Double(s.highFreqFactor)
