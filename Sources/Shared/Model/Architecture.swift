@@ -48,7 +48,7 @@ public struct Architecture: Sendable, CustomStringConvertible {
     /// True when the block has a tensor of `role`.
     func has(_ role: BlockTensor.Role) -> Bool { blockTensors.contains { $0.role == role } }
 
-    public static let all: [Architecture] = [.llama, .qwen2, .gemma3]
+    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3]
 
     public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
     /// The family of a GGUF file's `general.architecture`; where several read that name (`deci`), the one whose

@@ -103,6 +103,13 @@ enum TinyConfigs {
         LayerShape(heads: 2, kvHeads: 1, intermediate: 20),
         LayerShape(heads: 3, kvHeads: 3, intermediate: 7),
     ])
+    /// Qwen3: per-head q/k RMSNorm, no biases, an untied head.
+    static let qwen3: ModelConfig = {
+        var config = make(heads: 4, kvHeads: 2, tied: false)
+        config.architecture = .qwen3
+        config.ropeTheta = 1_000_000
+        return config
+    }()
     /// Gemma-3: sandwich (1 + w) norms, q/k norms, GeGLU, scaled embeddings, a tied head, a query scale of its own,
     /// and three layers: two sliding (window 3, base 10k) around a global one (base 1e6).
     static let gemma3: ModelConfig = {
@@ -125,7 +132,8 @@ enum TinyConfigs {
         return config
     }()
     static var all: [(String, ModelConfig)] {
-        [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform), ("qwen2", qwen2), ("gemma3", gemma3)]
+        [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform), ("qwen2", qwen2), ("qwen3", qwen3),
+         ("gemma3", gemma3)]
     }
 
     static func tokens(count: Int, vocab: Int, seed: UInt64) -> [Int32] {
