@@ -20,7 +20,7 @@ import transformers
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser()
-parser.add_argument("family", choices=["qwen3"])
+parser.add_argument("family", choices=["qwen3", "phi"])
 parser.add_argument("--init-std", type=float, default=0.25)
 args = parser.parse_args()
 
@@ -30,7 +30,18 @@ FAMILIES = {
         vocab_size=96, hidden_size=48, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=1_000_000.0,
         tie_word_embeddings=False, attention_bias=False)),
+    "phi": (transformers.PhiConfig, transformers.PhiForCausalLM, dict(
+        vocab_size=96, hidden_size=48, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, layer_norm_eps=1e-5, rope_theta=10000.0,
+        partial_rotary_factor=0.5, hidden_act="gelu_new", tie_word_embeddings=False)),
 }
+# The head dimension, and each pruned tensor's name suffixes by what a head or neuron owns (rows, or columns).
+HEAD_DIM = {"qwen3": 16, "phi": 12}
+QUERY_ROWS = ("q_proj.weight", "q_proj.bias")
+KV_ROWS = ("k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias")
+QUERY_COLUMNS = ("o_proj.weight", "dense.weight")
+NEURON_ROWS = ("gate_proj.weight", "up_proj.weight", "fc1.weight", "fc1.bias")
+NEURON_COLUMNS = ("down_proj.weight", "fc2.weight")
 config_class, model_class, shape = FAMILIES[args.family]
 torch.manual_seed(28)
 config = config_class(initializer_range=args.init_std, **shape)
@@ -48,24 +59,24 @@ spread = (logits.max(dim=-1).values - logits.min(dim=-1).values).min().item()
 assert spread > 4, "logits differ by only %.2f nats; raise --init-std" % spread
 
 # The pruned model: query heads 2 and 3 (KV group 1), neurons of even index.
-hd, group = shape["head_dim"], shape["num_attention_heads"] // shape["num_key_value_heads"]
+hd = HEAD_DIM[args.family]
 heads, kv_heads = [2, 3], [1]
 neurons = list(range(0, shape["intermediate_size"], 2))
 rows = lambda units, size: torch.cat([torch.arange(u * size, (u + 1) * size) for u in units])
 pruned_config = config_class(**{**shape, "num_attention_heads": len(heads), "num_key_value_heads": len(kv_heads),
-                                 "intermediate_size": len(neurons)})
+                                 "intermediate_size": len(neurons), "head_dim": hd})
 pruned = model_class(pruned_config).float().eval()
 state = {}
 for name, tensor in model.state_dict().items():
-    if name.endswith("q_proj.weight"):
+    if name.endswith(QUERY_ROWS):
         tensor = tensor[rows(heads, hd)]
-    elif name.endswith(("k_proj.weight", "v_proj.weight")):
+    elif name.endswith(KV_ROWS):
         tensor = tensor[rows(kv_heads, hd)]
-    elif name.endswith("o_proj.weight"):
+    elif name.endswith(QUERY_COLUMNS):
         tensor = tensor[:, rows(heads, hd)]
-    elif name.endswith(("gate_proj.weight", "up_proj.weight")):
+    elif name.endswith(NEURON_ROWS):
         tensor = tensor[neurons]
-    elif name.endswith("down_proj.weight"):
+    elif name.endswith(NEURON_COLUMNS):
         tensor = tensor[:, neurons]
     state[name] = tensor.clone()
 pruned.load_state_dict(state, strict=True)

@@ -29,7 +29,7 @@ public enum ZeroShotWorker {
             let hidden = stage == nil ? model.hiddenStates(batch.sequences, prefixes: batch.prefixes)
                 : try stage!.forward(model, batch: batch.sequences, prefixes: batch.prefixes)
             if let hidden {
-                let logLikelihoods = batch.logLikelihoods(hidden: hidden, output: model.weights.outputMatrix)
+                let logLikelihoods = batch.logLikelihoods(hidden: hidden, output: model.weights.head)
                 // A pipeline's last stage holds only its blocks, so there the layer that overflowed stays unnamed.
                 try ForwardOverflow.check(logLikelihoods.reduce(0, +), file: file, at: "example \(start + 1)") {
                     stage == nil ? model.firstNonFiniteLayer(batch.sequences, prefixes: batch.prefixes) : nil

@@ -65,7 +65,7 @@ public enum ModelExport {
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory)
         if format != .safetensors, pruned.config.architecture.ggufWriteName(pruned.config) == nil {
-            throw MopError(file: directory, "llama.cpp's \(pruned.config.architecture.name) loader cannot take this pruned model's layers (uneven widths, or global and sliding-window layers moved by depth pruning): give --format safetensors")
+            throw MopError(file: directory, "no llama.cpp loader takes this pruned \(pruned.config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures): give --format safetensors")
         }
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf, let dtype = safetensorsDType(type) {

@@ -26,6 +26,7 @@ public enum WeightBroadcast {
         /// Per layer: RoPE base (bit pattern) and sliding window (0: global), when layers differ in how they attend.
         var layerAttention: [[UInt32]]?
         var attentionScaleBits: UInt32?
+        var rotaryDims: Int?
         var tokenizer: Tokenizer?
         var format: String
         /// `ModelChecksum` of each part's weights (one part, the whole model, without stages).
@@ -66,6 +67,7 @@ public enum WeightBroadcast {
             maxPositions = c.maxPositions
             layerAttention = c.layerAttention.map { $0.map { [$0.ropeTheta.bitPattern, UInt32($0.window ?? 0)] } }
             attentionScaleBits = c.attentionScale?.bitPattern
+            rotaryDims = c.rotaryDims
             tokenizer = model.tokenizer.map {
                 Tokenizer(model: $0.model.rawValue, vocabulary: $0.vocabulary, merges: $0.merges,
                           preTokenizer: $0.preTokenizer.name, specialTokenIds: $0.specialTokenIds,
@@ -110,7 +112,7 @@ public enum WeightBroadcast {
                         layerAttention: layerAttention.map { $0.map {
                             LayerAttention(ropeTheta: Float(bitPattern: $0[0]), window: $0[1] == 0 ? nil : Int($0[1]))
                         } },
-                        attentionScale: attentionScaleBits.map { Float(bitPattern: $0) })
+                        attentionScale: attentionScaleBits.map { Float(bitPattern: $0) }, rotaryDims: rotaryDims)
         }
 
         func modelFormat() throws -> ModelFormat {

@@ -29,18 +29,29 @@ public struct Architecture: Sendable, CustomStringConvertible {
     public let blockTensors: [BlockTensor]
     /// How the block's operations compose (norms, attention, MLP, residual wiring).
     let block: any BlockComposition.Type
-    /// The RMSNorm variant of every norm of the model: 0 multiplies by the stored weight, 1 by (1 + w).
-    let normWeightOffset: Float
+    /// The norm of every block and of the final norm: RMSNorm multiplying by w or by (1 + w), or LayerNorm.
+    let norm: NormKind
     /// The factor of the input embeddings (Gemma: sqrt(hidden)); nil for none.
     let embeddingScale: @Sendable (ModelConfig) -> Float?
     /// Sliding-window attention as a GGUF file states it: every `period`-th layer attends globally, the others
     /// within the file's window, at `ropeTheta` unless the file gives `rope.freq_base_swa`. nil: every layer global.
     let slidingPattern: (period: Int, ropeTheta: Float)?
+    /// The names of the tensors outside the blocks.
+    let outer: OuterTensors
 
     public var description: String { name }
 
+    /// What an RMSNorm adds to its stored weights (0, or 1 for Gemma's 1 + w); 0 for LayerNorm.
+    var normWeightOffset: Float {
+        if case .rms(let offset) = norm { return offset }
+        return 0
+    }
+
     /// The MLP activation, under config.json's `hidden_act`.
     public var activation: Activation { block.activation }
+
+    /// The LoRA targets whose projections the block has (Phi has no gate).
+    public var loraTargets: [LoRATarget] { LoRATarget.allCases.filter { has($0.role) } }
 
     /// True when q, k and v carry biases (added in the forward, cut by surgery, frozen in training).
     public var hasAttentionBias: Bool { blockTensors.contains { $0.role == .qBias } }
@@ -48,7 +59,7 @@ public struct Architecture: Sendable, CustomStringConvertible {
     /// True when the block has a tensor of `role`.
     func has(_ role: BlockTensor.Role) -> Bool { blockTensors.contains { $0.role == role } }
 
-    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3]
+    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3, .phi]
 
     public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
     /// The family of a GGUF file's `general.architecture`; where several read that name (`deci`), the one whose
@@ -72,10 +83,24 @@ public struct Architecture: Sendable, CustomStringConvertible {
     }
     public static var hfModelTypesSupported: [String] { all.flatMap(\.hfModelTypes) }
 
-    /// The tensors outside the blocks: (HF name, GGUF name). The output head is present only when untied.
-    static let embeddingTensor = (hf: "model.embed_tokens.weight", gguf: "token_embd.weight")
-    static let finalNormTensor = (hf: "model.norm.weight", gguf: "output_norm.weight")
-    static let outputTensor = (hf: "lm_head.weight", gguf: "output.weight")
+    /// The tensors outside the blocks, as (HF name, GGUF name). The output head is present only when untied; the
+    /// biases only in a family that has them.
+    public struct OuterTensors: Sendable {
+        let embedding: (hf: String, gguf: String)
+        let finalNorm: (hf: String, gguf: String)
+        let finalNormBias: (hf: String, gguf: String)?
+        let output: (hf: String, gguf: String)
+        let outputBias: (hf: String, gguf: String)?
+
+        /// LLaMA's names, which most families keep.
+        static let llama = OuterTensors(
+            embedding: ("model.embed_tokens.weight", "token_embd.weight"), finalNorm: ("model.norm.weight", "output_norm.weight"),
+            finalNormBias: nil, output: ("lm_head.weight", "output.weight"), outputBias: nil)
+    }
+
+    var embeddingTensor: (hf: String, gguf: String) { outer.embedding }
+    var finalNormTensor: (hf: String, gguf: String) { outer.finalNorm }
+    var outputTensor: (hf: String, gguf: String) { outer.output }
 }
 
 extension Architecture: Equatable, Hashable {

@@ -2,8 +2,8 @@
 /// the shared vocabulary of every family (llama.cpp's `LLM_TENSOR_*`); a family's table lists the ones its block has.
 public struct BlockTensor: Sendable {
     public enum Role: String, CaseIterable, Sendable {
-        case attentionNorm, q, qBias, k, kBias, v, vBias, qNorm, kNorm, o, postAttentionNorm
-        case mlpNorm, gate, up, down, postMLPNorm
+        case attentionNorm, attentionNormBias, q, qBias, k, kBias, v, vBias, qNorm, kNorm, o, oBias, postAttentionNorm
+        case mlpNorm, gate, up, upBias, down, downBias, postMLPNorm
 
         /// True for the weights of a norm (1-D, multiplying).
         var isNorm: Bool {
@@ -19,9 +19,15 @@ public struct BlockTensor: Sendable {
             case .q: .qBias
             case .k: .kBias
             case .v: .vBias
+            case .o: .oBias
+            case .up: .upBias
+            case .down: .downBias
             default: nil
             }
         }
+
+        /// The bias of this norm, for a family whose norm has one (LayerNorm).
+        var normBias: Role? { self == .attentionNorm ? .attentionNormBias : nil }
     }
 
     /// What a pruned head or neuron removes from this tensor (`none`: kept whole). Rows of 1-D tensors are elements.
@@ -50,7 +56,8 @@ public struct BlockTensor: Sendable {
     /// Each dimension as its factors, so a count from an unchecked header can be multiplied with overflow checks.
     func shapeFactors(_ layer: LayerShape, hidden d: Int, headDim hd: Int) -> [[Int]] {
         switch role {
-        case .attentionNorm, .mlpNorm, .postAttentionNorm, .postMLPNorm: [[d]]
+        case .attentionNorm, .attentionNormBias, .mlpNorm, .postAttentionNorm, .postMLPNorm, .oBias, .downBias: [[d]]
+        case .upBias: [[layer.intermediate]]
         case .qNorm, .kNorm: [[hd]]
         case .q: [[layer.heads, hd], [d]]
         case .k, .v: [[layer.kvHeads, hd], [d]]

@@ -56,11 +56,14 @@ public struct ModelConfig: Equatable, Sendable {
     public var layerAttention: [LayerAttention]?
     /// The factor of q.k (Gemma-3: query_pre_attn_scalar^-1/2); nil: 1/sqrt(headDim).
     public var attentionScale: Float?
+    /// The leading elements of each head RoPE rotates (Phi's partial rotary); nil: the whole head.
+    public var rotaryDims: Int?
 
     public init(vocabSize: Int, hidden: Int, headDim: Int, layers: [LayerShape], rmsNormEps: Float = 1e-5,
                 ropeTheta: Float = 10000, ropeScaling: RopeScaling? = nil, tiedEmbeddings: Bool,
                 maxPositions: Int = 2048, architecture: Architecture = .llama,
-                layerAttention: [LayerAttention]? = nil, attentionScale: Float? = nil) {
+                layerAttention: [LayerAttention]? = nil, attentionScale: Float? = nil, rotaryDims: Int? = nil) {
+        self.rotaryDims = rotaryDims
         self.layerAttention = layerAttention
         self.attentionScale = attentionScale
         self.architecture = architecture
@@ -77,6 +80,9 @@ public struct ModelConfig: Equatable, Sendable {
 
     /// True when every block has the same shape, so standard `llama` files can describe the model.
     public var isUniform: Bool { Set(layers).count <= 1 }
+
+    /// The leading elements of each head RoPE rotates.
+    public var rotaryDimensions: Int { rotaryDims ?? headDim }
 
     /// How layer `index` attends.
     public func attention(layer index: Int) -> LayerAttention {
@@ -189,6 +195,9 @@ public struct ModelConfig: Equatable, Sendable {
                     throw fail("layer \(index) sliding window \(window) is outside 1...\(Self.maxPositionCount)")
                 }
             }
+        }
+        if let rotaryDims, !(rotaryDims > 0 && rotaryDims <= headDim && rotaryDims % 2 == 0) {
+            throw fail("rotary dimensions \(rotaryDims) must be even and within the head dimension \(headDim)")
         }
         if let attentionScale, !(attentionScale.isFinite && attentionScale > 0) {
             throw fail("attention scale \(attentionScale) is not a positive finite number")

@@ -26,27 +26,37 @@ public struct ModelWeights: Equatable, Sendable {
     public var layers: [LayerWeights]
     public var finalNorm: Tensor      // [D]
     public var output: Tensor?        // [V, D]; nil when tied to the embedding
+    public var finalNormBias: Tensor? // [D], in a family whose final norm has one
+    public var outputBias: Tensor?    // [V], in a family whose head has one
 
-    public init(config: ModelConfig, embedding: Tensor, layers: [LayerWeights], finalNorm: Tensor, output: Tensor?) {
+    public init(config: ModelConfig, embedding: Tensor, layers: [LayerWeights], finalNorm: Tensor, output: Tensor?,
+                finalNormBias: Tensor? = nil, outputBias: Tensor? = nil) {
         self.config = config
         self.embedding = embedding
         self.layers = layers
         self.finalNorm = finalNorm
         self.output = output
+        self.finalNormBias = finalNormBias
+        self.outputBias = outputBias
     }
 
     /// The matrix the final hidden state is multiplied by: [V, D].
     public var outputMatrix: Tensor { output ?? embedding }
 
+    /// The head: the output matrix and its bias.
+    public var head: OutputHead { OutputHead(matrix: outputMatrix, bias: outputBias) }
+
     /// The expected shape of every tensor, under its Hugging Face name, in file order (the architecture's table).
     public static func expectedShapes(_ config: ModelConfig) -> [(name: String, shape: [Int])] {
-        let d = config.hidden, a = Architecture.self
-        var shapes: [(String, [Int])] = [(a.embeddingTensor.hf, [config.vocabSize, d])]
+        let d = config.hidden, a = config.architecture.outer
+        var shapes: [(String, [Int])] = [(a.embedding.hf, [config.vocabSize, d])]
         for (i, layer) in config.layers.enumerated() {
             shapes += config.blockTensorShapes(layer).map { (blockPrefix(i) + $0.tensor.hfName, $0.shape) }
         }
-        shapes.append((a.finalNormTensor.hf, [d]))
-        if !config.tiedEmbeddings { shapes.append((a.outputTensor.hf, [config.vocabSize, d])) }
+        shapes.append((a.finalNorm.hf, [d]))
+        if let bias = a.finalNormBias { shapes.append((bias.hf, [d])) }
+        if !config.tiedEmbeddings { shapes.append((a.output.hf, [config.vocabSize, d])) }
+        if let bias = a.outputBias { shapes.append((bias.hf, [config.vocabSize])) }
         return shapes
     }
 
@@ -60,7 +70,9 @@ public struct ModelWeights: Equatable, Sendable {
             tensors += config.architecture.blockTensors.map { layer[$0.role]! }
         }
         tensors.append(finalNorm)
+        if let finalNormBias { tensors.append(finalNormBias) }
         if let output { tensors.append(output) }
+        if let outputBias { tensors.append(outputBias) }
         return zip(Self.expectedShapes(config), tensors).map { ($0.name, $1) }
     }
 
@@ -86,7 +98,9 @@ public struct ModelWeights: Equatable, Sendable {
             return LayerWeights(architecture: config.architecture) { byRole[$0]! }
         }
         finalNorm = next.next()!
+        finalNormBias = config.architecture.outer.finalNormBias == nil ? nil : next.next()!
         output = config.tiedEmbeddings ? nil : next.next()!
+        outputBias = config.architecture.outer.outputBias == nil ? nil : next.next()!
         self.config = config
     }
 
@@ -111,5 +125,21 @@ public struct ModelWeights: Equatable, Sendable {
         }
         // The shapes come from the config itself, so construction cannot fail.
         return try! ModelWeights(config: config, tensors: tensors, file: "<random>")
+    }
+}
+
+/// The head of a model: logits [N, V] = hidden [N, D] . matrix^T + bias.
+public struct OutputHead: Sendable {
+    public let matrix: Tensor
+    public let bias: Tensor?
+
+    /// The vocabulary size.
+    public var rows: Int { matrix.rows }
+
+    /// Logits [rows, V] of hidden states [rows, D].
+    public func logits(_ hidden: [Float], rows: Int) -> [Float] {
+        var logits = BLAS.linear(hidden, rows: rows, matrix)
+        if let bias { Linear.addBias(bias, to: &logits, rows: rows) }
+        return logits
     }
 }

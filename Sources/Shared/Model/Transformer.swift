@@ -75,21 +75,21 @@ public struct Transformer: Sendable {
         }
     }
 
-    /// The last RMSNorm of the residual stream x [N, D]: [N, D].
+    /// The final norm (the family's) of the residual stream x [N, D]: [N, D].
     public func finalNorm(_ x: [Float]) -> [Float] {
-        RMSNorm.forward(x, rows: x.count / config.hidden, weight: weights.finalNorm, eps: config.rmsNormEps,
-                        offset: config.architecture.normWeightOffset)
+        config.architecture.norm.forward(x, rows: x.count / config.hidden, weight: weights.finalNorm,
+                                         bias: weights.finalNormBias, eps: config.rmsNormEps)
     }
 
     /// The gradient of the final norm's input from dy [N, D] of its output (the weight frozen).
     func finalNormBackward(_ dy: [Float], input x: [Float]) -> [Float] {
-        RMSNorm.backward(dy: dy, x: x, rows: x.count / config.hidden, weight: weights.finalNorm, eps: config.rmsNormEps,
-                         offset: config.architecture.normWeightOffset)
+        config.architecture.norm.backward(dy: dy, x: x, rows: x.count / config.hidden, weight: weights.finalNorm,
+                                          eps: config.rmsNormEps)
     }
 
     /// Logits [N, V] of final hidden states [N, D].
     public func head(_ hidden: [Float]) -> [Float] {
-        BLAS.linear(hidden, rows: hidden.count / config.hidden, weights.outputMatrix)
+        weights.head.logits(hidden, rows: hidden.count / config.hidden)
     }
 
     /// Runs block `index` on x [N, D] in place with `hooks`, as its family composes it, and returns the pass: its
@@ -197,8 +197,6 @@ private struct ScoringHooks: BlockHooks, FrozenProjections {
         case .mlpActivation:
             if let neurons = mask.neurons { Self.zeroColumns(&value, keep: neurons) }
             observer?.mlpActivation(layer: index, a: value, segments: segments)
-        default:
-            break
         }
     }
 

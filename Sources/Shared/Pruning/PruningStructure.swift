@@ -193,7 +193,8 @@ public struct PruningStructure: Hashable, Codable, Sendable {
             }
         }
         return ModelWeights(config: config(of: original.config), embedding: original.embedding, layers: blocks,
-                            finalNorm: original.finalNorm, output: original.output)
+                            finalNorm: original.finalNorm, output: original.output,
+                            finalNormBias: original.finalNormBias, outputBias: original.outputBias)
     }
 
     /// The pruned model's indices of the blocks a stage holding original blocks `original` runs: the kept blocks

@@ -94,7 +94,7 @@ public struct LoRALayout: Equatable, Sendable {
     /// The (in, out) features of every adapted matrix, layer by layer, targets in order.
     static func features(of model: ModelConfig, targets: [LoRATarget]) -> [(layer: Int, target: LoRATarget, in: Int, out: Int)] {
         model.layers.enumerated().flatMap { index, shape in
-            targets.map { target in
+            targets.filter { model.architecture.has($0.role) }.map { target in
                 let weight = model.architecture.blockTensors.first { $0.role == target.role }!
                 let outAndIn = weight.shape(shape, hidden: model.hidden, headDim: model.headDim)
                 return (index, target, outAndIn[1], outAndIn[0])

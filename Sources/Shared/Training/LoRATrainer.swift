@@ -57,7 +57,7 @@ public enum LoRATrainer {
         let hidden = transformer.finalNorm(final)
         var dHidden = [Float](repeating: 0, count: hidden.count)
         var total = 0.0
-        let output = model.outputMatrix
+        let output = model.head
         NextTokenLoss.forEachChunk(of: targets) { chunk in
             var logits = NextTokenLoss.logits(hidden: hidden, targets: chunk, output: output)  // [c, V]
             let losses = CrossEntropy.lossAndGradient(&logits, vocab: output.rows, targets: chunk.map(\.token),
@@ -65,7 +65,7 @@ public enum LoRATrainer {
             total += losses.reduce(0, +)
             // dRows[c, D] = dLogits[c, V] . E[V, D]; scattered back to the rows the targets came from.
             var dRows = [Float](repeating: 0, count: chunk.count * d)
-            BLAS.multiply(logits, rows: chunk.count, by: output, into: &dRows, accumulate: false)
+            BLAS.multiply(logits, rows: chunk.count, by: output.matrix, into: &dRows, accumulate: false)
             for (i, target) in chunk.enumerated() {
                 for j in 0..<d { dHidden[target.row * d + j] += dRows[i * d + j] }
             }
@@ -101,7 +101,7 @@ public enum LoRATrainer {
         let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
         var total = 0.0
         NextTokenLoss.forEachChunk(of: targets) { chunk in
-            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: model.outputMatrix) { total += loss }
+            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: model.head) { total += loss }
         }
         return (total, targets.count)
     }

@@ -26,7 +26,7 @@ public enum PEFTAdapter {
         let config = adapters.config
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": config.rank, "lora_alpha": number(config.alpha),
-            "lora_dropout": number(config.dropout), "target_modules": config.targets.map { $0.peftName(in: adapters.layout.architecture) }, "bias": "none",
+            "lora_dropout": number(config.dropout), "target_modules": adapters.layout.architecture.loraTargets.filter(config.targets.contains).map { $0.peftName(in: adapters.layout.architecture) }, "bias": "none",
             "base_model_name_or_path": baseModel, "fan_in_fan_out": false, "inference_mode": true,
         ]
         let path = directory + "/" + configFile
@@ -79,7 +79,7 @@ public enum PEFTAdapter {
             throw MopError(file: file, "key target_modules must be an array of module names")
         }
         let targets = try names.map { name in
-            guard let target = LoRATarget.allCases.first(where: { $0.peftName(in: architecture) == name }) else {
+            guard let target = architecture.loraTargets.first(where: { $0.peftName(in: architecture) == name }) else {
                 throw MopError(file: file, "target module \(name) is not one mop adapts")
             }
             return target

@@ -12,7 +12,7 @@ struct TrainingBlock {
         self.index = index
         let config = adapters.config, layout = adapters.layout, weights = model.weights.layers[index]
         var linears: [BlockTensor.Role: LoRALinear] = [:]
-        for target in LoRATarget.allCases {
+        for target in model.config.architecture.loraTargets {
             linears[target.role] = LoRALinear(
                 weight: weights[target.role]!, entry: layout.entry(layer: index, target: target), scale: config.scale,
                 dropout: dropoutStep == nil ? 0 : config.dropout,

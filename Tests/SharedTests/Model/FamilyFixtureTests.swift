@@ -1,7 +1,7 @@
 import XCTest
 @testable import Shared
 
-/// Families without reachable real weights, checked against tiny random models transformers made and scored
+/// Families without reachable real weights (Qwen3, Phi), checked against tiny random models transformers made and scored
 /// (scripts/make-family-fixture.py): mop's logits, a pruned model's logits (surgery and masks), and the GGUF and
 /// Hugging Face round trips of the family's files.
 final class FamilyFixtureTests: XCTestCase {
@@ -30,52 +30,71 @@ final class FamilyFixtureTests: XCTestCase {
         })
     }
 
-    func testQwen3LogitsEqualTransformers() throws {
-        let (weights, reference) = try load("qwen3")
-        XCTAssertEqual(weights.config.architecture, .qwen3)
-        let logits = Transformer(weights: weights).logits(reference.tokens)
-        XCTAssertLessThan(relativeError(logits.data, Array(reference.logits.joined())), 1e-4)
+    /// The families with a fixture, the architecture each reads as, the GGUF name it is written under and a
+    /// tensor only that family's GGUF has.
+    static let families: [(name: String, architecture: Architecture, gguf: String, tensor: String)] = [
+        ("qwen3", .qwen3, "qwen3", "blk.1.attn_k_norm.weight"),
+        ("phi", .phi, "phi2", "output.bias"),
+    ]
+
+    func testLogitsEqualTransformers() throws {
+        for family in Self.families {
+            let (weights, reference) = try load(family.name)
+            XCTAssertEqual(weights.config.architecture, family.architecture)
+            let logits = Transformer(weights: weights).logits(reference.tokens)
+            XCTAssertLessThan(relativeError(logits.data, Array(reference.logits.joined())), 1e-4, family.name)
+        }
     }
 
     /// Heads 2-3 (KV group 1) and the even neurons: the surgery's logits equal transformers' on the sliced model,
     /// and the same step as a mask gives the surgery's logits.
-    func testQwen3PrunedEqualsTransformersAndMaskEqualsSurgery() throws {
-        let (weights, reference) = try load("qwen3")
-        let structure = prunedStructure(reference, layers: weights.config.layers.count)
-        let pruned = try structure.apply(to: weights)
-        let surgery = Transformer(weights: pruned).logits(reference.tokens)
-        XCTAssertLessThan(relativeError(surgery.data, Array(reference.pruned.logits.joined())), 1e-4)
-        let masked = Transformer(weights: weights).logits(reference.tokens, mask: try ModelMask(step: structure, config: weights.config))
-        XCTAssertLessThan(relativeError(masked.data, surgery.data.map(Double.init)), 1e-5)
-    }
-
-    /// f32 GGUF (`qwen3`, Q/K rows in Hugging Face order, q/k norms) and safetensors: the same weights come back.
-    func testQwen3RoundTripsThroughGGUFAndSafetensors() throws {
-        let (weights, _) = try load("qwen3")
-        let directory = try SafetensorsTestSupport.temporaryDirectory(self)
-        let gguf = directory + "/model.gguf"
-        try GGUFWriter.write(weights: weights, tokenizer: nil, to: gguf, type: .f32)
-        let file = try GGUFFile(path: gguf)
-        XCTAssertEqual(file.architecture, "qwen3")
-        XCTAssertNotNil(file.tensor(named: "blk.1.attn_k_norm.weight"))
-        XCTAssertEqual(try GGUFModel.weights(of: file, storage: .fp32), weights)
-        try HFModelDirectory.write(weights, to: directory + "/hf")
-        XCTAssertEqual(try HFModelDirectory.load(path: directory + "/hf", storage: .fp32), weights)
-    }
-
-    /// A model pruned unevenly has no llama.cpp loader (qwen3 takes one shape, deci has no q/k norms): refused by
-    /// name before a byte is written.
-    func testUnevenQwen3RefusesGGUF() throws {
-        let (weights, reference) = try load("qwen3")
-        let structure = PruningStructure(originalLayers: 2, path: "", layers: [
-            KeptLayer(index: 0, heads: [0, 1, 2, 3], kvHeads: [0, 1], neurons: Array(0..<40)),
-            KeptLayer(index: 1, heads: reference.pruned.heads, kvHeads: reference.pruned.kv_heads, neurons: reference.pruned.neurons),
-        ])
-        let directory = try SafetensorsTestSupport.temporaryDirectory(self)
-        XCTAssertThrowsError(try GGUFWriter.write(weights: try structure.apply(to: weights), tokenizer: nil,
-                                                  to: directory + "/model.gguf", type: .f32)) { error in
-            XCTAssertTrue("\(error)".contains("Hugging Face files"), "\(error)")
+    func testPrunedEqualsTransformersAndMaskEqualsSurgery() throws {
+        for family in Self.families {
+            let (weights, reference) = try load(family.name)
+            let structure = prunedStructure(reference, layers: weights.config.layers.count)
+            let pruned = try structure.apply(to: weights)
+            let surgery = Transformer(weights: pruned).logits(reference.tokens)
+            XCTAssertLessThan(relativeError(surgery.data, Array(reference.pruned.logits.joined())), 1e-4, family.name)
+            let mask = try ModelMask(step: structure, config: weights.config)
+            let masked = Transformer(weights: weights).logits(reference.tokens, mask: mask)
+            XCTAssertLessThan(relativeError(masked.data, surgery.data.map(Double.init)), 1e-5, family.name)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/model.gguf"))
+    }
+
+    /// f32 GGUF (the family's name, Q/K rows in Hugging Face order, its own tensors) and safetensors: the same weights
+    /// come back.
+    func testRoundTripsThroughGGUFAndSafetensors() throws {
+        for family in Self.families {
+            let (weights, _) = try load(family.name)
+            let directory = try SafetensorsTestSupport.temporaryDirectory(self)
+            let gguf = directory + "/model.gguf"
+            try GGUFWriter.write(weights: weights, tokenizer: nil, to: gguf, type: .f32)
+            let file = try GGUFFile(path: gguf)
+            XCTAssertEqual(file.architecture, family.gguf)
+            XCTAssertNotNil(file.tensor(named: family.tensor), family.name)
+            XCTAssertEqual(try GGUFModel.weights(of: file, storage: .fp32), weights, family.name)
+            try HFModelDirectory.write(weights, to: directory + "/hf")
+            XCTAssertEqual(try HFModelDirectory.load(path: directory + "/hf", storage: .fp32), weights, family.name)
+        }
+    }
+
+    /// A model pruned unevenly has no llama.cpp loader (qwen3 and phi2 take one shape, deci has neither q/k norms
+    /// nor LayerNorm): refused by name before a byte is written.
+    func testUnevenModelsRefuseGGUF() throws {
+        for family in Self.families {
+            let (weights, reference) = try load(family.name)
+            let shape = weights.config.layers[0]
+            let structure = PruningStructure(originalLayers: 2, path: "", layers: [
+                KeptLayer(index: 0, heads: Array(0..<shape.heads), kvHeads: Array(0..<shape.kvHeads),
+                          neurons: Array(0..<shape.intermediate)),
+                KeptLayer(index: 1, heads: reference.pruned.heads, kvHeads: reference.pruned.kv_heads, neurons: reference.pruned.neurons),
+            ])
+            let directory = try SafetensorsTestSupport.temporaryDirectory(self)
+            XCTAssertThrowsError(try GGUFWriter.write(weights: try structure.apply(to: weights), tokenizer: nil,
+                                                      to: directory + "/model.gguf", type: .f32)) { error in
+                XCTAssertTrue("\(error)".contains("Hugging Face files"), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/model.gguf"))
+        }
     }
 }

@@ -20,18 +20,28 @@ enum ReferenceLlama {
             let inv = 1 / (ms + Double(c.rmsNormEps)).squareRoot()
             return zip(x, vec(weight)).map { $0 * inv * (offset + $1) }
         }
+        /// The family's norm: RMSNorm, or LayerNorm with its bias (Phi).
+        func norm(_ x: [Double], _ weight: Tensor, _ bias: Tensor? = nil) -> [Double] {
+            guard c.architecture.norm == .layer else { return rmsnorm(x, weight) }
+            let mean = x.reduce(0, +) / Double(x.count)
+            let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
+            let inv = 1 / (variance + Double(c.rmsNormEps)).squareRoot()
+            return (0..<x.count).map { (x[$0] - mean) * inv * Double(weight.data[$0]) + Double(bias?.data[$0] ?? 0) }
+        }
         /// Every head of a row normed by itself (q/k norms).
         func headNorm(_ x: [Double], _ weight: Tensor?) -> [Double] {
             guard let weight else { return x }
-            return (0..<(x.count / hd)).flatMap { rmsnorm(Array(x[$0 * hd..<($0 + 1) * hd]), weight) }
+            return (0..<(x.count / hd)).flatMap { norm(Array(x[$0 * hd..<($0 + 1) * hd]), weight) }
         }
         var theta = Double(c.ropeTheta)
+        let r = c.rotaryDimensions
+        /// The first r elements rotate in pairs (i, i + r/2); the rest pass (Phi's partial rotary).
         func rope(_ head: [Double], position: Int) -> [Double] {
             var out = head
-            for i in 0..<hd / 2 {
-                let angle = Double(position) * pow(theta, -2 * Double(i) / Double(hd))
-                out[i] = head[i] * cos(angle) - head[i + hd / 2] * sin(angle)
-                out[i + hd / 2] = head[i + hd / 2] * cos(angle) + head[i] * sin(angle)
+            for i in 0..<r / 2 {
+                let angle = Double(position) * pow(theta, -2 * Double(i) / Double(r))
+                out[i] = head[i] * cos(angle) - head[i + r / 2] * sin(angle)
+                out[i + r / 2] = head[i + r / 2] * cos(angle) + head[i] * sin(angle)
             }
             return out
         }
@@ -42,7 +52,7 @@ enum ReferenceLlama {
             theta = Double(c.attention(layer: l).ropeTheta)
             let window = c.attention(layer: l).window ?? T
             let scale = c.attentionScale.map(Double.init) ?? 1 / Double(hd).squareRoot()
-            let h = x.map { rmsnorm($0, layer[.attentionNorm]!) }
+            let h = x.map { norm($0, layer[.attentionNorm]!, layer[.attentionNormBias]) }
             let q = h.map { headNorm(plusBias(matvec(layer[.q]!, $0), layer[.qBias]), layer[.qNorm]) }
             let k = h.map { headNorm(plusBias(matvec(layer[.k]!, $0), layer[.kBias]), layer[.kNorm]) }
             let v = h.map { plusBias(matvec(layer[.v]!, $0), layer[.vBias]) }
@@ -65,16 +75,18 @@ enum ReferenceLlama {
                 }
             }
             // Sandwich norms (Gemma) norm each branch before it joins the stream.
-            func branch(_ y: [Double], _ norm: BlockTensor.Role) -> [Double] { layer[norm].map { rmsnorm(y, $0) } ?? y }
-            for t in 0..<T { x[t] = zip(x[t], branch(matvec(layer[.o]!, z[t]), .postAttentionNorm)).map(+) }
+            func branch(_ y: [Double], _ role: BlockTensor.Role) -> [Double] { layer[role].map { norm(y, $0) } ?? y }
+            for t in 0..<T { x[t] = zip(x[t], branch(plusBias(matvec(layer[.o]!, z[t]), layer[.oBias]), .postAttentionNorm)).map(+) }
             for t in 0..<T {
-                let h2 = rmsnorm(x[t], layer[.mlpNorm]!)
-                let gate = matvec(layer[.gate]!, h2), up = matvec(layer[.up]!, h2)
-                let a = zip(gate, up).map { ReferenceOps.activation(c.architecture.activation, $0) * $1 }
-                x[t] = zip(x[t], branch(matvec(layer[.down]!, a), .postMLPNorm)).map(+)
+                // Without an MLP norm the MLP reads the attention's input (Phi's parallel block).
+                let h2 = layer[.mlpNorm].map { norm(x[t], $0) } ?? h[t]
+                let up = plusBias(matvec(layer[.up]!, h2), layer[.upBias])
+                let act = { ReferenceOps.activation(c.architecture.activation, $0) }
+                let a = layer[.gate].map { zip(matvec($0, h2), up).map { act($0) * $1 } } ?? up.map(act)
+                x[t] = zip(x[t], branch(plusBias(matvec(layer[.down]!, a), layer[.downBias]), .postMLPNorm)).map(+)
             }
         }
-        return x.map { matvec(w.outputMatrix, rmsnorm($0, w.finalNorm)) }
+        return x.map { plusBias(matvec(w.outputMatrix, norm($0, w.finalNorm, w.finalNormBias)), w.outputBias) }
     }
 
     /// Summed next-token NLL of one sequence from the reference logits.
@@ -121,6 +133,17 @@ enum TinyConfigs {
                                  LayerAttention(ropeTheta: 10000, window: 3)]
         return config
     }()
+    /// Phi: LayerNorm with biases, the parallel block, a plain GELU MLP, biases everywhere (head too), partial
+    /// rotary (6 of 8 elements), layers that differ.
+    static let phi: ModelConfig = {
+        var config = make(heads: 4, kvHeads: 2, tied: false, layers: [
+            LayerShape(heads: 4, kvHeads: 2, intermediate: 48),
+            LayerShape(heads: 2, kvHeads: 1, intermediate: 20),
+        ])
+        config.architecture = .phi
+        config.rotaryDims = 6
+        return config
+    }()
     /// Qwen2: q/k/v biases, an untied head, GQA, layers that differ.
     static let qwen2: ModelConfig = {
         var config = make(heads: 4, kvHeads: 2, tied: false, layers: [
@@ -133,7 +156,7 @@ enum TinyConfigs {
     }()
     static var all: [(String, ModelConfig)] {
         [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform), ("qwen2", qwen2), ("qwen3", qwen3),
-         ("gemma3", gemma3)]
+         ("gemma3", gemma3), ("phi", phi)]
     }
 
     static func tokens(count: Int, vocab: Int, seed: UInt64) -> [Int32] {

@@ -19,17 +19,27 @@ enum ReferenceOps {
     }
 
     /// rotate_half RoPE of every head of one row at `position`.
-    static func rope(_ row: [Double], heads: Int, headDim hd: Int, position: Int, theta: Double) -> [Double] {
+    /// Only the first `rotary` elements of each head rotate, in pairs (i, i + rotary/2), when given (partial rotary).
+    static func rope(_ row: [Double], heads: Int, headDim hd: Int, position: Int, theta: Double, rotary: Int? = nil) -> [Double] {
         var out = row
+        let r = rotary ?? hd
         for h in 0..<heads {
-            for i in 0..<hd / 2 {
-                let angle = Double(position) * pow(theta, -2 * Double(i) / Double(hd))
-                let a = row[h * hd + i], b = row[h * hd + i + hd / 2]
+            for i in 0..<r / 2 {
+                let angle = Double(position) * pow(theta, -2 * Double(i) / Double(r))
+                let a = row[h * hd + i], b = row[h * hd + i + r / 2]
                 out[h * hd + i] = a * cos(angle) - b * sin(angle)
-                out[h * hd + i + hd / 2] = b * cos(angle) + a * sin(angle)
+                out[h * hd + i + r / 2] = b * cos(angle) + a * sin(angle)
             }
         }
         return out
+    }
+
+    /// (x - mean) / sqrt(var + eps) * w + b for one row.
+    static func layernorm(_ x: [Double], _ w: [Double], _ b: [Double]?, eps: Double) -> [Double] {
+        let mean = x.reduce(0, +) / Double(x.count)
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
+        let inv = 1 / (variance + eps).squareRoot()
+        return (0..<x.count).map { (x[$0] - mean) * inv * w[$0] + (b?[$0] ?? 0) }
     }
 
     /// Causal GQA attention of one sequence: q [T][H*hd], k and v [T][KV*hd] -> z [T][H*hd]; scores scaled by
@@ -97,7 +107,14 @@ struct ReferenceLoRA {
         let c = weights.config, d = c.hidden, hd = c.headDim, eps = Double(c.rmsNormEps)
         let offset = Double(c.architecture.normWeightOffset), embeddingScale = Double(c.architecture.embeddingScale(c) ?? 1)
         func vec(_ t: Tensor) -> [Double] { t.data.map(Double.init) }
-        func norm(_ row: [Double], _ weight: Tensor) -> [Double] { ReferenceOps.rmsnorm(row, vec(weight), eps: eps, offset: offset) }
+        func norm(_ row: [Double], _ weight: Tensor, _ bias: Tensor? = nil) -> [Double] {
+            c.architecture.norm == .layer ? ReferenceOps.layernorm(row, vec(weight), bias.map(vec), eps: eps)
+                                          : ReferenceOps.rmsnorm(row, vec(weight), eps: eps, offset: offset)
+        }
+        func plusBias(_ rows: [[Double]], _ bias: Tensor?) -> [[Double]] {
+            guard let bias else { return rows }
+            return rows.map { zip($0, vec(bias)).map(+) }
+        }
         func headNorm(_ rows: [[Double]], _ weight: Tensor?) -> [[Double]] {
             guard let weight else { return rows }
             return rows.map { row in (0..<(row.count / hd)).flatMap { norm(Array(row[$0 * hd..<($0 + 1) * hd]), weight) } }
@@ -113,19 +130,15 @@ struct ReferenceLoRA {
                 let a = Array(parameters[e.a]), b = Array(parameters[e.b])
                 return rows.map { ReferenceOps.linear($0, w: wd, out: w.rows, a: a, b: b, rank: layout.rank, scale: scale) }
             }
-            let h = x.map { norm($0, layer[.attentionNorm]!) }
-            func plusBias(_ rows: [[Double]], _ bias: Tensor?) -> [[Double]] {
-                guard let bias else { return rows }
-                return rows.map { zip($0, vec(bias)).map(+) }
-            }
+            let h = x.map { norm($0, layer[.attentionNorm]!, layer[.attentionNormBias]) }
             let q = headNorm(plusBias(apply(.q, h), layer[.qBias]), layer[.qNorm])
             let k = headNorm(plusBias(apply(.k, h), layer[.kBias]), layer[.kNorm])
             let v = plusBias(apply(.v, h), layer[.vBias])
             let theta = Double(c.attention(layer: l).ropeTheta)
             var z: [[Double]] = []
             for segment in segments {
-                let rq = segment.enumerated().map { ReferenceOps.rope(q[$1], heads: shape.heads, headDim: hd, position: $0, theta: theta) }
-                let rk = segment.enumerated().map { ReferenceOps.rope(k[$1], heads: shape.kvHeads, headDim: hd, position: $0, theta: theta) }
+                let rq = segment.enumerated().map { ReferenceOps.rope(q[$1], heads: shape.heads, headDim: hd, position: $0, theta: theta, rotary: c.rotaryDims) }
+                let rk = segment.enumerated().map { ReferenceOps.rope(k[$1], heads: shape.kvHeads, headDim: hd, position: $0, theta: theta, rotary: c.rotaryDims) }
                 z += ReferenceOps.attention(q: rq, k: rk, v: Array(v[segment]), heads: shape.heads, kvHeads: shape.kvHeads, headDim: hd,
                                             scale: c.attentionScale.map(Double.init), window: c.attention(layer: l).window)
             }
@@ -133,14 +146,20 @@ struct ReferenceLoRA {
             func branch(_ rows: [[Double]], _ role: BlockTensor.Role) -> [[Double]] {
                 layer[role].map { weight in rows.map { norm($0, weight) } } ?? rows
             }
-            x = zip(x, branch(apply(.o, z), .postAttentionNorm)).map { zip($0, $1).map(+) }
-            let h2 = x.map { norm($0, layer[.mlpNorm]!) }
-            let gate = apply(.gate, h2), up = apply(.up, h2)
-            let act = zip(gate, up).map { zip($0, $1).map { ReferenceOps.activation(c.architecture.activation, $0) * $1 } }
-            x = zip(x, branch(apply(.down, act), .postMLPNorm)).map { zip($0, $1).map(+) }
+            x = zip(x, branch(plusBias(apply(.o, z), layer[.oBias]), .postAttentionNorm)).map { zip($0, $1).map(+) }
+            // Without an MLP norm the MLP reads the attention's input (Phi's parallel block).
+            let h2 = layer[.mlpNorm].map { weight in x.map { norm($0, weight) } } ?? h
+            let up = plusBias(apply(.up, h2), layer[.upBias])
+            let activation = { ReferenceOps.activation(c.architecture.activation, $0) }
+            let act = layer[.gate] == nil ? up.map { $0.map(activation) }
+                : zip(apply(.gate, h2), up).map { zip($0, $1).map { activation($0) * $1 } }
+            x = zip(x, branch(plusBias(apply(.down, act), layer[.downBias]), .postMLPNorm)).map { zip($0, $1).map(+) }
         }
         let output = vec(weights.outputMatrix)
-        return x.map { ReferenceOps.linear(norm($0, weights.finalNorm), w: output, out: c.vocabSize) }
+        return x.map {
+            plusBias([ReferenceOps.linear(norm($0, weights.finalNorm, weights.finalNormBias), w: output, out: c.vocabSize)],
+                     weights.outputBias)[0]
+        }
     }
 
     /// Mean NLL over the masked-in targets (lossMask[b][t] for t >= 1 scores token t from row t-1).

@@ -55,7 +55,7 @@ public enum GGUFWriter {
         }
         try checkShapes(weights, file: path)
         guard let ggufName = config.architecture.ggufWriteName(config) else {
-            throw MopError(file: path, "llama.cpp's \(config.architecture.name) loader cannot take this model's layers (pruned unevenly, or its global and sliding-window layers moved); write it as Hugging Face files (--format safetensors)")
+            throw MopError(file: path, "no llama.cpp loader takes this \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures); write it as Hugging Face files (--format safetensors)")
         }
         var metadata = hyperParameters(config, ggufName: ggufName, name: name, type: type)
         if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
@@ -154,9 +154,9 @@ public enum GGUFWriter {
             (K.headCountKV, perLayer(config.layers.map(\.kvHeads))),
             (K.keyLength, .uint32(UInt32(config.headDim))),
             (K.valueLength, .uint32(UInt32(config.headDim))),
-            (K.ropeDimensionCount, .uint32(UInt32(config.headDim))),
+            (K.ropeDimensionCount, .uint32(UInt32(config.rotaryDimensions))),
             (K.ropeFreqBase, .float32(config.ropeTheta)),
-            (K.rmsEpsilon, .float32(config.rmsNormEps)),
+            (config.architecture.norm.epsilonKeys.gguf, .float32(config.rmsNormEps)),
         ] + slidingWindow(config)
         return [
             ("general.architecture", .string(arch)),

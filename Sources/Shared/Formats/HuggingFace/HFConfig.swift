@@ -74,7 +74,7 @@ public enum HFConfig {
             hidden: hidden,
             headDim: headDim,
             layers: layers,
-            rmsNormEps: Float(try fields.optionalDouble("rms_norm_eps") ?? 1e-6),
+            rmsNormEps: Float(try fields.optionalDouble(architecture.norm.epsilonKeys.hf) ?? 1e-6),
             ropeTheta: Float(ropeTheta),
             ropeScaling: try ropeScaling(try fields.optionalObject("rope_scaling") ?? ropeParameters),
             tiedEmbeddings: try fields.optionalBool("tie_word_embeddings") ?? false,
@@ -82,9 +82,22 @@ public enum HFConfig {
             architecture: architecture,
             layerAttention: try layerAttention(fields, architecture: architecture, count: layerCount,
                                                ropeTheta: Float(ropeTheta), ropeParameters: ropeParameters),
-            attentionScale: try fields.optionalDouble("query_pre_attn_scalar").map { Float(1 / $0.squareRoot()) })
+            attentionScale: try fields.optionalDouble("query_pre_attn_scalar").map { Float(1 / $0.squareRoot()) },
+            rotaryDims: try rotaryDims(fields, ropeParameters: ropeParameters, headDim: headDim))
         try config.validate(file: file)
         return config
+    }
+
+    /// The rotated elements of each head from `partial_rotary_factor` (top level, or in `rope_parameters`); nil when
+    /// the whole head rotates.
+    private static func rotaryDims(_ fields: JSONFields, ropeParameters: JSONFields?, headDim: Int) throws -> Int? {
+        guard let factor = try fields.optionalDouble("partial_rotary_factor")
+                ?? ropeParameters?.optionalDouble("partial_rotary_factor") else { return nil }
+        guard factor > 0, factor <= 1 else {
+            throw MopError(file: fields.file, "partial_rotary_factor \(factor) is outside (0, 1]")
+        }
+        let dims = Int(Double(headDim) * factor)
+        return dims == headDim ? nil : dims
     }
 
     /// Per-layer attention of a family with sliding-window layers: `layer_types` (else the family's period) with
@@ -169,7 +182,7 @@ public enum HFConfig {
             "num_attention_heads": config.layers.map(\.heads).max() ?? 0,
             "num_key_value_heads": config.layers.map(\.kvHeads).max() ?? 0,
             "intermediate_size": config.layers.map(\.intermediate).max() ?? 0,
-            "rms_norm_eps": jsonNumber(config.rmsNormEps),
+            architecture.norm.epsilonKeys.hf: jsonNumber(config.rmsNormEps),
             "rope_theta": jsonNumber(config.ropeTheta),
             "tie_word_embeddings": config.tiedEmbeddings,
             "max_position_embeddings": config.maxPositions,

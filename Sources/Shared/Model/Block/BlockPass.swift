@@ -1,7 +1,7 @@
 /// A family's block: the order in which it runs the operations of `BlockPass` on the residual stream. Written
 /// once per family (Families/), run by every forward pass (scoring, zero-shot, decoding, training, pipeline
 /// stages); training's backward replays what it ran (`BlockTape`).
-protocol BlockComposition {
+protocol BlockComposition: Sendable {
     /// The MLP's activation (also config.json's `hidden_act`).
     static var activation: Activation { get }
     static func run<Hooks: BlockHooks>(_ block: inout BlockPass<Hooks>)
@@ -42,7 +42,7 @@ struct BlockPass<Hooks: BlockHooks> {
     let layer: LayerWeights
     let rows: Int
     let eps: Float
-    let normOffset: Float
+    let normKind: NormKind
     let headDim: Int
     private(set) var values: [[Float]]
     /// The residual stream: the block's input at first, its output at the end.
@@ -55,7 +55,7 @@ struct BlockPass<Hooks: BlockHooks> {
         self.layer = layer
         rows = x.count / config.hidden
         eps = config.rmsNormEps
-        normOffset = config.architecture.normWeightOffset
+        normKind = config.architecture.norm
         headDim = config.headDim
         values = [[]]
         swap(&values[0], &x)
@@ -84,10 +84,11 @@ struct BlockPass<Hooks: BlockHooks> {
 
     // MARK: Operations
 
-    /// RMSNorm of x [N, D] with the block's `role` weight: [N, D].
+    /// The family's norm of x [N, D] with the block's `role` weight (and its bias, for LayerNorm): [N, D].
     mutating func norm(_ x: Value, _ role: BlockTensor.Role) -> Value {
         let rows = rows
-        let y = make(RMSNorm.forward(values[x], rows: rows, weight: layer[role]!, eps: eps, offset: normOffset))
+        let y = make(normKind.forward(values[x], rows: rows, weight: layer[role]!, bias: role.normBias.flatMap { layer[$0] },
+                                      eps: eps))
         tape?.append(.norm(role, input: x, output: y, rows: rows))
         return y
     }
@@ -130,7 +131,7 @@ struct BlockPass<Hooks: BlockHooks> {
     /// RMSNorm of every head of x [N, heads*hd] with the [hd] weight `role`.
     private mutating func headNorm(_ x: Value, _ role: BlockTensor.Role) -> Value {
         let headRows = values[x].count / headDim
-        let y = make(RMSNorm.forward(values[x], rows: headRows, weight: layer[role]!, eps: eps, offset: normOffset))
+        let y = make(normKind.forward(values[x], rows: headRows, weight: layer[role]!, bias: nil, eps: eps))
         tape?.append(.norm(role, input: x, output: y, rows: headRows))
         release(x)
         return y
@@ -151,12 +152,24 @@ struct BlockPass<Hooks: BlockHooks> {
         return output
     }
 
-    /// The stream += x W^T for the block's projection `role` (o, down): fused into the product in inference.
+    /// The plain MLP activation of x [N, I] (Phi: fc1's output): act(x), [N, I].
+    mutating func activation(_ x: Value, _ activation: Activation) -> Value {
+        var a = values[x]
+        a.withUnsafeMutableBufferPointer { activation.forward($0.baseAddress!, count: $0.count) }
+        release(x)
+        hooks.record(.mlpActivation, &a)
+        let output = make(a)
+        tape?.append(.activation(activation, input: x, output: output))
+        return output
+    }
+
+    /// The stream += x W^T (+ bias) for the block's projection `role` (o, down): fused into the product in inference.
     mutating func addProjection(_ x: Value, _ role: BlockTensor.Role) {
         guard tape != nil else {
             let input = values[x]
             release(x)
             hooks.addProjection(role, input, rows: rows, into: &values[stream])
+            if let bias = role.bias.flatMap({ layer[$0] }) { Linear.addBias(bias, to: &values[stream], rows: rows) }
             return
         }
         addToStream(project(x, [role])[0])

@@ -7,6 +7,8 @@ enum BlockStep {
     case project([BlockTensor.Role], input: Int, outputs: [Int])
     /// output = attention(rope(q), rope(k), v); the rotated q and k as attention read them.
     case attention(q: Int, k: Int, v: Int, rotatedQ: Int, rotatedK: Int, output: Int)
+    /// output = act(input) (a plain MLP).
+    case activation(Activation, input: Int, output: Int)
     /// output = act(gate) * up.
     case gated(Activation, gate: Int, up: Int, output: Int)
     /// output = the sum of `values`.
@@ -36,8 +38,7 @@ extension BlockPass where Hooks: TrainableHooks {
             switch step {
             case let .norm(role, input, output, rows):
                 guard let dy = grads[output] else { continue }
-                accumulate(input, RMSNorm.backward(dy: dy, x: values[input], rows: rows, weight: layer[role]!, eps: eps,
-                                                   offset: normOffset))
+                accumulate(input, normKind.backward(dy: dy, x: values[input], rows: rows, weight: layer[role]!, eps: eps))
             case let .project(roles, input, outputs):
                 var dx = grads[input] ?? [Float](repeating: 0, count: values[input].count)
                 for (role, output) in zip(roles, outputs) {
@@ -69,6 +70,13 @@ extension BlockPass where Hooks: TrainableHooks {
                 }
                 accumulate(gate, dGate)
                 accumulate(up, dUp)
+            case let .activation(activation, input, output):
+                guard let da = grads[output] else { continue }
+                var dx = da
+                values[input].withUnsafeBufferPointer { xp in
+                    dx.withUnsafeMutableBufferPointer { activation.backward(x: xp.baseAddress!, dy: $0.baseAddress!, count: $0.count) }
+                }
+                accumulate(input, dx)
             case let .add(inputs, output):
                 guard let dy = grads[output] else { continue }
                 for input in inputs { accumulate(input, dy) }

@@ -41,8 +41,8 @@ extension Architecture {
             BlockTensor(.down, hf: "mlp.down_proj.weight", gguf: "ffn_down.weight", .neuronColumns),
             BlockTensor(.postMLPNorm, hf: "post_feedforward_layernorm.weight", gguf: "post_ffw_norm.weight", .none),
         ],
-        block: Gemma3Block.self, normWeightOffset: 1,
-        embeddingScale: { Float(Double($0.hidden).squareRoot()) }, slidingPattern: (period: 6, ropeTheta: 10000))
+        block: Gemma3Block.self, norm: .rms(weightOffset: 1),
+        embeddingScale: { Float(Double($0.hidden).squareRoot()) }, slidingPattern: (period: 6, ropeTheta: 10000), outer: .llama)
 }
 
 /// x += RMSNorm(o(attention(RMSNorm(x))));  x += RMSNorm(down(GELU(gate(h)) * up(h))), h = RMSNorm(x).

@@ -5,8 +5,8 @@ extension Architecture {
         ggufHalfRotation: [], ggufNormOffset: 0,
         hfModelTypes: ["llama", "mistral"], hfClassName: "LlamaForCausalLM",
         hfExtraKeys: { _ in ["attention_bias": false, "mlp_bias": false] },
-        blockTensors: BlockTensor.llamaBlock, block: LlamaBlock.self, normWeightOffset: 0,
-        embeddingScale: { _ in nil }, slidingPattern: nil)
+        blockTensors: BlockTensor.llamaBlock, block: LlamaBlock.self, norm: .rms(weightOffset: 0),
+        embeddingScale: { _ in nil }, slidingPattern: nil, outer: .llama)
 }
 
 /// x += o(attention(RMSNorm(x)));  x += down(SiLU(gate(h)) * up(h)), h = RMSNorm(x). Families whose

@@ -16,5 +16,5 @@ extension Architecture {
             }
             return [tensor] + (bias.map { [$0] } ?? [])
         },
-        block: LlamaBlock.self, normWeightOffset: 0, embeddingScale: { _ in nil }, slidingPattern: nil)
+        block: LlamaBlock.self, norm: .rms(weightOffset: 0), embeddingScale: { _ in nil }, slidingPattern: nil, outer: .llama)
 }

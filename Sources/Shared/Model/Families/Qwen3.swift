@@ -12,5 +12,5 @@ extension Architecture {
         blockTensors: BlockTensor.llamaBlock.flatMap { tensor in
             tensor.role == .k ? [tensor] + BlockTensor.headNorms : [tensor]
         },
-        block: LlamaBlock.self, normWeightOffset: 0, embeddingScale: { _ in nil }, slidingPattern: nil)
+        block: LlamaBlock.self, norm: .rms(weightOffset: 0), embeddingScale: { _ in nil }, slidingPattern: nil, outer: .llama)
 }

@@ -20,6 +20,29 @@ public enum Activation: String, Sendable {
         [Activation.silu, .geluTanh].first { $0.hfNames.contains(name) }
     }
 
+    /// x[i] = act(x[i]) for `count` values (a plain MLP).
+    func forward(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .silu:
+            for i in 0..<count { x[i] = x[i] / (1 + Foundation.exp(-x[i])) }
+        case .geluTanh:
+            for i in 0..<count { x[i] = Self.geluTanh(x[i]) }
+        }
+    }
+
+    /// dy[i] *= act'(x[i]): the backward of `forward`, in place on the gradient.
+    func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count {
+            switch self {
+            case .silu:
+                let sigma = 1 / (1 + Foundation.exp(-x[i]))
+                dy[i] *= sigma * (1 + x[i] * (1 - sigma))
+            case .geluTanh:
+                dy[i] *= Self.geluTanhWithSlope(x[i]).slope
+            }
+        }
+    }
+
     /// gate[i] = act(gate[i]) * up[i] for `count` values.
     func gatedForward(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         switch self {
