@@ -26,7 +26,7 @@ public final class AMPStatistics: ForwardObserver {
         let config = weights.config, hd = config.headDim, d = config.hidden
         let heads = config.layers[layer].heads, width = heads * hd
         let rows = z.count / width
-        let o = weights.layers[layer].o.data  // [D, H*hd], decoded once per call when kept as stored
+        let o = weights.layers[layer][.o]!.data  // [D, H*hd], decoded once per call when kept as stored
         var contribution = [Float](repeating: 0, count: rows * d)  // [N, D] for one head
         for n in 0..<heads {
             z.withUnsafeBufferPointer { zp in

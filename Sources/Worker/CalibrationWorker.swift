@@ -77,7 +77,7 @@ public final class CalibrationWorker {
             var divergence = 0.0
             for index in part.microBatches.indices {
                 divergence += NextTokenKL.sum(referenceHidden: dense[index], hidden: pass.hidden[index], targets: part.targets[index],
-                                              output: original.outputMatrix)
+                                              output: original.head)
             }
             try ForwardOverflow.check(divergence, file: file, at: "the calibration set's KL")
             return [divergence, part.targetCount]
@@ -132,7 +132,7 @@ public final class CalibrationWorker {
         let model = try model(for: structure)
         var negativeLogLikelihood = 0.0
         let hidden = try forward(model, structure: structure, part, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
-            let sum = NextTokenLoss.sum(hidden: $1, targets: part.targets[$0], output: self.original.outputMatrix)
+            let sum = NextTokenLoss.sum(hidden: $1, targets: part.targets[$0], output: self.original.head)
             try ForwardOverflow.check(sum, file: self.file, at: "calibration batch \($0 + 1)")
             negativeLogLikelihood += sum
         }

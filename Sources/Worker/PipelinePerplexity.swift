@@ -23,7 +23,7 @@ public enum PipelinePerplexity {
             let batch = [Array(tokens[window])]
             if let hidden = try stage.forward(model, batch: batch) {
                 let targets = NextTokenLoss.targets(batch)
-                let negativeLogLikelihood = NextTokenLoss.sum(hidden: hidden, targets: targets, output: model.weights.outputMatrix)
+                let negativeLogLikelihood = NextTokenLoss.sum(hidden: hidden, targets: targets, output: model.weights.head)
                 // The last stage holds only its blocks, so the layer that overflowed stays unnamed.
                 try ForwardOverflow.check(negativeLogLikelihood, file: file, at: "window \(index + 1)")
                 sums.negativeLogLikelihood += negativeLogLikelihood

@@ -25,11 +25,11 @@ public enum ZeroShotWorker {
             } while end < examples.endIndex && tokens + examples[end].example.tokenCost <= batchTokens
             let group = examples[start..<end]
             // The forward pass of `ZeroShotScoring.logLikelihoods`, through the stages when there are some.
-            let batch = ContextBatch(group.flatMap(\.example.requests), positions: model.rope.positions)
+            let batch = ContextBatch(group.flatMap(\.example.requests), positions: model.positions)
             let hidden = stage == nil ? model.hiddenStates(batch.sequences, prefixes: batch.prefixes)
                 : try stage!.forward(model, batch: batch.sequences, prefixes: batch.prefixes)
             if let hidden {
-                let logLikelihoods = batch.logLikelihoods(hidden: hidden, output: model.weights.outputMatrix)
+                let logLikelihoods = batch.logLikelihoods(hidden: hidden, output: model.weights.head)
                 // A pipeline's last stage holds only its blocks, so there the layer that overflowed stays unnamed.
                 try ForwardOverflow.check(logLikelihoods.reduce(0, +), file: file, at: "example \(start + 1)") {
                     stage == nil ? model.firstNonFiniteLayer(batch.sequences, prefixes: batch.prefixes) : nil

@@ -22,7 +22,7 @@ final class PipelinedWorkerTests: XCTestCase {
             part.blocks.contains(index) ? layer
                 : LayerWeights(architecture: original.config.architecture) { nan(layer[$0]!) }
         }
-        let keepsEmbedding = part.holds(Architecture.embeddingTensor.hf, config: original.config)
+        let keepsEmbedding = part.holds(original.config.architecture.embeddingTensor.hf, config: original.config)
         return ModelWeights(config: original.config, embedding: keepsEmbedding ? original.embedding : nan(original.embedding),
                             layers: layers, finalNorm: part.head ? original.finalNorm : nan(original.finalNorm),
                             output: original.output)

@@ -53,7 +53,7 @@ final class QuantImportanceStatisticsTests: XCTestCase {
         }
         // Block 0's attention input is RMSNorm(embedding) * attention norm, computed here from the embedding rows.
         let rows = batch.flatMap { $0 }.flatMap { Array(weights.embedding.data[Int($0) * 16..<(Int($0) + 1) * 16]) }
-        let normed = RMSNorm.forward(rows, rows: 8, weight: weights.layers[0].attentionNorm, eps: config.rmsNormEps)
+        let normed = RMSNorm.forward(rows, rows: 8, weight: weights.layers[0][.attentionNorm]!, eps: config.rmsNormEps)
         for (a, b) in zip(try XCTUnwrap(means["model.layers.0.self_attn.q_proj.weight"]), naive(normed, width: 16)) {
             XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)))
         }

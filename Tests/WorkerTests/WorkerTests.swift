@@ -32,7 +32,7 @@ final class WorkerTests: XCTestCase {
         let segments = Transformer.segments(prompts)
         let d = config.hidden, hd = config.headDim
         for (l, shape) in config.layers.enumerated() {
-            let z = recorder.z[l]!, a = recorder.a[l]!, o = weights.layers[l].o, width = shape.heads * hd
+            let z = recorder.z[l]!, a = recorder.a[l]!, o = weights.layers[l][.o]!, width = shape.heads * hd
             for n in 0..<shape.heads {
                 // mean over prompts of mean over tokens of sum_j |sum_i z[t, n hd + i] W_O[j, n hd + i]|
                 func contributionL1(_ t: Int) -> Double {

@@ -3,25 +3,34 @@ import Shared
 /// Zero neurons appended to a pruned layer so its feed-forward width is whole blocks of a block type: a quantized
 /// GGUF's down projection then stays in the block type instead of llama.cpp's F16 fallback for rows that are not whole
 /// blocks (which would make the pruned file larger, and slower, than the unpruned one). The model is the same function:
-/// an added neuron has zero gate and up rows, so its activation SiLU(0) * 0 is exactly 0, and its zero down column
-/// adds nothing.
+/// an added neuron's rows (gate, up and their biases) are zero and its down column is zero, so whatever its activation
+/// is, it adds nothing to the stream.
 public enum NeuronPadding {
-    /// `weights` with every layer's intermediate width rounded up to a multiple of `multiple`.
-    /// gate, up: [I, D] -> [I', D] (zero rows added); down: [D, I] -> [D, I'] (zero columns added).
+    /// `weights` with every layer's intermediate width rounded up to a multiple of `multiple`: the family's tensors cut
+    /// by neuron rows ([I, D] or [I]) get zero rows, those cut by neuron columns ([D, I]) zero columns.
     public static func padded(_ weights: ModelWeights, toMultipleOf multiple: Int) -> ModelWeights {
         var result = weights
-        let d = weights.config.hidden
+        let tensors = weights.config.architecture.blockTensors
         for (index, shape) in weights.config.layers.enumerated() where shape.intermediate % multiple != 0 {
             let width = shape.intermediate, wide = (width + multiple - 1) / multiple * multiple
-            let extra = [Float](repeating: 0, count: (wide - width) * d)
             var layer = weights.layers[index]
-            layer.gate = Tensor(shape: [wide, d], data: layer.gate.data + extra)
-            layer.up = Tensor(shape: [wide, d], data: layer.up.data + extra)
-            let down = layer.down.data, zeros = [Float](repeating: 0, count: wide - width)
-            var rows: [Float] = []
-            rows.reserveCapacity(d * wide)
-            for row in 0..<d { rows += down[(row * width)..<((row + 1) * width)] + zeros }
-            layer.down = Tensor(shape: [d, wide], data: rows)
+            for entry in tensors {
+                guard let tensor = layer[entry.role] else { continue }
+                switch entry.slicing {
+                case .neuronRows:
+                    let rowLength = tensor.data.count / width
+                    let shape = tensor.shape.count == 1 ? [wide] : [wide, rowLength]
+                    layer[entry.role] = Tensor(shape: shape, data: tensor.data + [Float](repeating: 0, count: (wide - width) * rowLength))
+                case .neuronColumns:
+                    let rows = tensor.data.count / width, zeros = [Float](repeating: 0, count: wide - width)
+                    var data: [Float] = []
+                    data.reserveCapacity(rows * wide)
+                    for row in 0..<rows { data += tensor.data[(row * width)..<((row + 1) * width)] + zeros }
+                    layer[entry.role] = Tensor(shape: [rows, wide], data: data)
+                case .none, .queryHeadRows, .kvHeadRows, .queryHeadColumns:
+                    continue
+                }
+            }
             result.layers[index] = layer
             result.config.layers[index].intermediate = wide
         }

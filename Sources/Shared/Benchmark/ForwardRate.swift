@@ -22,11 +22,11 @@ public enum ForwardRate {
     /// quantized matrix once per product counts) on one sequence of `tokens` tokens, best of 4 runs (the first pages
     /// the block in): the per-block cost the plan's search predictions scale. Only the block's tensors are read.
     public static func measure(block weights: ModelWeights, index: Int, tokens: Int) -> Double {
-        var config = weights.config
-        config.layers = [weights.config.layers[index]]
+        var config = weights.config.keeping([index], shapes: [weights.config.layers[index]])
         config.maxPositions = max(tokens, 2)
         let model = Transformer(weights: ModelWeights(config: config, embedding: weights.embedding, layers: [weights.layers[index]],
-                                                      finalNorm: weights.finalNorm, output: weights.output))
+                                                      finalNorm: weights.finalNorm, output: weights.output,
+                                                      finalNormBias: weights.finalNormBias, outputBias: weights.outputBias))
         var random = SeededRandom(seed: 1)
         let input = (0..<(tokens * config.hidden)).map { _ in Float(Double(random.next() % 2001) / 1000 - 1) }
         let flops = ForwardBenchmark.blockProducts(config, tokens: tokens).reduce(0) { $0 + $1.flops }

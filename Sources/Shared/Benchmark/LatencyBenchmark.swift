@@ -144,7 +144,7 @@ public enum LatencyBenchmark {
     /// Throws unless the settings are valid and a run fits the model's positions.
     public static func checkFits(_ model: Transformer, prompt: [Int32], settings: Settings, file: String) throws {
         try settings.validate()
-        let positions = model.rope.positions
+        let positions = model.positions
         // The last new token is never fed back, so the cache holds prompt + newTokens - 1 positions.
         guard prompt.count == settings.promptTokens, prompt.count + settings.newTokens - 1 <= positions else {
             throw MopError(file: file, "\(settings.promptTokens) prompt + \(settings.newTokens) new tokens do not fit "

@@ -23,6 +23,10 @@ public enum WeightBroadcast {
         var ropeScaling: [UInt32]?
         var tiedEmbeddings: Bool
         var maxPositions: Int
+        /// Per layer: RoPE base (bit pattern) and sliding window (0: global), when layers differ in how they attend.
+        var layerAttention: [[UInt32]]?
+        var attentionScaleBits: UInt32?
+        var rotaryDims: Int?
         var tokenizer: Tokenizer?
         var format: String
         /// `ModelChecksum` of each part's weights (one part, the whole model, without stages).
@@ -62,6 +66,9 @@ public enum WeightBroadcast {
             }
             tiedEmbeddings = c.tiedEmbeddings
             maxPositions = c.maxPositions
+            layerAttention = c.layerAttention.map { $0.map { [$0.ropeTheta.bitPattern, UInt32($0.window ?? 0)] } }
+            attentionScaleBits = c.attentionScale?.bitPattern
+            rotaryDims = c.rotaryDims
             tokenizer = model.tokenizer.map {
                 Tokenizer(model: $0.model.rawValue, vocabulary: $0.vocabulary, merges: $0.merges,
                           preTokenizer: $0.preTokenizer.name, specialTokenIds: $0.specialTokenIds,
@@ -88,6 +95,9 @@ public enum WeightBroadcast {
             guard header.ropeScaling.map({ $0.count == 4 }) ?? true else {
                 throw MopError("malformed model header from rank 0: rope scaling needs 4 values")
             }
+            guard header.layerAttention.map({ $0.allSatisfy { $0.count == 2 } }) ?? true else {
+                throw MopError("malformed model header from rank 0: layer attention needs 2 values per layer")
+            }
             try header.config.validate(file: "<model header from rank 0>")
             return header
         }
@@ -100,7 +110,11 @@ public enum WeightBroadcast {
                                         highFreqFactor: Float(bitPattern: $0[2]), originalMaxPositions: Int($0[3]))
                         },
                         tiedEmbeddings: tiedEmbeddings, maxPositions: maxPositions,
-                        architecture: Architecture.named(architecture) ?? .llama)
+                        architecture: Architecture.named(architecture) ?? .llama,
+                        layerAttention: layerAttention.map { $0.map {
+                            LayerAttention(ropeTheta: Float(bitPattern: $0[0]), window: $0[1] == 0 ? nil : Int($0[1]))
+                        } },
+                        attentionScale: attentionScaleBits.map { Float(bitPattern: $0) }, rotaryDims: rotaryDims)
         }
 
         func modelFormat() throws -> ModelFormat {

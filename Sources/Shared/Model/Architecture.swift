@@ -1,7 +1,8 @@
-/// Everything mop knows about one model family, in one table (llama.cpp's `llama-arch` pattern): the tensors of a
-/// block with their names in both formats, their shapes, how pruning cuts them, and the keys and conventions of the
-/// file formats. Readers, writers, shapes, parameter counts, surgery and LoRA derive from it; the forward pass
-/// reads `hasAttentionBias`. Adding a family is adding one `Architecture` value here and listing it in `all`.
+/// Everything mop knows about one model family (llama.cpp's `llama-arch` pattern). Each family is one file in
+/// `Families/`: its tensor table (names in both formats, shapes, how pruning cuts each tensor, which makes its AMP
+/// units and LoRA targets), its block as a composition of the operations (`BlockComposition`), and the keys and
+/// conventions of its files. Readers, writers, shapes, parameter counts, surgery, LoRA and every forward pass
+/// derive from it; nothing else names a family. Adding one is adding a file and listing it in `all`.
 public struct Architecture: Sendable, CustomStringConvertible {
     /// The name inside mop (structure and report files, `mop inspect`).
     public let name: String
@@ -9,39 +10,56 @@ public struct Architecture: Sendable, CustomStringConvertible {
     /// shared: a `deci` file with q/k/v biases is a pruned Qwen2.
     public let ggufNames: [String]
     /// The `general.architecture` written for a model of this family: the family's own name where llama.cpp's loader
-    /// for it takes the shapes, else `deci`, whose loader takes any per-layer head and feed-forward counts (and
-    /// optional q/k/v biases). The Q/K row order follows the name written (`GGUFRopeOrder`).
-    public let ggufWriteName: @Sendable (ModelConfig) -> String
+    /// for it takes the shapes, `deci` where only that loader does (any per-layer head and feed-forward counts,
+    /// optional q/k/v biases), nil where no llama.cpp loader takes the model (then only Hugging Face files).
+    public let ggufWriteName: @Sendable (ModelConfig) -> String?
+    /// The GGUF names whose RoPE rotates halves (NEOX order), so their Q/K rows stay in Hugging Face order; the
+    /// others rotate adjacent pairs and their converter permutes the rows (`GGUFRopeOrder`).
+    let ggufHalfRotation: Set<String>
+    /// What a GGUF file adds to every RMSNorm weight (Gemma's converter stores 1 + w, Hugging Face stores w).
+    let ggufNormOffset: Float
     /// config.json `model_type` values read as this family; the first is written.
     public let hfModelTypes: [String]
     /// config.json `architectures[0]` as written.
     public let hfClassName: String
-    /// Keys config.json gets for this family beyond the shared LLaMA ones (transformers' defaults made explicit).
-    public let hfExtraKeys: @Sendable () -> [String: Any]
+    /// Keys config.json gets for this family beyond the shared ones (transformers' defaults made explicit, and the
+    /// family's own hyperparameters).
+    public let hfExtraKeys: @Sendable (ModelConfig) -> [String: Any]
     /// The tensors of one block, in file order.
     public let blockTensors: [BlockTensor]
+    /// How the block's operations compose (norms, attention, MLP, residual wiring).
+    let block: any BlockComposition.Type
+    /// The norm of every block and of the final norm: RMSNorm multiplying by w or by (1 + w), or LayerNorm.
+    let norm: NormKind
+    /// The factor of the input embeddings (Gemma: sqrt(hidden)); nil for none.
+    let embeddingScale: @Sendable (ModelConfig) -> Float?
+    /// Sliding-window attention as a GGUF file states it: every `period`-th layer attends globally, the others
+    /// within the file's window, at `ropeTheta` unless the file gives `rope.freq_base_swa`. nil: every layer global.
+    let slidingPattern: (period: Int, ropeTheta: Float)?
+    /// The names of the tensors outside the blocks.
+    let outer: OuterTensors
 
     public var description: String { name }
+
+    /// What an RMSNorm adds to its stored weights (0, or 1 for Gemma's 1 + w); 0 for LayerNorm.
+    var normWeightOffset: Float {
+        if case .rms(let offset) = norm { return offset }
+        return 0
+    }
+
+    /// The MLP activation, under config.json's `hidden_act`.
+    public var activation: Activation { block.activation }
+
+    /// The LoRA targets whose projections the block has (Phi has no gate).
+    public var loraTargets: [LoRATarget] { LoRATarget.allCases.filter { has($0.role) } }
 
     /// True when q, k and v carry biases (added in the forward, cut by surgery, frozen in training).
     public var hasAttentionBias: Bool { blockTensors.contains { $0.role == .qBias } }
 
-    public static let llama = Architecture(
-        name: "llama", ggufNames: ["llama", "deci"], ggufWriteName: { $0.isUniform ? "llama" : "deci" },
-        hfModelTypes: ["llama", "mistral"], hfClassName: "LlamaForCausalLM",
-        hfExtraKeys: { ["attention_bias": false, "mlp_bias": false] },
-        blockTensors: BlockTensor.llamaBlock)
+    /// True when the block has a tensor of `role`.
+    func has(_ role: BlockTensor.Role) -> Bool { blockTensors.contains { $0.role == role } }
 
-    /// Qwen2 and Qwen2.5: LLaMA's block with biases on q, k and v. llama.cpp's `qwen2` loader assumes square q/o
-    /// and one feed-forward size, so a model pruned in width is written as `deci`.
-    public static let qwen2 = Architecture(
-        name: "qwen2", ggufNames: ["qwen2", "deci"],
-        ggufWriteName: { $0.isUniform && $0.layers[0].heads * $0.headDim == $0.hidden ? "qwen2" : "deci" },
-        hfModelTypes: ["qwen2"], hfClassName: "Qwen2ForCausalLM",
-        hfExtraKeys: { ["use_sliding_window": false, "max_window_layers": 0, "attention_dropout": 0.0] },
-        blockTensors: BlockTensor.qwen2Block)
-
-    public static let all: [Architecture] = [.llama, .qwen2]
+    public static let all: [Architecture] = [.llama, .qwen2, .qwen3, .gemma3, .phi]
 
     public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
     /// The family of a GGUF file's `general.architecture`; where several read that name (`deci`), the one whose
@@ -65,82 +83,27 @@ public struct Architecture: Sendable, CustomStringConvertible {
     }
     public static var hfModelTypesSupported: [String] { all.flatMap(\.hfModelTypes) }
 
-    /// The tensors outside the blocks: (HF name, GGUF name). The output head is present only when untied.
-    static let embeddingTensor = (hf: "model.embed_tokens.weight", gguf: "token_embd.weight")
-    static let finalNormTensor = (hf: "model.norm.weight", gguf: "output_norm.weight")
-    static let outputTensor = (hf: "lm_head.weight", gguf: "output.weight")
+    /// The tensors outside the blocks, as (HF name, GGUF name). The output head is present only when untied; the
+    /// biases only in a family that has them.
+    public struct OuterTensors: Sendable {
+        let embedding: (hf: String, gguf: String)
+        let finalNorm: (hf: String, gguf: String)
+        let finalNormBias: (hf: String, gguf: String)?
+        let output: (hf: String, gguf: String)
+        let outputBias: (hf: String, gguf: String)?
+
+        /// LLaMA's names, which most families keep.
+        static let llama = OuterTensors(
+            embedding: ("model.embed_tokens.weight", "token_embd.weight"), finalNorm: ("model.norm.weight", "output_norm.weight"),
+            finalNormBias: nil, output: ("lm_head.weight", "output.weight"), outputBias: nil)
+    }
+
+    var embeddingTensor: (hf: String, gguf: String) { outer.embedding }
+    var finalNormTensor: (hf: String, gguf: String) { outer.finalNorm }
+    var outputTensor: (hf: String, gguf: String) { outer.output }
 }
 
 extension Architecture: Equatable, Hashable {
     public static func == (a: Architecture, b: Architecture) -> Bool { a.name == b.name }
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
-}
-
-/// One tensor of a block: its role in the forward pass, its names, its shape and how pruning cuts it.
-public struct BlockTensor: Sendable {
-    public enum Role: String, CaseIterable, Sendable {
-        case attentionNorm, q, qBias, k, kBias, v, vBias, o, mlpNorm, gate, up, down
-    }
-
-    /// What a pruned head or neuron removes from this tensor (`none`: kept whole). Rows of 1-D tensors are elements.
-    public enum Slicing: Sendable {
-        case none, queryHeadRows, kvHeadRows, queryHeadColumns, neuronRows, neuronColumns
-    }
-
-    public let role: Role
-    /// The name after `model.layers.N.` (Hugging Face) and after `blk.N.` (GGUF).
-    public let hfName: String
-    public let ggufName: String
-    public let slicing: Slicing
-
-    /// The tensor's shape in a block of shape `layer`: D hidden, hd head dimension, H heads, KV KV heads, I neurons.
-    public func shape(_ layer: LayerShape, hidden d: Int, headDim hd: Int) -> [Int] {
-        shapeFactors(layer, hidden: d, headDim: hd).map { $0.reduce(1, *) }
-    }
-
-    /// Each dimension as its factors, so a count from an unchecked header can be multiplied with overflow checks.
-    func shapeFactors(_ layer: LayerShape, hidden d: Int, headDim hd: Int) -> [[Int]] {
-        switch role {
-        case .attentionNorm, .mlpNorm: [[d]]
-        case .q: [[layer.heads, hd], [d]]
-        case .k, .v: [[layer.kvHeads, hd], [d]]
-        case .qBias: [[layer.heads, hd]]
-        case .kBias, .vBias: [[layer.kvHeads, hd]]
-        case .o: [[d], [layer.heads, hd]]
-        case .gate, .up: [[layer.intermediate], [d]]
-        case .down: [[d], [layer.intermediate]]
-        }
-    }
-
-    /// The heads whose rows a GGUF converter may permute into adjacent-pair RoPE order (`GGUFRopeOrder`); nil for
-    /// tensors that are never permuted.
-    func ropeHeads(_ layer: LayerShape) -> Int? {
-        switch role {
-        case .q, .qBias: layer.heads
-        case .k, .kBias: layer.kvHeads
-        default: nil
-        }
-    }
-
-    static let llamaBlock: [BlockTensor] = [
-        BlockTensor(role: .attentionNorm, hfName: "input_layernorm.weight", ggufName: "attn_norm.weight", slicing: .none),
-        BlockTensor(role: .q, hfName: "self_attn.q_proj.weight", ggufName: "attn_q.weight", slicing: .queryHeadRows),
-        BlockTensor(role: .k, hfName: "self_attn.k_proj.weight", ggufName: "attn_k.weight", slicing: .kvHeadRows),
-        BlockTensor(role: .v, hfName: "self_attn.v_proj.weight", ggufName: "attn_v.weight", slicing: .kvHeadRows),
-        BlockTensor(role: .o, hfName: "self_attn.o_proj.weight", ggufName: "attn_output.weight", slicing: .queryHeadColumns),
-        BlockTensor(role: .mlpNorm, hfName: "post_attention_layernorm.weight", ggufName: "ffn_norm.weight", slicing: .none),
-        BlockTensor(role: .gate, hfName: "mlp.gate_proj.weight", ggufName: "ffn_gate.weight", slicing: .neuronRows),
-        BlockTensor(role: .up, hfName: "mlp.up_proj.weight", ggufName: "ffn_up.weight", slicing: .neuronRows),
-        BlockTensor(role: .down, hfName: "mlp.down_proj.weight", ggufName: "ffn_down.weight", slicing: .neuronColumns),
-    ]
-
-    static let qwen2Block: [BlockTensor] = llamaBlock.flatMap { tensor -> [BlockTensor] in
-        let bias: BlockTensor? = switch tensor.role {
-        case .q: BlockTensor(role: .qBias, hfName: "self_attn.q_proj.bias", ggufName: "attn_q.bias", slicing: .queryHeadRows)
-        case .k: BlockTensor(role: .kBias, hfName: "self_attn.k_proj.bias", ggufName: "attn_k.bias", slicing: .kvHeadRows)
-        case .v: BlockTensor(role: .vBias, hfName: "self_attn.v_proj.bias", ggufName: "attn_v.bias", slicing: .kvHeadRows)
-        default: nil
-        }
-        return [tensor] + (bias.map { [$0] } ?? [])
-    }
 }

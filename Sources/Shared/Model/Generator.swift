@@ -10,23 +10,23 @@ public struct Generator: Sendable {
     /// Runs `tokens` [T] at positions cache.count..<cache.count+T, extending the cache; returns the logits [V] of the
     /// last of them.
     public func step(_ tokens: [Int32], cache: inout KVCache) -> [Float] {
-        precondition(!tokens.isEmpty && cache.count + tokens.count <= model.rope.positions,
-                     "generation past the model's \(model.rope.positions) positions")
+        precondition(!tokens.isEmpty && cache.count + tokens.count <= model.positions,
+                     "generation past the model's \(model.positions) positions")
         let config = model.config, rows = tokens.count
         var x = model.embed([tokens])
-        var hooks = DecodeHooks(layer: model.weights.layers[0], index: 0, shape: config.layers[0],
-                                headDim: config.headDim, rope: model.rope, cache: KVCache(config: config))
-        // The cache is swapped into the hooks and back, never shared, so its appends stay in place.
-        swap(&cache, &hooks.cache)
-        for (index, shape) in config.layers.enumerated() {
-            (hooks.layer, hooks.index, hooks.shape) = (model.weights.layers[index], index, shape)
-            BlockForward.run(&x, layer: hooks.layer, eps: config.rmsNormEps, hooks: &hooks)
+        // The cache is moved into a box the hooks share, never copied, so its appends stay in place.
+        let box = CacheBox(config)
+        swap(&box.cache, &cache)
+        for index in config.layers.indices {
+            let hooks = DecodeHooks(layer: model.weights.layers[index], index: index, shape: config.layers[index],
+                                    headDim: config.headDim, rope: model.ropes[index], window: config.window(layer: index),
+                                    box: box)
+            model.runBlock(&x, layer: index, hooks: hooks)
         }
-        swap(&cache, &hooks.cache)
+        swap(&box.cache, &cache)
         cache.advance(by: rows)
         let last = Array(x[((rows - 1) * config.hidden)...])
-        let normed = RMSNorm.forward(last, rows: 1, weight: model.weights.finalNorm, eps: config.rmsNormEps)
-        return BLAS.linear(normed, rows: 1, model.weights.outputMatrix)
+        return model.head(model.finalNorm(last))
     }
 
     /// Why a generation ended.
@@ -54,7 +54,7 @@ public struct Generator: Sendable {
         var sampler = sampler
         var cache = KVCache(config: model.config)
         // The last token is never fed back, so it needs no position of its own.
-        let budget = min(maxNewTokens, model.rope.positions - prompt.count + 1)
+        let budget = min(maxNewTokens, model.positions - prompt.count + 1)
         var logits = step(prompt, cache: &cache)
         var generated: [Int32] = []
         while true {
@@ -76,18 +76,27 @@ public struct Generator: Sendable {
 /// `Generator.step`'s hooks: the new tokens are rotated from the cache's position on, their keys and values
 /// appended to the cache, and attention runs over every cached position.
 private struct DecodeHooks: BlockHooks, FrozenProjections {
-    var layer: LayerWeights
-    var index: Int
-    var shape: LayerShape
+    let layer: LayerWeights
+    let index: Int
+    let shape: LayerShape
     let headDim: Int
     let rope: Rope
-    var cache: KVCache
+    let window: Attention.Window
+    let box: CacheBox
 
     mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {
-        let start = cache.count
+        let start = box.cache.count
         q.withUnsafeMutableBufferPointer { rope.apply($0.baseAddress!, tokens: rows, heads: shape.heads, startPosition: start) }
         k.withUnsafeMutableBufferPointer { rope.apply($0.baseAddress!, tokens: rows, heads: shape.kvHeads, startPosition: start) }
-        cache.store(layer: index, k: k, v: v)
-        return cache.attend(layer: index, q: q, tokens: rows, heads: shape.heads, kvHeads: shape.kvHeads, headDim: headDim)
+        box.cache.store(layer: index, k: k, v: v)
+        return box.cache.attend(layer: index, q: q, tokens: rows, heads: shape.heads, kvHeads: shape.kvHeads, headDim: headDim,
+                            window: window)
     }
+}
+
+/// The KV cache of one decode step, shared by reference among the layers' hooks so that it is never copied.
+private final class CacheBox {
+    var cache: KVCache
+
+    init(_ config: ModelConfig) { cache = KVCache(config: config) }
 }

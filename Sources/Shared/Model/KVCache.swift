@@ -28,7 +28,8 @@ public struct KVCache: Sendable {
 
     /// Attention output [T, H*hd] of T new tokens (rotated q: [T, H*hd]) at positions count..<count+T of `layer`,
     /// whose k and v were stored already: new token t attends to cached positions 0...count+t.
-    func attend(layer: Int, q: [Float], tokens: Int, heads: Int, kvHeads: Int, headDim: Int) -> [Float] {
+    func attend(layer: Int, q: [Float], tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
+                window: Attention.Window) -> [Float] {
         let past = keys[layer].count / widths[layer] - tokens
         var z = [Float](repeating: 0, count: tokens * heads * headDim)
         var scores = [Float](repeating: 0, count: Attention.scratchCount(tokens: tokens, past: past))
@@ -39,7 +40,7 @@ public struct KVCache: Sendable {
                         scores.withUnsafeMutableBufferPointer { sp in
                             Attention.attend(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, z: zp.baseAddress!,
                                              tokens: tokens, past: past, heads: heads, kvHeads: kvHeads,
-                                             headDim: headDim, scratch: sp.baseAddress!)
+                                             headDim: headDim, window: window, scratch: sp.baseAddress!)
                         }
                     }
                 }

@@ -26,7 +26,19 @@ public struct RopeScaling: Equatable, Sendable {
     }
 }
 
-/// The shape of a LLaMA-family model, in the Hugging Face layout used inside the program.
+/// How one layer attends: its RoPE base and its sliding window (nil: global). Gemma-3 alternates five sliding
+/// layers (base 10k, 512 positions) with one global layer (base 1e6); depth pruning keeps each layer's own.
+public struct LayerAttention: Equatable, Hashable, Sendable {
+    public var ropeTheta: Float
+    public var window: Int?
+
+    public init(ropeTheta: Float, window: Int? = nil) {
+        self.ropeTheta = ropeTheta
+        self.window = window
+    }
+}
+
+/// The shape of a model, in the Hugging Face layout used inside the program.
 public struct ModelConfig: Equatable, Sendable {
     /// The family: which tensors a block has and how files name them.
     public var architecture: Architecture
@@ -39,10 +51,21 @@ public struct ModelConfig: Equatable, Sendable {
     public var ropeScaling: RopeScaling?
     public var tiedEmbeddings: Bool
     public var maxPositions: Int
+    /// Per layer, where layers differ in how they attend (one entry per layer); nil: every layer global at
+    /// `ropeTheta`.
+    public var layerAttention: [LayerAttention]?
+    /// The factor of q.k (Gemma-3: query_pre_attn_scalar^-1/2); nil: 1/sqrt(headDim).
+    public var attentionScale: Float?
+    /// The leading elements of each head RoPE rotates (Phi's partial rotary); nil: the whole head.
+    public var rotaryDims: Int?
 
     public init(vocabSize: Int, hidden: Int, headDim: Int, layers: [LayerShape], rmsNormEps: Float = 1e-5,
                 ropeTheta: Float = 10000, ropeScaling: RopeScaling? = nil, tiedEmbeddings: Bool,
-                maxPositions: Int = 2048, architecture: Architecture = .llama) {
+                maxPositions: Int = 2048, architecture: Architecture = .llama,
+                layerAttention: [LayerAttention]? = nil, attentionScale: Float? = nil, rotaryDims: Int? = nil) {
+        self.rotaryDims = rotaryDims
+        self.layerAttention = layerAttention
+        self.attentionScale = attentionScale
         self.architecture = architecture
         self.vocabSize = vocabSize
         self.hidden = hidden
@@ -57,6 +80,28 @@ public struct ModelConfig: Equatable, Sendable {
 
     /// True when every block has the same shape, so standard `llama` files can describe the model.
     public var isUniform: Bool { Set(layers).count <= 1 }
+
+    /// The leading elements of each head RoPE rotates.
+    public var rotaryDimensions: Int { rotaryDims ?? headDim }
+
+    /// How layer `index` attends.
+    public func attention(layer index: Int) -> LayerAttention {
+        layerAttention?[index] ?? LayerAttention(ropeTheta: ropeTheta)
+    }
+
+    /// The scores of layer `index`: its scale and window.
+    public func window(layer index: Int) -> Attention.Window {
+        Attention.Window(scale: attentionScale ?? 1 / Float(headDim).squareRoot(), size: attention(layer: index).window)
+    }
+
+    /// The config of a model keeping original layers `kept` (ascending): each keeps its shape `shapes[i]` and its
+    /// own attention.
+    public func keeping(_ kept: [Int], shapes: [LayerShape]) -> ModelConfig {
+        var config = self
+        config.layers = shapes
+        config.layerAttention = layerAttention.map { all in kept.map { all[$0] } }
+        return config
+    }
 
     /// The shape of every tensor of a block of shape `layer`, in the architecture's order.
     public func blockTensorShapes(_ layer: LayerShape) -> [(tensor: BlockTensor, shape: [Int])] {
@@ -138,6 +183,25 @@ public struct ModelConfig: Equatable, Sendable {
             throw fail("RMSNorm epsilon \(rmsNormEps) is outside (0, 1)")
         }
         guard ropeTheta.isFinite, ropeTheta > 1 else { throw fail("RoPE theta \(ropeTheta) is not a finite number above 1") }
+        if let layerAttention {
+            guard layerAttention.count == layers.count else {
+                throw fail("\(layerAttention.count) layer attention entries for \(layers.count) layers")
+            }
+            for (index, entry) in layerAttention.enumerated() {
+                guard entry.ropeTheta.isFinite, entry.ropeTheta > 1 else {
+                    throw fail("layer \(index) RoPE theta \(entry.ropeTheta) is not a finite number above 1")
+                }
+                if let window = entry.window, !(1...Self.maxPositionCount).contains(window) {
+                    throw fail("layer \(index) sliding window \(window) is outside 1...\(Self.maxPositionCount)")
+                }
+            }
+        }
+        if let rotaryDims, !(rotaryDims > 0 && rotaryDims <= headDim && rotaryDims % 2 == 0) {
+            throw fail("rotary dimensions \(rotaryDims) must be even and within the head dimension \(headDim)")
+        }
+        if let attentionScale, !(attentionScale.isFinite && attentionScale > 0) {
+            throw fail("attention scale \(attentionScale) is not a positive finite number")
+        }
         if let s = ropeScaling {
             guard [s.factor, s.lowFreqFactor, s.highFreqFactor].allSatisfy({ $0.isFinite && $0 > 0 }),
                   s.highFreqFactor > s.lowFreqFactor, s.originalMaxPositions > 0 else {

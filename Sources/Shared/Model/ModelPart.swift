@@ -20,8 +20,9 @@ public struct ModelPart: Equatable, Sendable, Codable {
 
     /// Whether the tensor named `name` (Hugging Face name) is held.
     public func holds(_ name: String, config: ModelConfig) -> Bool {
-        if name == Architecture.embeddingTensor.hf { return embeds || (head && config.tiedEmbeddings) }
-        if name == Architecture.finalNormTensor.hf || name == Architecture.outputTensor.hf { return head }
+        let outer = config.architecture.outer
+        if name == outer.embedding.hf { return embeds || (head && config.tiedEmbeddings) }
+        if [outer.finalNorm, outer.output, outer.finalNormBias, outer.outputBias].contains(where: { $0?.hf == name }) { return head }
         return blocks.contains { name.hasPrefix(ModelWeights.blockPrefix($0)) }
     }
 

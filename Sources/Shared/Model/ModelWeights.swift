@@ -1,79 +1,21 @@
-/// Weights of one block, Hugging Face layout (Q/K rows in `rotate_half` order). Which tensors a block has is the
-/// architecture's table (`Architecture.blockTensors`); the biases exist only where it lists them.
+/// Weights of one block by role, Hugging Face layout (Q/K rows in `rotate_half` order). Which roles a block has
+/// is its family's table (`Architecture.blockTensors`). Shapes: `BlockTensor.shape`.
 public struct LayerWeights: Equatable, Sendable {
-    public var attentionNorm: Tensor  // [D]
-    public var q: Tensor              // [H*hd, D]
-    public var k: Tensor              // [KV*hd, D]
-    public var v: Tensor              // [KV*hd, D]
-    public var qBias: Tensor?         // [H*hd]
-    public var kBias: Tensor?         // [KV*hd]
-    public var vBias: Tensor?         // [KV*hd]
-    public var o: Tensor              // [D, H*hd]
-    public var mlpNorm: Tensor        // [D]
-    public var gate: Tensor           // [I, D]
-    public var up: Tensor             // [I, D]
-    public var down: Tensor           // [D, I]
+    private var tensors: [BlockTensor.Role: Tensor]
 
-    public init(attentionNorm: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor,
-                mlpNorm: Tensor, gate: Tensor, up: Tensor, down: Tensor,
-                qBias: Tensor? = nil, kBias: Tensor? = nil, vBias: Tensor? = nil) {
-        self.attentionNorm = attentionNorm
-        self.q = q
-        self.k = k
-        self.v = v
-        self.qBias = qBias
-        self.kBias = kBias
-        self.vBias = vBias
-        self.o = o
-        self.mlpNorm = mlpNorm
-        self.gate = gate
-        self.up = up
-        self.down = down
+    public init(_ tensors: [BlockTensor.Role: Tensor]) {
+        self.tensors = tensors
     }
 
     /// Builds a block from its tensors by role; `tensor(role)` must give every tensor of `architecture`.
     init(architecture: Architecture, tensor: (BlockTensor.Role) -> Tensor) {
-        let has = Set(architecture.blockTensors.map(\.role))
-        func optional(_ role: BlockTensor.Role) -> Tensor? { has.contains(role) ? tensor(role) : nil }
-        self.init(attentionNorm: tensor(.attentionNorm), q: tensor(.q), k: tensor(.k), v: tensor(.v), o: tensor(.o),
-                  mlpNorm: tensor(.mlpNorm), gate: tensor(.gate), up: tensor(.up), down: tensor(.down),
-                  qBias: optional(.qBias), kBias: optional(.kBias), vBias: optional(.vBias))
+        tensors = Dictionary(uniqueKeysWithValues: architecture.blockTensors.map { ($0.role, tensor($0.role)) })
     }
 
-    /// The tensor of a role; nil only for a bias the block does not have.
+    /// The tensor of a role; nil for a role the family's block does not have.
     public subscript(role: BlockTensor.Role) -> Tensor? {
-        get {
-            switch role {
-            case .attentionNorm: attentionNorm
-            case .q: q
-            case .qBias: qBias
-            case .k: k
-            case .kBias: kBias
-            case .v: v
-            case .vBias: vBias
-            case .o: o
-            case .mlpNorm: mlpNorm
-            case .gate: gate
-            case .up: up
-            case .down: down
-            }
-        }
-        set {
-            switch role {
-            case .attentionNorm: attentionNorm = newValue!
-            case .q: q = newValue!
-            case .qBias: qBias = newValue
-            case .k: k = newValue!
-            case .kBias: kBias = newValue
-            case .v: v = newValue!
-            case .vBias: vBias = newValue
-            case .o: o = newValue!
-            case .mlpNorm: mlpNorm = newValue!
-            case .gate: gate = newValue!
-            case .up: up = newValue!
-            case .down: down = newValue!
-            }
-        }
+        get { tensors[role] }
+        set { tensors[role] = newValue }
     }
 }
 
@@ -84,27 +26,37 @@ public struct ModelWeights: Equatable, Sendable {
     public var layers: [LayerWeights]
     public var finalNorm: Tensor      // [D]
     public var output: Tensor?        // [V, D]; nil when tied to the embedding
+    public var finalNormBias: Tensor? // [D], in a family whose final norm has one
+    public var outputBias: Tensor?    // [V], in a family whose head has one
 
-    public init(config: ModelConfig, embedding: Tensor, layers: [LayerWeights], finalNorm: Tensor, output: Tensor?) {
+    public init(config: ModelConfig, embedding: Tensor, layers: [LayerWeights], finalNorm: Tensor, output: Tensor?,
+                finalNormBias: Tensor? = nil, outputBias: Tensor? = nil) {
         self.config = config
         self.embedding = embedding
         self.layers = layers
         self.finalNorm = finalNorm
         self.output = output
+        self.finalNormBias = finalNormBias
+        self.outputBias = outputBias
     }
 
     /// The matrix the final hidden state is multiplied by: [V, D].
     public var outputMatrix: Tensor { output ?? embedding }
 
+    /// The head: the output matrix and its bias.
+    public var head: OutputHead { OutputHead(matrix: outputMatrix, bias: outputBias) }
+
     /// The expected shape of every tensor, under its Hugging Face name, in file order (the architecture's table).
     public static func expectedShapes(_ config: ModelConfig) -> [(name: String, shape: [Int])] {
-        let d = config.hidden, a = Architecture.self
-        var shapes: [(String, [Int])] = [(a.embeddingTensor.hf, [config.vocabSize, d])]
+        let d = config.hidden, a = config.architecture.outer
+        var shapes: [(String, [Int])] = [(a.embedding.hf, [config.vocabSize, d])]
         for (i, layer) in config.layers.enumerated() {
             shapes += config.blockTensorShapes(layer).map { (blockPrefix(i) + $0.tensor.hfName, $0.shape) }
         }
-        shapes.append((a.finalNormTensor.hf, [d]))
-        if !config.tiedEmbeddings { shapes.append((a.outputTensor.hf, [config.vocabSize, d])) }
+        shapes.append((a.finalNorm.hf, [d]))
+        if let bias = a.finalNormBias { shapes.append((bias.hf, [d])) }
+        if !config.tiedEmbeddings { shapes.append((a.output.hf, [config.vocabSize, d])) }
+        if let bias = a.outputBias { shapes.append((bias.hf, [config.vocabSize])) }
         return shapes
     }
 
@@ -118,7 +70,9 @@ public struct ModelWeights: Equatable, Sendable {
             tensors += config.architecture.blockTensors.map { layer[$0.role]! }
         }
         tensors.append(finalNorm)
+        if let finalNormBias { tensors.append(finalNormBias) }
         if let output { tensors.append(output) }
+        if let outputBias { tensors.append(outputBias) }
         return zip(Self.expectedShapes(config), tensors).map { ($0.name, $1) }
     }
 
@@ -144,12 +98,14 @@ public struct ModelWeights: Equatable, Sendable {
             return LayerWeights(architecture: config.architecture) { byRole[$0]! }
         }
         finalNorm = next.next()!
+        finalNormBias = config.architecture.outer.finalNormBias == nil ? nil : next.next()!
         output = config.tiedEmbeddings ? nil : next.next()!
+        outputBias = config.architecture.outer.outputBias == nil ? nil : next.next()!
         self.config = config
     }
 
-    /// A random model for tests and benchmarks: uniform weights scaled by 1/sqrt(fan-in), norms near one, biases
-    /// near zero.
+    /// A random model for tests and benchmarks: uniform weights scaled by 1/sqrt(fan-in), norms multiplying by
+    /// about one (whatever the family's norm variant), biases near zero.
     public static func random(config: ModelConfig, seed: UInt64) -> ModelWeights {
         var rng = SeededRandom(seed: seed)
         var tensors: [String: Tensor] = [:]
@@ -159,7 +115,8 @@ public struct ModelWeights: Equatable, Sendable {
             if name.hasSuffix(".bias") {
                 data = (0..<count).map { _ in rng.uniform(0.5) }
             } else if shape.count == 1 {
-                data = (0..<count).map { _ in 1 + rng.uniform(0.2) }
+                let one = 1 - config.architecture.normWeightOffset
+                data = (0..<count).map { _ in one + rng.uniform(0.2) }
             } else {
                 let scale = 1 / Float(shape[1]).squareRoot()
                 data = (0..<count).map { _ in rng.uniform(scale) }
@@ -168,5 +125,21 @@ public struct ModelWeights: Equatable, Sendable {
         }
         // The shapes come from the config itself, so construction cannot fail.
         return try! ModelWeights(config: config, tensors: tensors, file: "<random>")
+    }
+}
+
+/// The head of a model: logits [N, V] = hidden [N, D] . matrix^T + bias.
+public struct OutputHead: Sendable {
+    public let matrix: Tensor
+    public let bias: Tensor?
+
+    /// The vocabulary size.
+    public var rows: Int { matrix.rows }
+
+    /// Logits [rows, V] of hidden states [rows, D].
+    public func logits(_ hidden: [Float], rows: Int) -> [Float] {
+        var logits = BLAS.linear(hidden, rows: rows, matrix)
+        if let bias { Linear.addBias(bias, to: &logits, rows: rows) }
+        return logits
     }
 }

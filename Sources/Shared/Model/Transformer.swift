@@ -1,16 +1,22 @@
-/// The LLaMA forward pass in fp32 over a batch of token sequences (possibly of different lengths).
+/// The model pass in fp32 over a batch of token sequences (possibly of different lengths): embed, blocks (each its
+/// family's `BlockComposition`), final norm, head. Written once here; scoring, zero-shot, decoding (`Generator`),
+/// training (`LoRATrainer`) and pipeline stages call its parts.
 /// Rows of all sequences are stacked, [N = sum of lengths, D], so every linear layer is one large product;
 /// attention runs per sequence. Positions restart at 0 in every sequence, except in a sequence that continues a
 /// prefix (`prefixes`): it starts where its prefix ends and attends to the prefix's rows, which are computed once for
 /// every sequence that continues them (the zero-shot scorer's shared contexts).
 public struct Transformer: Sendable {
     public let weights: ModelWeights
-    public let rope: Rope
+    /// The RoPE of every layer (one table per base).
+    public let ropes: [Rope]
 
     public init(weights: ModelWeights) {
         self.weights = weights
-        rope = Rope(config: weights.config, positions: weights.config.maxPositions)
+        ropes = Rope.perLayer(weights.config, positions: weights.config.maxPositions)
     }
+
+    /// The positions the model takes.
+    public var positions: Int { config.maxPositions }
 
     public var config: ModelConfig { weights.config }
 
@@ -23,7 +29,7 @@ public struct Transformer: Sendable {
         }
     }
 
-    /// Embedding rows of the tokens: [N, D].
+    /// Embedding rows of the tokens, times the family's embedding scale: [N, D].
     public func embed(_ batch: [[Int32]]) -> [Float] {
         let d = config.hidden
         var x = [Float](repeating: 0, count: batch.reduce(0) { $0 + $1.count } * d)
@@ -32,6 +38,9 @@ public struct Transformer: Sendable {
                 precondition(token >= 0 && Int(token) < config.vocabSize, "token id \(token) outside the vocabulary")
                 weights.embedding.copyRows(Int(token)..<(Int(token) + 1), into: xp.baseAddress! + row * d)
             }
+        }
+        if let scale = config.architecture.embeddingScale(config) {
+            for i in x.indices { x[i] *= scale }
         }
         return x
     }
@@ -45,7 +54,7 @@ public struct Transformer: Sendable {
                 prefix.map { $0 < index && prefixes[$0] == nil } ?? true }, "a prefix must be an earlier sequence without one")
         }
         let longest = batch.indices.map { batch[$0].count + (prefixes?[$0].map { batch[$0].count } ?? 0) }.max() ?? 0
-        precondition(longest <= rope.positions, "sequence of \(longest) tokens is longer than the model's \(rope.positions) positions")
+        precondition(longest <= positions, "sequence of \(longest) tokens is longer than the model's \(positions) positions")
         let segments = Self.segments(batch)
         var x = embed(batch)
         runBlocks(config.layers.indices, &x, segments: segments, prefixes: prefixes, mask: mask, observer: observer)
@@ -66,19 +75,43 @@ public struct Transformer: Sendable {
         }
     }
 
-    /// The last RMSNorm of the residual stream x [N, D]: [N, D].
+    /// The final norm (the family's) of the residual stream x [N, D]: [N, D].
     public func finalNorm(_ x: [Float]) -> [Float] {
-        RMSNorm.forward(x, rows: x.count / config.hidden, weight: weights.finalNorm, eps: config.rmsNormEps)
+        config.architecture.norm.forward(x, rows: x.count / config.hidden, weight: weights.finalNorm,
+                                         bias: weights.finalNormBias, eps: config.rmsNormEps)
     }
 
-    /// One transformer block, in place on the residual stream x: [N, D] (`BlockForward`). Heads and neurons the mask
-    /// drops output zero; the observer sees the attention output and the MLP activation.
+    /// The gradient of the final norm's input from dy [N, D] of its output (the weight frozen).
+    func finalNormBackward(_ dy: [Float], input x: [Float]) -> [Float] {
+        config.architecture.norm.backward(dy: dy, x: x, rows: x.count / config.hidden, weight: weights.finalNorm,
+                                          eps: config.rmsNormEps)
+    }
+
+    /// Logits [N, V] of final hidden states [N, D].
+    public func head(_ hidden: [Float]) -> [Float] {
+        weights.head.logits(hidden, rows: hidden.count / config.hidden)
+    }
+
+    /// Runs block `index` on x [N, D] in place with `hooks`, as its family composes it, and returns the pass: its
+    /// hooks as they ended and, when recording, the steps a backward replays (`BlockTape`).
+    @discardableResult
+    func runBlock<Hooks: BlockHooks>(_ x: inout [Float], layer index: Int, hooks: Hooks,
+                                     recording: Bool = false) -> BlockPass<Hooks> {
+        var pass = BlockPass(input: &x, layer: weights.layers[index], config: config, hooks: hooks,
+                             recording: recording)
+        config.architecture.block.run(&pass)
+        x = pass.output()
+        return pass
+    }
+
+    /// One transformer block, in place on the residual stream x: [N, D]. Heads and neurons the mask drops output
+    /// zero; the observer sees the attention output and the MLP activation.
     public func block(_ x: inout [Float], layer index: Int, segments: [Range<Int>], prefixes: [Int?]? = nil,
                       mask: ModelMask.Layer = .unmasked, observer: ForwardObserver? = nil) {
-        var hooks = ScoringHooks(layer: weights.layers[index], index: index, shape: config.layers[index],
-                                 headDim: config.headDim, rope: rope, segments: segments, prefixes: prefixes,
-                                 mask: mask, observer: observer)
-        BlockForward.run(&x, layer: weights.layers[index], eps: config.rmsNormEps, hooks: &hooks)
+        let hooks = ScoringHooks(layer: weights.layers[index], index: index, shape: config.layers[index],
+                                 headDim: config.headDim, rope: ropes[index], window: config.window(layer: index),
+                                 segments: segments, prefixes: prefixes, mask: mask, observer: observer)
+        runBlock(&x, layer: index, hooks: hooks)
     }
 
     /// Rotates q and k in place (positions restart in every sequence) and returns causal attention of every
@@ -87,7 +120,7 @@ public struct Transformer: Sendable {
     /// prefix's keys and values first; heads are then all active (the zero-shot scorer never masks).
     public static func attend(q: inout [Float], k: inout [Float], v: [Float], shape: LayerShape, headDim hd: Int,
                               segments: [Range<Int>], prefixes: [Int?]? = nil, rope: Rope,
-                              activeHeads: [Bool]? = nil) -> [Float] {
+                              window: Attention.Window? = nil, activeHeads: [Bool]? = nil) -> [Float] {
         precondition(prefixes == nil || activeHeads == nil, "masked heads with shared prefixes")
         var z = [Float](repeating: 0, count: q.count)
         let past = segments.indices.map { prefixes?[$0].map { segments[$0].count } ?? 0 }
@@ -110,8 +143,8 @@ public struct Transformer: Sendable {
                                 rope.apply(ks, tokens: segment.count, heads: shape.kvHeads, startPosition: past[index])
                                 guard let prefix = prefixes?[index] else {
                                     Attention.attend(q: qs, k: ks, v: vs, z: zs, tokens: segment.count, heads: shape.heads,
-                                                     kvHeads: shape.kvHeads, headDim: hd, activeHeads: activeHeads,
-                                                     scratch: sp.baseAddress!)
+                                                     kvHeads: shape.kvHeads, headDim: hd, window: window,
+                                                     activeHeads: activeHeads, scratch: sp.baseAddress!)
                                     continue
                                 }
                                 let before = segments[prefix]
@@ -121,7 +154,7 @@ public struct Transformer: Sendable {
                                     + Array(vp[(segment.lowerBound * kvWidth)..<(segment.upperBound * kvWidth)])
                                 Attention.attend(q: qs, k: joinedK, v: joinedV, z: zs, tokens: segment.count,
                                                  past: before.count, heads: shape.heads, kvHeads: shape.kvHeads,
-                                                 headDim: hd, scratch: sp.baseAddress!)
+                                                 headDim: hd, window: window, scratch: sp.baseAddress!)
                             }
                         }
                     }
@@ -134,9 +167,7 @@ public struct Transformer: Sendable {
     /// Logits of every position of one sequence: [T, V]. Tests and generation use it; losses use `NextTokenLoss`,
     /// which never holds more than a chunk of logits.
     public func logits(_ tokens: [Int32], mask: ModelMask? = nil) -> Tensor {
-        let hidden = hiddenStates([tokens], mask: mask)
-        let output = weights.outputMatrix
-        return Tensor(shape: [tokens.count, output.rows], data: BLAS.linear(hidden, rows: tokens.count, output))
+        Tensor(shape: [tokens.count, config.vocabSize], data: head(hiddenStates([tokens], mask: mask)))
     }
 }
 
@@ -148,6 +179,7 @@ private struct ScoringHooks: BlockHooks, FrozenProjections {
     let shape: LayerShape
     let headDim: Int
     let rope: Rope
+    let window: Attention.Window
     let segments: [Range<Int>]
     let prefixes: [Int?]?
     let mask: ModelMask.Layer
@@ -155,10 +187,10 @@ private struct ScoringHooks: BlockHooks, FrozenProjections {
 
     mutating func attend(q: inout [Float], k: inout [Float], v: [Float], rows: Int) -> [Float] {
         Transformer.attend(q: &q, k: &k, v: v, shape: shape, headDim: headDim, segments: segments, prefixes: prefixes,
-                           rope: rope, activeHeads: mask.heads)
+                           rope: rope, window: window, activeHeads: mask.heads)
     }
 
-    mutating func record(_ stage: BlockForward.Stage, _ value: inout [Float]) {
+    mutating func record(_ stage: BlockPass<Self>.Stage, _ value: inout [Float]) {
         switch stage {
         case .attentionInput:
             observer?.attentionInput(layer: index, h: value, segments: segments)
@@ -169,8 +201,6 @@ private struct ScoringHooks: BlockHooks, FrozenProjections {
         case .mlpActivation:
             if let neurons = mask.neurons { Self.zeroColumns(&value, keep: neurons) }
             observer?.mlpActivation(layer: index, a: value, segments: segments)
-        default:
-            break
         }
     }
 

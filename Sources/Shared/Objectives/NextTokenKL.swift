@@ -5,7 +5,7 @@ import Foundation
 public enum NextTokenKL {
     /// `referenceHidden` and `hidden` are the final hidden states [N, D] of the same batch under the two models; both
     /// share the output matrix (pruning never touches the embeddings).
-    public static func sum(referenceHidden: [Float], hidden: [Float], targets: [NextTokenLoss.Target], output: Tensor) -> Double {
+    public static func sum(referenceHidden: [Float], hidden: [Float], targets: [NextTokenLoss.Target], output: OutputHead) -> Double {
         let vocab = output.rows
         var total = 0.0
         NextTokenLoss.forEachChunk(of: targets) { chunk in

@@ -23,12 +23,12 @@ public enum NextTokenLoss {
     /// Sum of -log p(token[t+1] | tokens[...t]) over t = 0..<T-1 of every sequence, and the number of terms.
     public static func sum(_ model: Transformer, batch: [[Int32]], mask: ModelMask? = nil) -> (negativeLogLikelihood: Double, tokens: Int) {
         let targets = targets(batch)
-        return (sum(hidden: model.hiddenStates(batch, mask: mask), targets: targets, output: model.weights.outputMatrix),
+        return (sum(hidden: model.hiddenStates(batch, mask: mask), targets: targets, output: model.weights.head),
                 targets.count)
     }
 
     /// The same sum from the final hidden states [N, D] a forward pass already made (`Transformer.hiddenStates`).
-    public static func sum(hidden: [Float], targets: [Target], output: Tensor) -> Double {
+    public static func sum(hidden: [Float], targets: [Target], output: OutputHead) -> Double {
         var total = 0.0
         forEachChunk(of: targets) { chunk in
             for loss in rowLosses(hidden: hidden, targets: chunk, output: output) { total += loss }
@@ -44,17 +44,17 @@ public enum NextTokenLoss {
     }
 
     /// Logits of the target rows: [targets, V].
-    static func logits(hidden: [Float], targets: [Target], output: Tensor) -> [Float] {
-        let d = output.cols
+    static func logits(hidden: [Float], targets: [Target], output: OutputHead) -> [Float] {
+        let d = output.matrix.cols
         var rows = [Float](repeating: 0, count: targets.count * d)
         for (i, target) in targets.enumerated() {
             rows.replaceSubrange(i * d..<(i + 1) * d, with: hidden[target.row * d..<(target.row + 1) * d])
         }
-        return BLAS.linear(rows, rows: targets.count, output)
+        return output.logits(rows, rows: targets.count)
     }
 
     /// -log softmax(h_row . E^T)[token] for each target, in order.
-    static func rowLosses(hidden: [Float], targets: [Target], output: Tensor) -> [Double] {
+    static func rowLosses(hidden: [Float], targets: [Target], output: OutputHead) -> [Double] {
         let vocab = output.rows
         var logits = logits(hidden: hidden, targets: targets, output: output)
         var losses = [Double](repeating: 0, count: targets.count)

@@ -89,9 +89,9 @@ public enum ZeroShotScoring {
     /// last row. A request longer than the model's positions is computed alone and loses tokens at the left, as
     /// lm-eval truncates.
     public static func logLikelihoods(_ model: Transformer, requests: [TokenizedRequest]) -> [Double] {
-        let batch = ContextBatch(requests, positions: model.rope.positions)
+        let batch = ContextBatch(requests, positions: model.positions)
         return batch.logLikelihoods(hidden: model.hiddenStates(batch.sequences, prefixes: batch.prefixes),
-                                    output: model.weights.outputMatrix)
+                                    output: model.weights.head)
     }
 }
 
@@ -152,7 +152,7 @@ public struct ContextBatch: Sendable {
     }
 
     /// Sum of log p per request from the final hidden states [rows, D] of `sequences`.
-    public func logLikelihoods(hidden: [Float], output: Tensor) -> [Double] {
+    public func logLikelihoods(hidden: [Float], output: OutputHead) -> [Double] {
         var sums = [Double](repeating: 0, count: requestCount)
         var done = 0
         NextTokenLoss.forEachChunk(of: targets) { chunk in

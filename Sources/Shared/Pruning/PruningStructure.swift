@@ -66,9 +66,7 @@ public struct PruningStructure: Hashable, Codable, Sendable {
 
     /// The configuration of the pruned model: `original` with the kept blocks' shapes.
     public func config(of original: ModelConfig) -> ModelConfig {
-        var config = original
-        config.layers = shapes
-        return config
+        original.keeping(layers.map(\.index), shapes: shapes)
     }
 
     /// Parameter count of the pruned model.
@@ -195,7 +193,8 @@ public struct PruningStructure: Hashable, Codable, Sendable {
             }
         }
         return ModelWeights(config: config(of: original.config), embedding: original.embedding, layers: blocks,
-                            finalNorm: original.finalNorm, output: original.output)
+                            finalNorm: original.finalNorm, output: original.output,
+                            finalNormBias: original.finalNormBias, outputBias: original.outputBias)
     }
 
     /// The pruned model's indices of the blocks a stage holding original blocks `original` runs: the kept blocks

@@ -1,13 +1,17 @@
-/// The linear layers of a block that LoRA can adapt, under PEFT's module names.
+/// The linear layers of a block that LoRA can adapt, under mop's names (LLaMA's PEFT module names); the adapter
+/// attaches to the block's projection of that role, and PEFT's names come from the family's table.
 public enum LoRATarget: String, CaseIterable, Codable, Sendable {
     case q = "q_proj", k = "k_proj", v = "v_proj", o = "o_proj", gate = "gate_proj", up = "up_proj", down = "down_proj"
 
-    /// The module's path inside a decoder layer, as in `model.layers.{i}.self_attn.q_proj`.
-    public var modulePath: String {
-        switch self {
-        case .q, .k, .v, .o: "self_attn.\(rawValue)"
-        case .gate, .up, .down: "mlp.\(rawValue)"
-        }
+    /// The module's path inside a decoder layer of `architecture`, as in `model.layers.{i}.self_attn.q_proj`: its
+    /// weight's Hugging Face name without `.weight`.
+    public func modulePath(in architecture: Architecture) -> String {
+        String(architecture.blockTensors.first { $0.role == role }!.hfName.dropLast(".weight".count))
+    }
+
+    /// PEFT's `target_modules` name in `architecture`: the module path's last component.
+    public func peftName(in architecture: Architecture) -> String {
+        String(modulePath(in: architecture).split(separator: ".").last!)
     }
 
     /// The block tensor (the frozen weight [out, in]) this target adapts.
@@ -82,13 +86,15 @@ public struct LoRALayout: Equatable, Sendable {
 
     public let rank: Int
     public let entries: [Entry]
+    /// The family whose projections the adapters attach to (PEFT's module names).
+    public let architecture: Architecture
     /// Floats in the whole buffer.
     public let count: Int
 
     /// The (in, out) features of every adapted matrix, layer by layer, targets in order.
     static func features(of model: ModelConfig, targets: [LoRATarget]) -> [(layer: Int, target: LoRATarget, in: Int, out: Int)] {
         model.layers.enumerated().flatMap { index, shape in
-            targets.map { target in
+            targets.filter { model.architecture.has($0.role) }.map { target in
                 let weight = model.architecture.blockTensors.first { $0.role == target.role }!
                 let outAndIn = weight.shape(shape, hidden: model.hidden, headDim: model.headDim)
                 return (index, target, outAndIn[1], outAndIn[0])
@@ -107,6 +113,7 @@ public struct LoRALayout: Equatable, Sendable {
         }
         rank = config.rank
         self.entries = entries
+        architecture = model.architecture
         count = offset
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { (Key(layer: $1.layer, target: $1.target), $0) })
     }
@@ -124,7 +131,7 @@ public struct LoRALayout: Equatable, Sendable {
     }
 
     public static func == (lhs: LoRALayout, rhs: LoRALayout) -> Bool {
-        lhs.rank == rhs.rank && lhs.entries == rhs.entries
+        lhs.rank == rhs.rank && lhs.entries == rhs.entries && lhs.architecture == rhs.architecture
     }
 }
 

@@ -19,7 +19,8 @@ public enum LoRATrainer {
         public var targets: Int
         /// Gradients of `loss` with respect to the LoRA parameters.
         public var gradients: LoRAGradients
-        /// Gradient of `loss` with respect to the input embeddings [N, D] (rows stacked as the batch), when asked for.
+        /// Gradient of `loss` with respect to the first block's input [N, D] (the embeddings after the family's
+        /// embedding scale; rows stacked as the batch), when asked for.
         /// The embedding table is frozen: this is not applied, it lets tests check the whole chain.
         public var inputGradient: [Float]?
     }
@@ -34,25 +35,29 @@ public enum LoRATrainer {
                                         inputGradient: Bool = false) throws -> Result {
         try validate(model: model, adapters: adapters, batch: batch, lossMask: lossMask, normalizer: normalizer)
         let d = model.config.hidden
-        let segments = Transformer.segments(batch), rows = segments.last?.upperBound ?? 0
-        let rope = Rope(config: model.config, positions: model.config.maxPositions)
+        let segments = Transformer.segments(batch)
+        let transformer = Transformer(weights: model)
         let blocks = model.layers.indices.map {
-            TrainingBlock(model: model, layer: $0, adapters: adapters, rope: rope, dropoutStep: dropoutSeed)
+            TrainingBlock(model: transformer, layer: $0, adapters: adapters, dropoutStep: dropoutSeed)
         }
         let parameters = adapters.parameters
 
         // Forward: keep the residual stream entering each block (streams[i]) and the final one.
-        var streams = [Transformer(weights: model).embed(batch)]
-        for block in blocks { streams.append(block.forward(streams.last!, segments: segments, parameters: parameters).output) }
+        var streams = [transformer.embed(batch)]
+        for block in blocks {
+            var x = streams.last!
+            block.forward(&x, segments: segments, parameters: parameters, recording: false)
+            streams.append(x)
+        }
 
-        // Loss head: final RMSNorm, then logits and cross-entropy chunk by chunk, accumulating dHidden [N, D].
+        // Loss head: final norm, then logits and cross-entropy chunk by chunk, accumulating dHidden [N, D].
         let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
         let divisor = normalizer ?? targets.count
         let final = streams.removeLast()
-        let hidden = RMSNorm.forward(final, rows: rows, weight: model.finalNorm, eps: model.config.rmsNormEps)
+        let hidden = transformer.finalNorm(final)
         var dHidden = [Float](repeating: 0, count: hidden.count)
         var total = 0.0
-        let output = model.outputMatrix
+        let output = model.head
         NextTokenLoss.forEachChunk(of: targets) { chunk in
             var logits = NextTokenLoss.logits(hidden: hidden, targets: chunk, output: output)  // [c, V]
             let losses = CrossEntropy.lossAndGradient(&logits, vocab: output.rows, targets: chunk.map(\.token),
@@ -60,18 +65,19 @@ public enum LoRATrainer {
             total += losses.reduce(0, +)
             // dRows[c, D] = dLogits[c, V] . E[V, D]; scattered back to the rows the targets came from.
             var dRows = [Float](repeating: 0, count: chunk.count * d)
-            BLAS.multiply(logits, rows: chunk.count, by: output, into: &dRows, accumulate: false)
+            BLAS.multiply(logits, rows: chunk.count, by: output.matrix, into: &dRows, accumulate: false)
             for (i, target) in chunk.enumerated() {
                 for j in 0..<d { dHidden[target.row * d + j] += dRows[i * d + j] }
             }
         }
-        var dx = RMSNorm.backward(dy: dHidden, x: final, rows: rows, weight: model.finalNorm, eps: model.config.rmsNormEps)
+        var dx = transformer.finalNormBackward(dHidden, input: final)
 
-        // Backward through the blocks, last first, recomputing each block's activations from its input.
+        // Backward through the blocks, last first, recomputing each block's recorded forward from its input.
         var gradients = [Float](repeating: 0, count: adapters.layout.count)
         for (block, input) in zip(blocks, streams).reversed() {
-            let activations = block.forward(input, segments: segments, parameters: parameters)
-            dx = block.backward(dx, activations, segments: segments, parameters: parameters, gradients: &gradients)
+            var x = input
+            var pass = block.forward(&x, segments: segments, parameters: parameters)
+            dx = pass.backward(dx, gradients: &gradients)
         }
         return Result(loss: divisor == 0 ? 0 : total / Double(divisor), negativeLogLikelihood: total, targets: targets.count,
                       gradients: LoRAGradients(layout: adapters.layout, values: gradients),
@@ -84,18 +90,18 @@ public enum LoRATrainer {
     public static func negativeLogLikelihood(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]],
                                              lossMask: [[Bool]]) throws -> (negativeLogLikelihood: Double, targets: Int) {
         try validate(model: model, adapters: adapters, batch: batch, lossMask: lossMask, normalizer: nil)
-        let segments = Transformer.segments(batch), rows = segments.last?.upperBound ?? 0
-        let rope = Rope(config: model.config, positions: model.config.maxPositions)
-        var x = Transformer(weights: model).embed(batch)  // [N, D]
+        let segments = Transformer.segments(batch)
+        let transformer = Transformer(weights: model)
+        var x = transformer.embed(batch)  // [N, D]
         for layer in model.layers.indices {
-            let block = TrainingBlock(model: model, layer: layer, adapters: adapters, rope: rope, dropoutStep: nil)
-            x = block.forward(x, segments: segments, parameters: adapters.parameters).output
+            let block = TrainingBlock(model: transformer, layer: layer, adapters: adapters, dropoutStep: nil)
+            block.forward(&x, segments: segments, parameters: adapters.parameters, recording: false)
         }
-        let hidden = RMSNorm.forward(x, rows: rows, weight: model.finalNorm, eps: model.config.rmsNormEps)
+        let hidden = transformer.finalNorm(x)
         let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
         var total = 0.0
         NextTokenLoss.forEachChunk(of: targets) { chunk in
-            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: model.outputMatrix) { total += loss }
+            for loss in NextTokenLoss.rowLosses(hidden: hidden, targets: chunk, output: model.head) { total += loss }
         }
         return (total, targets.count)
     }

@@ -7,9 +7,9 @@ public enum PEFTAdapter {
     public static let weightsFile = "adapter_model.safetensors"
     public static let configFile = "adapter_config.json"
 
-    /// PEFT's tensor name of A (`isB` false) or B of one adapter.
-    public static func tensorName(layer: Int, target: LoRATarget, isB: Bool) -> String {
-        "base_model.model.model.layers.\(layer).\(target.modulePath).lora_\(isB ? "B" : "A").weight"
+    /// PEFT's tensor name of A (`isB` false) or B of one adapter of a model of `architecture`.
+    public static func tensorName(layer: Int, target: LoRATarget, isB: Bool, architecture: Architecture) -> String {
+        "base_model.model.\(ModelWeights.blockPrefix(layer))\(target.modulePath(in: architecture)).lora_\(isB ? "B" : "A").weight"
     }
 
     /// Writes both files into `directory` (created when missing), each through a temporary file renamed into place.
@@ -17,15 +17,16 @@ public enum PEFTAdapter {
         try DirectoryCreation.create(directory)
         var tensors: [(name: String, tensor: Tensor)] = []
         for entry in adapters.layout.entries {
-            tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: false), adapters.a(entry)))
-            tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: true), adapters.b(entry)))
+            let architecture = adapters.layout.architecture
+            tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: false, architecture: architecture), adapters.a(entry)))
+            tensors.append((tensorName(layer: entry.layer, target: entry.target, isB: true, architecture: architecture), adapters.b(entry)))
         }
         try SafetensorsWriter.write(tensors, dtype: .f32, to: directory + "/" + weightsFile)
 
         let config = adapters.config
         let json: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": config.rank, "lora_alpha": number(config.alpha),
-            "lora_dropout": number(config.dropout), "target_modules": config.targets.map(\.rawValue), "bias": "none",
+            "lora_dropout": number(config.dropout), "target_modules": adapters.layout.architecture.loraTargets.filter(config.targets.contains).map { $0.peftName(in: adapters.layout.architecture) }, "bias": "none",
             "base_model_name_or_path": baseModel, "fan_in_fan_out": false, "inference_mode": true,
         ]
         let path = directory + "/" + configFile
@@ -40,7 +41,7 @@ public enum PEFTAdapter {
     public static func load(from directory: String, model: ModelConfig) throws -> LoRAAdapters {
         let configPath = directory + "/" + configFile
         let data = try RegularFile.read(configPath)
-        let config = try parseConfig(JSONFields(data: data, file: configPath))
+        let config = try parseConfig(JSONFields(data: data, file: configPath), architecture: model.architecture)
 
         let weightsPath = directory + "/" + weightsFile
         let file = try SafetensorsFile(path: weightsPath)
@@ -50,7 +51,7 @@ public enum PEFTAdapter {
         for entry in layout.entries {
             for (isB, range, shape) in [(false, entry.a, [config.rank, entry.inFeatures]),
                                         (true, entry.b, [entry.outFeatures, config.rank])] {
-                let name = tensorName(layer: entry.layer, target: entry.target, isB: isB)
+                let name = tensorName(layer: entry.layer, target: entry.target, isB: isB, architecture: model.architecture)
                 expected.insert(name)
                 guard let tensor = try file.tensor(named: name) else { throw MopError(file: weightsPath, "missing tensor \(name)") }
                 guard tensor.shape == shape else {
@@ -67,7 +68,7 @@ public enum PEFTAdapter {
     }
 
     /// The LoRA settings of an adapter_config.json.
-    static func parseConfig(_ fields: JSONFields) throws -> LoRAConfig {
+    static func parseConfig(_ fields: JSONFields, architecture: Architecture) throws -> LoRAConfig {
         let file = fields.file
         let type = try fields.string("peft_type")
         guard type == "LORA" else { throw MopError(file: file, "peft_type is \(type), only LORA adapters are supported") }
@@ -78,7 +79,9 @@ public enum PEFTAdapter {
             throw MopError(file: file, "key target_modules must be an array of module names")
         }
         let targets = try names.map { name in
-            guard let target = LoRATarget(rawValue: name) else { throw MopError(file: file, "target module \(name) is not one mop adapts") }
+            guard let target = architecture.loraTargets.first(where: { $0.peftName(in: architecture) == name }) else {
+                throw MopError(file: file, "target module \(name) is not one mop adapts")
+            }
             return target
         }
         if try fields.optionalBool("fan_in_fan_out") == true { throw MopError(file: file, "fan_in_fan_out adapters are not supported") }

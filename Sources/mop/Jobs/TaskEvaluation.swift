@@ -16,7 +16,7 @@ enum TaskEvaluation {
     static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
                     directory: String, limit: Int?, maxLength: Int? = nil, dedicatedCoordinator: Bool,
                     layout: PipelineLayout? = nil, communicator: some Communicator) throws -> Results? {
-        let length = min(maxLength ?? model.rope.positions, model.rope.positions)
+        let length = min(maxLength ?? model.positions, model.positions)
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
         if communicator.isCoordinator {

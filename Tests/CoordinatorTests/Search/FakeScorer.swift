@@ -100,7 +100,7 @@ final class AMPObserver: ForwardObserver {
     }
 
     func attentionOutput(layer: Int, z: [Float], segments: [Range<Int>]) {
-        let d = weights.config.hidden, hd = weights.config.headDim, o = weights.layers[layer].o
+        let d = weights.config.hidden, hd = weights.config.headDim, o = weights.layers[layer][.o]!
         let width = o.cols, rows = z.count / width
         for n in 0..<(width / hd) {
             var sum = 0.0

@@ -119,9 +119,9 @@ final class ExportTypeTests: XCTestCase {
     /// itself): refused before anything is written, naming the tensor and the element; bf16 holds it.
     func testValuesBeyondF16AreRefusedBeforeWriting() throws {
         var weights = try ModelLoader.load(path: model).weights
-        var down = weights.layers[1].down.data
+        var down = weights.layers[1][.down]!.data
         down[70] = -70_000
-        weights.layers[1].down = Tensor(shape: weights.layers[1].down.shape, data: down)
+        weights.layers[1][.down]! = Tensor(shape: weights.layers[1][.down]!.shape, data: down)
         let large = directory + "/large.gguf"
         try GGUFWriter.write(weights: weights, tokenizer: try ModelLoader.tokenizer(path: model), to: large, type: .f32)
         for options in [["--export-type", "f16"], ["--f16", "--format", "safetensors"], ["--export-type", "q8_0", "--format", "gguf"]] {
@@ -139,7 +139,7 @@ final class ExportTypeTests: XCTestCase {
         let bf16 = try MopProcess.run(["apply", large, "--structure", structure, "--out", directory + "/bf16", "--export-type", "bf16"], timeout: 120)
         XCTAssertEqual(bf16.status, 0, bf16.stderr)
         let read = try ModelLoader.load(path: directory + "/bf16/hf").weights
-        XCTAssertEqual(read.layers[1].down.data[46], -70_000, accuracy: 300)  // row 1, column 6 of 40
+        XCTAssertEqual(read.layers[1][.down]!.data[46], -70_000, accuracy: 300)  // row 1, column 6 of 40
     }
 
     /// The merged model of `mop finetune` is written in the chosen type.

@@ -97,7 +97,7 @@ final class HostileModelFileTests: XCTestCase {
         for bad in [Float.nan, .infinity] {
             let loaded = try ModelLoader.load(path: model)
             var weights = loaded.weights
-            weights.layers[1].up.data[5] = bad
+            weights.layers[1][.up]!.data[5] = bad
             let path = directory + "/bad.gguf"
             try GGUFWriter.write(weights: weights, tokenizer: loaded.tokenizer, to: path, type: .f32)
             try OneLineError.assert(["eval", path, "--ppl", text], naming: path, saying: "tensor blk.1.ffn_up.weight holds \(bad) at element 5", within: quickly)

@@ -96,7 +96,7 @@ final class RunTimeFaultTests: XCTestCase {
     /// A GGUF of the byte model whose layer-1 MLP norm holds 3e38: finite, so it loads, but the block overflows.
     func overflowingModel() throws -> String {
         var weights = ModelWeights.random(config: Self.config(rows: 356), seed: 3)
-        weights.layers[1].mlpNorm = Tensor(shape: [32], data: [Float](repeating: 3e38, count: 32))
+        weights.layers[1][.mlpNorm]! = Tensor(shape: [32], data: [Float](repeating: 3e38, count: 32))
         let path = directory + "/overflow.gguf"
         try GGUFWriter.write(weights: weights, tokenizer: Self.byteTokenizer(added: 100), to: path, type: .f32)
         return path

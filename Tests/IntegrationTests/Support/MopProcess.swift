@@ -100,6 +100,10 @@ enum RealInputs {
         try model(environment: "MOP_QWEN05_GGUF", file: "Qwen2.5-Coder-0.5B-Instruct.gguf", name: "Qwen2.5-Coder-0.5B")
     }
 
+    static func gemma3() throws -> String {
+        try model(environment: "MOP_GEMMA3_GGUF", file: "gemma-3-270m-q4_k_m.gguf", name: "Gemma-3-270m")
+    }
+
     private static func model(environment: String, file: String, name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment[environment] ?? packageRoot.appendingPathComponent("models/" + file).path
         if FileManager.default.fileExists(atPath: path) { return path }

@@ -57,7 +57,7 @@ final class WeightBroadcastTests: XCTestCase {
         XCTAssertEqual(bytes - sent[0].count, 2 * matrixParameters + 4 * (config.parameters - matrixParameters) + 4 * tensorCount)
         let received = try WeightBroadcast.share(nil, communicator: ScriptedCommunicator(rank: 1, size: 2, receiving: sent))
         XCTAssertEqual(received.model.weights, loaded.weights)
-        XCTAssertEqual(received.model.weights.layers[0].q.stored?.type, .f16)
+        XCTAssertEqual(received.model.weights.layers[0][.q]!.stored?.type, .f16)
         XCTAssertEqual(received.checksum, ModelChecksum.of(loaded.weights))
         // A stored matrix whose bytes do not fit its shape is refused, naming it.
         var short = sent

@@ -27,8 +27,8 @@ final class ForwardOverflowTests: XCTestCase {
         let tokens: [Int32] = [1, 2, 3, 4]
         XCTAssertNil(Transformer(weights: weights).firstNonFiniteLayer([tokens]))
         let last = weights.layers.count - 1
-        weights.layers[last].mlpNorm = Tensor(shape: weights.layers[last].mlpNorm.shape,
-                                              data: [Float](repeating: 3e38, count: weights.layers[last].mlpNorm.count))
+        weights.layers[last][.mlpNorm]! = Tensor(shape: weights.layers[last][.mlpNorm]!.shape,
+                                              data: [Float](repeating: 3e38, count: weights.layers[last][.mlpNorm]!.count))
         let model = Transformer(weights: weights)
         XCTAssertEqual(model.firstNonFiniteLayer([tokens]), last)
         XCTAssertFalse(ForwardOverflow.allFinite(model.hiddenStates([tokens])))

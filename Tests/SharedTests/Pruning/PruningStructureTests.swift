@@ -127,16 +127,16 @@ final class PruningStructureTests: XCTestCase {
             var layer = zeroed.layers[kept.index]
             for head in 0..<shape.heads where !kept.heads.contains(head) {
                 for row in head * hd..<(head + 1) * hd {
-                    for c in 0..<layer.q.cols { layer.q.data[row * layer.q.cols + c] = 0 }
-                    for r in 0..<layer.o.rows { layer.o.data[r * layer.o.cols + row] = 0 }
+                    for c in 0..<layer[.q]!.cols { layer[.q]!.data[row * layer[.q]!.cols + c] = 0 }
+                    for r in 0..<layer[.o]!.rows { layer[.o]!.data[r * layer[.o]!.cols + row] = 0 }
                 }
             }
             for neuron in 0..<shape.intermediate where !kept.neurons.contains(neuron) {
-                for c in 0..<layer.gate.cols {
-                    layer.gate.data[neuron * layer.gate.cols + c] = 0
-                    layer.up.data[neuron * layer.up.cols + c] = 0
+                for c in 0..<layer[.gate]!.cols {
+                    layer[.gate]!.data[neuron * layer[.gate]!.cols + c] = 0
+                    layer[.up]!.data[neuron * layer[.up]!.cols + c] = 0
                 }
-                for r in 0..<layer.down.rows { layer.down.data[r * layer.down.cols + neuron] = 0 }
+                for r in 0..<layer[.down]!.rows { layer[.down]!.data[r * layer[.down]!.cols + neuron] = 0 }
             }
             zeroed.layers[kept.index] = layer
         }
@@ -180,16 +180,16 @@ final class PruningStructureTests: XCTestCase {
         for (h, head) in [0, 2, 4, 5].enumerated() {
             let newGroup = h / (pruned.config.layers[0].heads / pruned.config.layers[0].kvHeads)
             let originalGroup = head / 3
-            XCTAssertEqual(pruned.layers[0].q.data[h * width..<(h + 1) * width], original.layers[0].q.data[head * width..<(head + 1) * width])
-            XCTAssertEqual(pruned.layers[0].k.data[newGroup * width..<(newGroup + 1) * width],
-                           original.layers[0].k.data[originalGroup * width..<(originalGroup + 1) * width])
-            XCTAssertEqual(pruned.layers[0].v.data[newGroup * width..<(newGroup + 1) * width],
-                           original.layers[0].v.data[originalGroup * width..<(originalGroup + 1) * width])
+            XCTAssertEqual(pruned.layers[0][.q]!.data[h * width..<(h + 1) * width], original.layers[0][.q]!.data[head * width..<(head + 1) * width])
+            XCTAssertEqual(pruned.layers[0][.k]!.data[newGroup * width..<(newGroup + 1) * width],
+                           original.layers[0][.k]!.data[originalGroup * width..<(originalGroup + 1) * width])
+            XCTAssertEqual(pruned.layers[0][.v]!.data[newGroup * width..<(newGroup + 1) * width],
+                           original.layers[0][.v]!.data[originalGroup * width..<(originalGroup + 1) * width])
         }
         // o column 2*hd+1 of the result is original column (head 4)*hd + 1; down column 1 is original neuron 2.
-        XCTAssertEqual(pruned.layers[0].o.data[5 * pruned.layers[0].o.cols + 2 * hd + 1], original.layers[0].o.data[5 * 48 + 4 * hd + 1])
-        XCTAssertEqual(pruned.layers[0].down.data[3 * 12 + 1], original.layers[0].down.data[3 * 24 + 2])
-        XCTAssertEqual(pruned.layers[1].gate.data[0..<d], original.layers[1].gate.data[d..<2 * d])
+        XCTAssertEqual(pruned.layers[0][.o]!.data[5 * pruned.layers[0][.o]!.cols + 2 * hd + 1], original.layers[0][.o]!.data[5 * 48 + 4 * hd + 1])
+        XCTAssertEqual(pruned.layers[0][.down]!.data[3 * 12 + 1], original.layers[0][.down]!.data[3 * 24 + 2])
+        XCTAssertEqual(pruned.layers[1][.gate]!.data[0..<d], original.layers[1][.gate]!.data[d..<2 * d])
     }
 
     func testSurgeryGQARemovesAWholeGroup() throws {
@@ -200,14 +200,14 @@ final class PruningStructureTests: XCTestCase {
         try assertSameLogits(TinyConfigs.gqa, structure, seed: 31)
         let pruned = try structure.apply(to: ModelWeights.random(config: TinyConfigs.gqa, seed: 31))
         XCTAssertEqual(pruned.config.layers, [LayerShape(heads: 2, kvHeads: 1, intermediate: 40), LayerShape(heads: 2, kvHeads: 1, intermediate: 40)])
-        XCTAssertEqual(pruned.layers[0].k.shape, [8, 32])
+        XCTAssertEqual(pruned.layers[0][.k]!.shape, [8, 32])
     }
 
     func testRemovingABlockWithZeroOutputsLeavesLogitsUnchanged() throws {
         let config = TinyConfigs.nonUniform  // blocks (4, 2, 48), (2, 1, 20), (3, 3, 7)
         var weights = ModelWeights.random(config: config, seed: 41)
-        weights.layers[1].o = Tensor(zeros: weights.layers[1].o.shape)
-        weights.layers[1].down = Tensor(zeros: weights.layers[1].down.shape)
+        weights.layers[1][.o]! = Tensor(zeros: weights.layers[1][.o]!.shape)
+        weights.layers[1][.down]! = Tensor(zeros: weights.layers[1][.down]!.shape)
         var structure = PruningStructure.identity(config)
         structure.layers.remove(at: 1)
         structure.path = "L"

@@ -56,7 +56,7 @@ final class LoRATests: XCTestCase {
             adapters.parameters = randomFloats(adapters.layout.count, scale: 0.3, seed: 8)
             let merged = adapters.merged(into: model)
             XCTAssertEqual(merged.embedding, model.embedding)
-            XCTAssertNotEqual(merged.layers[0].q, model.layers[0].q)
+            XCTAssertNotEqual(merged.layers[0][.q]!, model.layers[0][.q]!)
             let tokens = TinyConfigs.tokens(count: 7, vocab: config.vocabSize, seed: 9)
             let expected = ReferenceLoRA(weights: model, layout: adapters.layout, scale: Double(adapters.config.scale))
                 .logits(batch: [tokens], parameters: adapters.parameters.map(Double.init))

@@ -71,7 +71,9 @@ final class ModelBackwardTests: XCTestCase {
                                                           inputGradient: true)
             let d = config.hidden
             let gradient = try XCTUnwrap(result.inputGradient)
-            let inputs = c.batch.joined().map { t in (0..<d).map { Double(c.model.embedding.data[Int(t) * d + $0]) } }
+            // The gradient is of the first block's input: the embedding rows times the family's scale.
+            let scale = Double(config.architecture.embeddingScale(config) ?? 1)
+            let inputs = c.batch.joined().map { t in (0..<d).map { Double(c.model.embedding.data[Int(t) * d + $0]) * scale } }
             let parameters = c.adapters.parameters.map(Double.init)
             var rng = SeededRandom(seed: 61)
             // Rows 5 and 9 are the last tokens of their sequences: they predict nothing and no later row sees them.

@@ -49,10 +49,67 @@ final class OperationBackwardTests: XCTestCase {
         let count = 37
         let gate = randomFloats(count, scale: 4, seed: 6), up = randomFloats(count, seed: 7), da = randomFloats(count, seed: 8)
         var dGate = [Float](repeating: 0, count: count), dUp = dGate
-        VectorMath.swiGLUBackward(da: da, gate: gate, up: up, dGate: &dGate, dUp: &dUp, count: count)
+        Activation.silu.gatedBackward(da: da, gate: gate, up: up, dGate: &dGate, dUp: &dUp, count: count)
         let g = gate.map(Double.init), u = up.map(Double.init), dad = da.map(Double.init)
         assertGradient(dGate, numericGradient(g) { gs in dot(zip(gs, u).map { ReferenceOps.silu($0) * $1 }, dad) }, "SwiGLU dgate")
         assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { ReferenceOps.silu($0) * $1 }, dad) }, "SwiGLU dup")
+    }
+
+    func testGeGLUBackward() {
+        let count = 41
+        let gate = randomFloats(count, scale: 4, seed: 16), up = randomFloats(count, seed: 17), da = randomFloats(count, seed: 18)
+        var dGate = [Float](repeating: 0, count: count), dUp = dGate
+        Activation.geluTanh.gatedBackward(da: da, gate: gate, up: up, dGate: &dGate, dUp: &dUp, count: count)
+        let g = gate.map(Double.init), u = up.map(Double.init), dad = da.map(Double.init)
+        func gelu(_ x: Double) -> Double { ReferenceOps.activation(.geluTanh, x) }
+        assertGradient(dGate, numericGradient(g) { gs in dot(zip(gs, u).map { gelu($0) * $1 }, dad) }, "GeGLU dgate")
+        assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { gelu($0) * $1 }, dad) }, "GeGLU dup")
+        // The forward in place: act(g) * u, as the float64 formula gives it.
+        var product = gate
+        product.withUnsafeMutableBufferPointer { Activation.geluTanh.gatedForward(gate: $0.baseAddress!, up: up, count: count) }
+        XCTAssertLessThan(relativeError(product, zip(g, u).map { gelu($0) * $1 }), 1e-6)
+    }
+
+    /// Gemma's norm multiplies by (1 + w): forward and backward against the float64 formula.
+    func testRMSNormWithUnitOffset() {
+        let rows = 2, d = 12, eps: Float = 1e-6
+        let x = randomFloats(rows * d, scale: 2, seed: 19), dy = randomFloats(rows * d, seed: 20)
+        let weight = Tensor(shape: [d], data: randomFloats(d, scale: 0.5, seed: 21))
+        func reference(_ xs: [Double]) -> [Double] {
+            (0..<rows).flatMap { r in
+                ReferenceOps.rmsnorm(Array(xs[r * d..<(r + 1) * d]), weight.data.map(Double.init), eps: Double(eps), offset: 1)
+            }
+        }
+        let y = RMSNorm.forward(x, rows: rows, weight: weight, eps: eps, offset: 1)
+        XCTAssertLessThan(relativeError(y, reference(x.map(Double.init))), 1e-6)
+        let analytic = RMSNorm.backward(dy: dy, x: x, rows: rows, weight: weight, eps: eps, offset: 1)
+        assertGradient(analytic, numericGradient(x.map(Double.init)) { dot(reference($0), dy.map(Double.init)) }, "RMSNorm(1+w) dx")
+    }
+
+    /// A sliding window of 2 and a scale of its own (Gemma-3), across query blocks of 2.
+    func testAttentionBackwardWithWindowAndScale() {
+        let tokens = 5, hd = 4, heads = 2, kvHeads = 1, qw = heads * hd, kw = kvHeads * hd
+        let window = Attention.Window(scale: 0.3, size: 2)
+        let q = randomFloats(tokens * qw, seed: 22), k = randomFloats(tokens * kw, seed: 23)
+        let v = randomFloats(tokens * kw, seed: 24), dz = randomFloats(tokens * qw, seed: 25)
+        var dq = [Float](repeating: .nan, count: q.count), dk = [Float](repeating: 9, count: k.count), dv = dk
+        var scratch = [Float](repeating: .nan, count: Attention.backwardScratchCount(tokens: tokens, queryBlock: 2))
+        Attention.attendBackward(q: q, k: k, v: v, dz: dz, dq: &dq, dk: &dk, dv: &dv, tokens: tokens, heads: heads,
+                                 kvHeads: kvHeads, headDim: hd, window: window, scratch: &scratch, queryBlock: 2)
+        func rows(_ x: [Double], _ width: Int) -> [[Double]] { (0..<tokens).map { Array(x[$0 * width..<($0 + 1) * width]) } }
+        let qd = q.map(Double.init), kd = k.map(Double.init), vd = v.map(Double.init), dzd = dz.map(Double.init)
+        func attention(_ q: [Double], _ k: [Double], _ v: [Double]) -> [Double] {
+            Array(ReferenceOps.attention(q: rows(q, qw), k: rows(k, kw), v: rows(v, kw), heads: heads, kvHeads: kvHeads,
+                                         headDim: hd, scale: 0.3, window: 2).joined())
+        }
+        var z = [Float](repeating: .nan, count: q.count)
+        var forwardScratch = [Float](repeating: .nan, count: Attention.scratchCount(tokens: tokens, queryBlock: 2))
+        Attention.attend(q: q, k: k, v: v, z: &z, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: hd,
+                         window: window, scratch: &forwardScratch, queryBlock: 2)
+        XCTAssertLessThan(relativeError(z, attention(qd, kd, vd)), 1e-6, "windowed forward")
+        assertGradient(dq, numericGradient(qd) { dot(attention($0, kd, vd), dzd) }, "windowed attention dq")
+        assertGradient(dk, numericGradient(kd) { dot(attention(qd, $0, vd), dzd) }, "windowed attention dk")
+        assertGradient(dv, numericGradient(vd) { dot(attention(qd, kd, $0), dzd) }, "windowed attention dv")
     }
 
     /// Query blocks of 2 over 5 tokens (and 1, and one block of all) cross every block boundary the backward has.

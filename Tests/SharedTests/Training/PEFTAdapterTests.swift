@@ -103,8 +103,8 @@ final class PEFTAdapterTests: XCTestCase {
         let adapters = makeAdapters()
         func rewrite(_ edit: (inout [(name: String, tensor: Tensor)]) -> Void) throws {
             var tensors: [(name: String, tensor: Tensor)] = adapters.layout.entries.flatMap { e in
-                [(PEFTAdapter.tensorName(layer: e.layer, target: e.target, isB: false), adapters.a(e)),
-                 (PEFTAdapter.tensorName(layer: e.layer, target: e.target, isB: true), adapters.b(e))]
+                [(PEFTAdapter.tensorName(layer: e.layer, target: e.target, isB: false, architecture: .llama), adapters.a(e)),
+                 (PEFTAdapter.tensorName(layer: e.layer, target: e.target, isB: true, architecture: .llama), adapters.b(e))]
             }
             edit(&tensors)
             try SafetensorsWriter.write(tensors, dtype: .f32, to: weights)

@@ -1,6 +1,6 @@
 import Dispatch
 
-/// Loads a LLaMA-family model from a GGUF file of any `Architecture` (`llama`, `deci`, `qwen2`; per-layer head,
+/// Loads a model from a GGUF file of any `Architecture` (its `ggufNames`; per-layer head,
 /// KV-head and feed-forward counts as llama.cpp reads them). Weights are returned in the
 /// Hugging Face layout (Q/K un-permuted where the converter permuted them), the matrices kept as stored unless asked
 /// otherwise (`WeightStorage`).
@@ -15,10 +15,11 @@ public enum GGUFModel {
         static let headCountKV = "attention.head_count_kv"
         static let keyLength = "attention.key_length"
         static let valueLength = "attention.value_length"
-        static let rmsEpsilon = "attention.layer_norm_rms_epsilon"
         static let ropeFreqBase = "rope.freq_base"
         static let ropeDimensionCount = "rope.dimension_count"
         static let ropeScalingType = "rope.scaling.type"
+        static let slidingWindow = "attention.sliding_window"
+        static let ropeFreqBaseSlidingWindow = "rope.freq_base_swa"
         static let vocabSize = "vocab_size"
     }
 
@@ -95,7 +96,10 @@ public enum GGUFModel {
         if let valueLength = try int(Key.valueLength), valueLength != headDim {
             throw fail("\(arch).\(Key.valueLength) \(valueLength) differs from the key length \(headDim)")
         }
-        if let rotary = try int(Key.ropeDimensionCount), rotary != headDim {
+        // Partial rotary (Phi) only where the rows are in Hugging Face order: a pair-permuted file would permute
+        // only the rotated part of each head.
+        let rotary = try int(Key.ropeDimensionCount)
+        if let rotary, rotary != headDim, !architecture.ggufHalfRotation.contains(arch) {
             throw fail("\(arch).\(Key.ropeDimensionCount) \(rotary) differs from the head dimension \(headDim) (partial rotary is not supported)")
         }
         if let scaling = value(Key.ropeScalingType), scaling.string != "none" {
@@ -110,18 +114,30 @@ public enum GGUFModel {
             vocabSize = n
         } else if let tokens = file.metadata["tokenizer.ggml.tokens"]?.array {
             vocabSize = tokens.count
-        } else if let embedding = file.tensor(named: Architecture.embeddingTensor.gguf), embedding.dimensions.count == 2 {
+        } else if let embedding = file.tensor(named: architecture.embeddingTensor.gguf), embedding.dimensions.count == 2 {
             vocabSize = embedding.dimensions[1]
         } else {
             throw fail("the vocabulary size is unknown (no \(arch).\(Key.vocabSize), tokens or token_embd.weight)")
         }
-        guard let epsilon = try float(Key.rmsEpsilon) else { throw fail("\(arch).\(Key.rmsEpsilon) is missing") }
+        let epsilonKey = architecture.norm.epsilonKeys.gguf
+        guard let epsilon = try float(epsilonKey) else { throw fail("\(arch).\(epsilonKey) is missing") }
 
         let layers = (0..<blockCount).map { LayerShape(heads: heads[$0], kvHeads: kvHeads[$0], intermediate: intermediate[$0]) }
+        let ropeTheta = try float(Key.ropeFreqBase) ?? 10000
+        // A family with sliding-window layers states the window; which layers slide follows its period.
+        var layerAttention: [LayerAttention]?
+        if let pattern = architecture.slidingPattern, let window = try int(Key.slidingWindow), window > 0 {
+            let local = try float(Key.ropeFreqBaseSlidingWindow) ?? pattern.ropeTheta
+            layerAttention = (0..<blockCount).map { index in
+                (index + 1) % pattern.period == 0 ? LayerAttention(ropeTheta: ropeTheta)
+                                                  : LayerAttention(ropeTheta: local, window: window)
+            }
+        }
         let config = ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
-                                 rmsNormEps: epsilon, ropeTheta: try float(Key.ropeFreqBase) ?? 10000,
-                                 tiedEmbeddings: file.tensor(named: Architecture.outputTensor.gguf) == nil,
-                                 maxPositions: try required(Key.contextLength), architecture: architecture)
+                                 rmsNormEps: epsilon, ropeTheta: ropeTheta,
+                                 tiedEmbeddings: file.tensor(named: architecture.outputTensor.gguf) == nil,
+                                 maxPositions: try required(Key.contextLength), architecture: architecture,
+                                 layerAttention: layerAttention, rotaryDims: rotary.flatMap { $0 == headDim ? nil : $0 })
         try config.validate(file: file.path)
         return config
     }

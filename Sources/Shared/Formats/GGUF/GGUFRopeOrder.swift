@@ -3,17 +3,27 @@
 /// `w.reshape(heads, 2, hd/2, D).swapaxes(1, 2).reshape(heads*hd, D)`.
 /// GGUF row h*hd + 2i + j holds Hugging Face row h*hd + j*hd/2 + i (i < hd/2, j < 2). The order belongs to the
 /// GGUF architecture name, whose RoPE llama.cpp applies: `llama` and `deci` rotate adjacent pairs (rows permuted),
-/// `qwen2` rotates halves (NEOX, rows in Hugging Face order).
+/// the names a family lists in `Architecture.ggufHalfRotation` (`qwen2`, ...) rotate halves (NEOX,
+/// rows in Hugging Face order). The family's norm offset (Gemma's 1 + w) is the other difference of its GGUF layout.
 public enum GGUFRopeOrder {
-    /// GGUF architectures whose Q/K rows are stored in Hugging Face order.
-    static let huggingFaceOrderArchitectures: Set<String> = ["qwen2"]
-
-    /// `weights` with every Q/K tensor (and bias) of every block moved between the orders, when a file of
-    /// `ggufArchitecture` permutes them; unchanged otherwise.
+    /// `weights` in the GGUF layout of `ggufArchitecture` (`toGGUF`) or back: every Q/K tensor (and bias) of every
+    /// block moved between the orders when that name permutes them, every norm weight shifted by the family's
+    /// GGUF norm offset.
     static func convert(_ weights: ModelWeights, toGGUF: Bool, ggufArchitecture: String) -> ModelWeights {
         let config = weights.config
-        guard !huggingFaceOrderArchitectures.contains(ggufArchitecture) else { return weights }
+        let offset = config.architecture.ggufNormOffset
         var converted = weights
+        if offset != 0 {
+            let shift = toGGUF ? offset : -offset
+            func shifted(_ norm: Tensor) -> Tensor { Tensor(shape: norm.shape, data: norm.data.map { $0 + shift }) }
+            converted.finalNorm = shifted(weights.finalNorm)
+            for index in config.layers.indices {
+                for tensor in config.architecture.blockTensors where tensor.role.isNorm {
+                    converted.layers[index][tensor.role] = shifted(weights.layers[index][tensor.role]!)
+                }
+            }
+        }
+        guard !config.architecture.ggufHalfRotation.contains(ggufArchitecture) else { return converted }
         for (index, shape) in config.layers.enumerated() {
             for tensor in config.architecture.blockTensors {
                 guard let heads = tensor.ropeHeads(shape) else { continue }

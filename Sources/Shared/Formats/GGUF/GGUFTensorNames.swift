@@ -5,8 +5,8 @@ public struct GGUFTensorNames {
     private let block: [(gguf: String, hf: String)]
 
     public init(_ architecture: Architecture) {
-        let a = Architecture.self
-        global = [a.embeddingTensor, a.finalNormTensor, a.outputTensor].map { ($0.gguf, $0.hf) }
+        let a = architecture.outer
+        global = [a.embedding, a.finalNorm, a.output, a.finalNormBias, a.outputBias].compactMap { $0.map { ($0.gguf, $0.hf) } }
         block = architecture.blockTensors.map { ($0.ggufName, $0.hfName) }
     }
 

@@ -5,7 +5,8 @@ import Darwin
 #endif
 
 /// Writes a model as a GGUF v3 file that llama.cpp loads, under the GGUF name its architecture chooses for its
-/// shapes (`Architecture.ggufWriteName`: `llama` or `qwen2`, `deci` for pruned shapes): scalars when every layer has
+/// shapes (`Architecture.ggufWriteName`: the family's name, `deci` for pruned LLaMA and Qwen2 shapes, none where no
+/// llama.cpp loader takes the model): scalars when every layer has
 /// the same shape, else per-layer head, KV-head and feed-forward arrays. Q/K rows (and biases) are permuted into
 /// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices of the
 /// chosen `MatrixType` (one type, or a llama.cpp mixture: `GGUFMixture`).
@@ -21,11 +22,14 @@ public enum GGUFWriter {
             throw MopError(file: path, "writing llama3 rope scaling to GGUF is not supported")
         }
         try checkShapes(weights, file: path)
-        var metadata = hyperParameters(config, name: name, type: type)
+        guard let ggufName = config.architecture.ggufWriteName(config) else {
+            throw MopError(file: path, "no llama.cpp loader takes this \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures); write it as Hugging Face files (--format safetensors)")
+        }
+        var metadata = hyperParameters(config, ggufName: ggufName, name: name, type: type)
         if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
 
         let names = GGUFTensorNames(config.architecture)
-        let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: config.architecture.ggufWriteName(config))
+        let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: ggufName)
         let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, tensor: Tensor)? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
             return (entry.name, ggufName, entry.tensor)
@@ -128,9 +132,9 @@ public enum GGUFWriter {
 
     /// General and architecture metadata. A uniform model uses scalars, a non-uniform one per-layer INT32 arrays
     /// (the element type llama.cpp's converter writes), under the architecture's GGUF name.
-    private static func hyperParameters(_ config: ModelConfig, name: String, type: MatrixType) -> [(key: String, value: GGUFValue)] {
+    private static func hyperParameters(_ config: ModelConfig, ggufName arch: String, name: String,
+                                        type: MatrixType) -> [(key: String, value: GGUFValue)] {
         let uniform = config.isUniform
-        let arch = config.architecture.ggufWriteName(config)
         func perLayer(_ values: [Int]) -> GGUFValue {
             uniform ? .uint32(UInt32(values[0])) : .array(.int32, values.map { .int32(Int32($0)) })
         }
@@ -145,16 +149,27 @@ public enum GGUFWriter {
             (K.headCountKV, perLayer(config.layers.map(\.kvHeads))),
             (K.keyLength, .uint32(UInt32(config.headDim))),
             (K.valueLength, .uint32(UInt32(config.headDim))),
-            (K.ropeDimensionCount, .uint32(UInt32(config.headDim))),
+            (K.ropeDimensionCount, .uint32(UInt32(config.rotaryDimensions))),
             (K.ropeFreqBase, .float32(config.ropeTheta)),
-            (K.rmsEpsilon, .float32(config.rmsNormEps)),
-        ]
+            (config.architecture.norm.epsilonKeys.gguf, .float32(config.rmsNormEps)),
+        ] + slidingWindow(config)
         return [
             ("general.architecture", .string(arch)),
             ("general.name", .string(name)),
             ("general.alignment", .uint32(UInt32(GGUFFile.defaultAlignment))),
             ("general.file_type", .uint32(type.fileType)),
         ] + entries.map { ("\(arch).\($0.0)", $0.1) }
+    }
+}
+
+extension GGUFWriter {
+    /// The window and local RoPE base of a model whose sliding layers follow its family's period (the writer was
+    /// given the family's name only then); nothing for a model whose layers all attend globally.
+    fileprivate static func slidingWindow(_ config: ModelConfig) -> [(String, GGUFValue)] {
+        guard let local = config.layers.indices.map({ config.attention(layer: $0) }).first(where: { $0.window != nil }),
+              let window = local.window else { return [] }
+        return [(GGUFModel.Key.slidingWindow, .uint32(UInt32(window))),
+                (GGUFModel.Key.ropeFreqBaseSlidingWindow, .float32(local.ropeTheta))]
     }
 }
 

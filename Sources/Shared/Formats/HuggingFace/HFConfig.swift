@@ -11,8 +11,8 @@ public struct HFSpecialTokenIds: Equatable, Sendable {
     }
 }
 
-/// Hugging Face `config.json` for LLaMA-family models (any `Architecture`'s model types: llama, mistral, qwen2)
-/// <-> `ModelConfig`. Defaults follow transformers' `LlamaConfig` (Qwen2Config's are the same). Pruned, non-uniform
+/// Hugging Face `config.json` of any `Architecture`'s model types
+/// <-> `ModelConfig`; the keys only one family has come from its file (`hfExtraKeys`). Defaults follow transformers' `LlamaConfig` (Qwen2Config's are the same). Pruned, non-uniform
 /// models carry per-layer arrays (`num_attention_heads_per_layer`, `num_key_value_heads_per_layer`,
 /// `intermediate_size_per_layer`) that take precedence over the scalar keys; uniform models are written with the
 /// family's plain keys only.
@@ -30,8 +30,9 @@ public enum HFConfig {
             let supported = Architecture.hfModelTypesSupported.joined(separator: ", ")
             throw MopError(file: file, "unsupported model_type \(PrintableText.quote(modelType)) (supported: \(supported))")
         }
-        if let activation = try fields.optionalString("hidden_act"), activation != "silu" {
-            throw MopError(file: file, "unsupported hidden_act \(activation) (only silu)")
+        let activationKey = fields.object["hidden_activation"] == nil ? "hidden_act" : "hidden_activation"
+        if let activation = try fields.optionalString(activationKey), Activation.forHFName(activation) != architecture.activation {
+            throw MopError(file: file, "unsupported \(activationKey) \(activation) (\(modelType) computes \(architecture.activation.hfNames[0]))")
         }
         // The architecture fixes which projections have biases; a config asking for others cannot be run.
         if try fields.optionalBool("mlp_bias") == true {
@@ -40,7 +41,7 @@ public enum HFConfig {
         if let attentionBias = try fields.optionalBool("attention_bias"), attentionBias != architecture.hasAttentionBias {
             throw MopError(file: file, "attention_bias is \(attentionBias) but \(modelType) models have \(architecture.hasAttentionBias ? "" : "no ")q/k/v biases")
         }
-        if try fields.optionalBool("use_sliding_window") == true {
+        if architecture.slidingPattern == nil, try fields.optionalBool("use_sliding_window") == true {
             throw MopError(file: file, "use_sliding_window is true; sliding-window attention is not supported")
         }
 
@@ -66,20 +67,59 @@ public enum HFConfig {
 
         // Newer transformers nest rope_theta and the scaling under rope_parameters.
         let ropeParameters = try fields.optionalObject("rope_parameters")
-        let ropeTheta = try fields.optionalDouble("rope_theta") ?? ropeParameters?.optionalDouble("rope_theta") ?? 10000
+        let ropeTheta = try fields.optionalDouble("rope_theta") ?? ropeParameters?.optionalDouble("rope_theta")
+            ?? ropeParameters?.optionalObject("full_attention")?.optionalDouble("rope_theta") ?? 10000
         let config = ModelConfig(
             vocabSize: try fields.int("vocab_size", in: 1...maxDimension),
             hidden: hidden,
             headDim: headDim,
             layers: layers,
-            rmsNormEps: Float(try fields.optionalDouble("rms_norm_eps") ?? 1e-6),
+            rmsNormEps: Float(try fields.optionalDouble(architecture.norm.epsilonKeys.hf) ?? 1e-6),
             ropeTheta: Float(ropeTheta),
             ropeScaling: try ropeScaling(try fields.optionalObject("rope_scaling") ?? ropeParameters),
             tiedEmbeddings: try fields.optionalBool("tie_word_embeddings") ?? false,
             maxPositions: try fields.optionalInt("max_position_embeddings", in: 1...ModelConfig.maxPositionCount) ?? 2048,
-            architecture: architecture)
+            architecture: architecture,
+            layerAttention: try layerAttention(fields, architecture: architecture, count: layerCount,
+                                               ropeTheta: Float(ropeTheta), ropeParameters: ropeParameters),
+            attentionScale: try fields.optionalDouble("query_pre_attn_scalar").map { Float(1 / $0.squareRoot()) },
+            rotaryDims: try rotaryDims(fields, ropeParameters: ropeParameters, headDim: headDim))
         try config.validate(file: file)
         return config
+    }
+
+    /// The rotated elements of each head from `partial_rotary_factor` (top level, or in `rope_parameters`); nil when
+    /// the whole head rotates.
+    private static func rotaryDims(_ fields: JSONFields, ropeParameters: JSONFields?, headDim: Int) throws -> Int? {
+        guard let factor = try fields.optionalDouble("partial_rotary_factor")
+                ?? ropeParameters?.optionalDouble("partial_rotary_factor") else { return nil }
+        guard factor > 0, factor <= 1 else {
+            throw MopError(file: fields.file, "partial_rotary_factor \(factor) is outside (0, 1]")
+        }
+        let dims = Int(Double(headDim) * factor)
+        return dims == headDim ? nil : dims
+    }
+
+    /// Per-layer attention of a family with sliding-window layers: `layer_types` (else the family's period) with
+    /// `sliding_window` and the sliding layers' RoPE base; nil for a family without them.
+    private static func layerAttention(_ fields: JSONFields, architecture: Architecture, count: Int, ropeTheta: Float,
+                                       ropeParameters: JSONFields?) throws -> [LayerAttention]? {
+        guard let pattern = architecture.slidingPattern,
+              let window = try fields.optionalInt("sliding_window", in: 1...ModelConfig.maxPositionCount) else { return nil }
+        let local = try ropeParameters?.optionalObject("sliding_attention")?.optionalDouble("rope_theta")
+            ?? fields.optionalDouble("rope_local_base_freq") ?? Double(pattern.ropeTheta)
+        let types: [String]
+        if let listed = fields.object["layer_types"] {
+            guard let strings = listed as? [String], strings.count == count,
+                  strings.allSatisfy({ ["full_attention", "sliding_attention"].contains($0) }) else {
+                throw MopError(file: fields.file, "layer_types must list full_attention or sliding_attention for each of the \(count) layers")
+            }
+            types = strings
+        } else {
+            types = (0..<count).map { ($0 + 1) % pattern.period == 0 ? "full_attention" : "sliding_attention" }
+        }
+        return types.map { $0 == "full_attention" ? LayerAttention(ropeTheta: ropeTheta)
+                                                  : LayerAttention(ropeTheta: Float(local), window: window) }
     }
 
     /// A per-layer quantity: the `<key>_per_layer` array when present, else the scalar `key` for every layer,
@@ -131,10 +171,10 @@ public enum HFConfig {
     public static func encode(_ config: ModelConfig, specialTokens: HFSpecialTokenIds = HFSpecialTokenIds(),
                               dtype: SafetensorsDType = .f32) throws -> Data {
         let architecture = config.architecture
-        var object: [String: Any] = architecture.hfExtraKeys().merging([
+        var object: [String: Any] = architecture.hfExtraKeys(config).merging([
             "architectures": [architecture.hfClassName],
             "model_type": architecture.hfModelTypes[0],
-            "hidden_act": "silu",
+            "hidden_act": architecture.activation.hfNames[0],
             "vocab_size": config.vocabSize,
             "hidden_size": config.hidden,
             "head_dim": config.headDim,
@@ -142,7 +182,7 @@ public enum HFConfig {
             "num_attention_heads": config.layers.map(\.heads).max() ?? 0,
             "num_key_value_heads": config.layers.map(\.kvHeads).max() ?? 0,
             "intermediate_size": config.layers.map(\.intermediate).max() ?? 0,
-            "rms_norm_eps": jsonNumber(config.rmsNormEps),
+            architecture.norm.epsilonKeys.hf: jsonNumber(config.rmsNormEps),
             "rope_theta": jsonNumber(config.ropeTheta),
             "tie_word_embeddings": config.tiedEmbeddings,
             "max_position_embeddings": config.maxPositions,

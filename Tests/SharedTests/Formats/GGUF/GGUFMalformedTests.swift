@@ -147,7 +147,7 @@ final class GGUFMalformedTests: XCTestCase {
 
     func testUnsupportedArchitectureTokenizerAndPreTokenizer() throws {
         let arch = try save(try patched(after: "general.architecture", skip: 12, with: Array("gemma".utf8)), "arch.gguf")
-        assertMopError(arch, "unsupported architecture gemma (supported: llama, deci, qwen2)") { try GGUFModel.load(path: arch) }
+        assertMopError(arch, "unsupported architecture gemma (supported: llama, deci, qwen2") { try GGUFModel.load(path: arch) }
         let model = try save(try patched(after: "tokenizer.ggml.model", skip: 12, with: Array("bert".utf8)), "tokmodel.gguf")
         assertMopError(model, "unsupported tokenizer model \"bert\"") { try GGUFModel.load(path: model) }
         let pre = try save(try patched(after: "tokenizer.ggml.pre", skip: 12, with: Array("qwen22".utf8)), "pre.gguf")

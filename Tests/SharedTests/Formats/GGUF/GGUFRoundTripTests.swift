@@ -81,7 +81,7 @@ final class GGUFRoundTripTests: XCTestCase {
                 let expected = permuted ? GGUFRopeOrder.toGGUF(tensor, heads: heads, headDim: 4).data : tensor.data
                 XCTAssertEqual(try stored(file, "blk.1.\(name)"), expected, "\(path) \(name)")
             }
-            XCTAssertEqual(try stored(file, "blk.1.attn_v.bias"), block.vBias!.data, "V is stored as is")
+            XCTAssertEqual(try stored(file, "blk.1.attn_v.bias"), block[.vBias]!.data, "V is stored as is")
             XCTAssertEqual(file.tensor(named: "blk.1.attn_q.bias")?.dimensions, [shape.heads * 4])
         }
     }
@@ -166,15 +166,15 @@ final class GGUFRoundTripTests: XCTestCase {
             }
             return out
         }
-        let q = weights.layers[0].q, k = weights.layers[0].k
+        let q = weights.layers[0][.q]!, k = weights.layers[0][.k]!
         XCTAssertEqual(try stored("blk.0.attn_q.weight"), numpyPermuted(q, heads: 2))
         XCTAssertEqual(try stored("blk.0.attn_k.weight"), numpyPermuted(k, heads: 1))
         XCTAssertNotEqual(try stored("blk.0.attn_q.weight"), q.data)
-        XCTAssertEqual(try stored("blk.0.attn_v.weight"), weights.layers[0].v.data, "V is stored as is")
+        XCTAssertEqual(try stored("blk.0.attn_v.weight"), weights.layers[0][.v]!.data, "V is stored as is")
 
         let read = try GGUFModel.weights(of: file)
-        XCTAssertEqual(read.layers[0].q, q)
-        XCTAssertEqual(read.layers[0].k, k)
+        XCTAssertEqual(read.layers[0][.q]!, q)
+        XCTAssertEqual(read.layers[0][.k]!, k)
     }
 
     /// llama.cpp takes per-layer keys as a scalar or an array, head_count_kv defaulting to head_count and the head
@@ -200,7 +200,7 @@ final class GGUFRoundTripTests: XCTestCase {
 
     func testWriterRejectsWeightsThatDisagreeWithTheirConfig() {
         var weights = ModelWeights.random(config: GGUFTestModels.config(gqa, tied: true), seed: 1)
-        weights.layers[1].k = Tensor(zeros: [4, 16])
+        weights.layers[1][.k]! = Tensor(zeros: [4, 16])
         let path = directory.file("inconsistent.gguf")
         assertMopError(path, "tensor model.layers.1.self_attn.k_proj.weight has shape [4, 16], the config implies [8, 16]") {
             try GGUFWriter.write(weights: weights, tokenizer: nil, to: path, type: .f32)

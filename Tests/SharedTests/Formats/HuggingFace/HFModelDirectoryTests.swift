@@ -120,7 +120,7 @@ final class HFModelDirectoryTests: XCTestCase {
     func testWriterRefusesWeightsThatDisagreeWithTheirConfig() throws {
         let directory = try Support.temporaryDirectory(self) + "/out"
         var weights = ModelWeights.random(config: shapes[0].1, seed: 2)
-        weights.layers[0].up = Tensor(zeros: [23, 16])
+        weights.layers[0][.up]! = Tensor(zeros: [23, 16])
         Support.assertMopError(try HFModelDirectory.write(weights, to: directory), path: directory,
                                phrase: "tensor model.layers.0.mlp.up_proj.weight has shape [23, 16], the config implies [24, 16]")
         weights = ModelWeights.random(config: shapes[0].1, seed: 2)

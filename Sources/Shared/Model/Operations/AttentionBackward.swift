@@ -7,11 +7,11 @@ extension Attention {
     public static func attendBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                       dz: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
                                       dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-                                      tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
+                                      tokens: Int, heads: Int, kvHeads: Int, headDim: Int, window: Window? = nil,
                                       scratch: UnsafeMutablePointer<Float>, queryBlock: Int = queryBlock) {
         let qWidth = heads * headDim, kvWidth = kvHeads * headDim
         let groupSize = heads / kvHeads
-        let scale = 1 / Float(headDim).squareRoot()
+        let window = window ?? .causal(headDim: headDim), scale = window.scale
         let p = scratch, dp = scratch + scratchCount(tokens: tokens, queryBlock: queryBlock)
         dk.update(repeating: 0, count: tokens * kvWidth)
         dv.update(repeating: 0, count: tokens * kvWidth)
@@ -21,7 +21,7 @@ extension Attention {
             for (first, rows, seen) in queryBlocks(tokens: tokens, queryBlock: queryBlock) {
                 let qh = q + first * qWidth + h * headDim, dzh = dz + first * qWidth + h * headDim
                 probabilities(q: qh, lda: qWidth, k: kg, ldb: kvWidth, rows: rows, firstPosition: first, seen: seen,
-                              headDim: headDim, into: p)
+                              headDim: headDim, window: window, into: p)
                 // dv_g[seen, hd] += P[rows, seen]^T . dz_h[rows, hd]
                 BLAS.gemmTransposedA(m: seen, n: headDim, k: rows, a: p, lda: seen, b: dzh, ldb: qWidth,
                                      beta: 1, c: dv + g * headDim, ldc: kvWidth)
@@ -31,11 +31,12 @@ extension Attention {
                 // Softmax backward, row by row: dS = P * (dP - sum_s P dP); masked entries have P = 0 and stay 0.
                 let gradients = SendablePointer(dp), probabilities = SendablePointer(p)
                 VectorMath.parallelFor(rows) { row in
-                    let visible = first + row + 1
+                    let visible = first + row + 1, start = window.firstVisible(first + row)
                     let pr = probabilities.pointer + row * seen, dr = gradients.pointer + row * seen
                     var dot: Float = 0
-                    for s in 0..<visible { dot += pr[s] * dr[s] }
-                    for s in 0..<visible { dr[s] = pr[s] * (dr[s] - dot) }
+                    for s in start..<visible { dot += pr[s] * dr[s] }
+                    for s in start..<visible { dr[s] = pr[s] * (dr[s] - dot) }
+                    dr.update(repeating: 0, count: start)
                     (dr + visible).update(repeating: 0, count: seen - visible)
                 }
                 // dq_h[rows, hd] = scale * dS[rows, seen] . k_g[seen, hd]

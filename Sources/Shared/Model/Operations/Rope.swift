@@ -1,9 +1,11 @@
 import Foundation
 
 /// Rotary position embedding in the Hugging Face layout (`rotate_half`): within each head, element i pairs with
-/// element i + hd/2 and both rotate by angle position * invFreq[i].
+/// element i + r/2 and both rotate by angle position * invFreq[i], over the first r = `rotaryDims` elements of the
+/// head (all of them but in Phi, whose partial rotary leaves the rest as they are).
 public struct Rope: Sendable {
     public let headDim: Int
+    public let rotaryDims: Int
     /// cos and sin of every (position, i) below `tablePositions`, [tablePositions, hd/2], computed in float64 then
     /// rounded; later positions are computed the same way when used.
     let cosTable: [Float]
@@ -16,18 +18,31 @@ public struct Rope: Sendable {
     /// (a header may claim 2^31 positions); 32768 positions of a 128-wide head take 16 MB.
     static let tableLimit = 1 << 15
 
-    public init(config: ModelConfig, positions: Int) {
+    public init(config: ModelConfig, positions: Int, theta: Float? = nil) {
         headDim = config.headDim
+        rotaryDims = config.rotaryDimensions
         self.positions = positions
-        let invFreq = Self.inverseFrequencies(config)
+        let invFreq = Self.inverseFrequencies(config, theta: theta ?? config.ropeTheta)
         self.invFreq = invFreq
         (cosTable, sinTable) = Self.angleRows(0..<min(positions, Self.tableLimit), invFreq: invFreq)
     }
 
+    /// The RoPE of every layer (layers of one base share one table): most families have one base, Gemma-3 two.
+    public static func perLayer(_ config: ModelConfig, positions: Int) -> [Rope] {
+        var byTheta: [Float: Rope] = [:]
+        return config.layers.indices.map { index in
+            let theta = config.attention(layer: index).ropeTheta
+            if let rope = byTheta[theta] { return rope }
+            let rope = Rope(config: config, positions: positions, theta: theta)
+            byTheta[theta] = rope
+            return rope
+        }
+    }
+
     /// theta^(-2i/hd), with llama3 frequency scaling when the config asks for it.
-    public static func inverseFrequencies(_ config: ModelConfig) -> [Double] {
-        let half = config.headDim / 2
-        var inv = (0..<half).map { pow(Double(config.ropeTheta), -2 * Double($0) / Double(config.headDim)) }
+    public static func inverseFrequencies(_ config: ModelConfig, theta: Float? = nil) -> [Double] {
+        let dims = config.rotaryDimensions, theta = Double(theta ?? config.ropeTheta)
+        var inv = (0..<(dims / 2)).map { pow(theta, -2 * Double($0) / Double(dims)) }
         if let s = config.ropeScaling {
             let lowWavelength = Double(s.originalMaxPositions) / Double(s.lowFreqFactor)
             let highWavelength = Double(s.originalMaxPositions) / Double(s.highFreqFactor)
@@ -56,7 +71,7 @@ public struct Rope: Sendable {
 
     private func rotate(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, startPosition: Int, sinSign: Float) {
         precondition(startPosition + tokens <= positions, "RoPE table holds \(positions) positions")
-        let half = headDim / 2
+        let half = rotaryDims / 2
         let tabulated = cosTable.count / max(1, half)
         // The table's rows of these positions, or (past the table) the same values computed now.
         let computed = startPosition + tokens > tabulated
@@ -68,6 +83,11 @@ public struct Rope: Sendable {
                 let cosines = SendablePointer(UnsafeMutablePointer(mutating: cosRows.baseAddress! + first))
                 let sines = SendablePointer(UnsafeMutablePointer(mutating: sinRows.baseAddress! + first))
                 let width = heads * headDim
+                guard rotaryDims == headDim else {
+                    Self.rotatePartially(values.pointer, tokens: tokens, heads: heads, headDim: headDim, half: half,
+                                         cos: cosines.pointer, sin: sines.pointer, sinSign: sinSign)
+                    return
+                }
                 // Tokens are independent: splitting them among the threads changes no value.
                 VectorMath.parallelRanges(tokens, minimumWork: VectorMath.parallelElements / max(1, width)) { range in
                     VectorMath.kernels.rope(values.pointer + range.lowerBound * width, Int64(range.count), Int64(heads),
@@ -78,7 +98,23 @@ public struct Rope: Sendable {
         }
     }
 
-    /// cos and sin [positions, hd/2] of position * invFreq[i], computed in float64 then rounded: the table, and
+    /// The kernel's rotation over the first 2 * half elements of every head, the rest untouched (partial rotary).
+    private static func rotatePartially(_ x: UnsafeMutablePointer<Float>, tokens: Int, heads: Int, headDim: Int, half: Int,
+                                        cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>, sinSign: Float) {
+        for t in 0..<tokens {
+            for h in 0..<heads {
+                let head = x + (t * heads + h) * headDim
+                for i in 0..<half {
+                    let c = cos[t * half + i], s = sinSign * sin[t * half + i]
+                    let a = head[i], b = head[i + half]
+                    head[i] = a * c - b * s
+                    head[i + half] = b * c + a * s
+                }
+            }
+        }
+    }
+
+    /// cos and sin [positions, r/2] of position * invFreq[i], computed in float64 then rounded: the table, and
     /// positions past it.
     private static func angleRows(_ positions: Range<Int>, invFreq: [Double]) -> (cos: [Float], sin: [Float]) {
         let angles = positions.flatMap { position in invFreq.map { Double(position) * $0 } }

@@ -1,7 +1,27 @@
 import Foundation
 
-/// Causal grouped-query attention, one sequence at a time, a block of query rows at a time.
+/// Causal grouped-query attention, one sequence at a time, a block of query rows at a time; its backward is
+/// `attendBackward` (AttentionBackward.swift). A layer's `Window` gives the scale of q.k (1/sqrt(hd) unless
+/// the family says otherwise) and its sliding window (nil: every earlier position is seen).
 public enum Attention {
+    /// How one layer's attention scores: the factor of q.k and the positions a query sees.
+    public struct Window: Equatable, Sendable {
+        public var scale: Float
+        /// Keys within this many positions of the query, itself included (Gemma-3's sliding layers); nil: all.
+        public var size: Int?
+
+        public init(scale: Float, size: Int? = nil) {
+            self.scale = scale
+            self.size = size
+        }
+
+        /// Plain causal attention of heads of `headDim`: 1/sqrt(hd), no window.
+        public static func causal(headDim: Int) -> Window { Window(scale: 1 / Float(headDim).squareRoot()) }
+
+        /// The first key position a query at `position` sees.
+        func firstVisible(_ position: Int) -> Int { size.map { max(0, position + 1 - $0) } ?? 0 }
+    }
+
     /// Query rows scored together. A block computes scores only up to its own last row, so the work past the causal
     /// diagonal is at most half a block per row, and the scratch holds one block's scores, not T x T of them (at
     /// 32k positions that is 4 GiB per head).
@@ -23,23 +43,25 @@ public enum Attention {
         }
     }
 
-    /// z[T, H*hd] of T tokens that follow `past` earlier positions: z_h = softmax(q_h K_g^T / sqrt(hd) + causal
-    /// mask) V_g for every head h of group g = h / (H/KV); new token t attends to positions 0...past+t.
+    /// z[T, H*hd] of T tokens that follow `past` earlier positions: z_h = softmax(scale q_h K_g^T + causal (and
+    /// window) mask) V_g for every head h of group g = h / (H/KV); new token t attends to positions 0...past+t.
     /// q: [T, H*hd] of the new tokens, k and v: [past+T, KV*hd] of all positions, already rotated.
     /// Heads whose `activeHeads` flag is false are not computed and output zero. `scratch` holds at least
     /// `scratchCount(tokens:past:queryBlock:)` floats. The KV-cache decode step, a shared zero-shot context's
     /// continuations (past > 0) and every full sequence (past = 0) use it.
     public static func attend(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                               z: UnsafeMutablePointer<Float>, tokens: Int, past: Int = 0, heads: Int, kvHeads: Int,
-                              headDim: Int, activeHeads: [Bool]? = nil, scratch: UnsafeMutablePointer<Float>,
-                              queryBlock: Int = queryBlock) {
+                              headDim: Int, window: Window? = nil, activeHeads: [Bool]? = nil,
+                              scratch: UnsafeMutablePointer<Float>, queryBlock: Int = queryBlock) {
+        let window = window ?? .causal(headDim: headDim)
         let qWidth = heads * headDim, kvWidth = kvHeads * headDim
         let groupSize = heads / kvHeads
         for h in 0..<heads where activeHeads?[h] ?? true {
             let g = h / groupSize
             for (first, rows, seen) in queryBlocks(tokens: tokens, past: past, queryBlock: queryBlock) {
                 probabilities(q: q + first * qWidth + h * headDim, lda: qWidth, k: k + g * headDim, ldb: kvWidth,
-                              rows: rows, firstPosition: past + first, seen: seen, headDim: headDim, into: scratch)
+                              rows: rows, firstPosition: past + first, seen: seen, headDim: headDim, window: window,
+                              into: scratch)
                 // z_h[rows, hd] = scores . V_g[0..<seen]
                 BLAS.gemm(m: rows, n: headDim, k: seen, a: scratch, lda: seen, b: v + g * headDim, ldb: kvWidth,
                           c: z + first * qWidth + h * headDim, ldc: qWidth)
@@ -48,16 +70,20 @@ public enum Attention {
     }
 
     /// P[rows, seen] = causal softmax(scale * q . K^T) of one head's query rows at positions firstPosition..<
-    /// firstPosition+rows against keys 0..<seen, scale = 1/sqrt(hd): the row at position t attends to keys 0...t and
-    /// its masked tail is exactly zero. q: the block's first row, lda apart; k: key 0 of the head's group, ldb apart.
+    /// firstPosition+rows against keys 0..<seen: the row at position t attends to keys window.firstVisible(t)...t and
+    /// its masked entries are exactly zero. q: the block's first row, lda apart; k: key 0 of the head's group, ldb apart.
     /// The backward pass recomputes P with this same function.
     static func probabilities(q: UnsafePointer<Float>, lda: Int, k: UnsafePointer<Float>, ldb: Int, rows: Int,
-                              firstPosition: Int, seen: Int, headDim: Int, into scores: UnsafeMutablePointer<Float>) {
-        BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: 1 / Float(headDim).squareRoot(),
+                              firstPosition: Int, seen: Int, headDim: Int, window: Window,
+                              into scores: UnsafeMutablePointer<Float>) {
+        BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: window.scale,
                              a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: seen)
         let pointer = SendablePointer(scores)
         VectorMath.parallelFor(rows) { row in
-            VectorMath.softmax(pointer.pointer + row * seen, visible: firstPosition + row + 1, width: seen)
+            let position = firstPosition + row, start = window.firstVisible(position)
+            let scoreRow = pointer.pointer + row * seen
+            VectorMath.softmax(scoreRow + start, visible: position + 1 - start, width: seen - start)
+            scoreRow.update(repeating: 0, count: start)
         }
     }
 }
