@@ -26,6 +26,18 @@ final class Gemma3LayoutTests: XCTestCase {
         XCTAssertEqual(try HFConfig.parse(data: try HFConfig.encode(config), file: "written"), config)
     }
 
+    func testMalformedLayerTypesAndRotaryFactorAreRefused() {
+        let short = Self.configJSON.replacingOccurrences(of: #""sliding_attention", "full_attention", "sliding_attention"]"#,
+                                                        with: #""sliding_attention", "full_attention"]"#)
+        XCTAssertThrowsError(try HFConfig.parse(data: Data(short.utf8), file: "config.json")) { error in
+            XCTAssertTrue("\(error)".contains("layer_types must list full_attention or sliding_attention for each of the 7 layers"), "\(error)")
+        }
+        let partial = Self.configJSON.replacingOccurrences(of: #""head_dim": 256,"#, with: #""head_dim": 256, "partial_rotary_factor": 1.5,"#)
+        XCTAssertThrowsError(try HFConfig.parse(data: Data(partial.utf8), file: "config.json")) { error in
+            XCTAssertTrue("\(error)".contains("partial_rotary_factor 1.5 is outside (0, 1]"), "\(error)")
+        }
+    }
+
     func testAnActivationOtherThanTheFamilysIsRefused() {
         let gelu = Self.configJSON.replacingOccurrences(of: "gelu_pytorch_tanh", with: "silu")
         XCTAssertThrowsError(try HFConfig.parse(data: Data(gelu.utf8), file: "config.json")) { error in

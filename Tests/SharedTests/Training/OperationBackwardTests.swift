@@ -86,6 +86,48 @@ final class OperationBackwardTests: XCTestCase {
         assertGradient(analytic, numericGradient(x.map(Double.init)) { dot(reference($0), dy.map(Double.init)) }, "RMSNorm(1+w) dx")
     }
 
+    /// Phi's LayerNorm with bias: forward against the float64 formula, dx against central differences.
+    func testLayerNormForwardAndBackward() {
+        let rows = 3, d = 10, eps: Float = 1e-5
+        let x = randomFloats(rows * d, scale: 2, seed: 26).map { $0 + 0.7 }, dy = randomFloats(rows * d, seed: 27)
+        let weight = Tensor(shape: [d], data: randomFloats(d, scale: 0.5, seed: 28).map { $0 + 1 })
+        let bias = Tensor(shape: [d], data: randomFloats(d, scale: 0.5, seed: 29))
+        func reference(_ xs: [Double]) -> [Double] {
+            (0..<rows).flatMap { r in
+                ReferenceOps.layernorm(Array(xs[r * d..<(r + 1) * d]), weight.data.map(Double.init), bias.data.map(Double.init),
+                                       eps: Double(eps))
+            }
+        }
+        let y = LayerNorm.forward(x, rows: rows, weight: weight, bias: bias, eps: eps)
+        XCTAssertLessThan(relativeError(y, reference(x.map(Double.init))), 1e-6)
+        let analytic = LayerNorm.backward(dy: dy, x: x, rows: rows, weight: weight, eps: eps)
+        assertGradient(analytic, numericGradient(x.map(Double.init)) { dot(reference($0), dy.map(Double.init)) }, "LayerNorm dx")
+    }
+
+    /// Phi's partial rotary: 6 of 8 elements of each head rotate (pairs i, i + 3), the last 2 pass; the backward is the
+    /// inverse rotation.
+    func testPartialRopeAndItsBackward() {
+        var config = TinyConfigs.mha
+        config.rotaryDims = 6
+        let rope = Rope(config: config, positions: 16), heads = 2, hd = config.headDim, tokens = 4, start = 5
+        let x = randomFloats(tokens * heads * hd, seed: 30), dy = randomFloats(x.count, seed: 31)
+        let width = heads * hd
+        func reference(_ xs: [Double]) -> [Double] {
+            (0..<tokens).flatMap { t in
+                ReferenceOps.rope(Array(xs[t * width..<(t + 1) * width]), heads: heads, headDim: hd, position: start + t,
+                                  theta: Double(config.ropeTheta), rotary: 6)
+            }
+        }
+        var y = x
+        y.withUnsafeMutableBufferPointer { rope.apply($0.baseAddress!, tokens: tokens, heads: heads, startPosition: start) }
+        XCTAssertLessThan(relativeError(y, reference(x.map(Double.init))), 1e-6)
+        XCTAssertEqual(y[6], x[6])
+        XCTAssertEqual(y[7], x[7])
+        var analytic = dy
+        analytic.withUnsafeMutableBufferPointer { rope.applyInverse($0.baseAddress!, tokens: tokens, heads: heads, startPosition: start) }
+        assertGradient(analytic, numericGradient(x.map(Double.init)) { dot(reference($0), dy.map(Double.init)) }, "partial RoPE dx")
+    }
+
     /// A sliding window of 2 and a scale of its own (Gemma-3), across query blocks of 2.
     func testAttentionBackwardWithWindowAndScale() {
         let tokens = 5, hd = 4, heads = 2, kvHeads = 1, qw = heads * hd, kw = kvHeads * hd
