@@ -53,7 +53,7 @@ public enum ModelExport {
         }
     }
 
-    /// `importance` with the down projections' rows extended by zeros as `NeuronPadding` extends their columns.
+    /// `importance` with the down projections' rows extended by zeros as `GGUFNeuronPadding` extends their columns.
     private static func padded(_ importance: [String: [Float]], toMultipleOf multiple: Int) -> [String: [Float]] {
         importance.mapValues { $0.count % multiple == 0 ? $0 : $0 + [Float](repeating: 0, count: multiple - $0.count % multiple) }
     }
@@ -95,10 +95,10 @@ public enum ModelExport {
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
-            // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`NeuronPadding`).
+            // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`GGUFNeuronPadding`).
             let blocks = type.isQuantized && !exactWidths ? 32 : 1
-            try GGUFWriter.write(weights: NeuronPadding.padded(pruned, toMultipleOf: blocks), tokenizer: tokenizer,
-                                 to: directory + "/" + ggufFile, type: type, importance: padded(importance, toMultipleOf: blocks))
+            try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type,
+                                 importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks)
         }
         return pruned
     }

@@ -106,7 +106,7 @@ struct PruneCommand: ParsableCommand {
             let directory = resume ?? out!
             let claim = communicator.isCoordinator ? try OutputDirectory.claim(directory, resuming: resume != nil) : nil
             defer { claim?.release() }
-            let export = try ResolvedExport(self.export, model: model)
+            let export = try ResolvedExport(self.export, model: model, communicator: communicator)
             if let resume, communicator.isCoordinator {
                 // A malformed checkpoint fails now, not after minutes of loading and the dense pass.
                 if try SearchCheckpoint.load(directory: resume).inputs == nil {

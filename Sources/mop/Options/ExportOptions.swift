@@ -47,6 +47,24 @@ struct ResolvedExport: Sendable {
         exactWidths = options.exactWidths
     }
 
+    /// Chosen on rank 0 and sent to the others: with `--broadcast-weights` a node may have no copy of the model to read
+    /// the input's types from.
+    init(_ options: ExportOptions, model: String, communicator: any Communicator) throws {
+        var bytes: [UInt8] = []
+        if communicator.isCoordinator {
+            let chosen = try options.choice(for: model)
+            bytes = Array((chosen.type.rawValue + "\n" + chosen.reason).utf8)
+        }
+        communicator.broadcast(&bytes, root: 0)
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let type = GGUFWriter.MatrixType(rawValue: parts[0]) else {
+            throw MopError("malformed export type from rank 0")
+        }
+        format = options.format
+        choice = ExportTypeChoice(type: type, reason: parts[1])
+        exactWidths = options.exactWidths
+    }
+
     var type: GGUFWriter.MatrixType { choice.type }
 
     /// Refuses `weights` whose values these types cannot hold (`ModelExport.checkRange`), for a job to fail before

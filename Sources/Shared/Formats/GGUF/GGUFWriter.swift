@@ -14,10 +14,13 @@ public enum GGUFWriter {
     /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete.
     /// `importance` (HF tensor name -> one weight per column, e.g. the calibration set's mean squared inputs) drives
     /// the quantized types' encoders as llama-quantize's imatrix does; tensors without one get the reference encoders.
+    /// `padFeedForwardTo` > 1 rounds every feed-forward width up to that multiple with zero neurons (`GGUFNeuronPadding`;
+    /// importances are for the padded widths).
     public static func write(weights: ModelWeights, tokenizer: TokenizerSpec?, to path: String, type: MatrixType,
-                             importance: [String: [Float]] = [:], name: String = "mop") throws {
-        let config = weights.config
-        try config.validate(file: path)
+                             importance: [String: [Float]] = [:], padFeedForwardTo multiple: Int = 1, name: String = "mop") throws {
+        try weights.config.validate(file: path)
+        let padding = GGUFNeuronPadding(config: weights.config, multiple: multiple)
+        let config = padding.padded
         guard config.ropeScaling == nil else {
             throw MopError(file: path, "writing llama3 rope scaling to GGUF is not supported")
         }
@@ -30,18 +33,18 @@ public enum GGUFWriter {
 
         let names = GGUFTensorNames(config.architecture)
         let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: ggufName)
-        let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, tensor: Tensor)? in
+        let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, tensor: Tensor, shape: [Int])? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
-            return (entry.name, ggufName, entry.tensor)
+            return (entry.name, ggufName, entry.tensor, padding.shape(entry.tensor.shape, hfName: entry.name))
         }
-        let types = type.tensorTypes(names: named.map(\.name), shapes: named.map(\.tensor.shape), layers: config.layers.count,
+        let types = type.tensorTypes(names: named.map(\.name), shapes: named.map(\.shape), layers: config.layers.count,
                                      seventyB: isSeventyB(config), hasImportance: !importance.isEmpty)
         let tensors = zip(named, types).map { entry, type in
-            (name: entry.name, tensor: entry.tensor, type: type, importance: importance[entry.hf])
+            (name: entry.name, hf: entry.hf, tensor: entry.tensor, shape: entry.shape, type: type, importance: importance[entry.hf])
         }
         for tensor in tensors {
-            if let weights = tensor.importance, weights.count != tensor.tensor.cols {
-                throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.tensor.cols)")
+            if let weights = tensor.importance, weights.count != tensor.shape.dropFirst().reduce(1, *) {
+                throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.shape.dropFirst().reduce(1, *))")
             }
         }
 
@@ -58,11 +61,11 @@ public enum GGUFWriter {
         var relative = 0
         for tensor in tensors {
             header.string(tensor.name)
-            header.u32(UInt32(tensor.tensor.shape.count))
-            for dimension in tensor.tensor.shape.reversed() { header.u64(UInt64(dimension)) }
+            header.u32(UInt32(tensor.shape.count))
+            for dimension in tensor.shape.reversed() { header.u64(UInt64(dimension)) }
             header.u32(tensor.type.rawValue)
             header.u64(UInt64(relative))
-            relative = aligned(relative + byteCount(tensor.tensor, tensor.type))
+            relative = aligned(relative + tensor.shape.reduce(1, *) / tensor.type.blockSize * tensor.type.blockBytes)
         }
         header.pad(to: aligned(header.bytes.count))
 
@@ -70,7 +73,7 @@ public enum GGUFWriter {
         let output = try AtomicFileWriter(path: path)
         try output.append(header.bytes)
         for tensor in tensors {
-            var data = encoded(tensor.tensor, as: tensor.type, importance: tensor.importance)
+            var data = encoded(padding.tensor(tensor.tensor, hfName: tensor.hf), as: tensor.type, importance: tensor.importance)
             data += repeatElement(0, count: aligned(data.count) - data.count)
             try output.append(data)
         }
