@@ -4,8 +4,9 @@ fixture holds for it (transformers' own sliced model, scripts/make-family-fixtur
 config.json mop writes carries the family's keys, and the tensors their names and layout. With --gguf, the same for
 the export's model.gguf read by transformers' GGUF loader, where it knows the family.
 
-    mop apply Tests/SharedTests/Fixtures/families/qwen3 --structure S.json --out /tmp/q3   # S: reference.json's
-    scripts/check-family-export.py qwen3 /tmp/q3                                          # pruned heads/neurons
+    scripts/make-family-fixture.py qwen3 --model-dir /tmp/q3-model   # the fixture's weights are not committed
+    mop apply /tmp/q3-model --structure S.json --out /tmp/q3          # S: reference.json's pruned heads/neurons
+    scripts/check-family-export.py qwen3 /tmp/q3
 """
 import argparse
 import json

@@ -3,7 +3,8 @@ import XCTest
 
 /// Families without reachable real weights (Qwen3, Phi), checked against tiny random models transformers made and scored
 /// (scripts/make-family-fixture.py): mop's logits, a pruned model's logits (surgery and masks), and the GGUF and
-/// Hugging Face round trips of the family's files.
+/// Hugging Face round trips of the family's files. The fixture holds the config and the reference only; each test
+/// writes the model's safetensors from the same formula the script drew them with.
 final class FamilyFixtureTests: XCTestCase {
     struct Reference: Decodable {
         struct Pruned: Decodable {
@@ -12,16 +13,48 @@ final class FamilyFixtureTests: XCTestCase {
             let neurons: [Int]
             let logits: [[Double]]
         }
+        let init_std: Float
+        /// Name and shape of every tensor, as transformers' state dict lists them.
+        let tensors: [Tensor]
         let tokens: [Int32]
         let logits: [[Double]]
         let pruned: Pruned
+
+        struct Tensor: Decodable {
+            let name: String
+            let shape: [Int]
+            init(from decoder: any Decoder) throws {
+                var c = try decoder.unkeyedContainer()
+                name = try c.decode(String.self)
+                shape = try c.decode([Int].self)
+            }
+        }
     }
 
+    /// The fixture's model, its safetensors written into a temporary folder beside a copy of its config.json.
     func load(_ family: String) throws -> (weights: ModelWeights, reference: Reference) {
-        let directory = RealInputs.fixture("families/" + family)
-        let weights = try HFModelDirectory.load(path: directory.path, storage: .fp32)
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: directory.appendingPathComponent("reference.json")))
-        return (weights, reference)
+        let fixture = RealInputs.fixture("families/" + family)
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixture.appendingPathComponent("reference.json")))
+        let directory = try SafetensorsTestSupport.temporaryDirectory(self)
+        try FileManager.default.copyItem(atPath: fixture.appendingPathComponent("config.json").path, toPath: directory + "/config.json")
+        let tensors = reference.tensors.map { entry in
+            (name: entry.name, tensor: Shared.Tensor(shape: entry.shape, data: Self.values(
+                name: entry.name, count: entry.shape.reduce(1, *), oneDimensional: entry.shape.count == 1, initStd: reference.init_std)))
+        }
+        try SafetensorsWriter.write(tensors, dtype: .f32, to: directory + "/model.safetensors")
+        return (try HFModelDirectory.load(path: directory, storage: .fp32), reference)
+    }
+
+    /// The fixture script's `fixture_values`: element i of the tensor `name` is SplitMix64's i-th draw seeded with the
+    /// FNV-1a hash of the name, as a uniform in [-1, 1) scaled to deviation `initStd` (matrices) or 0.3 around 1 (1-D).
+    static func values(name: String, count: Int, oneDimensional: Bool, initStd: Float) -> [Float] {
+        var seed: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in name.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        let scale = Float((oneDimensional ? 0.3 : Double(initStd)) * 3.0.squareRoot())
+        return (0..<count).map { index in
+            let unit = Float(Double(SeededRandom.output(seed: seed, index: UInt64(index)) >> 11) / Double(1 << 53) * 2 - 1)
+            return oneDimensional ? 1 + unit * scale : unit * scale
+        }
     }
 
     func prunedStructure(_ reference: Reference, layers: Int) -> PruningStructure {
