@@ -5,13 +5,9 @@ import Shared
 public struct DepthChoice: Equatable, Sendable {
     /// Index of the block in the current model.
     public var block: Int
-    /// The calibration loss without the block, when the rule had to compute it (rule `loss`), so the search does
-    /// not ask for it again.
-    public var loss: Double?
 
-    public init(block: Int, loss: Double? = nil) {
+    public init(block: Int) {
         self.block = block
-        self.loss = loss
     }
 }
 
@@ -42,8 +38,7 @@ public enum DepthPlanner {
             let losses = try scorer.pooledMeans((0..<count).map { block in
                 folds.map { .loss(current: current, step: step(removing: block, from: config), fold: $0) }
             })
-            let block = argmin(losses)
-            return DepthChoice(block: block, loss: losses[block])
+            return DepthChoice(block: argmin(losses))
         }
     }
 

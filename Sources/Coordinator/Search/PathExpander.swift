@@ -75,8 +75,8 @@ struct PathExpander {
         if let depth {
             var accumulators = path.accumulators
             accumulators.remove(at: depth.block)
-            // Each fold's own choice is scored on the other fold; the rule's loss, when it computed one, is already
-            // on the tokens the search scores by.
+            // Each fold's own choice is scored on the other fold. The loss rule's losses are remembered by the
+            // scorer, so the candidate's own is answered from memory.
             let scoring = try settings.candidateFolds.map { folds in
                 let block = folds.built == nil ? depth.block
                     : try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
@@ -84,8 +84,7 @@ struct PathExpander {
                 return ScoredStep(step: DepthPlanner.step(removing: block, from: config), fold: folds.scored)
             }
             candidates.append(StepCandidate(branch: "L", step: DepthPlanner.step(removing: depth.block, from: config),
-                                            accumulators: accumulators, scoring: scoring,
-                                            loss: settings.candidateScoring == .inSample ? depth.loss : nil))
+                                            accumulators: accumulators, scoring: scoring))
         }
         var widthBudget: Int?
         if settings.method != .depth || depth == nil {

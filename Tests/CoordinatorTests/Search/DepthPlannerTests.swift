@@ -46,7 +46,10 @@ final class DepthPlannerTests: XCTestCase {
             return result.negativeLogLikelihood / Double(result.tokens)
         }
         XCTAssertEqual(choice.block, losses.indices.min { losses[$0] < losses[$1] })
-        XCTAssertEqual(try XCTUnwrap(choice.loss), losses[choice.block], accuracy: 1e-5 * losses[choice.block])
+        // The search asks the chosen block's loss again: it is answered from memory, and it is the reference's.
+        let asked = try scorer.means([.loss(current: current, step: DepthPlanner.step(removing: choice.block, from: fake.config))])
+        XCTAssertEqual(fake.requests.count, 4)
+        XCTAssertEqual(asked[0], losses[choice.block], accuracy: 1e-5 * losses[choice.block])
     }
 
     func testStepRemovesOneBlock() {
