@@ -33,8 +33,8 @@ struct FineTuneJob {
         let stageParts = staged ? layout.map { parts ?? $0.parts(weights.config) } : nil
         let lora = options.lora
         try lora.validate(for: weights.config, file: model)
-        let tokenizer = try spec.tokenizer(file: model)
-        let read = try InstructionData.examples(path: data, tokenizer: tokenizer,
+        // The tokenizer (tens of MB for a large vocabulary) is a temporary: nothing holds it through the training.
+        let read = try InstructionData.examples(path: data, tokenizer: spec.tokenizer(file: model),
                                                 maxLength: min(options.maxLength, weights.config.maxPositions))
         let (train, heldOut) = try InstructionData.split(read.examples, heldOutFraction: options.heldOut, seed: seed, file: data)
         let batch = options.batch
@@ -45,10 +45,6 @@ struct FineTuneJob {
         let totalSteps = options.steps ?? max(1, Int(epochSteps))
         let settings = FineTuneSettings(lora: lora, learningRate: options.lr, batchSize: batch, microBatch: options.microBatch,
                                         totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed)
-        var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
-                                        settings: settings, file: model, communicator: communicator, layout: layout,
-                                        part: layout.flatMap { layout in stageParts?[layout.stage(ofRank: communicator.rank)] })
-        try worker.checkReplicas()
         let log = communicator.isCoordinator
         if log {
             FileHandle.standardError.write(Data(("finetune: \(train.count) training and \(heldOut.count) held-out examples"
@@ -56,28 +52,37 @@ struct FineTuneJob {
                 + ", \(totalSteps) steps of \(batch) on \(communicator.size) ranks"
                 + (layout.map { staged ? " (\($0.stages) pipeline stages x \($0.replicas) replicas)" : "" } ?? "") + "\n").utf8))
         }
-        let before = try worker.evaluate(heldOut, progress: "finetune: held-out loss before (rank 0's shard)")
-        let start = Date()
-        let (secondsBefore, linkBefore) = (worker.seconds, worker.link)
-        var losses: [Double] = [], tokens = 0
-        for step in 0..<totalSteps {
-            let result = try worker.train(on: InstructionData.batch(train, step: step, batchSize: batch, seed: seed))
-            losses.append(result.loss)
-            tokens += result.tokens
-            if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
+        // The worker (the adapters' AdamW moments and gradients) lives in this scope only: gone before the export.
+        let merged: ModelWeights, adapters: LoRAAdapters, before: Double?, after: Double?, pipeline: PipelineReport?
+        var losses: [Double] = [], tokens = 0, seconds = 0.0
+        do {
+            var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
+                                            settings: settings, file: model, communicator: communicator, layout: layout,
+                                            part: layout.flatMap { layout in stageParts?[layout.stage(ofRank: communicator.rank)] })
+            try worker.checkReplicas()
+            before = try worker.evaluate(heldOut, progress: "finetune: held-out loss before (rank 0's shard)")
+            let start = Date()
+            let (secondsBefore, linkBefore) = (worker.seconds, worker.link)
+            for step in 0..<totalSteps {
+                let result = try worker.train(on: InstructionData.batch(train, step: step, batchSize: batch, seed: seed))
+                losses.append(result.loss)
+                tokens += result.tokens
+                if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
+            }
+            seconds = Date().timeIntervalSince(start)
+            // The training steps' pipeline figures (a collective), the held-out passes left out.
+            if let layout, let stageParts, let link = worker.link, let part = worker.part {
+                let measure = PipelineReport.RankMeasure(
+                    seconds: worker.seconds - secondsBefore, waitSeconds: link.waitSeconds - (linkBefore?.waitSeconds ?? 0),
+                    bytesSent: link.bytesSent - (linkBefore?.bytesSent ?? 0), weightsHeldBytes: part.bytesHeld(weights))
+                pipeline = PipelineReport.gather(measure, layout: layout, parts: stageParts, communicator: communicator)
+            } else {
+                pipeline = nil
+            }
+            after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
+            merged = worker.adapters.merged(into: weights)
+            adapters = worker.wholeAdapters()
         }
-        let seconds = Date().timeIntervalSince(start)
-        // The training steps' pipeline figures (a collective), the held-out passes left out.
-        var pipeline: PipelineReport?
-        if let layout, let stageParts, let link = worker.link, let part = worker.part {
-            let measure = PipelineReport.RankMeasure(
-                seconds: worker.seconds - secondsBefore, waitSeconds: link.waitSeconds - (linkBefore?.waitSeconds ?? 0),
-                bytesSent: link.bytesSent - (linkBefore?.bytesSent ?? 0), weightsHeldBytes: part.bytesHeld(weights))
-            pipeline = PipelineReport.gather(measure, layout: layout, parts: stageParts, communicator: communicator)
-        }
-        let after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
-        let merged = worker.adapters.merged(into: weights)
-        let adapters = worker.wholeAdapters()
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
         let written = staged ? adapters.merged(into: try whole()) : merged
