@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 /// The record of a LoRA recovery run: `finetune.json`, and the `finetune` section of a chained prune's report.
 public struct FineTuneReport: Codable, Equatable, Sendable {
@@ -20,6 +21,10 @@ public struct FineTuneReport: Codable, Equatable, Sendable {
     public var tokens: Int
     public var seconds: Double
     public var tokensPerSecond: Double
+    /// With pipeline stages (`--stages`): the training steps' layout, bubble and traffic (held-out passes left out).
+    public var pipeline: PipelineReport?
+    /// The activations and their gradients that crossed between stages in one step, all replicas.
+    public var bytesBetweenStagesPerStep: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, data, ranks, steps, batch, losses, tokens, seconds
@@ -31,11 +36,13 @@ public struct FineTuneReport: Codable, Equatable, Sendable {
         case heldOutLossBefore = "held_out_loss_before"
         case heldOutLossAfter = "held_out_loss_after"
         case tokensPerSecond = "tokens_per_second"
+        case pipeline
+        case bytesBetweenStagesPerStep = "bytes_between_stages_per_step"
     }
 
     public init(model: String, data: String, ranks: Int, trainExamples: Int, heldOutExamples: Int, truncatedAway: Int,
                 steps: Int, batch: Int, microBatch: Int, losses: [Double], heldOutLossBefore: Double?,
-                heldOutLossAfter: Double?, tokens: Int, seconds: Double) {
+                heldOutLossAfter: Double?, tokens: Int, seconds: Double, pipeline: PipelineReport? = nil) {
         self.model = model
         self.data = data
         self.ranks = ranks
@@ -52,6 +59,8 @@ public struct FineTuneReport: Codable, Equatable, Sendable {
         self.tokens = tokens
         self.seconds = seconds
         tokensPerSecond = Double(tokens) / max(seconds, 1e-9)
+        self.pipeline = pipeline
+        bytesBetweenStagesPerStep = pipeline.map { $0.bytesBetweenStages / max(1, steps) }
     }
 
     public static let fileName = "finetune.json"
@@ -69,5 +78,7 @@ public struct FineTuneReport: Codable, Equatable, Sendable {
         String(format: "fine-tuned %ld steps: final loss %.4f, held-out loss %@ -> %@, %.0f tokens/s",
                steps, finalLoss, heldOutLossBefore.map { String(format: "%.4f", $0) } ?? "-",
                heldOutLossAfter.map { String(format: "%.4f", $0) } ?? "-", tokensPerSecond)
+            + (pipeline.map { String(format: "; %ld pipeline stages x %ld replicas, bubble share %.2f, %.2f MB between stages per step",
+                                     $0.stages, $0.replicas, $0.bubbleShare, Double(bytesBetweenStagesPerStep ?? 0) / 1e6) } ?? "")
     }
 }

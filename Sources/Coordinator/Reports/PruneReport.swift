@@ -198,6 +198,12 @@ public struct PruneReport: Codable, Equatable, Sendable {
                              finetune.heldOutExamples, finetune.tokens, finetune.seconds, finetune.tokensPerSecond, finetune.ranks),
                       "- training loss: first step " + loss(finetune.losses.first) + ", last " + loss(finetune.losses.last),
                       "- held-out loss: " + loss(finetune.heldOutLossBefore) + " before, " + loss(finetune.heldOutLossAfter) + " after"]
+            if let pipeline = finetune.pipeline {
+                lines.append(String(format: "- pipelined (GPipe): %ld stages x %ld replicas, blocks %@; bubble share %.2f, %.2f MB between stages per step",
+                                    pipeline.stages, pipeline.replicas,
+                                    pipeline.stageBlocks.map { "\($0[0])-\($0[1] - 1)" }.joined(separator: " / "),
+                                    pipeline.bubbleShare, Double(finetune.bytesBetweenStagesPerStep ?? 0) / 1e6))
+            }
         }
         if let latency { lines += [""] + latency.markdown() }
         if let evaluation {

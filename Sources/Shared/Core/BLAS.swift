@@ -65,8 +65,9 @@ public enum BLAS {
         let beta: Float = accumulate ? 1 : 0
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                if let stored = weight.stored {
+                if let stored = weight.encoded {
                     StoredProducts.multiply(xp.baseAddress!, rows: rows, weight: stored, beta: beta, into: yp.baseAddress!)
+                    weight.lowRank?.addMultiply(xp.baseAddress!, count: rows, into: yp.baseAddress!)
                     return
                 }
                 weight.data.withUnsafeBufferPointer { wp in
@@ -77,12 +78,13 @@ public enum BLAS {
         }
     }
 
-    /// y = x . W^T + beta * y, through `StoredProducts` when W is kept as stored.
+    /// y = x . W^T + beta * y, through `StoredProducts` when W is kept as stored (plus its low-rank update's product).
     private static func product(_ x: [Float], rows: Int, weight: Tensor, beta: Float, into y: inout [Float]) {
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                if let stored = weight.stored {
+                if let stored = weight.encoded {
                     StoredProducts.linear(xp.baseAddress!, rows: rows, weight: stored, beta: beta, into: yp.baseAddress!)
+                    weight.lowRank?.addLinear(xp.baseAddress!, count: rows, into: yp.baseAddress!)
                     return
                 }
                 weight.data.withUnsafeBufferPointer { wp in

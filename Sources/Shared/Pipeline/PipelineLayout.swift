@@ -39,4 +39,10 @@ public struct PipelineLayout: Equatable, Sendable {
             return ModelPart(blocks: blocks, embeds: stage == 0, head: stage == stages - 1)
         }
     }
+
+    /// What each stage holds of the model `structure` prunes `original` to: the kept blocks of its original part
+    /// (`PruningStructure.blocks(in:)`, maybe none), so a stage goes on with the weights it loaded for the search.
+    public func parts(_ original: ModelConfig, pruned structure: PruningStructure) -> [ModelPart] {
+        parts(original).map { ModelPart(blocks: structure.blocks(in: $0.blocks), embeds: $0.embeds, head: $0.head) }
+    }
 }

@@ -9,7 +9,13 @@ public struct PipelineStage {
     let communicator: any Communicator
 
     public init(layout: PipelineLayout, config: ModelConfig, communicator: any Communicator) {
-        part = layout.parts(config)[layout.stage(ofRank: communicator.rank)]
+        self.init(layout: layout, part: layout.parts(config)[layout.stage(ofRank: communicator.rank)], communicator: communicator)
+    }
+
+    /// The stage holding `part` (a pruned model's stage holds what is left of its original part, `PipelineLayout.
+    /// parts(_:pruned:)`).
+    public init(layout: PipelineLayout, part: ModelPart, communicator: any Communicator) {
+        self.part = part
         stages = layout.stages
         link = StageLink(layout: layout, rank: communicator.rank)
         self.communicator = communicator
@@ -25,14 +31,33 @@ public struct PipelineStage {
     public mutating func forward(_ model: Transformer, batch: [[Int32]], blocks: Range<Int>? = nil, prefixes: [Int?]? = nil,
                                  mask: ModelMask? = nil, observer: ForwardObserver? = nil) throws -> [Float]? {
         let segments = Transformer.segments(batch)
-        let rows = segments.last?.upperBound ?? 0
-        var x = link.previous == nil ? model.embed(batch)
-                                     : try link.receive(count: rows * model.config.hidden, communicator: communicator)
+        var x = try input(model, batch: batch)
         model.runBlocks(blocks ?? part.blocks, &x, segments: segments, prefixes: prefixes, mask: mask, observer: observer)
         guard isLast else {
             link.send(x, communicator: communicator)
             return nil
         }
         return model.finalNorm(x)
+    }
+
+    /// What this stage's first block takes for `batch`: the embeddings on the first stage, the previous stage's
+    /// activations elsewhere ([rows, D]).
+    public mutating func input(_ model: Transformer, batch: [[Int32]]) throws -> [Float] {
+        guard link.previous != nil else { return model.embed(batch) }
+        return try link.receive(count: batch.reduce(0) { $0 + $1.count } * model.config.hidden, communicator: communicator)
+    }
+
+    /// Hands this stage's output x [rows, D] to the next stage.
+    public mutating func send(_ x: [Float]) { link.send(x, communicator: communicator) }
+
+    /// Training's backward: the gradient [rows, D] of the output this stage sent, from the next stage.
+    public mutating func receiveGradient(rows: Int, hidden: Int) throws -> [Float] {
+        try link.receiveGradient(count: rows * hidden, communicator: communicator)
+    }
+
+    /// Training's backward: hands the gradient of this stage's input [rows, D] back (nothing on the first stage,
+    /// whose input is the frozen embedding's).
+    public mutating func sendGradient(_ dx: [Float]) {
+        if link.previous != nil { link.sendGradient(dx, communicator: communicator) }
     }
 }

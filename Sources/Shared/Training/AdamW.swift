@@ -79,12 +79,23 @@ public enum GradientClipping {
     /// Scales `gradients` so their L2 norm is at most `maxNorm`; returns the norm before clipping (float64 sum).
     @discardableResult
     public static func clip(_ gradients: inout [Float], maxNorm: Float) -> Double {
-        let norm = gradients.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let norm = sumOfSquares(gradients).squareRoot()
+        clip(&gradients, norm: norm, maxNorm: maxNorm)
+        return norm
+    }
+
+    /// Scales `gradients`, a part of a whole whose L2 norm is `norm` (pipeline stages each hold their adapters'
+    /// gradients), as clipping the whole to `maxNorm` scales every part.
+    public static func clip(_ gradients: inout [Float], norm: Double, maxNorm: Float) {
         let factor = Double(maxNorm) / (norm + 1e-6)
         if factor < 1 {
             let f = Float(factor)
             for i in gradients.indices { gradients[i] *= f }
         }
-        return norm
+    }
+
+    /// The float64 sum of the squared gradients: parts' sums add up to the whole's squared norm.
+    public static func sumOfSquares(_ gradients: [Float]) -> Double {
+        gradients.reduce(0.0) { $0 + Double($1) * Double($1) }
     }
 }

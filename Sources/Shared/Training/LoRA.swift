@@ -118,6 +118,35 @@ public struct LoRALayout: Equatable, Sendable {
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { (Key(layer: $1.layer, target: $1.target), $0) })
     }
 
+    private init(rank: Int, entries: [Entry], architecture: Architecture) {
+        self.rank = rank
+        self.entries = entries
+        self.architecture = architecture
+        count = entries.last?.b.upperBound ?? 0
+        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { (Key(layer: $1.layer, target: $1.target), $0) })
+    }
+
+    /// Where the adapters of `blocks` sit in this buffer: one contiguous range, the layout going layer by layer.
+    public func span(of blocks: Range<Int>) -> Range<Int> {
+        let held = entries.filter { blocks.contains($0.layer) }
+        guard let first = held.first, let last = held.last else {
+            let start = entries.first { $0.layer >= blocks.lowerBound }?.a.lowerBound ?? count
+            return start..<start
+        }
+        return first.a.lowerBound..<last.b.upperBound
+    }
+
+    /// The layout of a pipeline stage holding the adapters of `blocks` only: their entries (layers keep their
+    /// indices), moved to a buffer of their own that starts at 0 (`span(of:)` of this one).
+    public func restricted(to blocks: Range<Int>) -> LoRALayout {
+        let offset = span(of: blocks).lowerBound
+        let held = entries.filter { blocks.contains($0.layer) }.map {
+            Entry(layer: $0.layer, target: $0.target, inFeatures: $0.inFeatures, outFeatures: $0.outFeatures,
+                  a: ($0.a.lowerBound - offset)..<($0.a.upperBound - offset), b: ($0.b.lowerBound - offset)..<($0.b.upperBound - offset))
+        }
+        return LoRALayout(rank: rank, entries: held, architecture: architecture)
+    }
+
     private struct Key: Hashable, Sendable {
         let layer: Int
         let target: LoRATarget
@@ -162,6 +191,11 @@ public struct LoRAAdapters: Equatable, Sendable {
         self.parameters = parameters
     }
 
+    /// The adapters of `blocks` only, as a pipeline stage holds them (`LoRALayout.restricted(to:)`).
+    public func restricted(to blocks: Range<Int>) -> LoRAAdapters {
+        LoRAAdapters(config: config, layout: layout.restricted(to: blocks), parameters: Array(parameters[layout.span(of: blocks)]))
+    }
+
     /// A of one adapter: [r, in].
     public func a(_ entry: LoRALayout.Entry) -> Tensor {
         Tensor(shape: [layout.rank, entry.inFeatures], data: Array(parameters[entry.a]))
@@ -173,14 +207,26 @@ public struct LoRAAdapters: Equatable, Sendable {
     }
 
     /// The base weights with every adapter folded in: W += (alpha / r) B A. Its logits equal the adapted model's
-    /// (without dropout) up to rounding.
+    /// (without dropout) up to rounding. A pipeline stage's adapters (`restricted(to:)`) fold into its blocks only.
+    /// A matrix kept as stored keeps its bytes and carries the update factored (`Tensor(stored:adding:)`), so the
+    /// merged model takes the adapters' memory, not 4 bytes a weight; an fp32 one is updated in place.
     public func merged(into weights: ModelWeights) -> ModelWeights {
-        precondition(layout == LoRALayout(config: config, model: weights.config), "LoRA adapters do not fit this model")
+        precondition(layout.entries.allSatisfy { entry in
+            weights.layers.indices.contains(entry.layer)
+                && weights.layers[entry.layer][entry.target.role]?.shape == [entry.outFeatures, entry.inFeatures]
+        }, "LoRA adapters do not fit this model")
         var merged = weights
         let r = layout.rank
-        parameters.withUnsafeBufferPointer { p in
-            for entry in layout.entries {
-                merged.layers[entry.layer][entry.target.role]!.data.withUnsafeMutableBufferPointer { w in
+        for entry in layout.entries {
+            let role = entry.target.role
+            if let stored = weights.layers[entry.layer][role]!.stored {
+                merged.layers[entry.layer][role] = Tensor(stored: stored, adding: LowRankUpdate(
+                    b: Array(parameters[entry.b]), a: Array(parameters[entry.a]), rank: r, scale: config.scale,
+                    rows: entry.outFeatures, columns: entry.inFeatures))
+                continue
+            }
+            parameters.withUnsafeBufferPointer { p in
+                merged.layers[entry.layer][role]!.data.withUnsafeMutableBufferPointer { w in
                     // W[out, in] += scale * B[out, r] . A[r, in]
                     BLAS.gemm(m: entry.outFeatures, n: entry.inFeatures, k: r, alpha: config.scale,
                               a: p.baseAddress! + entry.b.lowerBound, lda: r,

@@ -7,7 +7,7 @@ struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
         abstract: "LoRA recovery fine-tuning on Alpaca-style instruction data; writes the adapter and the merged model.",
-        discussion: "Every rank trains on its share of each batch; one allreduce of the gradients per step keeps the ranks identical.")
+        discussion: "Every rank trains on its share of each batch; one allreduce of the gradients per step keeps the ranks identical. With --stages S the ranks form S pipeline stages x N/S replicas, each rank holding its stage's blocks and their adapters only.")
 
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
     @OptionGroup var weightOptions: WeightOptions
@@ -16,6 +16,9 @@ struct FinetuneCommand: ParsableCommand {
     @OptionGroup var options: FineTuneOptions
     @Option(help: "Seed of the adapters' initialisation, the split, the order and dropout.") var seed: UInt64 = 0
     @OptionGroup(title: "Export") var export: ExportOptions
+    @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds and trains only its stage's blocks and their adapters, for models larger than a node.",
+                               discussion: "Each replica's share of a batch flows through its stages in micro-batches (GPipe: every micro-batch forward, then every one backward); the replicas of a stage sum its gradients and clipping takes the norm over all stages. Rank 0 loads the whole model again to write the merged model."))
+    var stages = 1
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
@@ -27,11 +30,22 @@ struct FinetuneCommand: ParsableCommand {
             let claim = communicator.isCoordinator ? try OutputDirectory.claim(out, resuming: false) : nil
             defer { claim?.release() }
             let directory = out
-            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights)
+            var layout: PipelineLayout?
+            if stages > 1 {
+                layout = try PipelineLayout(stages: stages, ranks: communicator.size,
+                                            blocks: ModelLoader.describe(path: model).config.layers.count)
+            }
+            // A pipeline stage maps the whole file but holds (touches) only its part's tensors.
+            let part = try layout.map { layout in
+                try layout.parts(ModelLoader.describe(path: model).config)[layout.stage(ofRank: communicator.rank)]
+            }
+            let loaded = try ModelLoader.load(path: model, storage: weightOptions.weights, part: part)
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let job = FineTuneJob(options: options, seed: seed, export: try ResolvedExport(export, model: model))
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,
-                                           directory: directory, communicator: communicator).report else { return }
+                                           directory: directory, communicator: communicator, layout: layout,
+                                           whole: { try ModelLoader.load(path: model, storage: weightOptions.weights).weights })
+                .report else { return }
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
             RunSupport.printLine(report.line + "; wrote " + directory)
         }

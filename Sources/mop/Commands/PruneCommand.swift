@@ -57,7 +57,7 @@ struct PruneCommand: ParsableCommand {
                                discussion: "With --dedicated-coordinator rank 0 scores nothing and joins group 0; ranks 1... are split."))
     var groups = 1
     @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.",
-                               discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. The export, --finetune and --eval then load the whole model on the ranks that need it."))
+                               discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. --finetune and --eval go on with each rank's stage (pipelined LoRA, pipelined evaluation); rank 0 loads the whole model again to write the exports."))
     var stages = 1
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
@@ -87,9 +87,6 @@ struct PruneCommand: ParsableCommand {
             for (given, flag) in [(cluster.dedicatedCoordinator, "--dedicated-coordinator"), (groups > 1, "--groups"),
                                   (targetLatency != nil, "--target-latency")] where given {
                 throw ValidationError("--stages and \(flag) cannot be combined yet: every rank is a pipeline stage holding only its blocks")
-            }
-            guard !cluster.broadcastWeights || !(finetune || eval) else {
-                throw ValidationError("--stages --broadcast-weights cannot be combined with --finetune or --eval, which load the whole model on every rank; run mop finetune / mop eval on the output")
             }
         }
     }
@@ -173,8 +170,8 @@ struct PruneCommand: ParsableCommand {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 _ = pipelineReport()
-                _ = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export, structure: nil,
-                                           communicator: communicator)
+                _ = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, whole: whole, spec, directory: directory,
+                                           export: export, structure: nil, communicator: communicator)
                 return
             }
 
@@ -221,8 +218,8 @@ struct PruneCommand: ParsableCommand {
                                      latencyModel: latency)
             report.export = export.summary(importance: !importance.isEmpty)
             try report.write(directory: directory)
-            let after = try recoverAndEvaluate(model: model, whole, spec, directory: directory, export: export,
-                                               structure: result.structure, communicator: communicator)
+            let after = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, whole: whole, spec, directory: directory,
+                                               export: export, structure: result.structure, communicator: communicator)
             report.finetune = after.finetune
             report.evaluation = after.evaluation
             if finetune || eval { try report.write(directory: directory) }
@@ -265,36 +262,42 @@ struct PruneCommand: ParsableCommand {
     /// After the search, on every rank: rank 0 sends the chosen structure (nil on the other ranks, which receive
     /// it) and every rank prunes its own copy of the weights with it; then the chained recovery (`--finetune`, every
     /// rank taking part in the data-parallel training, files into DIR/finetuned) and evaluation (`--eval`) of the
-    /// dense, pruned and recovered models. The reports come back on rank 0. `whole` gives the whole original model:
-    /// with `--stages` the ranks load it again here, so recovery and evaluation need a rank to hold the pruned model
-    /// (README: why recovery is not pipelined).
-    private func recoverAndEvaluate(model: String, _ whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
+    /// dense, pruned and recovered models. The reports come back on rank 0. `original` is what the rank loaded: with
+    /// a pipeline `layout` its stage's part, which it goes on with (pipelined training and evaluation, each stage
+    /// holding the kept blocks of its part); `whole` gives the whole original model, which only rank 0 loads then,
+    /// to write the recovered model.
+    private func recoverAndEvaluate(model: String, _ original: ModelWeights, layout: PipelineLayout?,
+                                    whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
                                     export: ResolvedExport, structure: PruningStructure?, communicator: any Communicator) throws
         -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
         guard finetune || eval else { return (nil, nil) }
-        let original = try whole()
         var bytes = structure.map { [UInt8]($0.encode()) } ?? []
         communicator.broadcast(&bytes, root: 0)
         let chosen = try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")
-        let pruned = try chosen.apply(to: original)
+        let part = layout.map { $0.parts(original.config)[$0.stage(ofRank: communicator.rank)] }
+        let parts = layout.map { $0.parts(original.config, pruned: chosen) }
+        let pruned = try chosen.apply(to: original, holding: part)
         var recovered: FineTuneJob.Outcome?
         let folder = directory + "/" + Self.finetunedFolder
         if finetune {
             _ = try OutputDirectory.prepare(folder, resuming: false, create: communicator.isCoordinator)
             let job = FineTuneJob(options: finetuning, seed: seed, export: export)
             recovered = try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
-                                    directory: folder, communicator: communicator)
+                                    directory: folder, communicator: communicator, layout: layout, parts: parts,
+                                    whole: { try chosen.apply(to: whole()) })
         }
         guard eval else { return (recovered?.report, nil) }
         var subjects = [EvaluationJob.Subject(name: "dense", weights: original, path: model, benchPath: model),
                         EvaluationJob.Subject(name: "pruned", weights: pruned, path: directory,
-                                                      benchPath: export.format == .safetensors ? directory : directory + "/" + ModelExport.ggufFile)]
+                                                      benchPath: export.format == .safetensors ? directory : directory + "/" + ModelExport.ggufFile,
+                                                      parts: parts)]
         if let recovered {
             // Same shape as the pruned model, so the same latency: not measured twice.
-            subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil))
+            subjects.append(EvaluationJob.Subject(name: "recovered", weights: recovered.merged, path: folder, benchPath: nil,
+                                                  parts: parts))
         }
         let job = EvaluationJob(options: evaluation, dedicatedCoordinator: cluster.dedicatedCoordinator, threads: threadOptions.threads,
-                                weights: cluster.weightOptions.weights)
+                                weights: cluster.weightOptions.weights, layout: layout)
         let report = try job.run(subjects, original: original.config, tokenizer: spec, communicator: communicator)
         return (recovered?.report, report)
     }

@@ -11,14 +11,18 @@ struct EvaluationJob {
     let threads: Int?
     /// How the latency children hold the weights (`--weights`).
     let weights: WeightStorage
+    /// With pipeline stages (`--stages`): each rank holds its stage's part of every subject.
+    var layout: PipelineLayout? = nil
 
-    /// A model to evaluate: its weights on every rank, and on rank 0 the file or directory that holds it (for the
-    /// latency child; nil: latency not measured).
+    /// A model to evaluate: its weights on every rank (with `layout`, the rank's stage's part of them; `parts` says
+    /// what each stage holds, by default the layout's parts), and on rank 0 the file or directory that holds it (for
+    /// the latency child; nil: latency not measured).
     struct Subject {
         let name: String
         let weights: ModelWeights
         let path: String
         let benchPath: String?
+        var parts: [ModelPart]? = nil
     }
 
     /// How the model at `path` stores its weights, as the export type that would write it ("GGUF q4_k_m").
@@ -40,10 +44,12 @@ struct EvaluationJob {
             let transformer = Transformer(weights: subject.weights)
             let perplexity = try PerplexityEvaluation.measure(
                 transformer, tokenizer: spec, modelPath: subject.path, file: options.evalText, seqLen: options.evalSeqLen,
-                maxTokens: options.evalMaxTokens, dedicatedCoordinator: dedicatedCoordinator, communicator: communicator)
+                maxTokens: options.evalMaxTokens, dedicatedCoordinator: dedicatedCoordinator, layout: layout,
+                parts: subject.parts, communicator: communicator)
             let zeroShot = tasks.isEmpty ? nil : try TaskEvaluation.run(
                 transformer, tokenizer: spec, modelPath: subject.path, tasks: tasks, directory: options.tasksDir,
-                limit: options.evalLimit, dedicatedCoordinator: dedicatedCoordinator, communicator: communicator)
+                limit: options.evalLimit, dedicatedCoordinator: dedicatedCoordinator, layout: layout, parts: subject.parts,
+                communicator: communicator)
             let parameters = subject.weights.config.parameters
             models.append(EvaluationReport.Model(
                 name: subject.name, parameters: parameters, compression: 1 - Double(parameters) / Double(original.parameters),

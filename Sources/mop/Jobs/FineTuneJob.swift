@@ -13,7 +13,8 @@ struct FineTuneJob {
     /// How the merged model is written (`--format`, the export type chosen for the job's input).
     let export: ResolvedExport
 
-    /// What `run` leaves on every rank: the merged model, and on rank 0 the report.
+    /// What `run` leaves on every rank: the merged model (with pipeline stages, the rank's stage's part of it), and on
+    /// rank 0 the report.
     struct Outcome {
         let merged: ModelWeights
         let report: FineTuneReport?
@@ -21,13 +22,19 @@ struct FineTuneJob {
 
     /// Trains adapters for `weights` (named `model` in files and errors) on the Alpaca JSONL `data` and writes the
     /// results into `directory` (prepared by the caller). Every rank calls it and gets the merged model (the ranks'
-    /// adapters are replicas); the report comes back on rank 0.
+    /// adapters are replicas); the report comes back on rank 0. With a pipeline `layout` of more than one stage,
+    /// `weights` need only hold the rank's stage's part (pipelined training; `parts`: what each stage holds, by default
+    /// the layout's parts); rank 0 then writes the merged model from `whole`, the whole model it loads for the export.
     func run(weights: ModelWeights, tokenizer spec: TokenizerSpec, model: String, data: String, directory: String,
-             communicator: any Communicator) throws -> Outcome {
+             communicator: any Communicator, layout: PipelineLayout? = nil, parts: [ModelPart]? = nil,
+             whole: () throws -> ModelWeights = { preconditionFailure("a pipelined fine-tuning needs the whole model to export") })
+        throws -> Outcome {
+        let staged = (layout?.stages ?? 1) > 1
+        let stageParts = staged ? layout.map { parts ?? $0.parts(weights.config) } : nil
         let lora = options.lora
         try lora.validate(for: weights.config, file: model)
-        let tokenizer = try spec.tokenizer(file: model)
-        let read = try InstructionData.examples(path: data, tokenizer: tokenizer,
+        // The tokenizer (tens of MB for a large vocabulary) is a temporary: nothing holds it through the training.
+        let read = try InstructionData.examples(path: data, tokenizer: spec.tokenizer(file: model),
                                                 maxLength: min(options.maxLength, weights.config.maxPositions))
         let (train, heldOut) = try InstructionData.split(read.examples, heldOutFraction: options.heldOut, seed: seed, file: data)
         let batch = options.batch
@@ -38,36 +45,55 @@ struct FineTuneJob {
         let totalSteps = options.steps ?? max(1, Int(epochSteps))
         let settings = FineTuneSettings(lora: lora, learningRate: options.lr, batchSize: batch, microBatch: options.microBatch,
                                         totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed)
-        var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
-                                        settings: settings, file: model, communicator: communicator)
-        try worker.checkReplicas()
         let log = communicator.isCoordinator
         if log {
             FileHandle.standardError.write(Data(("finetune: \(train.count) training and \(heldOut.count) held-out examples"
                 + (read.truncatedAway > 0 ? " (\(read.truncatedAway) left out: response past --max-length)" : "")
-                + ", \(totalSteps) steps of \(batch) on \(communicator.size) ranks\n").utf8))
+                + ", \(totalSteps) steps of \(batch) on \(communicator.size) ranks"
+                + (layout.map { staged ? " (\($0.stages) pipeline stages x \($0.replicas) replicas)" : "" } ?? "") + "\n").utf8))
         }
-        let before = try worker.evaluate(heldOut, progress: "finetune: held-out loss before (rank 0's shard)")
-        let start = Date()
-        var losses: [Double] = [], tokens = 0
-        for step in 0..<totalSteps {
-            let result = try worker.train(on: InstructionData.batch(train, step: step, batchSize: batch, seed: seed))
-            losses.append(result.loss)
-            tokens += result.tokens
-            if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
+        // The worker (the adapters' AdamW moments and gradients) lives in this scope only: gone before the export.
+        let merged: ModelWeights, adapters: LoRAAdapters, before: Double?, after: Double?, pipeline: PipelineReport?
+        var losses: [Double] = [], tokens = 0, seconds = 0.0
+        do {
+            var worker = try FineTuneWorker(model: weights, adapters: LoRAAdapters(config: lora, model: weights.config, seed: seed),
+                                            settings: settings, file: model, communicator: communicator, layout: layout,
+                                            part: layout.flatMap { layout in stageParts?[layout.stage(ofRank: communicator.rank)] })
+            try worker.checkReplicas()
+            before = try worker.evaluate(heldOut, progress: "finetune: held-out loss before (rank 0's shard)")
+            let start = Date()
+            let (secondsBefore, linkBefore) = (worker.seconds, worker.link)
+            for step in 0..<totalSteps {
+                let result = try worker.train(on: InstructionData.batch(train, step: step, batchSize: batch, seed: seed))
+                losses.append(result.loss)
+                tokens += result.tokens
+                if log { progress(step: step + 1, of: totalSteps, loss: result.loss, tokens: tokens, start: start) }
+            }
+            seconds = Date().timeIntervalSince(start)
+            // The training steps' pipeline figures (a collective), the held-out passes left out.
+            if let layout, let stageParts, let link = worker.link, let part = worker.part {
+                let measure = PipelineReport.RankMeasure(
+                    seconds: worker.seconds - secondsBefore, waitSeconds: link.waitSeconds - (linkBefore?.waitSeconds ?? 0),
+                    bytesSent: link.bytesSent - (linkBefore?.bytesSent ?? 0), weightsHeldBytes: part.bytesHeld(weights))
+                pipeline = PipelineReport.gather(measure, layout: layout, parts: stageParts, communicator: communicator)
+            } else {
+                pipeline = nil
+            }
+            after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
+            merged = worker.adapters.merged(into: weights)
+            adapters = worker.wholeAdapters()
         }
-        let seconds = Date().timeIntervalSince(start)
-        let after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
-        let merged = worker.adapters.merged(into: weights)
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
 
-        try export.checkRange(merged, file: directory)  // before the adapter, so a refused export writes nothing
-        try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
-        try export.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory)
+        let written = staged ? adapters.merged(into: try whole()) : merged
+        try export.checkRange(written, file: directory)  // before the adapter, so a refused export writes nothing
+        try PEFTAdapter.save(adapters, baseModel: model, to: directory + "/adapter")
+        try export.write(original: written, structure: .identity(written.config), tokenizer: spec, to: directory)
         let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
                                     heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
                                     batch: batch, microBatch: options.microBatch, losses: losses,
-                                    heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds)
+                                    heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds,
+                                    pipeline: pipeline)
         try AtomicFileWriter.write(report.json() + Data("\n".utf8), to: directory + "/" + FineTuneReport.fileName)
         return Outcome(merged: merged, report: report)
     }

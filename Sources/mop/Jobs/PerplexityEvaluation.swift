@@ -5,7 +5,7 @@ import Worker
 
 /// `mop eval --ppl` (and the chained evaluation of `mop prune --eval`): perplexity over non-overlapping windows,
 /// sharded over the ranks by tokens, or with a pipeline `layout` over its replicas, each window flowing through the
-/// replica's stages.
+/// replica's stages (each holding its one of `parts`, by default the layout's parts of the model).
 enum PerplexityEvaluation {
     struct Result {
         let perplexity: Double
@@ -18,7 +18,7 @@ enum PerplexityEvaluation {
     /// Every rank calls this; rank 0 reads and tokenizes `file` and gets the result, the others get nil.
     static func measure(_ transformer: Transformer, tokenizer spec: TokenizerSpec, modelPath model: String, file: String,
                         seqLen: Int, maxTokens: Int?, dedicatedCoordinator: Bool, layout: PipelineLayout? = nil,
-                        communicator: some Communicator) throws -> Result? {
+                        parts: [ModelPart]? = nil, communicator: some Communicator) throws -> Result? {
         guard seqLen <= transformer.config.maxPositions else {
             throw MopError(file: model, "--seq-len \(seqLen) is longer than the model's \(transformer.config.maxPositions) positions")
         }
@@ -34,7 +34,8 @@ enum PerplexityEvaluation {
         let sums: PartialSums, pipeline: PipelineReport?
         if let layout, layout.stages > 1 {
             let shard = plan.shard(rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
-            let stage = PipelineStage(layout: layout, config: transformer.config, communicator: communicator)
+            let stageParts = parts ?? layout.parts(transformer.config)
+            let stage = PipelineStage(layout: layout, part: stageParts[layout.stage(ofRank: communicator.rank)], communicator: communicator)
             let progress = ProgressReporter("perplexity (stage 0 of replica 0)", total: shard.count, unit: "windows",
                                             enabled: communicator.isCoordinator)
             let result = try PipelinePerplexity.score(transformer, stage: stage, tokens: tokens, windows: shard,
@@ -43,8 +44,7 @@ enum PerplexityEvaluation {
             let measure = PipelineReport.RankMeasure(seconds: result.seconds, waitSeconds: result.link.waitSeconds,
                                                      bytesSent: result.link.bytesSent,
                                                      weightsHeldBytes: stage.part.bytesHeld(transformer.weights))
-            pipeline = PipelineReport.gather(measure, layout: layout, parts: layout.parts(transformer.config),
-                                             communicator: communicator)
+            pipeline = PipelineReport.gather(measure, layout: layout, parts: stageParts, communicator: communicator)
         } else {
             let shard = plan.shard(rank: communicator.rank, size: communicator.size, dedicatedCoordinator: dedicatedCoordinator)
             let progress = ProgressReporter("perplexity", total: shard.count, unit: "windows", enabled: communicator.isCoordinator)

@@ -3,7 +3,8 @@ import Shared
 import Worker
 
 /// `mop eval --tasks`: zero-shot accuracy with examples sharded over the ranks by tokens, or with a pipeline `layout`
-/// over its replicas, each group of examples flowing through the replica's stages.
+/// over its replicas, each group of examples flowing through the replica's stages (each holding its one of `parts`,
+/// by default the layout's parts of the model).
 enum TaskEvaluation {
     struct Results {
         let tasks: [String: ZeroShotResult]
@@ -15,7 +16,7 @@ enum TaskEvaluation {
     /// truncates; each such example is named on stderr.
     static func run(_ model: Transformer, tokenizer spec: TokenizerSpec, modelPath: String, tasks: [ZeroShotTask],
                     directory: String, limit: Int?, maxLength: Int? = nil, dedicatedCoordinator: Bool,
-                    layout: PipelineLayout? = nil, communicator: some Communicator) throws -> Results? {
+                    layout: PipelineLayout? = nil, parts: [ModelPart]? = nil, communicator: some Communicator) throws -> Results? {
         let length = min(maxLength ?? model.positions, model.positions)
         // Rank 0 tokenizes and broadcasts, so every rank scores exactly the same ids (and only rank 0 needs the files).
         var flat: [Int32] = []
@@ -40,7 +41,10 @@ enum TaskEvaluation {
         let shard = staged.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
             ?? Sharding.range(costs: costs, rank: communicator.rank, size: communicator.size,
                               dedicatedCoordinator: dedicatedCoordinator)
-        let stage = staged.map { PipelineStage(layout: $0, config: model.config, communicator: communicator) }
+        let stage = staged.map { layout in
+            PipelineStage(layout: layout, part: (parts ?? layout.parts(model.config))[layout.stage(ofRank: communicator.rank)],
+                          communicator: communicator)
+        }
         let progress = ProgressReporter("zero-shot", total: shard.count, unit: "examples", enabled: communicator.isCoordinator)
         let counts = try ZeroShotWorker.score(model, examples: examples[shard], taskCount: tasks.count, file: modelPath, stage: stage,
                                               progress: progress.update)

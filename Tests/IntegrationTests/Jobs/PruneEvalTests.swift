@@ -18,7 +18,8 @@ final class PruneEvalTests: XCTestCase {
         try chainedJob([])
     }
 
-    /// After a search in 2 pipeline stages, each rank loads the whole model again for recovery and evaluation.
+    /// After a search in 2 pipeline stages, each rank goes on with its stage's part: pipelined recovery and
+    /// evaluation give what `mop eval` of each written model gives, and the recovery reports its pipeline.
     func testChainedRecoveryAndEvaluationAfterAStagedSearch() throws {
         try chainedJob(["--stages", "2"])
     }
@@ -46,6 +47,9 @@ final class PruneEvalTests: XCTestCase {
                        accuracy: 1e-12)
         XCTAssertEqual(models[2]["parameters"] as? Int, models[1]["parameters"] as? Int)
         XCTAssertNotNil((report["finetune"] as? [String: Any])?["held_out_loss_after"])
+        let pipeline = (report["finetune"] as? [String: Any])?["pipeline"] as? [String: Any]
+        XCTAssertEqual(pipeline?["stages"] as? Int, extra.isEmpty ? nil : 2)
+        XCTAssertEqual(pipeline.map { ($0["bytes_between_stages"] as? Int ?? 0) > 0 }, extra.isEmpty ? nil : true)
 
         // Each model's numbers equal a separate `mop eval` of the file the job wrote (or read) for it.
         for (entry, path) in zip(models, [model, out, out + "/finetuned"]) {

@@ -4,13 +4,13 @@ import Foundation
 /// A tiny random model whose tokenizer is the 256 bytes plus EOS, and data it can learn: fast end-to-end runs of the
 /// training and evaluation commands.
 enum TinyByteModel {
-    /// 2 GQA blocks over 256 byte symbols plus an EOS token (no merges), saved as GGUF with its tokenizer.
-    static func write(in directory: String) throws -> String {
+    /// `layers` GQA blocks over 256 byte symbols plus an EOS token (no merges), saved as GGUF with its tokenizer.
+    static func write(in directory: String, layers: Int = 2) throws -> String {
         let vocabulary = (0..<256).map { ByteLevel.encode([UInt8($0)]) } + ["<eos>"]
         let tokenizer = TokenizerSpec(vocabulary: vocabulary, merges: [], preTokenizer: .gpt2, specialTokenIds: [256],
                                       bosTokenId: nil, eosTokenId: 256, addBos: false)
         let config = ModelConfig(vocabSize: 257, hidden: 32, headDim: 8,
-                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 48), count: 2),
+                                 layers: [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 48), count: layers),
                                  tiedEmbeddings: true, maxPositions: 256)
         let path = directory + "/tiny.gguf"
         try GGUFWriter.write(weights: .random(config: config, seed: 3), tokenizer: tokenizer, to: path, type: .f32)

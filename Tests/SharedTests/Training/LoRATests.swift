@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Shared
 
@@ -63,6 +64,29 @@ final class LoRATests: XCTestCase {
             let logits = Transformer(weights: merged).logits(tokens)
             XCTAssertLessThan(relativeError(logits.data, Array(expected.joined())), 1e-5, name)
         }
+    }
+
+    /// Merged into weights kept as stored, the adapters stay factored beside the stored bytes (no fp32 copy) and the
+    /// model computes what the merge into fp32 weights computes.
+    func testMergedIntoStoredWeightsKeepsTheBytesAndTheLogits() throws {
+        let config = TinyConfigs.mha
+        let path = NSTemporaryDirectory() + "/mop-lora-stored-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try GGUFWriter.write(weights: ModelWeights.random(config: config, seed: 14), tokenizer: nil, to: path, type: .f32)
+        let stored = try ModelLoader.load(path: path, storage: .stored).weights
+        let fp32 = try ModelLoader.load(path: path, storage: .fp32).weights
+        var adapters = LoRAAdapters(config: LoRAConfig(rank: 2, alpha: 3), model: config, seed: 15)
+        adapters.parameters = randomFloats(adapters.layout.count, scale: 0.3, seed: 16)
+        let merged = adapters.merged(into: stored), reference = adapters.merged(into: fp32)
+        for entry in adapters.layout.entries {
+            let tensor = try XCTUnwrap(merged.layers[entry.layer][entry.target.role])
+            XCTAssertNotNil(tensor.lowRank, "\(entry.layer) \(entry.target)")
+            XCTAssertEqual(tensor.bytesHeld, stored.layers[entry.layer][entry.target.role]!.bytesHeld + 4 * (entry.a.count + entry.b.count))
+            XCTAssertLessThan(relativeError(tensor.data, reference.layers[entry.layer][entry.target.role]!.data.map(Double.init)), 1e-6)
+        }
+        let tokens = TinyConfigs.tokens(count: 7, vocab: config.vocabSize, seed: 17)
+        XCTAssertLessThan(relativeError(Transformer(weights: merged).logits(tokens).data,
+                                        Transformer(weights: reference).logits(tokens).data.map(Double.init)), 1e-5)
     }
 
     func testDropoutIsSeededAndOnlyInTraining() throws {
