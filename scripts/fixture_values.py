@@ -15,8 +15,12 @@ def splitmix64(seed, index):
 
 def fnv1a(name):
     """FNV-1a, 64 bits, of the name's UTF-8 bytes: each tensor's seed."""
+    return fnv1a_bytes(name.encode("utf-8"))
+
+
+def fnv1a_bytes(data):
     h = 0xCBF29CE484222325
-    for byte in name.encode("utf-8"):
+    for byte in data:
         h = ((h ^ byte) * 0x100000001B3) & MASK
     return h
 
