@@ -17,7 +17,9 @@ let package = Package(
         .target(name: "CKernels"),
         // The SIGBUS handler for mapped model files that shrink while in use: a signal handler must be C.
         .target(name: "CFaults"),
-        .target(name: "Shared", dependencies: ["CMPI", "CBLAS", "CKernels", "CFaults"]),
+        // PNG and JPEG decoding for vision-language models' images, through libpng and libjpeg (scripts/setup.sh).
+        .target(name: "CImage", linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
+        .target(name: "Shared", dependencies: ["CMPI", "CBLAS", "CKernels", "CFaults", "CImage"]),
         .target(name: "Coordinator", dependencies: ["Shared"]),
         .target(name: "Worker", dependencies: ["Shared"]),
         .executableTarget(

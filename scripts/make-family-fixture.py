@@ -3,7 +3,7 @@
 into Tests/SharedTests/Fixtures/families/FAMILY/: config.json as save_pretrained writes it, and reference.json with the
 tensors' names and shapes, the token ids, the fp32 logits of the whole model and of a pruned one. No real weights of
 these families are reachable, so these are the ground truth mop's family files are checked against. The weights are
-not committed: every element is a function of its tensor's name and its index (`fixture_values`), which the tests
+not committed: every element is a function of its tensor's name and its index (fixture_values.py), which the tests
 compute again to write the model at run time (FamilyFixtureTests).
 
 The pruned model keeps, in every layer, the query heads of KV group 1 (and that group) and the neurons listed in
@@ -17,9 +17,10 @@ import argparse
 import json
 import os
 
-import numpy
 import torch
 import transformers
+
+import fixture_values
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 parser = argparse.ArgumentParser()
@@ -46,43 +47,13 @@ KV_ROWS = ("k_proj.weight", "k_proj.bias", "v_proj.weight", "v_proj.bias")
 QUERY_COLUMNS = ("o_proj.weight", "dense.weight")
 NEURON_ROWS = ("gate_proj.weight", "up_proj.weight", "fc1.weight", "fc1.bias")
 NEURON_COLUMNS = ("down_proj.weight", "fc2.weight")
-MASK = (1 << 64) - 1
-
-
-def splitmix64(seed, index):
-    """mop's SeededRandom.output(seed:index:): the index-th draw of SplitMix64 seeded with seed."""
-    z = (seed + (index + 1) * 0x9E3779B97F4A7C15) & MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
-
-
-def fnv1a(name):
-    """FNV-1a, 64 bits, of the name's UTF-8 bytes: each tensor's seed."""
-    h = 0xCBF29CE484222325
-    for byte in name.encode("utf-8"):
-        h = ((h ^ byte) * 0x100000001B3) & MASK
-    return h
-
-
-def fixture_values(name, count, one_dimensional, init_std):
-    """Uniform values of standard deviation init_std (matrices), or 1 + uniform of deviation 0.3 (1-D tensors: norms
-    start at one in transformers; random ones test that each norm and bias is applied with its own values), fp32 as
-    FamilyFixtureTests computes them."""
-    seed = fnv1a(name)
-    unit = numpy.array([float(splitmix64(seed, i) >> 11) / float(1 << 53) * 2 - 1 for i in range(count)]).astype(numpy.float32)
-    if one_dimensional:
-        return numpy.float32(1) + unit * numpy.float32(0.3 * 3 ** 0.5)
-    return unit * numpy.float32(init_std * 3 ** 0.5)
-
-
 config_class, model_class, shape = FAMILIES[args.family]
 config = config_class(initializer_range=args.init_std, **shape)
 model = model_class(config).float().eval()
 tensors = []
 with torch.no_grad():
     for name, parameter in model.state_dict().items():
-        values = fixture_values(name, parameter.numel(), parameter.dim() == 1, args.init_std)
+        values = fixture_values.values(name, parameter.numel(), parameter.dim() == 1, args.init_std)
         parameter.copy_(torch.from_numpy(values.reshape(tuple(parameter.shape))))
         tensors.append([name, list(parameter.shape)])
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries mop links against (OpenMPI, OpenBLAS) and the tools its tests use (iproute2). Safe to run twice: installs only what is missing.
+# Installs the system libraries mop links against (OpenMPI, OpenBLAS, libpng and libjpeg) and the tools its tests use (iproute2). Safe to run twice: installs only what is missing.
 set -euo pipefail
 # iproute2: `ip netns`, for the virtual cluster (cluster/virtual) the tests run mpirun across.
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev pkg-config iproute2)
+# libpng-dev, libjpeg-dev: decoding the images of vision-language models (Sources/CImage).
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev libjpeg-dev pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

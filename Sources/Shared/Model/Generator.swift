@@ -8,12 +8,14 @@ public struct Generator: Sendable {
     }
 
     /// Runs `tokens` [T] at positions cache.count..<cache.count+T, extending the cache; returns the logits [V] of the
-    /// last of them.
-    public func step(_ tokens: [Int32], cache: inout KVCache) -> [Float] {
+    /// last of them. `embeddings` [T, D], when given, are their input rows instead of the token embeddings (a
+    /// prompt holding an image's features).
+    public func step(_ tokens: [Int32], cache: inout KVCache, embeddings: [Float]? = nil) -> [Float] {
         precondition(!tokens.isEmpty && cache.count + tokens.count <= model.positions,
                      "generation past the model's \(model.positions) positions")
         let config = model.config, rows = tokens.count
-        var x = model.embed([tokens])
+        precondition(embeddings.map { $0.count == rows * config.hidden } ?? true, "embeddings of another length than the tokens")
+        var x = embeddings ?? model.embed([tokens])
         // The cache is moved into a box the hooks share, never copied, so its appends stay in place.
         let box = CacheBox(config)
         swap(&box.cache, &cache)
@@ -47,15 +49,16 @@ public struct Generator: Sendable {
 
     /// Up to `maxNewTokens` (at least 1) tokens after `prompt` (not empty): fewer at a stop token, which is kept, or
     /// at the model's last position. `onToken` sees each token as it is made (streaming). Logits that are not finite
-    /// end it with `ForwardOverflow`'s error naming `file`, rather than a token picked from NaN.
-    public func generate(prompt: [Int32], maxNewTokens: Int, sampler: TokenSampler, stopTokens: Set<Int32>, file: String,
-                         onToken: (Int32) -> Void = { _ in }) throws -> Generation {
+    /// end it with `ForwardOverflow`'s error naming `file`, rather than a token picked from NaN. `promptEmbeddings`
+    /// replace the prompt's token embeddings when given (`step`).
+    public func generate(prompt: [Int32], promptEmbeddings: [Float]? = nil, maxNewTokens: Int, sampler: TokenSampler,
+                         stopTokens: Set<Int32>, file: String, onToken: (Int32) -> Void = { _ in }) throws -> Generation {
         precondition(!prompt.isEmpty && maxNewTokens > 0, "generation needs a prompt and room for a token")
         var sampler = sampler
         var cache = KVCache(config: model.config)
         // The last token is never fed back, so it needs no position of its own.
         let budget = min(maxNewTokens, model.positions - prompt.count + 1)
-        var logits = step(prompt, cache: &cache)
+        var logits = step(prompt, cache: &cache, embeddings: promptEmbeddings)
         var generated: [Int32] = []
         while true {
             try ForwardOverflow.check(logits, file: file, at: "generated token \(generated.count + 1)") {

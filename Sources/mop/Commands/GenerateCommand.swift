@@ -11,6 +11,8 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
     @OptionGroup var weightOptions: WeightOptions
     @Option(help: "The prompt text.") var prompt: String
+    @Option(help: ArgumentHelp("A PNG or JPEG image for a LLaVA model directory: its features fill the prompt's <image> token (one is put first when the prompt has none).", valueName: "file"))
+    var image: String?
     @Option(help: "Tokens to generate at most (fewer at EOS).") var maxNewTokens = 128
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability mass.") var topP: Float = 1
@@ -54,18 +56,29 @@ struct GenerateCommand: ParsableCommand {
                         eosToken: spec.text(of: spec.eosTokenId)) : prompt
             // A rendered template holds its special tokens as text (BOS where it writes one); transformers encodes it
             // without adding more, and so does mop.
-            let ids = tokenizer.encode(text, addingSpecialTokens: !chatting)
+            var ids = tokenizer.encode(text, addingSpecialTokens: !chatting)
+            let transformer = Transformer(weights: loaded.weights)
+            var embeddings: [Float]?
+            if let image {
+                let directory = ModelLoader.resolve(model)
+                guard loaded.format == .huggingFace,
+                      let vision = try LlavaVision.load(path: directory, text: loaded.weights.config) else {
+                    throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava)")
+                }
+                (ids, embeddings) = try vision.imagePrompt(ids, imagePath: image, directory: directory, transformer: transformer,
+                                                           bos: spec.bosTokenId)
+            }
             let positions = loaded.weights.config.maxPositions
             guard !ids.isEmpty else { throw MopError("the prompt has no tokens") }
             guard ids.count < positions else {
                 throw MopError(file: model, "the prompt has \(ids.count) tokens, the model holds \(positions) positions")
             }
             let start = Date()
-            let generator = Generator(model: Transformer(weights: loaded.weights))
+            let generator = Generator(model: transformer)
             var streamed: [Int32] = [], printed = ""
             let stopTokens = Set([spec.eosTokenId].compactMap { $0 })
             let generation = try generator.generate(
-                prompt: ids, maxNewTokens: maxNewTokens,
+                prompt: ids, promptEmbeddings: embeddings, maxNewTokens: maxNewTokens,
                 sampler: TokenSampler(temperature: temperature, topP: topP, seed: seed), stopTokens: stopTokens, file: model
             ) { token in
                 guard !json, !stopTokens.contains(token) else { return }

@@ -40,11 +40,14 @@ struct ResolvedExport: Sendable {
     let format: ModelExport.Format
     let choice: ExportTypeChoice
     let exactWidths: Bool
+    /// The input model: a LLaVA checkpoint's pruned language model is written back into its container.
+    let source: String
 
     init(_ options: ExportOptions, model: String) throws {
         format = options.format
         choice = try options.choice(for: model)
         exactWidths = options.exactWidths
+        source = ModelLoader.resolve(model)
     }
 
     /// Chosen on rank 0 and sent to the others: with `--broadcast-weights` a node may have no copy of the model to read
@@ -63,6 +66,7 @@ struct ResolvedExport: Sendable {
         format = options.format
         choice = ExportTypeChoice(type: type, reason: parts[1])
         exactWidths = options.exactWidths
+        source = ModelLoader.resolve(model)
     }
 
     var type: GGUFWriter.MatrixType { choice.type }
@@ -73,12 +77,17 @@ struct ResolvedExport: Sendable {
         try ModelExport.checkRange(weights, format: format, type: type, file: file, hasImportance: hasImportance)
     }
 
-    /// Writes `original` cut to `structure` into `directory` as these options say (`ModelExport.write`).
+    /// Writes `original` cut to `structure` into `directory` as these options say (`ModelExport.write`); of a LLaVA
+    /// input, `hf/` then becomes a LLaVA checkpoint again (`LlavaExport`).
     @discardableResult
     func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String,
                importance: [String: [Float]] = [:]) throws -> ModelWeights {
-        try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory, format: format,
-                              type: type, importance: importance, exactWidths: exactWidths)
+        let pruned = try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory,
+                                           format: format, type: type, importance: importance, exactWidths: exactWidths)
+        if format != .gguf, LlavaExport.isLlava(source) {
+            try LlavaExport.wrap(folder: directory + "/" + ModelExport.huggingFaceFolder, original: source)
+        }
+        return pruned
     }
 
     /// The line the report and the console give: which types the files hold and why.

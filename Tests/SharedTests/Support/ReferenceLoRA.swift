@@ -15,6 +15,8 @@ enum ReferenceOps {
         switch kind {
         case .silu: silu(g)
         case .geluTanh: 0.5 * g * (1 + tanh((2 / Double.pi).squareRoot() * (g + 0.044715 * g * g * g)))
+        case .geluErf: 0.5 * g * (1 + erf(g / 2.0.squareRoot()))
+        case .quickGelu: g / (1 + exp(-1.702 * g))
         }
     }
 

@@ -55,19 +55,33 @@ final class OperationBackwardTests: XCTestCase {
         assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { ReferenceOps.silu($0) * $1 }, dad) }, "SwiGLU dup")
     }
 
-    func testGeGLUBackward() {
+    /// The GELUs (tanh: Gemma, Phi; erf: LLaVA's projector; quick: CLIP), gated and plain: forward against the float64
+    /// formula, backward against central differences.
+    func testGeluActivationsForwardAndBackward() {
         let count = 41
         let gate = randomFloats(count, scale: 4, seed: 16), up = randomFloats(count, seed: 17), da = randomFloats(count, seed: 18)
-        var dGate = [Float](repeating: 0, count: count), dUp = dGate
-        Activation.geluTanh.gatedBackward(da: da, gate: gate, up: up, dGate: &dGate, dUp: &dUp, count: count)
         let g = gate.map(Double.init), u = up.map(Double.init), dad = da.map(Double.init)
-        func gelu(_ x: Double) -> Double { ReferenceOps.activation(.geluTanh, x) }
-        assertGradient(dGate, numericGradient(g) { gs in dot(zip(gs, u).map { gelu($0) * $1 }, dad) }, "GeGLU dgate")
-        assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { gelu($0) * $1 }, dad) }, "GeGLU dup")
-        // The forward in place: act(g) * u, as the float64 formula gives it.
-        var product = gate
-        product.withUnsafeMutableBufferPointer { Activation.geluTanh.gatedForward(gate: $0.baseAddress!, up: up, count: count) }
-        XCTAssertLessThan(relativeError(product, zip(g, u).map { gelu($0) * $1 }), 1e-6)
+        for activation in [Activation.geluTanh, .geluErf, .quickGelu] {
+            let name = activation.rawValue
+            func act(_ x: Double) -> Double { ReferenceOps.activation(activation, x) }
+            var dGate = [Float](repeating: 0, count: count), dUp = dGate
+            activation.gatedBackward(da: da, gate: gate, up: up, dGate: &dGate, dUp: &dUp, count: count)
+            assertGradient(dGate, numericGradient(g) { gs in dot(zip(gs, u).map { act($0) * $1 }, dad) }, name + " gated dgate")
+            assertGradient(dUp, numericGradient(u) { us in dot(zip(g, us).map { act($0) * $1 }, dad) }, name + " gated dup")
+            // The forwards in place: act(g) * u and act(g), as the float64 formula gives them.
+            var product = gate
+            product.withUnsafeMutableBufferPointer { activation.gatedForward(gate: $0.baseAddress!, up: up, count: count) }
+            XCTAssertLessThan(relativeError(product, zip(g, u).map { act($0) * $1 }), 1e-6, name)
+            var plain = gate
+            plain.withUnsafeMutableBufferPointer { activation.forward($0.baseAddress!, count: count) }
+            XCTAssertLessThan(relativeError(plain, g.map(act)), 1e-6, name)
+            var dx = da
+            dx.withUnsafeMutableBufferPointer { activation.backward(x: gate, dy: $0.baseAddress!, count: count) }
+            assertGradient(dx, numericGradient(g) { gs in dot(gs.map(act), dad) }, name + " dx")
+        }
+        // The three differ where it matters: a formula swapped for another would not pass the checks above.
+        XCTAssertGreaterThan(abs(ReferenceOps.activation(.geluErf, -1.5) - ReferenceOps.activation(.quickGelu, -1.5)), 5e-3)
+        XCTAssertGreaterThan(abs(ReferenceOps.activation(.geluErf, -2.5) - ReferenceOps.activation(.geluTanh, -2.5)), 1e-4)
     }
 
     /// Gemma's norm multiplies by (1 + w): forward and backward against the float64 formula.

@@ -22,9 +22,9 @@ public enum HFConfig {
     static let maxHeads = ModelConfig.maxHeads
     static let maxLayers = ModelConfig.maxLayers
 
-    /// Parses config.json; `file` names it in errors.
+    /// Parses config.json (of a LLaVA checkpoint: its language model's, `LlavaContainer`); `file` names it in errors.
     public static func parse(data: Data, file: String) throws -> ModelConfig {
-        let fields = try JSONFields(data: data, file: file)
+        let fields = try LlavaContainer.languageModelFields(of: JSONFields(data: data, file: file))
         let modelType = try fields.string("model_type")
         guard let architecture = Architecture.forHFModelType(modelType) else {
             let supported = Architecture.hfModelTypesSupported.joined(separator: ", ")
@@ -156,9 +156,9 @@ public enum HFConfig {
         }
     }
 
-    /// The special token ids of config.json (absent ones are nil / empty).
+    /// The special token ids of config.json (absent ones are nil / empty); of a LLaVA checkpoint, its language model's.
     public static func parseSpecialTokens(data: Data, file: String) throws -> HFSpecialTokenIds {
-        let fields = try JSONFields(data: data, file: file)
+        let fields = try LlavaContainer.languageModelFields(of: JSONFields(data: data, file: file))
         let eos = fields.object["eos_token_id"] is [Any]
             ? try fields.optionalIntArray("eos_token_id") ?? []
             : try fields.optionalInt("eos_token_id").map { [$0] } ?? []

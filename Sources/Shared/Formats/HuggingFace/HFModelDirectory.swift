@@ -33,15 +33,17 @@ public enum HFModelDirectory {
         let config = try HFConfig.parse(data: configData, file: configPath)
         let specialTokens = try HFConfig.parseSpecialTokens(data: configData, file: configPath)
 
-        let source: (String, WeightStorage) throws -> Tensor?
-        let sourcePath: String
-        let stored: [String]
-        switch try weightFiles(in: path) {
-        case .single(let file):
-            (source, sourcePath, stored) = ({ try file.tensor(named: $0, storage: $1) }, file.path, file.names)
-        case .sharded(let index):
-            (source, sourcePath, stored) = ({ try index.tensor(named: $0, storage: $1) }, index.path, index.weightMap.keys.sorted())
+        let (entries, storedSource, sourcePath) = try storedTensors(in: path)
+        let stored = entries.map(\.name)
+        // A LLaVA's language model is read under its family's names; its vision tower and projector are not its tensors.
+        var storedNames: [String: String] = [:]
+        var accounted: [(name: String, hfName: String?)] = stored.map { ($0, $0) }
+        if LlavaContainer.holds(try JSONFields(data: configData, file: configPath)) {
+            storedNames = try LlavaContainer.uniqueNames(stored, file: sourcePath, LlavaContainer.languageModelName(ofStored:))
+            accounted = stored.filter { LlavaContainer.visionName(ofStored: $0) == nil }
+                .map { ($0, LlavaContainer.languageModelName(ofStored: $0)) }
         }
+        let source = { (name: String, storage: WeightStorage) in try storedSource(storedNames[name] ?? name, storage) }
         var tensors: [String: Tensor] = [:]
         for (name, _) in ModelWeights.expectedShapes(config) {
             guard part?.holds(name, config: config) ?? true else {
@@ -53,8 +55,21 @@ public enum HFModelDirectory {
         }
         let weights = try ModelWeights(config: config, tensors: tensors, file: sourcePath)
         // After the missing ones (ModelWeights), so a renamed tensor is reported as missing.
-        try TensorInventory.checkAccounted(stored.map { ($0, $0) }, config: config, file: sourcePath)
+        try TensorInventory.checkAccounted(accounted, config: config, file: sourcePath)
         return (weights, specialTokens)
+    }
+
+    /// The tensors the directory at `path` stores (name, type, shape), a reader of one by name (nil when absent) and
+    /// the file errors name (the safetensors file or the index).
+    static func storedTensors(in path: String) throws
+        -> (entries: [SafetensorsEntry], read: (String, WeightStorage) throws -> Tensor?, file: String) {
+        switch try weightFiles(in: path) {
+        case .single(let file): (file.entries, { try file.tensor(named: $0, storage: $1) }, file.path)
+        case .sharded(let index):
+            // The index's tensors only, as its reader gives them.
+            (index.shards.sorted { $0.key < $1.key }.flatMap { shard in shard.value.entries.filter { index.weightMap[$0.name] == shard.key } },
+             { try index.tensor(named: $0, storage: $1) }, index.path)
+        }
     }
 
     /// The weights of a directory: a single `model.safetensors` wins over an index, as in transformers.

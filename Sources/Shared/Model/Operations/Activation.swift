@@ -7,17 +7,23 @@ public enum Activation: String, Sendable {
     case silu
     /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), transformers' `gelu_pytorch_tanh` and `gelu_new` (Gemma, Phi).
     case geluTanh
+    /// x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), transformers' `gelu` (LLaVA's projector).
+    case geluErf
+    /// x * sigmoid(1.702 x), transformers' `quick_gelu` (OpenAI CLIP's vision tower).
+    case quickGelu
 
     /// config.json's `hidden_act` (or `hidden_activation`) values read as this activation; the first is written.
     public var hfNames: [String] {
         switch self {
         case .silu: ["silu", "swish"]
         case .geluTanh: ["gelu_pytorch_tanh", "gelu_new", "gelu_fast"]
+        case .geluErf: ["gelu"]
+        case .quickGelu: ["quick_gelu"]
         }
     }
 
     public static func forHFName(_ name: String) -> Activation? {
-        [Activation.silu, .geluTanh].first { $0.hfNames.contains(name) }
+        [Activation.silu, .geluTanh, .geluErf, .quickGelu].first { $0.hfNames.contains(name) }
     }
 
     /// x[i] = act(x[i]) for `count` values (a plain MLP).
@@ -25,8 +31,8 @@ public enum Activation: String, Sendable {
         switch self {
         case .silu:
             for i in 0..<count { x[i] = x[i] / (1 + Foundation.exp(-x[i])) }
-        case .geluTanh:
-            for i in 0..<count { x[i] = Self.geluTanh(x[i]) }
+        case .geluTanh, .geluErf, .quickGelu:
+            for i in 0..<count { x[i] = valueAndSlope(x[i]).value }
         }
     }
 
@@ -37,8 +43,8 @@ public enum Activation: String, Sendable {
             case .silu:
                 let sigma = 1 / (1 + Foundation.exp(-x[i]))
                 dy[i] *= sigma * (1 + x[i] * (1 - sigma))
-            case .geluTanh:
-                dy[i] *= Self.geluTanhWithSlope(x[i]).slope
+            case .geluTanh, .geluErf, .quickGelu:
+                dy[i] *= valueAndSlope(x[i]).slope
             }
         }
     }
@@ -48,10 +54,10 @@ public enum Activation: String, Sendable {
         switch self {
         case .silu:
             VectorMath.swiGLU(gate: gate, up: up, count: count)
-        case .geluTanh:
+        case .geluTanh, .geluErf, .quickGelu:
             let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
             VectorMath.parallelRanges(count, minimumWork: VectorMath.parallelElements) { range in
-                for i in range { g.pointer[i] = Self.geluTanh(g.pointer[i]) * u.pointer[i] }
+                for i in range { g.pointer[i] = valueAndSlope(g.pointer[i]).value * u.pointer[i] }
             }
         }
     }
@@ -67,20 +73,34 @@ public enum Activation: String, Sendable {
                 dUp[i] = da[i] * g * sigma
                 dGate[i] = da[i] * up[i] * sigma * (1 + g * (1 - sigma))
             }
-        case .geluTanh:
+        case .geluTanh, .geluErf, .quickGelu:
             for i in 0..<count {
-                let (value, slope) = Self.geluTanhWithSlope(gate[i])
+                let (value, slope) = valueAndSlope(gate[i])
                 dUp[i] = da[i] * value
                 dGate[i] = da[i] * up[i] * slope
             }
         }
     }
 
-    private static let geluTanhC: Float = 0.7978845608028654  // sqrt(2/pi)
-
-    static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + Foundation.tanh(geluTanhC * (x + 0.044715 * x * x * x)))
+    /// act(x) and act'(x) of the activations computed value by value (SiLU's are in the C kernels and above).
+    func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
+        switch self {
+        case .silu:
+            let sigma = 1 / (1 + Foundation.exp(-x))
+            return (x * sigma, sigma * (1 + x * (1 - sigma)))
+        case .geluTanh:
+            return Self.geluTanhWithSlope(x)
+        case .geluErf:
+            // Phi(x) + x phi(x), phi the standard normal density.
+            let cdf = 0.5 * (1 + Foundation.erf(x * 0.7071067811865476))
+            return (x * cdf, cdf + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
+        case .quickGelu:
+            let sigma = 1 / (1 + Foundation.exp(-1.702 * x))
+            return (x * sigma, sigma * (1 + 1.702 * x * (1 - sigma)))
+        }
     }
+
+    private static let geluTanhC: Float = 0.7978845608028654  // sqrt(2/pi)
 
     /// GELU-tanh and its derivative: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2), t = tanh(c (x + 0.044715 x^3)).
     static func geluTanhWithSlope(_ x: Float) -> (value: Float, slope: Float) {
