@@ -35,8 +35,9 @@ public enum ModelExport {
     /// a multiple of that (`largest`), so a larger value would be written as infinity and the export refused by mop
     /// itself. `file` names the output; `hasImportance`: the GGUF will be written with an importance (which changes
     /// some types of q4_0 and q5_0).
+    /// `updates` are added to their tensors first, as the writers add them.
     public static func checkRange(_ weights: ModelWeights, format: Format, type: GGUFWriter.MatrixType, file: String,
-                                  hasImportance: Bool = false) throws {
+                                  hasImportance: Bool = false, updates: [String: LowRankUpdate] = [:]) throws {
         let ggufTypes = format == .safetensors ? [:] : GGUFWriter.tensorTypes(weights, type: type, hasImportance: hasImportance)
         for (name, tensor) in weights.namedTensors() {
             var written: [GGUFTensorType] = []
@@ -44,7 +45,8 @@ public enum ModelExport {
             if let gguf = ggufTypes[name] { written.append(gguf) }
             guard let (limit, limited) = written.compactMap({ t in largest(t).map { ($0, t) } }).min(by: { $0.0 < $1.0 }) else { continue }
             var bad: (value: Float, index: Int)?
-            tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
+            let rows = updates[name].map { TensorRows(tensor).adding($0) } ?? TensorRows(tensor)
+            rows.forEachPanel { values, firstRow in
                 guard bad == nil, let index = values.firstIndex(where: { abs($0) > limit }) else { return }
                 bad = (values[index], firstRow * tensor.cols + index)
             }
@@ -73,15 +75,19 @@ public enum ModelExport {
         }
     }
 
-    /// The pruned weights (original with `structure` applied), after writing them. A type the format cannot hold,
-    /// or values it cannot hold (`checkRange`), are refused before any file is written.
+    /// The pruned weights (original with `structure` applied: views of the stored bytes where the original is kept
+    /// as stored; without `updates`), after writing them a panel of rows at a time. `updates` (by the pruned model's tensor names, e.g.
+    /// a LoRA adapter's) are added as the rows are written, so a merged model is never held. `split`: files of at most
+    /// that much tensor data (sharded safetensors, a split GGUF), when the model needs more than one. A type the format cannot
+    /// hold, or values it cannot hold (`checkRange`), are refused before any file is written.
     @discardableResult
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType,
-                             importance: [String: [Float]] = [:], exactWidths: Bool = false) throws -> ModelWeights {
+                             importance: [String: [Float]] = [:], exactWidths: Bool = false,
+                             updates: [String: LowRankUpdate] = [:], split: SplitSize? = nil) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
-        try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
+        try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty, updates: updates)
         if format != .safetensors, pruned.config.architecture.ggufWriteName(pruned.config) == nil {
             throw MopError(file: directory, "no llama.cpp loader takes this pruned \(pruned.config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures): give --format safetensors")
         }
@@ -91,14 +97,15 @@ public enum ModelExport {
             let folder = directory + "/" + huggingFaceFolder
             let specialTokens = HFSpecialTokenIds(bos: tokenizer?.bosTokenId.map(Int.init),
                                                   eos: tokenizer?.eosTokenId.map { [Int($0)] } ?? [])
-            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens)
+            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens, updates: updates,
+                                       split: split)
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
             // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`GGUFNeuronPadding`).
             let blocks = type.isQuantized && !exactWidths ? 32 : 1
             try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type,
-                                 importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks)
+                                 importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks, updates: updates, split: split)
         }
         return pruned
     }

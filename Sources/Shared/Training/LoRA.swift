@@ -172,22 +172,28 @@ public struct LoRAAdapters: Equatable, Sendable {
         Tensor(shape: [entry.outFeatures, layout.rank], data: Array(parameters[entry.b]))
     }
 
-    /// The base weights with every adapter folded in: W += (alpha / r) B A. Its logits equal the adapted model's
-    /// (without dropout) up to rounding.
+    /// Every adapter as the update it adds to its weight, (alpha / r) B A, by the weight's Hugging Face tensor name:
+    /// what an export adds to each weight's rows as it writes them, so the merged model never exists whole.
+    public func updates() -> [String: LowRankUpdate] {
+        Dictionary(uniqueKeysWithValues: layout.entries.map { entry in
+            (weightName(entry), LowRankUpdate(scale: config.scale, rank: layout.rank, b: Array(parameters[entry.b]), a: Array(parameters[entry.a])))
+        })
+    }
+
+    /// The Hugging Face name of the weight `entry` adapts.
+    private func weightName(_ entry: LoRALayout.Entry) -> String {
+        ModelWeights.blockPrefix(entry.layer) + entry.target.modulePath(in: layout.architecture) + ".weight"
+    }
+
+    /// The base weights with every adapter folded in: W += (alpha / r) B A, each adapted weight held in fp32. Its
+    /// logits equal the adapted model's (without dropout) up to rounding.
     public func merged(into weights: ModelWeights) -> ModelWeights {
         precondition(layout == LoRALayout(config: config, model: weights.config), "LoRA adapters do not fit this model")
         var merged = weights
-        let r = layout.rank
-        parameters.withUnsafeBufferPointer { p in
-            for entry in layout.entries {
-                merged.layers[entry.layer][entry.target.role]!.data.withUnsafeMutableBufferPointer { w in
-                    // W[out, in] += scale * B[out, r] . A[r, in]
-                    BLAS.gemm(m: entry.outFeatures, n: entry.inFeatures, k: r, alpha: config.scale,
-                              a: p.baseAddress! + entry.b.lowerBound, lda: r,
-                              b: p.baseAddress! + entry.a.lowerBound, ldb: entry.inFeatures,
-                              beta: 1, c: w.baseAddress!, ldc: entry.inFeatures)
-                }
-            }
+        let updates = updates()
+        for entry in layout.entries {
+            let rows = TensorRows(weights.layers[entry.layer][entry.target.role]!).adding(updates[weightName(entry)]!)
+            merged.layers[entry.layer][entry.target.role] = Tensor(shape: rows.shape, data: rows.values)
         }
         return merged
     }

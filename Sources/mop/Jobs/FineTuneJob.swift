@@ -13,10 +13,14 @@ struct FineTuneJob {
     /// How the merged model is written (`--format`, the export type chosen for the job's input).
     let export: ResolvedExport
 
-    /// What `run` leaves on every rank: the merged model, and on rank 0 the report.
+    /// What `run` leaves on every rank: the trained adapters on their base, and on rank 0 the report.
     struct Outcome {
-        let merged: ModelWeights
+        let base: ModelWeights
+        let adapters: LoRAAdapters
         let report: FineTuneReport?
+
+        /// The merged model, made when asked for (the export adds the adapters as it writes and never holds it).
+        var merged: ModelWeights { adapters.merged(into: base) }
     }
 
     /// Trains adapters for `weights` (named `model` in files and errors) on the Alpaca JSONL `data` and writes the
@@ -58,18 +62,18 @@ struct FineTuneJob {
         }
         let seconds = Date().timeIntervalSince(start)
         let after = try worker.evaluate(heldOut, progress: "finetune: held-out loss after (rank 0's shard)")
-        let merged = worker.adapters.merged(into: weights)
-        guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
+        guard communicator.isCoordinator else { return Outcome(base: weights, adapters: worker.adapters, report: nil) }
 
-        try export.checkRange(merged, file: directory)  // before the adapter, so a refused export writes nothing
+        let updates = worker.adapters.updates()
+        try export.checkRange(weights, file: directory, updates: updates)  // before the adapter, so a refused export writes nothing
         try PEFTAdapter.save(worker.adapters, baseModel: model, to: directory + "/adapter")
-        try export.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory)
+        try export.write(original: weights, structure: .identity(weights.config), tokenizer: spec, to: directory, updates: updates)
         let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
                                     heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
                                     batch: batch, microBatch: options.microBatch, losses: losses,
                                     heldOutLossBefore: before, heldOutLossAfter: after, tokens: tokens, seconds: seconds)
         try AtomicFileWriter.write(report.json() + Data("\n".utf8), to: directory + "/" + FineTuneReport.fileName)
-        return Outcome(merged: merged, report: report)
+        return Outcome(base: weights, adapters: worker.adapters, report: report)
     }
 
     /// One line per step on stderr: the step's loss, throughput so far and the time left at that pace.
