@@ -4,7 +4,7 @@ text's tokens (the model's own tokenizer, in transformers), cut into windows of 
 positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the docs/design.md#perplexity convention. Exits 1 past
 --tolerance (1%).
 
-MODEL is an HF directory written by mop (config.json, model.safetensors, tokenizer.json), or a GGUF file, which
+MODEL is an HF directory written by mop (config.json, model.safetensors or its shards and index, tokenizer.json), or a GGUF file, which
 transformers dequantizes itself (`from_pretrained(dir, gguf_file=...)`, fp32). Pruned directories whose layers
 differ (the `*_per_layer` arrays of config.json, which transformers does not know) are built at the largest layer
 shape and each layer's projections then replaced by ones of its own shape before the weights are loaded.
@@ -44,7 +44,13 @@ def load_directory(path):
     from safetensors.torch import load_file
     config = AutoConfig.from_pretrained(path)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    state = load_file(os.path.join(path, "model.safetensors"))
+    index = os.path.join(path, "model.safetensors.index.json")
+    if os.path.exists(os.path.join(path, "model.safetensors")) or not os.path.exists(index):
+        state = load_file(os.path.join(path, "model.safetensors"))
+    else:  # sharded (--split-max-size): every shard the index names
+        state = {}
+        for shard in sorted(set(json.load(open(index))["weight_map"].values())):
+            state.update(load_file(os.path.join(path, shard)))
     hd = config_json["head_dim"]
     for i, layer in enumerate(model.model.layers):
         for module, names in ((layer.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),

@@ -18,11 +18,10 @@ public struct ExportTypeChoice: Sendable, Equatable {
     }
 
     /// The input's own export type for the model at `path` (a GGUF file, a Hugging Face directory or a mop output
-    /// directory, whose `model.gguf` holds the types it was written in: its `hf/` copy of a block type is F16), from
+    /// directory, whose `model.gguf` (or split GGUF) holds the types it was written in: its `hf/` copy of a block type is F16), from
     /// its headers only.
     public static func matching(modelAt path: String) throws -> ExportTypeChoice {
-        let written = path + "/" + ModelExport.ggufFile
-        let resolved = FileManager.default.fileExists(atPath: written) ? written : ModelLoader.resolve(path)
+        let resolved = GGUFSplitKeys.file(named: ModelExport.ggufFile, in: path) ?? ModelLoader.resolve(path)
         switch try ModelLoader.format(of: resolved) {
         case .gguf:
             let file = try GGUFFile(path: resolved)

@@ -44,7 +44,7 @@ public enum ModelExport {
             if let gguf = ggufTypes[name] { written.append(gguf) }
             guard let (limit, limited) = written.compactMap({ t in largest(t).map { ($0, t) } }).min(by: { $0.0 < $1.0 }) else { continue }
             var bad: (value: Float, index: Int)?
-            tensor.forEachRowPanel(rows: tensor.panelRows()) { values, firstRow in
+            TensorRows(tensor).forEachPanel { values, firstRow in
                 guard bad == nil, let index = values.firstIndex(where: { abs($0) > limit }) else { return }
                 bad = (values[index], firstRow * tensor.cols + index)
             }
@@ -73,12 +73,16 @@ public enum ModelExport {
         }
     }
 
-    /// The pruned weights (original with `structure` applied), after writing them. A type the format cannot hold,
-    /// or values it cannot hold (`checkRange`), are refused before any file is written.
+    /// The pruned weights (original with `structure` applied: views of the stored bytes where the original is kept
+    /// as stored; a merged LoRA adapter stays factored beside them, `Tensor(stored:adding:)`), after writing them a panel
+    /// of rows at a time, so neither the pruned nor a merged model is ever held in fp32. `split`: files of at most
+    /// that much tensor data (sharded safetensors, a split GGUF), when the model needs more than one. A type the format cannot
+    /// hold, or values it cannot hold (`checkRange`), are refused before any file is written.
     @discardableResult
     public static func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?,
                              to directory: String, format: Format, type: GGUFWriter.MatrixType,
-                             importance: [String: [Float]] = [:], exactWidths: Bool = false) throws -> ModelWeights {
+                             importance: [String: [Float]] = [:], exactWidths: Bool = false,
+                             split: SplitSize? = nil) throws -> ModelWeights {
         try check(format: format, type: type, file: directory)
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
@@ -91,14 +95,14 @@ public enum ModelExport {
             let folder = directory + "/" + huggingFaceFolder
             let specialTokens = HFSpecialTokenIds(bos: tokenizer?.bosTokenId.map(Int.init),
                                                   eos: tokenizer?.eosTokenId.map { [Int($0)] } ?? [])
-            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens)
+            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens, split: split)
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
             // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`GGUFNeuronPadding`).
             let blocks = type.isQuantized && !exactWidths ? 32 : 1
             try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type,
-                                 importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks)
+                                 importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks, split: split)
         }
         return pruned
     }

@@ -58,4 +58,10 @@ public struct LowRankUpdate: Equatable, Sendable {
             }
         }
     }
+
+    /// The update of the rows gathered as `from` says (row i of the result is row from[i]).
+    public func gatheringRows(_ from: [Int]) -> LowRankUpdate {
+        LowRankUpdate(b: from.flatMap { b[($0 * rank)..<(($0 + 1) * rank)] }, a: a, rank: rank, scale: scale,
+                      rows: from.count, columns: columns)
+    }
 }

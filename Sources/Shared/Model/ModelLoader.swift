@@ -34,12 +34,13 @@ public struct ModelDescription: Sendable {
 
 /// The one entry point that turns a path on the command line into a model, whatever its format.
 public enum ModelLoader {
-    /// A mop output directory holds `hf/` and `model.gguf` beside its reports: it stands for the model inside.
+    /// A mop output directory holds `hf/` and `model.gguf` (or a split GGUF's parts) beside its reports: it stands for
+    /// the model inside.
     public static func resolve(_ path: String) -> String {
         let manager = FileManager.default
         guard !manager.fileExists(atPath: path + "/config.json") else { return path }
         if manager.fileExists(atPath: path + "/hf/config.json") { return path + "/hf" }
-        if manager.fileExists(atPath: path + "/model.gguf") { return path + "/model.gguf" }
+        if let gguf = GGUFSplitKeys.file(named: "model.gguf", in: path) { return gguf }
         return path
     }
 

@@ -289,7 +289,7 @@ struct PruneCommand: ParsableCommand {
         guard eval else { return (recovered?.report, nil) }
         var subjects = [EvaluationJob.Subject(name: "dense", weights: original, path: model, benchPath: model),
                         EvaluationJob.Subject(name: "pruned", weights: pruned, path: directory,
-                                                      benchPath: export.format == .safetensors ? directory : directory + "/" + ModelExport.ggufFile,
+                                                      benchPath: GGUFSplitKeys.file(named: ModelExport.ggufFile, in: directory) ?? directory,
                                                       parts: parts)]
         if let recovered {
             // Same shape as the pruned model, so the same latency: not measured twice.

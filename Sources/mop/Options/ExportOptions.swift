@@ -4,6 +4,9 @@ import Shared
 
 extension ModelExport.Format: ExpressibleByArgument {}
 extension GGUFWriter.MatrixType: ExpressibleByArgument {}
+extension SplitSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 
 /// How `prune`, `apply` and `finetune` write their models: which files (`--format`) and the matrices' element type
 /// (`--export-type`, by default the input's own: `ExportTypeChoice`). `--f16` is the older spelling of
@@ -16,6 +19,9 @@ struct ExportOptions: ParsableArguments {
     @Flag(help: "The same as --export-type f16.") var f16 = false
     @Flag(help: "With a block type: write pruned feed-forward widths as they are, so a down projection whose rows are not whole 32-element blocks falls back to F16 as llama-quantize's does (default: zero neurons round each width up to whole blocks, the same function in the block type).")
     var exactWidths = false
+    @Option(help: ArgumentHelp("Split each exported model into files of at most this much tensor data, as llama.cpp's gguf-split does: a split GGUF (model-00001-of-0000n.gguf, ...; llama.cpp and mop load the first part and find the others) and sharded safetensors (hf/model-00001-of-0000n.safetensors and model.safetensors.index.json). Default: one file each.",
+                                valueName: "<n>M|<n>G"))
+    var splitMaxSize: SplitSize?
 
     /// The type asked for on the command line, nil when the input's own is to be used.
     var given: GGUFWriter.MatrixType? { exportType ?? (f16 ? .f16 : nil) }
@@ -42,12 +48,14 @@ struct ResolvedExport: Sendable {
     let exactWidths: Bool
     /// The input model: a LLaVA checkpoint's pruned language model is written back into its container.
     let source: String
+    let split: SplitSize?
 
     init(_ options: ExportOptions, model: String) throws {
         format = options.format
         choice = try options.choice(for: model)
         exactWidths = options.exactWidths
         source = ModelLoader.resolve(model)
+        split = options.splitMaxSize
     }
 
     /// Chosen on rank 0 and sent to the others: with `--broadcast-weights` a node may have no copy of the model to read
@@ -67,6 +75,7 @@ struct ResolvedExport: Sendable {
         choice = ExportTypeChoice(type: type, reason: parts[1])
         exactWidths = options.exactWidths
         source = ModelLoader.resolve(model)
+        split = options.splitMaxSize
     }
 
     var type: GGUFWriter.MatrixType { choice.type }
@@ -83,7 +92,8 @@ struct ResolvedExport: Sendable {
     func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String,
                importance: [String: [Float]] = [:]) throws -> ModelWeights {
         let pruned = try ModelExport.write(original: original, structure: structure, tokenizer: tokenizer, to: directory,
-                                           format: format, type: type, importance: importance, exactWidths: exactWidths)
+                                           format: format, type: type, importance: importance, exactWidths: exactWidths,
+                                           split: split)
         if format != .gguf, LlavaExport.isLlava(source) {
             try LlavaExport.wrap(folder: directory + "/" + ModelExport.huggingFaceFolder, original: source)
         }

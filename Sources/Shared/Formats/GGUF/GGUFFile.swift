@@ -4,16 +4,19 @@ public struct GGUFTensorInfo: Equatable, Sendable {
     /// ggml's `ne`: innermost (contiguous) dimension first. A GGUF [576, 192] is the row-major matrix [192, 576].
     public let dimensions: [Int]
     public let type: GGUFTensorType
-    /// Absolute offset of the tensor's bytes in the file.
+    /// Absolute offset of the tensor's bytes in its file (`part`).
     public let offset: Int
     public let byteCount: Int
+    /// The file of a split GGUF holding the tensor's bytes (0: the first, or the only one).
+    public internal(set) var part = 0
 
     public var elementCount: Int { dimensions.reduce(1, *) }
     /// The row-major (PyTorch) shape: `dimensions` reversed.
     public var shape: [Int] { dimensions.reversed() }
 }
 
-/// A parsed GGUF v3 file: its metadata and tensor directory, over a memory map of the whole file.
+/// A parsed GGUF v3 file: its metadata and tensor directory, over a memory map of the whole file; of a split GGUF
+/// (its first part, `GGUFSplitKeys`), the whole model: every part mapped and its tensors listed after the first's.
 /// Parsing checks every count, length and offset against the file, so tensor bytes can be read without further checks.
 public final class GGUFFile: Sendable {
     public let path: String
@@ -29,6 +32,8 @@ public final class GGUFFile: Sendable {
     public let dataOffset: Int
     /// The mapped file; stored weight matrices (`StoredMatrix`) read their rows from it.
     let mapped: MappedFile
+    /// Every part's mapped file, the first (`mapped`) included: a tensor's bytes are in `parts[tensor.part]`.
+    let parts: [MappedFile]
     private let tensorIndex: [String: Int]
 
     public static let magic: UInt32 = 0x4655_4747  // "GGUF" read as a little-endian UInt32
@@ -43,7 +48,8 @@ public final class GGUFFile: Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
-    public init(file mapped: MappedFile) throws {
+    /// `joiningParts`: a split GGUF's first part opens the other parts (`GGUFSplitKeys.otherParts`).
+    public init(file mapped: MappedFile, joiningParts: Bool = true) throws {
         let path = mapped.path
         self.path = path
         self.mapped = mapped
@@ -156,6 +162,24 @@ public final class GGUFFile: Sendable {
                 throw fail("\(trailing) bytes follow the last tensor: the data section does not start at byte \(dataOffset) (is general.alignment \(alignment) right?)")
             }
         }
+        var parts = [mapped]
+        if joiningParts, let others = try GGUFSplitKeys.otherParts(of: path, metadata: metadata) {
+            for other in others {
+                for var info in other.tensors {
+                    guard tensorIndex[info.name] == nil else {
+                        throw MopError(file: other.path, "tensor \(PrintableText.quote(info.name)) is also in an earlier part")
+                    }
+                    info.part = parts.count
+                    tensorIndex[info.name] = tensors.count
+                    tensors.append(info)
+                }
+                parts.append(other.mapped)
+            }
+            if let count = metadata[GGUFSplitKeys.tensorCount]?.int, count != tensors.count {
+                throw fail("\(GGUFSplitKeys.tensorCount) is \(count), the \(parts.count) parts hold \(tensors.count) tensors")
+            }
+        }
+        self.parts = parts
         self.tensors = tensors
         self.tensorIndex = tensorIndex
     }
@@ -167,14 +191,14 @@ public final class GGUFFile: Sendable {
 
     /// The tensor's bytes, straight from the map (valid while this file is alive).
     public func rawBytes(of tensor: GGUFTensorInfo) throws -> UnsafeRawBufferPointer {
-        try mapped.bytes(at: tensor.offset, length: tensor.byteCount, what: "tensor \(tensor.name) data")
+        try parts[tensor.part].bytes(at: tensor.offset, length: tensor.byteCount, what: "tensor \(tensor.name) data")
     }
 
     /// A matrix tensor as `storage` holds it, or nil when it is not a matrix of a decodable type
     /// (`dequantize` then says why).
     public func matrix(_ tensor: GGUFTensorInfo, storage: WeightStorage) -> Tensor? {
         guard tensor.shape.count == 2,
-              let matrix = StoredMatrix(source: mapped, offset: tensor.offset, type: tensor.type,
+              let matrix = StoredMatrix(source: parts[tensor.part], offset: tensor.offset, type: tensor.type,
                                         rows: tensor.shape[0], columns: tensor.shape[1]) else { return nil }
         return storage.hold(matrix)
     }

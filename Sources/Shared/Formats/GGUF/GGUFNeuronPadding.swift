@@ -2,7 +2,7 @@
 /// GGUF's down projection then stays in the block type instead of llama.cpp's F16 fallback for rows that are not whole
 /// blocks (which would make the pruned file larger, and slower, than the unpruned one). The model is the same function:
 /// an added neuron's rows (gate, up and their biases) are zero and its down column is zero, so whatever its
-/// activation is, it adds nothing to the stream. `GGUFWriter` pads one tensor at a time, as it writes it, so no more than one is held padded.
+/// activation is, it adds nothing to the stream. `GGUFWriter` pads each panel of rows as it writes it, so no tensor is ever held padded.
 public struct GGUFNeuronPadding: Sendable {
     /// The model as pruned, and the multiple its widths are rounded up to (1: none).
     public let config: ModelConfig
@@ -30,21 +30,11 @@ public struct GGUFNeuronPadding: Sendable {
         return slicing == .neuronRows ? [width(layer)] + shape.dropFirst() : [shape[0], width(layer)]
     }
 
-    /// `tensor` (named `hfName`) padded with zero rows or columns as `shape` says; any other tensor, or a width
-    /// already whole, as it is.
-    public func tensor(_ tensor: Tensor, hfName: String) -> Tensor {
-        let target = shape(tensor.shape, hfName: hfName)
-        guard target != tensor.shape, let (layer, slicing) = block(hfName) else { return tensor }
-        let wide = width(layer), width = config.layers[layer].intermediate
-        if slicing == .neuronRows {
-            let rowLength = tensor.data.count / width
-            return Tensor(shape: target, data: tensor.data + [Float](repeating: 0, count: (wide - width) * rowLength))
-        }
-        let rows = tensor.shape[0], zeros = [Float](repeating: 0, count: wide - width)
-        var data: [Float] = []
-        data.reserveCapacity(rows * wide)
-        for row in 0..<rows { data += tensor.data[(row * width)..<((row + 1) * width)] + zeros }
-        return Tensor(shape: target, data: data)
+    /// `rows` (the tensor named `hfName`) padded with zero rows or columns as `shape` says, a panel at a time as the
+    /// writer asks for them; any other tensor, or a width already whole, as it is.
+    public func rows(_ rows: TensorRows, hfName: String) -> TensorRows {
+        let target = shape(rows.shape, hfName: hfName)
+        return target == rows.shape ? rows : rows.padded(rows: target[0], columns: target.dropFirst().reduce(1, *))
     }
 
     /// The layer and slicing of a tensor the family cuts by neurons, from its Hugging Face name; nil for any other.

@@ -44,34 +44,36 @@ public enum GGUFRopeOrder {
         reorder(matrix, heads: heads, headDim: headDim, toGGUF: false)
     }
 
+    /// Row `to` of a reordered [heads*headDim, D] matrix reads row `from[to]` of the matrix.
+    private static func rowOrder(heads: Int, headDim: Int, toGGUF: Bool) -> [Int] {
+        let half = headDim / 2
+        var from = [Int](repeating: 0, count: heads * headDim)
+        for h in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 {
+                    let gguf = h * headDim + 2 * i + j, hf = h * headDim + j * half + i
+                    if toGGUF { from[gguf] = hf } else { from[hf] = gguf }
+                }
+            }
+        }
+        return from
+    }
+
     /// The shape must be [heads*headDim, cols] with an even headDim; callers pass tensors already checked against the config.
     private static func reorder(_ matrix: Tensor, heads: Int, headDim: Int, toGGUF: Bool) -> Tensor {
         precondition(matrix.rows == heads * headDim && headDim % 2 == 0, "Q/K matrix \(matrix.shape) is not \(heads) heads of \(headDim) rows")
-        let cols = matrix.cols, half = headDim / 2
-        if let stored = matrix.stored {
-            // Row `to` of the result reads row `from` of the matrix.
-            var from = [Int](repeating: 0, count: matrix.rows)
-            for h in 0..<heads {
-                for i in 0..<half {
-                    for j in 0..<2 {
-                        let gguf = h * headDim + 2 * i + j, hf = h * headDim + j * half + i
-                        if toGGUF { from[gguf] = hf } else { from[hf] = gguf }
-                    }
-                }
-            }
-            return Tensor(stored: stored.gatheringRows(from))
+        let cols = matrix.cols, from = rowOrder(heads: heads, headDim: headDim, toGGUF: toGGUF)
+        if let stored = matrix.stored { return Tensor(stored: stored.gatheringRows(from)) }
+        // A merged adapter stays factored: its B's rows move with the stored rows they add to.
+        if let encoded = matrix.encoded, let update = matrix.lowRank {
+            return Tensor(stored: encoded.gatheringRows(from), adding: update.gatheringRows(from))
         }
         var data = [Float](repeating: 0, count: matrix.count)
         matrix.data.withUnsafeBufferPointer { source in
             data.withUnsafeMutableBufferPointer { target in
-                for h in 0..<heads {
-                    for i in 0..<half {
-                        for j in 0..<2 {
-                            let gguf = h * headDim + 2 * i + j, hf = h * headDim + j * half + i
-                            let (from, to) = toGGUF ? (hf, gguf) : (gguf, hf)
-                            for c in 0..<cols { target[to * cols + c] = source[from * cols + c] }
-                        }
-                    }
+                for (to, row) in from.enumerated() {
+                    _ = UnsafeMutableBufferPointer(rebasing: target[(to * cols)..<((to + 1) * cols)])
+                        .update(fromContentsOf: source[(row * cols)..<((row + 1) * cols)])
                 }
             }
         }

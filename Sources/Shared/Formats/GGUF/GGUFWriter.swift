@@ -11,13 +11,18 @@ import Darwin
 /// adjacent-pair order where that name's RoPE needs it; 1-D tensors (norms, biases) are always F32, matrices of the
 /// chosen `MatrixType` (one type, or a llama.cpp mixture: `GGUFMixture`).
 public enum GGUFWriter {
-    /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete.
+    /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete,
+    /// a panel of rows at a time: a matrix kept as stored is decoded, converted and appended panel by panel, so the
+    /// export holds one panel in fp32 and its encoding, never a whole tensor or the model.
     /// `importance` (HF tensor name -> one weight per column, e.g. the calibration set's mean squared inputs) drives
     /// the quantized types' encoders as llama-quantize's imatrix does; tensors without one get the reference encoders.
     /// `padFeedForwardTo` > 1 rounds every feed-forward width up to that multiple with zero neurons (`GGUFNeuronPadding`;
-    /// importances are for the padded widths).
+    /// importances are for the padded widths). With `split`, the parts gguf-split would
+    /// write (`<stem>-0000k-of-0000n.gguf` beside `path`) when the tensors need more than one. The paths written.
+    @discardableResult
     public static func write(weights: ModelWeights, tokenizer: TokenizerSpec?, to path: String, type: MatrixType,
-                             importance: [String: [Float]] = [:], padFeedForwardTo multiple: Int = 1, name: String = "mop") throws {
+                             importance: [String: [Float]] = [:], padFeedForwardTo multiple: Int = 1, name: String = "mop",
+                             split: SplitSize? = nil) throws -> [String] {
         try weights.config.validate(file: path)
         let padding = GGUFNeuronPadding(config: weights.config, multiple: multiple)
         let config = padding.padded
@@ -33,51 +38,21 @@ public enum GGUFWriter {
 
         let names = GGUFTensorNames(config.architecture)
         let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: ggufName)
-        let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, tensor: Tensor, shape: [Int])? in
+        let named = stored.namedTensors().compactMap { entry -> (hf: String, name: String, rows: TensorRows)? in
             guard let ggufName = names.gguf(fromHF: entry.name) else { return nil }
-            return (entry.name, ggufName, entry.tensor, padding.shape(entry.tensor.shape, hfName: entry.name))
+            return (entry.name, ggufName, padding.rows(TensorRows(entry.tensor), hfName: entry.name))
         }
-        let types = type.tensorTypes(names: named.map(\.name), shapes: named.map(\.shape), layers: config.layers.count,
+        let types = type.tensorTypes(names: named.map(\.name), shapes: named.map(\.rows.shape), layers: config.layers.count,
                                      seventyB: isSeventyB(config), hasImportance: !importance.isEmpty)
         let tensors = zip(named, types).map { entry, type in
-            (name: entry.name, hf: entry.hf, tensor: entry.tensor, shape: entry.shape, type: type, importance: importance[entry.hf])
+            GGUFTensorData(name: entry.name, rows: entry.rows, type: type, importance: importance[entry.hf])
         }
         for tensor in tensors {
-            if let weights = tensor.importance, weights.count != tensor.shape.dropFirst().reduce(1, *) {
-                throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.shape.dropFirst().reduce(1, *))")
+            if let weights = tensor.importance, weights.count != tensor.rows.cols {
+                throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.rows.cols)")
             }
         }
-
-        var header = GGUFByteWriter()
-        header.u32(GGUFFile.magic)
-        header.u32(3)
-        header.u64(UInt64(tensors.count))
-        header.u64(UInt64(metadata.count))
-        for (key, value) in metadata {
-            header.string(key)
-            header.u32(value.type.rawValue)
-            header.value(value)
-        }
-        var relative = 0
-        for tensor in tensors {
-            header.string(tensor.name)
-            header.u32(UInt32(tensor.shape.count))
-            for dimension in tensor.shape.reversed() { header.u64(UInt64(dimension)) }
-            header.u32(tensor.type.rawValue)
-            header.u64(UInt64(relative))
-            relative = aligned(relative + tensor.shape.reduce(1, *) / tensor.type.blockSize * tensor.type.blockBytes)
-        }
-        header.pad(to: aligned(header.bytes.count))
-
-        // A failure drops the partial file (AtomicFileWriter's deinit); only a complete file is renamed into place.
-        let output = try AtomicFileWriter(path: path)
-        try output.append(header.bytes)
-        for tensor in tensors {
-            var data = encoded(padding.tensor(tensor.tensor, hfName: tensor.hf), as: tensor.type, importance: tensor.importance)
-            data += repeatElement(0, count: aligned(data.count) - data.count)
-            try output.append(data)
-        }
-        try output.commit()
+        return try GGUFFileWriter.write(metadata: metadata, tensors: tensors, to: path, split: split)
     }
 
     /// The struct's fields are mutable, so nothing else guarantees they still agree with the config.
@@ -106,31 +81,6 @@ public enum GGUFWriter {
     private static func isSeventyB(_ config: ModelConfig) -> Bool {
         guard config.layers.count == 80 else { return false }
         return config.architecture.ggufWriteName(config) != "llama" || config.layers[0].heads != config.layers[0].kvHeads
-    }
-
-    /// Bytes of `tensor` in `type`; `MatrixType.tensorTypes` chose a type whose blocks its rows fill.
-    private static func byteCount(_ tensor: Tensor, _ type: GGUFTensorType) -> Int {
-        tensor.count / type.blockSize * type.blockBytes
-    }
-
-    /// The tensor's bytes in `type`, encoded a panel of rows at a time: a matrix kept as stored is never decoded
-    /// whole into fp32, and every panel holds whole rows, so whole blocks.
-    private static func encoded(_ tensor: Tensor, as type: GGUFTensorType, importance: [Float]?) -> [UInt8] {
-        let rowBytes = byteCount(tensor, type) / tensor.rows
-        return [UInt8](unsafeUninitializedCapacity: byteCount(tensor, type)) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
-            tensor.forEachRowPanel(rows: tensor.panelRows()) { panel, start in
-                let first = start * rowBytes, end = first + panel.count / tensor.cols * rowBytes
-                GGUFQuantize.encode(panel, as: type, columns: tensor.cols, importance: importance,
-                                    into: UnsafeMutableRawBufferPointer(rebasing: raw[first..<end]))
-            }
-            initialized = buffer.count
-        }
-    }
-
-    private static func aligned(_ offset: Int) -> Int {
-        let a = GGUFFile.defaultAlignment
-        return (offset + a - 1) / a * a
     }
 
     /// General and architecture metadata. A uniform model uses scalars, a non-uniform one per-layer INT32 arrays

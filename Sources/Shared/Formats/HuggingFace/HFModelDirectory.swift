@@ -95,13 +95,32 @@ public enum HFModelDirectory {
 
     /// Writes config.json and model.safetensors (matrices in `dtype`, 1-D tensors F32) into `directory` (created when
     /// missing), each to a temporary name renamed into place; the weights go first, so a config.json is only ever next to complete weights.
+    /// Tensors are written a panel of rows at a time. With `split`, when the tensors need more than one file: the shards
+    /// `model-0000k-of-0000n.safetensors` and `model.safetensors.index.json` (written last) as transformers saves them.
     public static func write(_ weights: ModelWeights, to directory: String, dtype: SafetensorsDType = .f32,
-                             specialTokens: HFSpecialTokenIds = HFSpecialTokenIds()) throws {
+                             specialTokens: HFSpecialTokenIds = HFSpecialTokenIds(),
+                             split: SplitSize? = nil) throws {
         let named = try checkedTensors(weights, directory: directory)
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
         try DirectoryCreation.create(directory)
-        try SafetensorsWriter.write(named.map { ($0.name, $0.tensor, dtype.forTensor(shape: $0.tensor.shape)) },
-                                    to: join(directory, weightsName))
+        let tensors = named.map { entry in
+            (name: entry.name, rows: TensorRows(entry.tensor), dtype: dtype.forTensor(shape: entry.tensor.shape))
+        }
+        let sizes = tensors.map { $0.rows.count * $0.dtype.size }
+        let parts = split?.parts(sizes) ?? [tensors.indices]
+        if parts.count == 1 {
+            try SafetensorsWriter.write(tensors, to: join(directory, weightsName))
+        } else {
+            var weightMap: [String: String] = [:]
+            for (index, range) in parts.enumerated() {
+                let shard = SplitSize.partName(weightsName, extension: "safetensors", index: index, of: parts.count)
+                try SafetensorsWriter.write(Array(tensors[range]), to: join(directory, shard))
+                for tensor in tensors[range] { weightMap[tensor.name] = shard }
+            }
+            let index: [String: Any] = ["metadata": ["total_size": sizes.reduce(0, +)], "weight_map": weightMap]
+            try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
+                                       to: join(directory, indexName))
+        }
         try AtomicFileWriter.write(configData, to: join(directory, configName))
     }
 

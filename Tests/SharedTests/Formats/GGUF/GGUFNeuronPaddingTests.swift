@@ -12,7 +12,7 @@ final class GGUFNeuronPaddingTests: XCTestCase {
         let weights = ModelWeights.random(config: config, seed: 9)
         let padding = GGUFNeuronPadding(config: config, multiple: 32)
         XCTAssertEqual(padding.padded.layers.map(\.intermediate), [64, 64])
-        let tensors = Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, padding.tensor($0.tensor, hfName: $0.name)) })
+        let tensors = Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, { Tensor(shape: $0.shape, data: $0.values) }(padding.rows(TensorRows($0.tensor), hfName: $0.name))) })
         let padded = try ModelWeights(config: padding.padded, tensors: tensors, file: "padded")
         XCTAssertEqual(padded.layers[0][.gate]!.shape, [64, 32])
         XCTAssertEqual(padded.layers[0][.down]!.shape, [32, 64])
