@@ -1,7 +1,8 @@
 import Foundation
 
 /// The MLP activations, each with its forward and backward; a gated MLP computes a = act(gate) * up (SwiGLU,
-/// GeGLU). Element-wise and value by value, so splitting the work among threads changes no value.
+/// GeGLU). Element-wise and value by value, so splitting the work among threads changes no value. The forwards of
+/// both and GELU-tanh's backwards run in the C kernels (CKernels.h).
 public enum Activation: String, Sendable {
     /// x * sigmoid(x) (LLaMA, Qwen): its gated product runs in the C kernels.
     case silu
@@ -26,20 +27,20 @@ public enum Activation: String, Sendable {
         case .silu:
             for i in 0..<count { x[i] = x[i] / (1 + Foundation.exp(-x[i])) }
         case .geluTanh:
-            for i in 0..<count { x[i] = Self.geluTanh(x[i]) }
+            VectorMath.geluTanh(x, count: count)
         }
     }
 
     /// dy[i] *= act'(x[i]): the backward of `forward`, in place on the gradient.
     func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            switch self {
-            case .silu:
+        switch self {
+        case .silu:
+            for i in 0..<count {
                 let sigma = 1 / (1 + Foundation.exp(-x[i]))
                 dy[i] *= sigma * (1 + x[i] * (1 - sigma))
-            case .geluTanh:
-                dy[i] *= Self.geluTanhWithSlope(x[i]).slope
             }
+        case .geluTanh:
+            VectorMath.kernels.gelu_tanh_backward(x, dy, Int64(count))
         }
     }
 
@@ -49,10 +50,7 @@ public enum Activation: String, Sendable {
         case .silu:
             VectorMath.swiGLU(gate: gate, up: up, count: count)
         case .geluTanh:
-            let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
-            VectorMath.parallelRanges(count, minimumWork: VectorMath.parallelElements) { range in
-                for i in range { g.pointer[i] = Self.geluTanh(g.pointer[i]) * u.pointer[i] }
-            }
+            VectorMath.geGLU(gate: gate, up: up, count: count)
         }
     }
 
@@ -68,24 +66,7 @@ public enum Activation: String, Sendable {
                 dGate[i] = da[i] * up[i] * sigma * (1 + g * (1 - sigma))
             }
         case .geluTanh:
-            for i in 0..<count {
-                let (value, slope) = Self.geluTanhWithSlope(gate[i])
-                dUp[i] = da[i] * value
-                dGate[i] = da[i] * up[i] * slope
-            }
+            VectorMath.kernels.geglu_backward(da, gate, up, dGate, dUp, Int64(count))
         }
-    }
-
-    private static let geluTanhC: Float = 0.7978845608028654  // sqrt(2/pi)
-
-    static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + Foundation.tanh(geluTanhC * (x + 0.044715 * x * x * x)))
-    }
-
-    /// GELU-tanh and its derivative: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2), t = tanh(c (x + 0.044715 x^3)).
-    static func geluTanhWithSlope(_ x: Float) -> (value: Float, slope: Float) {
-        let t = Foundation.tanh(geluTanhC * (x + 0.044715 * x * x * x))
-        let slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluTanhC * (1 + 3 * 0.044715 * x * x)
-        return (0.5 * x * (1 + t), slope)
     }
 }
