@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks that Hugging Face transformers loads a model mop reads or writes and agrees with mop's own perplexity: the
 text's tokens (the model's own tokenizer, in transformers), cut into windows of --seq-len, each window scored on
-positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the docs/design.md#perplexity convention. Exits 1 past
+positions 1..seq_len-1, ppl = exp(mean NLL) in float64, the docs/design.md#perplexity convention (BOS first where
+the model's tokenizer adds one, as mop does). Exits 1 past
 --tolerance (1%).
 
 MODEL is an HF directory written by mop (config.json, model.safetensors or its shards and index, tokenizer.json), or a GGUF file, which
@@ -34,6 +35,16 @@ parser.add_argument("--mop", default=os.path.join(root, ".build", "release", "mo
 args = parser.parse_args()
 
 
+def directory_config(path):
+    """The config of an HF directory. Some configs (Gemma-3's) refuse a hidden size that the scalar head count does
+    not divide; in a pruned directory that scalar only sizes projections load_directory replaces, so the config is
+    built at the nearest count that divides it."""
+    scalars = json.load(open(os.path.join(path, "config.json")))
+    while scalars["hidden_size"] % scalars["num_attention_heads"]:
+        scalars["num_attention_heads"] += 1
+    return AutoConfig.for_model(scalars.pop("model_type"), **scalars)
+
+
 def load_directory(path):
     """The model of an HF directory, per-layer shapes included."""
     config_json = json.load(open(os.path.join(path, "config.json")))
@@ -42,7 +53,7 @@ def load_directory(path):
     if not any(per_layer.values()):
         return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     from safetensors.torch import load_file
-    config = AutoConfig.from_pretrained(path)
+    config = directory_config(path)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     index = os.path.join(path, "model.safetensors.index.json")
     if os.path.exists(os.path.join(path, "model.safetensors")) or not os.path.exists(index):
@@ -74,10 +85,18 @@ if args.model.endswith(".gguf"):
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
 else:
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(args.model, config=directory_config(args.model))
     model = load_directory(args.model)
 model.eval()
-ids = tokenizer(open(args.text, encoding="utf-8").read(), add_special_tokens=False)["input_ids"][: args.max_tokens]
+ids = tokenizer(open(args.text, encoding="utf-8").read(), add_special_tokens=False)["input_ids"]
+# mop starts the text with BOS where the model's tokenizer asks for one (Gemma), as `mop tokenize --add-bos` shows.
+def mop_ids(*flags):
+    return json.loads(subprocess.run([args.mop, "tokenize", args.model, "--string", "a", "--json", *flags],
+                                     check=True, capture_output=True, text=True).stdout)["ids"]
+with_bos = mop_ids("--add-bos")
+if len(with_bos) == len(mop_ids()) + 1:
+    ids = with_bos[:1] + ids
+ids = ids[: args.max_tokens]
 windows = len(ids) // args.seq_len
 nll, scored = 0.0, 0
 with torch.no_grad():

@@ -17,7 +17,8 @@ typedef struct {
 
 #define MOP_VECTOR(isa)                                                                                                \
     {mop_rmsnorm_##isa, mop_rope_##isa, mop_maximum_##isa, mop_exp_shifted_sum_##isa, mop_softmax_##isa,              \
-     mop_swiglu_##isa, mop_vector_exp_##isa}
+     mop_swiglu_##isa, mop_vector_exp_##isa, mop_layernorm_##isa, mop_gelu_tanh_##isa, mop_gelu_tanh_backward_##isa,   \
+     mop_geglu_##isa, mop_geglu_backward_##isa}
 
 static const variant variants[3] = {
     {"baseline", mop_dequantize_baseline, mop_dot_baseline, mop_matvec_baseline, MOP_VECTOR(baseline)},

@@ -36,7 +36,14 @@ int mop_matvec_avx512(int type, const void *base, int64_t row_bytes, const int32
     float mop_maximum_##isa(const float *x, int64_t n);                                                                \
     double mop_exp_shifted_sum_##isa(float *x, int64_t n, float shift);                                                \
     void mop_softmax_##isa(float *x, int64_t visible, int64_t width);                                                  \
-    void mop_swiglu_##isa(float *gate, const float *up, int64_t n);
+    void mop_swiglu_##isa(float *gate, const float *up, int64_t n);                                                    \
+    void mop_layernorm_##isa(const float *x, const float *weight, const float *bias, float *y, int64_t rows, int64_t d, \
+                             float eps);                                                                               \
+    void mop_gelu_tanh_##isa(float *x, int64_t n);                                                                     \
+    void mop_gelu_tanh_backward_##isa(const float *x, float *dy, int64_t n);                                           \
+    void mop_geglu_##isa(float *gate, const float *up, int64_t n);                                                     \
+    void mop_geglu_backward_##isa(const float *da, const float *gate, const float *up, float *d_gate, float *d_up,     \
+                                  int64_t n);
 MOP_DECLARE_VECTOR(baseline)
 MOP_DECLARE_VECTOR(avx2)
 MOP_DECLARE_VECTOR(avx512)

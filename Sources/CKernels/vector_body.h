@@ -1,5 +1,6 @@
 /*
- * Internal: the element-wise kernels of the forward pass on fp32 activations (RMSNorm, RoPE, softmax, SwiGLU, exp),
+ * Internal: the element-wise kernels on fp32 activations (RMSNorm, LayerNorm, RoPE, softmax, SwiGLU, GELU-tanh and
+ * its gated and backward forms, exp),
  * written once and compiled per ISA like dot_body.h (the variant_*.c files). Each element is computed by the same
  * vector-extension expression in every build and every sum follows the fixed 16-lane order of CKernels.h, so the
  * variants agree bit for bit. Partial vectors at a row's end are padded with a neutral value and their extra lanes
@@ -149,5 +150,100 @@ void MOP_NAME(mop_swiglu)(float *gate, const float *up, int64_t n) {
         const int64_t k = n - i < 16 ? n - i : 16;
         const v16f g = load_n(gate + i, k, 0);
         store_n(gate + i, g / (splat_f(1) + exp16(-g)) * load_n(up + i, k, 0), k);
+    }
+}
+
+/* Sums of runs of 512 elements in 16 float lanes, each run's reduce_lanes added to a double: of x[i] - center
+ * (power 1) or of its square (power 2), for i < n. */
+MOP_INLINE double run_sum(const float *x, int64_t n, float center, int power) {
+    double total = 0;
+    for (int64_t start = 0; start < n; start += 512) {
+        const int64_t end = n - start < 512 ? n : start + 512;
+        v16f lanes = splat_f(0);
+        for (int64_t i = start; i < end; i += 16) {
+            const int64_t k = end - i < 16 ? end - i : 16;
+            const v16f v = first_lanes(load_n(x + i, k, 0) - splat_f(center), k);
+            lanes += power == 2 ? v * v : v;
+        }
+        total += reduce_lanes(lanes);
+    }
+    return total;
+}
+
+/* y = (x - mean) / sqrt(var + eps) * weight + bias per row of d (bias may be NULL); the mean first, then the biased
+ * variance of the centred row, both summed by run_sum. */
+void MOP_NAME(mop_layernorm)(const float *x, const float *weight, const float *bias, float *y, int64_t rows, int64_t d,
+                             float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * d;
+        float *out = y + r * d;
+        const float mean = (float)(run_sum(row, d, 0, 1) / (double)d);
+        const v16f inverse = splat_f((float)(1 / sqrt(run_sum(row, d, mean, 2) / (double)d + (double)eps)));
+        for (int64_t i = 0; i < d; i += 16) {
+            const int64_t k = d - i < 16 ? d - i : 16;
+            const v16f normed = (load_n(row + i, k, 0) - splat_f(mean)) * inverse * load_n(weight + i, k, 0);
+            store_n(out + i, bias ? normed + load_n(bias + i, k, 0) : normed, k);
+        }
+    }
+}
+
+/* GELU-tanh's sigmoid form: 0.5 (1 + tanh(u)) = s = 1 / (1 + e), e = exp(-2u), u = sqrt(2/pi) (x + 0.044715 x^3), so
+ * gelu(x) = x * s. exp16's clamping keeps s in [0, 1] for any x. Returns e; *s gets s. */
+MOP_INLINE v16f gelu_exp16(v16f x, v16f *s) {
+    const v16f u = splat_f(0.7978845608f) * (x + splat_f(0.044715f) * x * x * x);
+    const v16f e = exp16(splat_f(-2) * u);
+    *s = splat_f(1) / (splat_f(1) + e);
+    return e;
+}
+
+/* d gelu / dx = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2), from ds/du = 2 s (1 - s); 1 - s is taken as
+ * e * s, which keeps its digits where s is near 1 (1 - s would cancel). */
+MOP_INLINE v16f gelu_slope16(v16f x, v16f s, v16f e) {
+    return s + splat_f(2) * x * s * (e * s) * splat_f(0.7978845608f) * (splat_f(1) + splat_f(0.134145f) * x * x);
+}
+
+/* x[i] = gelu_tanh(x[i]) (a plain MLP: Phi's fc1 output). */
+void MOP_NAME(mop_gelu_tanh)(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const int64_t k = n - i < 16 ? n - i : 16;
+        const v16f v = load_n(x + i, k, 0);
+        v16f s;
+        gelu_exp16(v, &s);
+        store_n(x + i, v * s, k);
+    }
+}
+
+/* dy[i] *= gelu_tanh'(x[i]): the backward of mop_gelu_tanh. */
+void MOP_NAME(mop_gelu_tanh_backward)(const float *x, float *dy, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const int64_t k = n - i < 16 ? n - i : 16;
+        const v16f v = load_n(x + i, k, 0);
+        v16f s;
+        const v16f e = gelu_exp16(v, &s);
+        store_n(dy + i, load_n(dy + i, k, 0) * gelu_slope16(v, s, e), k);
+    }
+}
+
+/* gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU). */
+void MOP_NAME(mop_geglu)(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const int64_t k = n - i < 16 ? n - i : 16;
+        const v16f g = load_n(gate + i, k, 0);
+        v16f s;
+        gelu_exp16(g, &s);
+        store_n(gate + i, g * s * load_n(up + i, k, 0), k);
+    }
+}
+
+/* The backward of a = gelu_tanh(g) * u: d_gate = da * u * gelu'(g), d_up = da * gelu(g). */
+void MOP_NAME(mop_geglu_backward)(const float *da, const float *gate, const float *up, float *d_gate, float *d_up,
+                                  int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const int64_t k = n - i < 16 ? n - i : 16;
+        const v16f g = load_n(gate + i, k, 0), d = load_n(da + i, k, 0);
+        v16f s;
+        const v16f e = gelu_exp16(g, &s);
+        store_n(d_up + i, d * (g * s), k);
+        store_n(d_gate + i, d * load_n(up + i, k, 0) * gelu_slope16(g, s, e), k);
     }
 }

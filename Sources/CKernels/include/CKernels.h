@@ -85,6 +85,19 @@ typedef struct {
     void (*swiglu)(float *gate, const float *up, int64_t n);
     /* y[i] = exp(x[i]). */
     void (*exp)(const float *x, float *y, int64_t n);
+    /* y = (x - mean) / sqrt(var + eps) * weight + bias, per row (bias may be NULL); x, y [rows, d] (may be the same),
+     * weight and bias [d]. Mean and biased variance summed in 16 float lanes per run of 512, runs added in double. */
+    void (*layernorm)(const float *x, const float *weight, const float *bias, float *y, int64_t rows, int64_t d,
+                      float eps);
+    /* GELU-tanh, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as x / (1 + exp(-2 sqrt(2/pi) (...))):
+     * x[i] = gelu(x[i]). */
+    void (*gelu_tanh)(float *x, int64_t n);
+    /* dy[i] *= gelu'(x[i]). */
+    void (*gelu_tanh_backward)(const float *x, float *dy, int64_t n);
+    /* gate[i] = gelu(gate[i]) * up[i] (GeGLU). */
+    void (*geglu)(float *gate, const float *up, int64_t n);
+    /* d_gate[i] = da[i] * up[i] * gelu'(gate[i]), d_up[i] = da[i] * gelu(gate[i]). */
+    void (*geglu_backward)(const float *da, const float *gate, const float *up, float *d_gate, float *d_up, int64_t n);
 } mop_vector_kernels;
 
 /* The element-wise kernels of variant `isa`, or of the chosen variant for -1 (an unavailable one: baseline). */

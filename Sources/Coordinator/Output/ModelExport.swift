@@ -87,7 +87,7 @@ public enum ModelExport {
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
         if format != .safetensors, pruned.config.architecture.ggufWriteName(pruned.config) == nil {
-            throw MopError(file: directory, "no llama.cpp loader takes this pruned \(pruned.config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures): give --format safetensors")
+            throw MopError(file: directory, "no llama.cpp loader takes this pruned \(pruned.config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, global and sliding-window layers moved, or a logit soft-cap its graph ignores; docs/formats.md#architectures): give --format safetensors")
         }
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf {

@@ -1,7 +1,8 @@
 import CKernels
 import Dispatch
 
-/// The element-wise kernels of the forward pass (exp, softmax, SwiGLU; RMSNorm and RoPE call `kernels` too), in C
+/// The element-wise kernels (exp, softmax, SwiGLU, GeGLU, GELU-tanh; the norms, RoPE and the activations' backwards
+/// call `kernels` too), in C
 /// compiled for baseline x86-64, AVX2 and AVX-512 and chosen at run time like `QuantKernels`: every variant gives
 /// the same bits (CKernels.h), so results do not depend on the CPU. The C functions are single-threaded; the
 /// splitting among threads is here.
@@ -38,6 +39,22 @@ public enum VectorMath {
         let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
         parallelRanges(count, minimumWork: parallelElements) { range in
             kernels.swiglu(g.pointer + range.lowerBound, u.pointer + range.lowerBound, Int64(range.count))
+        }
+    }
+
+    /// gate[i] = GELU-tanh(gate[i]) * up[i] (the GeGLU product), split among threads as `swiGLU`.
+    public static func geGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
+        parallelRanges(count, minimumWork: parallelElements) { range in
+            kernels.geglu(g.pointer + range.lowerBound, u.pointer + range.lowerBound, Int64(range.count))
+        }
+    }
+
+    /// x[i] = GELU-tanh(x[i]), split among threads as `swiGLU`.
+    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let values = SendablePointer(x)
+        parallelRanges(count, minimumWork: parallelElements) { range in
+            kernels.gelu_tanh(values.pointer + range.lowerBound, Int64(range.count))
         }
     }
 

@@ -27,6 +27,7 @@ public enum WeightBroadcast {
         var layerAttention: [[UInt32]]?
         var attentionScaleBits: UInt32?
         var rotaryDims: Int?
+        var finalLogitSoftCapBits: UInt32?
         var tokenizer: Tokenizer?
         var format: String
         /// `ModelChecksum` of each part's weights (one part, the whole model, without stages).
@@ -69,6 +70,7 @@ public enum WeightBroadcast {
             layerAttention = c.layerAttention.map { $0.map { [$0.ropeTheta.bitPattern, UInt32($0.window ?? 0)] } }
             attentionScaleBits = c.attentionScale?.bitPattern
             rotaryDims = c.rotaryDims
+            finalLogitSoftCapBits = c.finalLogitSoftCap?.bitPattern
             tokenizer = model.tokenizer.map {
                 Tokenizer(model: $0.model.rawValue, vocabulary: $0.vocabulary, merges: $0.merges,
                           preTokenizer: $0.preTokenizer.name, specialTokenIds: $0.specialTokenIds,
@@ -114,7 +116,8 @@ public enum WeightBroadcast {
                         layerAttention: layerAttention.map { $0.map {
                             LayerAttention(ropeTheta: Float(bitPattern: $0[0]), window: $0[1] == 0 ? nil : Int($0[1]))
                         } },
-                        attentionScale: attentionScaleBits.map { Float(bitPattern: $0) }, rotaryDims: rotaryDims)
+                        attentionScale: attentionScaleBits.map { Float(bitPattern: $0) }, rotaryDims: rotaryDims,
+                        finalLogitSoftCap: finalLogitSoftCapBits.map { Float(bitPattern: $0) })
         }
 
         func modelFormat() throws -> ModelFormat {

@@ -38,6 +38,9 @@ public struct Architecture: Sendable, CustomStringConvertible {
     let slidingPattern: (period: Int, ropeTheta: Float)?
     /// The names of the tensors outside the blocks.
     let outer: OuterTensors
+    /// Whether the family's Hugging Face class caps its logits by config.json's `final_logit_softcapping` (Gemma's
+    /// do); elsewhere transformers ignores the key, so a value there is refused rather than computed unlike it.
+    var hfFinalLogitSoftCap = false
 
     public var description: String { name }
 

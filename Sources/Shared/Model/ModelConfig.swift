@@ -58,12 +58,16 @@ public struct ModelConfig: Equatable, Sendable {
     public var attentionScale: Float?
     /// The leading elements of each head RoPE rotates (Phi's partial rotary); nil: the whole head.
     public var rotaryDims: Int?
+    /// The final logit soft-cap (`SoftCap`, config.json's `final_logit_softcapping`); nil: logits as computed.
+    public var finalLogitSoftCap: Float?
 
     public init(vocabSize: Int, hidden: Int, headDim: Int, layers: [LayerShape], rmsNormEps: Float = 1e-5,
                 ropeTheta: Float = 10000, ropeScaling: RopeScaling? = nil, tiedEmbeddings: Bool,
                 maxPositions: Int = 2048, architecture: Architecture = .llama,
-                layerAttention: [LayerAttention]? = nil, attentionScale: Float? = nil, rotaryDims: Int? = nil) {
+                layerAttention: [LayerAttention]? = nil, attentionScale: Float? = nil, rotaryDims: Int? = nil,
+                finalLogitSoftCap: Float? = nil) {
         self.rotaryDims = rotaryDims
+        self.finalLogitSoftCap = finalLogitSoftCap
         self.layerAttention = layerAttention
         self.attentionScale = attentionScale
         self.architecture = architecture
@@ -201,6 +205,9 @@ public struct ModelConfig: Equatable, Sendable {
         }
         if let attentionScale, !(attentionScale.isFinite && attentionScale > 0) {
             throw fail("attention scale \(attentionScale) is not a positive finite number")
+        }
+        if let finalLogitSoftCap, !(finalLogitSoftCap.isFinite && finalLogitSoftCap > 0) {
+            throw fail("final logit soft-cap \(finalLogitSoftCap) is not a positive finite number")
         }
         if let s = ropeScaling {
             guard [s.factor, s.lowFreqFactor, s.highFreqFactor].allSatisfy({ $0.isFinite && $0 > 0 }),

@@ -44,7 +44,7 @@ public struct ModelWeights: Equatable, Sendable {
     public var outputMatrix: Tensor { output ?? embedding }
 
     /// The head: the output matrix and its bias.
-    public var head: OutputHead { OutputHead(matrix: outputMatrix, bias: outputBias) }
+    public var head: OutputHead { OutputHead(matrix: outputMatrix, bias: outputBias, softCap: config.finalLogitSoftCap) }
 
     /// The expected shape of every tensor, under its Hugging Face name, in file order (the architecture's table).
     public static func expectedShapes(_ config: ModelConfig) -> [(name: String, shape: [Int])] {
@@ -128,10 +128,18 @@ public struct ModelWeights: Equatable, Sendable {
     }
 }
 
-/// The head of a model: logits [N, V] = hidden [N, D] . matrix^T + bias.
+/// The head of a model: logits [N, V] = hidden [N, D] . matrix^T + bias, soft-capped where the family caps them.
 public struct OutputHead: Sendable {
     public let matrix: Tensor
     public let bias: Tensor?
+    /// The final logit soft-cap (`SoftCap`); nil: none.
+    public let softCap: Float?
+
+    public init(matrix: Tensor, bias: Tensor? = nil, softCap: Float? = nil) {
+        self.matrix = matrix
+        self.bias = bias
+        self.softCap = softCap
+    }
 
     /// The vocabulary size.
     public var rows: Int { matrix.rows }
@@ -140,6 +148,16 @@ public struct OutputHead: Sendable {
     public func logits(_ hidden: [Float], rows: Int) -> [Float] {
         var logits = BLAS.linear(hidden, rows: rows, matrix)
         if let bias { Linear.addBias(bias, to: &logits, rows: rows) }
+        if let softCap { logits.withUnsafeMutableBufferPointer { SoftCap.forward($0.baseAddress!, count: $0.count, cap: softCap) } }
         return logits
+    }
+
+    /// The gradient of the product's output from the gradient of `logits`' output, in place on dLogits [rows, V]
+    /// (the soft-cap's backward; nothing to do without one). `logits` is what `logits(_:rows:)` returned.
+    public func backward(logits: [Float], dLogits: inout [Float]) {
+        guard let softCap else { return }
+        logits.withUnsafeBufferPointer { y in
+            dLogits.withUnsafeMutableBufferPointer { SoftCap.backward(output: y.baseAddress!, dy: $0.baseAddress!, count: $0.count, cap: softCap) }
+        }
     }
 }

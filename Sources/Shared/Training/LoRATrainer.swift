@@ -101,8 +101,10 @@ public enum LoRATrainer {
         let output = transformer.weights.head
         NextTokenLoss.forEachChunk(of: targets) { chunk in
             var logits = NextTokenLoss.logits(hidden: hidden, targets: chunk, output: output)  // [c, V]
+            let capped = output.softCap == nil ? [] : logits
             let losses = CrossEntropy.lossAndGradient(&logits, vocab: output.rows, targets: chunk.map(\.token),
                                                       weight: 1 / Float(max(divisor, 1)))
+            output.backward(logits: capped, dLogits: &logits)
             total += losses.reduce(0, +)
             // dRows[c, D] = dLogits[c, V] . E[V, D]; scattered back to the rows the targets came from.
             var dRows = [Float](repeating: 0, count: chunk.count * d)

@@ -136,6 +136,83 @@ final class VectorKernelsTests: XCTestCase {
         }
     }
 
+    /// LayerNorm with and without a bias against the float64 formula, on rows offset from zero (the mean matters).
+    func testLayerNorm() {
+        for d in [1, 17, 64, 100, 640, 1100] {
+            let rows = 3
+            let x = randomValues(rows * d, scale: 2, seed: 500 + UInt64(d)).map { $0 + 3 }
+            let weight = randomValues(d, scale: 1, seed: 600 + UInt64(d)).map { 1 + $0 }
+            let bias = randomValues(d, scale: 1, seed: 700 + UInt64(d))
+            for withBias in [true, false] {
+                var y = [Float](repeating: 0, count: rows * d)
+                bias.withUnsafeBufferPointer { b in
+                    kernels(0).layernorm(x, weight, withBias ? b.baseAddress : nil, &y, Int64(rows), Int64(d), 1e-5)
+                }
+                for r in 0..<rows {
+                    let row = x[(r * d)..<((r + 1) * d)].map(Double.init)
+                    let expected = ReferenceOps.layernorm(row, weight.map(Double.init), withBias ? bias.map(Double.init) : nil, eps: 1e-5)
+                    for i in 0..<d {
+                        XCTAssertEqual(Double(y[r * d + i]), expected[i], accuracy: 2e-6 * max(1, abs(expected[i])),
+                                       "layernorm \(d) bias \(withBias) row \(r) [\(i)]")
+                    }
+                }
+                assertVariantsAgree("layernorm \(d) bias \(withBias)") { k in
+                    var out = [Float](repeating: 0, count: rows * d)
+                    bias.withUnsafeBufferPointer { b in
+                        k.layernorm(x, weight, withBias ? b.baseAddress : nil, &out, Int64(rows), Int64(d), 1e-5)
+                    }
+                    return out
+                }
+            }
+        }
+    }
+
+    /// GELU-tanh, its slope, GeGLU and its backward against float64 formulas (tanh form, derivative by hand), over
+    /// values out to where the sigmoid saturates.
+    func testGeluTanhAndGeGLU() {
+        func gelu(_ x: Double) -> Double { ReferenceOps.activation(.geluTanh, x) }
+        func slope(_ x: Double) -> Double {
+            let c = (2 / Double.pi).squareRoot(), t = tanh(c * (x + 0.044715 * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        }
+        for n in Self.lengths {
+            let x = randomValues(n, scale: 12, seed: 800 + UInt64(n)), up = randomValues(n, scale: 3, seed: 900 + UInt64(n))
+            let dy = randomValues(n, scale: 2, seed: 1000 + UInt64(n))
+            var plain = x, dx = dy, gated = x
+            var dGate = [Float](repeating: 0, count: n), dUp = dGate
+            kernels(0).gelu_tanh(&plain, Int64(n))
+            kernels(0).gelu_tanh_backward(x, &dx, Int64(n))
+            kernels(0).geglu(&gated, up, Int64(n))
+            kernels(0).geglu_backward(dy, x, up, &dGate, &dUp, Int64(n))
+            for i in 0..<n {
+                let g = Double(x[i]), u = Double(up[i]), d = Double(dy[i])
+                func check(_ value: Float, _ expected: Double, _ what: String) {
+                    XCTAssertEqual(Double(value), expected, accuracy: 1e-6 * max(1, abs(expected)), "\(what) \(n) [\(i)] x \(g)")
+                }
+                check(plain[i], gelu(g), "gelu")
+                check(dx[i], d * slope(g), "gelu backward")
+                check(gated[i], gelu(g) * u, "geglu")
+                check(dGate[i], d * u * slope(g), "geglu d_gate")
+                check(dUp[i], d * gelu(g), "geglu d_up")
+            }
+            assertVariantsAgree("gelu and geglu \(n)") { k in
+                var p = x, b = dy, q = x, dg = [Float](repeating: 0, count: n), du = dg
+                k.gelu_tanh(&p, Int64(n))
+                k.gelu_tanh_backward(x, &b, Int64(n))
+                k.geglu(&q, up, Int64(n))
+                k.geglu_backward(dy, x, up, &dg, &du, Int64(n))
+                return p + b + q + dg + du
+            }
+        }
+        // Far into either tail: 0 and x, slopes 0 and 1, never NaN.
+        var tails: [Float] = [-60, -20, 20, 60], slopes: [Float] = [1, 1, 1, 1]
+        kernels(0).gelu_tanh_backward(tails, &slopes, 4)
+        kernels(0).gelu_tanh(&tails, 4)
+        for (value, expected) in zip(tails + slopes, [0, 0, 20, 60, 0, 0, 1, 1] as [Double]) {
+            XCTAssertEqual(Double(value), expected, accuracy: 1e-30)
+        }
+    }
+
     /// The chosen variant is the one `mop inspect` names (MOP_KERNEL_ISA can lower it).
     func testChosenVariantIsTheNamedOne() {
         let named = Int32(Self.isaNames.firstIndex(of: QuantKernels.isa)!)

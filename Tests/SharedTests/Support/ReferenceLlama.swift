@@ -86,7 +86,8 @@ enum ReferenceLlama {
                 x[t] = zip(x[t], branch(plusBias(matvec(layer[.down]!, a), layer[.downBias]), .postMLPNorm)).map(+)
             }
         }
-        return x.map { plusBias(matvec(w.outputMatrix, norm($0, w.finalNorm, w.finalNormBias)), w.outputBias) }
+        return x.map { ReferenceOps.softCap(plusBias(matvec(w.outputMatrix, norm($0, w.finalNorm, w.finalNormBias)), w.outputBias),
+                                            c.finalLogitSoftCap) }
     }
 
     /// Summed next-token NLL of one sequence from the reference logits.
@@ -154,9 +155,15 @@ enum TinyConfigs {
         config.ropeTheta = 1_000_000
         return config
     }()
+    /// Gemma-3 with a final logit soft-cap small enough to bend the tiny model's logits.
+    static let gemma3Capped: ModelConfig = {
+        var config = gemma3
+        config.finalLogitSoftCap = 0.8
+        return config
+    }()
     static var all: [(String, ModelConfig)] {
         [("mha-untied", mha), ("gqa-tied", gqa), ("non-uniform", nonUniform), ("qwen2", qwen2), ("qwen3", qwen3),
-         ("gemma3", gemma3), ("phi", phi)]
+         ("gemma3", gemma3), ("gemma3-capped", gemma3Capped), ("phi", phi)]
     }
 
     static func tokens(count: Int, vocab: Int, seed: UInt64) -> [Int32] {

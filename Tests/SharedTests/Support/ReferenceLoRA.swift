@@ -90,6 +90,12 @@ enum ReferenceOps {
         return y
     }
 
+    /// cap * tanh(x / cap) of each logit; x itself without a cap.
+    static func softCap(_ x: [Double], _ cap: Float?) -> [Double] {
+        guard let cap = cap.map(Double.init) else { return x }
+        return x.map { cap * tanh($0 / cap) }
+    }
+
     /// -log softmax(logits)[target].
     static func crossEntropy(_ logits: [Double], target: Int) -> Double {
         let m = logits.max()!
@@ -159,8 +165,8 @@ struct ReferenceLoRA {
         }
         let output = vec(weights.outputMatrix)
         return x.map {
-            plusBias([ReferenceOps.linear(norm($0, weights.finalNorm, weights.finalNormBias), w: output, out: c.vocabSize)],
-                     weights.outputBias)[0]
+            ReferenceOps.softCap(plusBias([ReferenceOps.linear(norm($0, weights.finalNorm, weights.finalNormBias), w: output,
+                                                               out: c.vocabSize)], weights.outputBias)[0], c.finalLogitSoftCap)
         }
     }
 

@@ -20,6 +20,8 @@ public enum GGUFModel {
         static let ropeScalingType = "rope.scaling.type"
         static let slidingWindow = "attention.sliding_window"
         static let ropeFreqBaseSlidingWindow = "rope.freq_base_swa"
+        static let finalLogitSoftCap = "final_logit_softcapping"
+        static let attentionLogitSoftCap = "attn_logit_softcapping"
         static let vocabSize = "vocab_size"
     }
 
@@ -133,11 +135,17 @@ public enum GGUFModel {
                                                   : LayerAttention(ropeTheta: local, window: window)
             }
         }
+        if let cap = try float(Key.attentionLogitSoftCap), cap != 0 {
+            throw fail("\(arch).\(Key.attentionLogitSoftCap) is \(cap); attention-logit soft-capping is not supported")
+        }
+        // llama.cpp reads 0 as no cap.
+        let finalLogitSoftCap = try float(Key.finalLogitSoftCap).flatMap { $0 == 0 ? nil : $0 }
         let config = ModelConfig(vocabSize: vocabSize, hidden: hidden, headDim: headDim, layers: layers,
                                  rmsNormEps: epsilon, ropeTheta: ropeTheta,
                                  tiedEmbeddings: file.tensor(named: architecture.outputTensor.gguf) == nil,
                                  maxPositions: try required(Key.contextLength), architecture: architecture,
-                                 layerAttention: layerAttention, rotaryDims: rotary.flatMap { $0 == headDim ? nil : $0 })
+                                 layerAttention: layerAttention, rotaryDims: rotary.flatMap { $0 == headDim ? nil : $0 },
+                                 finalLogitSoftCap: finalLogitSoftCap)
         try config.validate(file: file.path)
         return config
     }

@@ -31,7 +31,7 @@ public enum GGUFWriter {
         }
         try checkShapes(weights, file: path)
         guard let ggufName = config.architecture.ggufWriteName(config) else {
-            throw MopError(file: path, "no llama.cpp loader takes this \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, or global and sliding-window layers moved; docs/formats.md#architectures); write it as Hugging Face files (--format safetensors)")
+            throw MopError(file: path, "no llama.cpp loader takes this \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, global and sliding-window layers moved, or a logit soft-cap its graph ignores; docs/formats.md#architectures); write it as Hugging Face files (--format safetensors)")
         }
         var metadata = hyperParameters(config, ggufName: ggufName, name: name, type: type)
         if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }

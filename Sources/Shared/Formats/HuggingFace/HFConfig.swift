@@ -41,6 +41,10 @@ public enum HFConfig {
         if let attentionBias = try fields.optionalBool("attention_bias"), attentionBias != architecture.hasAttentionBias {
             throw MopError(file: file, "attention_bias is \(attentionBias) but \(modelType) models have \(architecture.hasAttentionBias ? "" : "no ")q/k/v biases")
         }
+        // Attention scores are not capped (Gemma-2's `attn_logit_softcapping`); a model asking for it is not run unlike itself.
+        if let cap = try fields.optionalDouble("attn_logit_softcapping") {
+            throw MopError(file: file, "attn_logit_softcapping is \(cap); attention-logit soft-capping is not supported")
+        }
         if architecture.slidingPattern == nil, try fields.optionalBool("use_sliding_window") == true {
             throw MopError(file: file, "use_sliding_window is true; sliding-window attention is not supported")
         }
@@ -83,9 +87,20 @@ public enum HFConfig {
             layerAttention: try layerAttention(fields, architecture: architecture, count: layerCount,
                                                ropeTheta: Float(ropeTheta), ropeParameters: ropeParameters),
             attentionScale: try fields.optionalDouble("query_pre_attn_scalar").map { Float(1 / $0.squareRoot()) },
-            rotaryDims: try rotaryDims(fields, ropeParameters: ropeParameters, headDim: headDim))
+            rotaryDims: try rotaryDims(fields, ropeParameters: ropeParameters, headDim: headDim),
+            finalLogitSoftCap: try finalLogitSoftCap(fields, architecture: architecture))
         try config.validate(file: file)
         return config
+    }
+
+    /// `final_logit_softcapping` where the family's class applies it; a value for a family whose class ignores it is
+    /// refused.
+    private static func finalLogitSoftCap(_ fields: JSONFields, architecture: Architecture) throws -> Float? {
+        guard let cap = try fields.optionalDouble("final_logit_softcapping") else { return nil }
+        guard architecture.hfFinalLogitSoftCap else {
+            throw MopError(file: fields.file, "final_logit_softcapping is \(cap), but \(architecture.hfClassName) does not cap logits")
+        }
+        return Float(cap)
     }
 
     /// The rotated elements of each head from `partial_rotary_factor` (top level, or in `rope_parameters`); nil when

@@ -4,11 +4,12 @@ import Foundation
 /// RMSNorm, embeddings scaled by sqrt(hidden), GeGLU with GELU-tanh, tied head, and layers that alternate: every
 /// 6th attends globally at RoPE base 1e6, the others within a sliding window at base 10k. llama.cpp's `gemma3`
 /// loader takes one shape for every layer and derives the global layers from the period, so a model pruned in width
-/// or depth (which moves the global layers) goes out as Hugging Face files only.
+/// or depth (which moves the global layers) goes out as Hugging Face files only; so does one whose config.json set
+/// `final_logit_softcapping` (transformers' class applies it, llama.cpp's gemma3 graph does not).
 extension Architecture {
     public static let gemma3 = Architecture(
         name: "gemma3", ggufNames: ["gemma3"],
-        ggufWriteName: { $0.isUniform && Gemma3Block.isPeriodic($0) ? "gemma3" : nil },
+        ggufWriteName: { $0.isUniform && Gemma3Block.isPeriodic($0) && $0.finalLogitSoftCap == nil ? "gemma3" : nil },
         ggufHalfRotation: ["gemma3"], ggufNormOffset: 1,
         hfModelTypes: ["gemma3_text"], hfClassName: "Gemma3ForCausalLM",
         hfExtraKeys: { config in
@@ -23,7 +24,8 @@ extension Architecture {
                     "sliding_attention": ["rope_type": "default", "rope_theta": Double(local?.ropeTheta ?? config.ropeTheta)],
                 ],
                 "query_pre_attn_scalar": Double(1 / (scale * scale)).rounded(),
-                "final_logit_softcapping": NSNull(), "attn_logit_softcapping": NSNull(),
+                "final_logit_softcapping": config.finalLogitSoftCap.map { Double($0) as Any } ?? NSNull(),
+                "attn_logit_softcapping": NSNull(),
                 "attention_bias": false, "attention_dropout": 0.0, "hidden_activation": Gemma3Block.activation.hfNames[0],
             ]
         },
@@ -42,7 +44,8 @@ extension Architecture {
             BlockTensor(.postMLPNorm, hf: "post_feedforward_layernorm.weight", gguf: "post_ffw_norm.weight", .none),
         ],
         block: Gemma3Block.self, norm: .rms(weightOffset: 1),
-        embeddingScale: { Float(Double($0.hidden).squareRoot()) }, slidingPattern: (period: 6, ropeTheta: 10000), outer: .llama)
+        embeddingScale: { Float(Double($0.hidden).squareRoot()) }, slidingPattern: (period: 6, ropeTheta: 10000), outer: .llama,
+        hfFinalLogitSoftCap: true)
 }
 
 /// x += RMSNorm(o(attention(RMSNorm(x))));  x += RMSNorm(down(GELU(gate(h)) * up(h))), h = RMSNorm(x).

@@ -1,7 +1,9 @@
 import Foundation
 
 /// The MLP activations, each with its forward and backward; a gated MLP computes a = act(gate) * up (SwiGLU,
-/// GeGLU). Element-wise and value by value, so splitting the work among threads changes no value.
+/// GeGLU). Element-wise and value by value, so splitting the work among threads changes no value. SiLU's and GELU-tanh's
+/// forwards and GELU-tanh's backwards run in the C kernels (CKernels.h); GELU-erf and quick-GELU (LLaVA's projector
+/// and vision tower) value by value in Swift.
 public enum Activation: String, Sendable {
     /// x * sigmoid(x) (LLaMA, Qwen): its gated product runs in the C kernels.
     case silu
@@ -31,21 +33,25 @@ public enum Activation: String, Sendable {
         switch self {
         case .silu:
             for i in 0..<count { x[i] = x[i] / (1 + Foundation.exp(-x[i])) }
-        case .geluTanh, .geluErf, .quickGelu:
+        case .geluTanh:
+            VectorMath.geluTanh(x, count: count)
+        case .geluErf, .quickGelu:
             for i in 0..<count { x[i] = valueAndSlope(x[i]).value }
         }
     }
 
     /// dy[i] *= act'(x[i]): the backward of `forward`, in place on the gradient.
     func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            switch self {
-            case .silu:
+        switch self {
+        case .silu:
+            for i in 0..<count {
                 let sigma = 1 / (1 + Foundation.exp(-x[i]))
                 dy[i] *= sigma * (1 + x[i] * (1 - sigma))
-            case .geluTanh, .geluErf, .quickGelu:
-                dy[i] *= valueAndSlope(x[i]).slope
             }
+        case .geluTanh:
+            VectorMath.kernels.gelu_tanh_backward(x, dy, Int64(count))
+        case .geluErf, .quickGelu:
+            for i in 0..<count { dy[i] *= valueAndSlope(x[i]).slope }
         }
     }
 
@@ -54,7 +60,9 @@ public enum Activation: String, Sendable {
         switch self {
         case .silu:
             VectorMath.swiGLU(gate: gate, up: up, count: count)
-        case .geluTanh, .geluErf, .quickGelu:
+        case .geluTanh:
+            VectorMath.geGLU(gate: gate, up: up, count: count)
+        case .geluErf, .quickGelu:
             let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
             VectorMath.parallelRanges(count, minimumWork: VectorMath.parallelElements) { range in
                 for i in range { g.pointer[i] = valueAndSlope(g.pointer[i]).value * u.pointer[i] }
@@ -73,7 +81,9 @@ public enum Activation: String, Sendable {
                 dUp[i] = da[i] * g * sigma
                 dGate[i] = da[i] * up[i] * sigma * (1 + g * (1 - sigma))
             }
-        case .geluTanh, .geluErf, .quickGelu:
+        case .geluTanh:
+            VectorMath.kernels.geglu_backward(da, gate, up, dGate, dUp, Int64(count))
+        case .geluErf, .quickGelu:
             for i in 0..<count {
                 let (value, slope) = valueAndSlope(gate[i])
                 dUp[i] = da[i] * value
@@ -82,14 +92,10 @@ public enum Activation: String, Sendable {
         }
     }
 
-    /// act(x) and act'(x) of the activations computed value by value (SiLU's are in the C kernels and above).
-    func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
+    /// act(x) and act'(x) of the activations computed value by value in Swift (SiLU's and GELU-tanh's run in the C
+    /// kernels above).
+    private func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
         switch self {
-        case .silu:
-            let sigma = 1 / (1 + Foundation.exp(-x))
-            return (x * sigma, sigma * (1 + x * (1 - sigma)))
-        case .geluTanh:
-            return Self.geluTanhWithSlope(x)
         case .geluErf:
             // Phi(x) + x phi(x), phi the standard normal density.
             let cdf = 0.5 * (1 + Foundation.erf(x * 0.7071067811865476))
@@ -97,15 +103,8 @@ public enum Activation: String, Sendable {
         case .quickGelu:
             let sigma = 1 / (1 + Foundation.exp(-1.702 * x))
             return (x * sigma, sigma * (1 + 1.702 * x * (1 - sigma)))
+        case .silu, .geluTanh:
+            preconditionFailure("\(self) runs in the C kernels")
         }
-    }
-
-    private static let geluTanhC: Float = 0.7978845608028654  // sqrt(2/pi)
-
-    /// GELU-tanh and its derivative: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2), t = tanh(c (x + 0.044715 x^3)).
-    static func geluTanhWithSlope(_ x: Float) -> (value: Float, slope: Float) {
-        let t = Foundation.tanh(geluTanhC * (x + 0.044715 * x * x * x))
-        let slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluTanhC * (1 + 3 * 0.044715 * x * x)
-        return (0.5 * x * (1 + t), slope)
     }
 }

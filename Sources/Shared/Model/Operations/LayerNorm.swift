@@ -1,13 +1,26 @@
 /// y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, row by row (Phi); x, y: [rows, D], weight and bias: [D].
-/// Means and variances are summed in float64, as a float32 sum of a wide row would drift.
+/// The forward runs in the C kernels (mean and variance summed in float lanes per run, runs in float64); the
+/// backward's statistics are summed in float64.
 public enum LayerNorm {
     public static func forward(_ x: [Float], rows: Int, weight: Tensor, bias: Tensor?, eps: Float) -> [Float] {
         let d = weight.count
         var y = [Float](repeating: 0, count: x.count)
-        for r in 0..<rows {
-            let (mean, inverse) = statistics(x, row: r, width: d, eps: eps)
-            for i in 0..<d {
-                y[r * d + i] = Float((Double(x[r * d + i]) - mean) * inverse) * weight.data[i] + (bias?.data[i] ?? 0)
+        x.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                (bias?.data ?? []).withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        let input = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
+                        let weights = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!))
+                        let biases = bias == nil ? nil : SendablePointer(UnsafeMutablePointer(mutating: bp.baseAddress!))
+                        let output = SendablePointer(yp.baseAddress!)
+                        // Rows are independent, so splitting them among the threads changes no value.
+                        VectorMath.parallelRanges(rows, minimumWork: VectorMath.parallelElements / max(1, d)) { range in
+                            let offset = range.lowerBound * d
+                            VectorMath.kernels.layernorm(input.pointer + offset, weights.pointer, biases?.pointer,
+                                                         output.pointer + offset, Int64(range.count), Int64(d), eps)
+                        }
+                    }
+                }
             }
         }
         return y
