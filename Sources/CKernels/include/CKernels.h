@@ -64,13 +64,6 @@ float mop_dot_row(int type, const void *src, const float *x, int64_t n);
 int mop_matvec(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
                const float *x, int64_t n, float *y);
 
-/* mop_matvec with the rows split among `threads` threads: the caller and threads - 1 pool threads that spin between
- * products (a decoded token runs hundreds of products of tens of microseconds, shorter than waking a sleeping thread).
- * The same bits as mop_matvec. One product at a time: a caller finding the pool busy computes alone. Leaves y
- * untouched and returns -1 for an unsupported type, else 0. */
-int mop_matvec_threads(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
-                       const float *x, int64_t n, float *y, int threads);
-
 /* The element-wise kernels of the forward pass on fp32 rows, single-threaded (callers split rows). Every variant gives
  * bit-identical results: sums follow the 16-lane order above (element i into lane i % 16, then reduce), exp is one
  * fixed polynomial (Cephes expf, about 1 ulp on [-87, 88]; below -87.3 it gives 2^-126-ish, not 0). */

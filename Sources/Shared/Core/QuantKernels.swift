@@ -5,7 +5,7 @@ import CKernels
 /// (`MOP_KERNEL_ISA=baseline|avx2|avx512` forces a lower variant). Every variant gives bit-identical results:
 /// the dequantized values are `GGUFDequantize`'s exactly, and dot products sum in one fixed order (float rows: element
 /// i into lane i % 16; block types: integer quants times x summed per block, scaled once per block, block b into lane
-/// b % 16; then a fixed pairwise reduction; see CKernels.h). Single-threaded except `matvec(threads:)`.
+/// b % 16; then a fixed pairwise reduction; see CKernels.h). Single-threaded: callers split rows.
 public enum QuantKernels {
     /// "avx512", "avx2" or "baseline": the variant in use.
     public static var isa: String { String(cString: mop_kernel_isa()) }
@@ -30,13 +30,10 @@ public enum QuantKernels {
     }
 
     /// `y[r] = dot(row rows[r] (or r when rows is nil), x)` for r < count, rows being `rowBytes` apart from `base`
-    /// and `n` elements long, split among `threads` threads (spinning pool threads, the same bits for any count).
-    /// False (and `y` untouched) for an unsupported type.
+    /// and `n` elements long. False (and `y` untouched) for an unsupported type.
     @discardableResult
     public static func matvec(type: GGUFTensorType, base: UnsafeRawPointer, rowBytes: Int, rows: UnsafePointer<Int32>?,
-                              count: Int, x: UnsafePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>,
-                              threads: Int = 1) -> Bool {
-        mop_matvec_threads(Int32(type.rawValue), base, Int64(rowBytes), rows, Int64(count), x, Int64(n), y,
-                           Int32(clamping: threads)) == 0
+                              count: Int, x: UnsafePointer<Float>, n: Int, y: UnsafeMutablePointer<Float>) -> Bool {
+        mop_matvec(Int32(type.rawValue), base, Int64(rowBytes), rows, Int64(count), x, Int64(n), y) == 0
     }
 }

@@ -3,9 +3,9 @@
 /// written. The sum runs in a fixed order (per-block sums scaled once per block, into 16 lanes, then a fixed tree;
 /// see mop_dot_row in CKernels.h), whatever the CPU or the split of rows among threads.
 enum RowDot {
-    /// y[r] = W[r] . x + beta * y[r] for r in `range`, on `threads` threads; x has `weight.columns` elements.
+    /// y[r] = W[r] . x + beta * y[r] for r in `range`; x has `weight.columns` elements.
     static func rows(_ weight: StoredMatrix, _ range: Range<Int>, x: UnsafePointer<Float>, beta: Float,
-                     into y: UnsafeMutablePointer<Float>, threads: Int = 1) {
+                     into y: UnsafeMutablePointer<Float>) {
         guard !range.isEmpty else { return }
         // Dropped columns read a zero input: the stored row is summed whole, the kept columns where they are stored.
         var scattered = [Float](repeating: 0, count: weight.columnIndex == nil ? 0 : weight.storedColumns)
@@ -21,8 +21,7 @@ enum RowDot {
                 let input = weight.columnIndex == nil ? x : UnsafePointer(sp.baseAddress!)
                 func run(_ rows: UnsafePointer<Int32>?) {
                     let done = QuantKernels.matvec(type: weight.type, base: base, rowBytes: weight.rowBytes, rows: rows,
-                                                   count: range.count, x: input, n: weight.storedColumns, y: dp.baseAddress!,
-                                                   threads: threads)
+                                                   count: range.count, x: input, n: weight.storedColumns, y: dp.baseAddress!)
                     precondition(done, "no kernel for \(weight.type.name)")  // StoredMatrix holds decodable types only
                 }
                 if let rowIndex = weight.rowIndex {

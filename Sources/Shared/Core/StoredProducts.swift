@@ -8,9 +8,8 @@ enum StoredProducts {
     /// prefill; small next to any model, and within the L3 cache the panel is read back from.
     static let panelBytes = 16 << 20
 
-    /// Stored bytes from which a one-token product is split among the threads (the pool's threads spin, so a split
-    /// costs about a microsecond: only products of a few microseconds stay on one thread).
-    static let parallelBytes = 64 << 10
+    /// Stored bytes from which a one-token product is split among the threads.
+    static let parallelBytes = 2 << 20
 
     /// Rows of `weight` per panel: at least 64, so a wide matrix still gives sgemm a real product.
     static func panelRows(_ weight: StoredMatrix) -> Int {
@@ -44,7 +43,18 @@ enum StoredProducts {
 
     /// y[out] = W[out, in] . x[in] + beta * y, one fused decode-and-dot per row, rows split among the threads.
     static func matrixVector(_ weight: StoredMatrix, x: UnsafePointer<Float>, beta: Float, into y: UnsafeMutablePointer<Float>) {
-        let threads = weight.bytesHeld >= parallelBytes ? max(1, min(BLAS.threads, weight.rows / 16)) : 1
-        RowDot.rows(weight, 0..<weight.rows, x: x, beta: beta, into: y, threads: threads)
+        let out = weight.rows
+        // Waking a thread and waiting for it costs tens of microseconds, which is what decoding a layer's matrix of
+        // under a few MB takes: one token runs hundreds of these, so only large matrices (an output matrix) split.
+        // (Threads that spin between products instead, as llama.cpp's do, were tried: branch speed-pool; on this
+        // shared machine at load 9-11 they decoded SmolLM2 at 2.8-8.1 tokens/s against 24 for these.)
+        let threads = weight.bytesHeld >= parallelBytes ? max(1, min(BLAS.threads, out / 64)) : 1
+        let per = (out + threads - 1) / threads
+        let input = SendablePointer(UnsafeMutablePointer(mutating: x)), output = SendablePointer(y)
+        VectorMath.parallelFor(threads) { worker in
+            let start = worker * per, end = min(out, start + per)
+            guard start < end else { return }
+            RowDot.rows(weight, start..<end, x: input.pointer, beta: beta, into: output.pointer)
+        }
     }
 }

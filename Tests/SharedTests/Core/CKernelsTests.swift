@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import XCTest
 @testable import Shared
 
@@ -208,50 +207,6 @@ final class CKernelsTests: XCTestCase {
                 XCTAssertEqual(dispatched.map(\.bitPattern), reference.map(\.bitPattern), type.name)
             }
         }
-    }
-
-    /// The pool's split among threads gives each row's single-threaded bits, for any thread count (more threads than
-    /// rows included), with and without a row list, also when two callers race for the pool (one computes alone).
-    func testThreadedMatvecEqualsMatvec() {
-        let n = 512, count = 37
-        let x = Self.vector(n, seed: 12)
-        let selection: [Int32] = (0..<50).map { Int32(($0 * 7) % count) }
-        for type in [GGUFTensorType.f16, .q8_0, .q4_1, .q4_K, .q6_K] {
-            let matrix = Self.randomRows(type, count: n, rows: count, seed: 40 + UInt64(type.rawValue))
-            let rowBytes = type.byteCount(elements: n)!
-            matrix.withUnsafeBytes { raw in
-                let base = raw.baseAddress!, id = Int32(type.rawValue)
-                var reference = [Float](repeating: .nan, count: count)
-                XCTAssertEqual(mop_matvec(id, base, Int64(rowBytes), nil, Int64(count), x, Int64(n), &reference), 0)
-                for threads: Int32 in [1, 2, 3, 5, 64] {
-                    var all = [Float](repeating: .nan, count: count)
-                    XCTAssertEqual(mop_matvec_threads(id, base, Int64(rowBytes), nil, Int64(count), x, Int64(n), &all, threads), 0)
-                    XCTAssertEqual(all.map(\.bitPattern), reference.map(\.bitPattern), "\(type.name) \(threads) threads")
-                    var picked = [Float](repeating: .nan, count: selection.count)
-                    XCTAssertEqual(mop_matvec_threads(id, base, Int64(rowBytes), selection, Int64(selection.count), x,
-                                                      Int64(n), &picked, threads), 0)
-                    XCTAssertEqual(picked.map(\.bitPattern), selection.map { reference[Int($0)].bitPattern },
-                                   "\(type.name) \(threads) threads with rows")
-                }
-                let results = SendablePointer(UnsafeMutablePointer<Float>.allocate(capacity: 4 * count))
-                defer { results.pointer.deallocate() }
-                let bytes = SendablePointer(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
-                x.withUnsafeBufferPointer { xp in
-                    let input = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
-                    DispatchQueue.concurrentPerform(iterations: 4) { caller in
-                        _ = mop_matvec_threads(id, bytes.pointer, Int64(rowBytes), nil, Int64(count), input.pointer,
-                                               Int64(n), results.pointer + caller * count, 2)
-                    }
-                }
-                for caller in 0..<4 {
-                    XCTAssertEqual((0..<count).map { results.pointer[caller * count + $0].bitPattern },
-                                   reference.map(\.bitPattern), "\(type.name) caller \(caller)")
-                }
-            }
-        }
-        var untouched: [Float] = [7]
-        XCTAssertEqual(mop_matvec_threads(99, x, 4, nil, 1, x, 1, &untouched, 2), -1)
-        XCTAssertEqual(untouched, [7])
     }
 
     /// Long rows: matvec keeps the per-unit x sums on the heap (more than 1024 of them), still each row's dot bits,
