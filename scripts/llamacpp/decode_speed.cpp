@@ -1,6 +1,7 @@
 // Decode speed of llama.cpp on a GGUF model with mop's latency protocol (`mop bench`): a prompt of PROMPT_TOKENS
 // tokens prefilled in one batch, then NEW_TOKENS tokens decoded one at a time, greedily (argmax), the KV cache
-// cleared between runs. Prints one JSON line per run: prefill and decode seconds and decode tokens/s.
+// cleared between runs. Prints one JSON line per run: prefill and decode seconds and decode tokens/s, then one line
+// with llama.cpp's CPU features ("system").
 // Used by scripts/bench-decode-vs-llamacpp.sh only.
 //   decode_speed MODEL.gguf PROMPT_TOKENS NEW_TOKENS THREADS RUNS
 #include "llama.h"
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 static void quiet_log(ggml_log_level, const char *, void *) {}
@@ -65,6 +67,9 @@ int main(int argc, char ** argv) {
                prefilled - start, end - prefilled, (new_tokens - 1) / (end - prefilled));
         fflush(stdout);
     }
+    std::string system = llama_print_system_info();
+    for (char & c : system) if (c == '"') c = '\'';
+    printf("{\"system\": \"%s\"}\n", system.c_str());
     llama_free(ctx);
     llama_model_free(model);
     llama_backend_free();

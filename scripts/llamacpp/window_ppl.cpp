@@ -6,6 +6,7 @@
 #include "llama.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -54,7 +55,9 @@ int main(int argc, char ** argv) {
     llama_batch batch = llama_batch_init(seq_len, 0, 1);
     double nll = 0;
     long scored = 0;
+    double best_seconds = INFINITY;
     for (int w = 0; w < windows; ++w) {
+        const auto start = std::chrono::steady_clock::now();
         llama_memory_clear(llama_get_memory(ctx), true);
         batch.n_tokens = seq_len;
         for (int i = 0; i < seq_len; ++i) {
@@ -74,10 +77,14 @@ int main(int argc, char ** argv) {
             nll += std::log(sum) + max_logit - logits[tokens[w * seq_len + i + 1]];
             ++scored;
         }
+        best_seconds = std::min(best_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         fprintf(stderr, "window_ppl: window %d of %d\n", w + 1, windows);
     }
-    printf("{\"perplexity\": %.6f, \"tokens\": %d, \"scored\": %ld, \"seq_len\": %d}\n",
-           std::exp(nll / (double) scored), windows * seq_len, scored, seq_len);
+    std::string system = llama_print_system_info();
+    std::replace(system.begin(), system.end(), '"', '\'');
+    printf("{\"perplexity\": %.6f, \"tokens\": %d, \"scored\": %ld, \"seq_len\": %d, \"best_window_seconds\": %.6f, "
+           "\"system\": \"%s\"}\n",
+           std::exp(nll / (double) scored), windows * seq_len, scored, seq_len, best_seconds, system.c_str());
     llama_batch_free(batch);
     llama_free(ctx);
     llama_model_free(model);

@@ -9,8 +9,8 @@ public enum ForwardBenchmark {
     public typealias Product = SgemmBound.Product
 
     /// The products of one scoring forward pass (hidden states, then next-token loss) over one sequence of T tokens.
-    public static func products(_ config: ModelConfig, tokens t: Int) -> [Product] {
-        blockProducts(config, tokens: t) + headProducts(config, tokens: t)
+    public static func products(_ config: ModelConfig, tokens t: Int, headChunk: Int = NextTokenLoss.chunkRows) -> [Product] {
+        blockProducts(config, tokens: t) + headProducts(config, tokens: t, chunk: headChunk)
     }
 
     /// The blocks' share of `products`: every layer's projections and attention.
@@ -38,11 +38,11 @@ public enum ForwardBenchmark {
         return products
     }
 
-    /// The output matrix's share of `products`: logits of the T - 1 scored rows, a chunk at a time.
-    public static func headProducts(_ config: ModelConfig, tokens t: Int) -> [Product] {
+    /// The output matrix's share of `products`: logits of the T - 1 scored rows, `chunk` at a time.
+    public static func headProducts(_ config: ModelConfig, tokens t: Int, chunk: Int = NextTokenLoss.chunkRows) -> [Product] {
         let d = config.hidden
         var products: [Product] = []
-        let scored = t - 1, chunk = NextTokenLoss.chunkRows
+        let scored = t - 1
         if scored / chunk > 0 { products.append(Product(m: chunk, n: config.vocabSize, k: d, repeats: scored / chunk)) }
         if scored % chunk > 0 { products.append(Product(m: scored % chunk, n: config.vocabSize, k: d, repeats: 1)) }
         return products
@@ -61,7 +61,7 @@ public enum ForwardBenchmark {
 
     /// Best of `runs` timings of the forward pass and of the same products through sgemm alone, taken in turns.
     public static func run(_ model: Transformer, tokens: [Int32], runs: Int) -> Result {
-        let products = products(model.config, tokens: tokens.count)
+        let products = products(model.config, tokens: tokens.count, headChunk: NextTokenLoss.chunkRows(for: model.weights.head))
         let flops = products.reduce(0) { $0 + $1.flops }
         _ = NextTokenLoss.sum(model, batch: [tokens])  // warm-up: page in the weights, start BLAS threads
         let (forward, sgemm) = SgemmBound.bestOf(runs, work: { _ = NextTokenLoss.sum(model, batch: [tokens]) }, products: products)

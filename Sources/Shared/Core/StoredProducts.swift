@@ -3,8 +3,10 @@
 /// those of the fp32 path and only a panel of fp32 ever exists. One token row (decoding): a fused decode-and-dot per
 /// weight row, which reads the stored bytes once instead of writing and re-reading fp32.
 enum StoredProducts {
-    /// fp32 bytes of one decoded panel. Large enough that sgemm sees wide products, small next to any model.
-    static let panelBytes = 4 << 20
+    /// fp32 bytes of one decoded panel. Large enough that sgemm sees wide products: every call packs the whole
+    /// activation matrix again, which at 4 MB (117 rows of an 8960-wide down projection) took 7% of a 1.5B model's
+    /// prefill; small next to any model, and within the L3 cache the panel is read back from.
+    static let panelBytes = 16 << 20
 
     /// Stored bytes from which a one-token product is split among the threads.
     static let parallelBytes = 2 << 20
@@ -44,6 +46,8 @@ enum StoredProducts {
         let out = weight.rows
         // Waking a thread and waiting for it costs tens of microseconds, which is what decoding a layer's matrix of
         // under a few MB takes: one token runs hundreds of these, so only large matrices (an output matrix) split.
+        // (Threads that spin between products instead, as llama.cpp's do, were tried: branch speed-pool; on this
+        // shared machine at load 9-11 they decoded SmolLM2 at 2.8-8.1 tokens/s against 24 for these.)
         let threads = weight.bytesHeld >= parallelBytes ? max(1, min(BLAS.threads, out / 64)) : 1
         let per = (out + threads - 1) / threads
         let input = SendablePointer(UnsafeMutablePointer(mutating: x)), output = SendablePointer(y)

@@ -5,6 +5,16 @@ import Foundation
 public enum NextTokenLoss {
     public static let chunkRows = 64
 
+    /// Logits a chunk may hold for a head kept as stored (`--weights stored`), which every chunk decodes whole: 64
+    /// rows decoded a 1.5B model's 151936 x 1536 head 8 times per 512-token window.
+    static let storedHeadLogitBytes = 128 << 20
+
+    /// Rows per chunk for `output`: `chunkRows`, or as many as `storedHeadLogitBytes` holds for a stored head.
+    public static func chunkRows(for output: OutputHead) -> Int {
+        guard output.matrix.stored != nil else { return chunkRows }
+        return max(chunkRows, storedHeadLogitBytes / (output.rows * MemoryLayout<Float>.size))
+    }
+
     /// A scored position: the row of the stacked hidden states and the token it must predict.
     public struct Target: Sendable {
         public let row: Int
@@ -30,16 +40,16 @@ public enum NextTokenLoss {
     /// The same sum from the final hidden states [N, D] a forward pass already made (`Transformer.hiddenStates`).
     public static func sum(hidden: [Float], targets: [Target], output: OutputHead) -> Double {
         var total = 0.0
-        forEachChunk(of: targets) { chunk in
+        forEachChunk(of: targets, rows: chunkRows(for: output)) { chunk in
             for loss in rowLosses(hidden: hidden, targets: chunk, output: output) { total += loss }
         }
         return total
     }
 
-    /// Runs `body` on consecutive chunks of at most `chunkRows` targets.
-    static func forEachChunk(of targets: [Target], _ body: ([Target]) -> Void) {
-        for start in stride(from: 0, to: targets.count, by: chunkRows) {
-            body(Array(targets[start..<min(start + chunkRows, targets.count)]))
+    /// Runs `body` on consecutive chunks of at most `rows` targets, of equal sizes but the last.
+    static func forEachChunk(of targets: [Target], rows: Int = chunkRows, _ body: ([Target]) -> Void) {
+        for start in stride(from: 0, to: targets.count, by: rows) {
+            body(Array(targets[start..<min(start + rows, targets.count)]))
         }
     }
 
