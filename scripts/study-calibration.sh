@@ -6,6 +6,8 @@
 #   scripts/study-calibration.sh [MODEL] [TARGET]      # default: Qwen2.5-Coder-0.5B, 0.2
 # Runs go to $MOP_RUNS/study-calibration (default runs/, git-ignored) and are skipped when done, so the script
 # resumes; $MOP_PARALLEL runs at a time (default 1), $MOP_THREADS BLAS threads each (default cores / parallel).
+# The pruned models are written in f32, so their perplexities measure the search, not a re-quantization (the default
+# export type follows the input: a Q4_K_M input would be written in Q4_K_M).
 set -euo pipefail
 source "$(dirname "$0")/runs-common.sh"
 model="${1:-$(scripts/fetch-model.sh qwen2.5-0.5b)}"
@@ -37,7 +39,7 @@ run_one() {
   if [ ! -f "$out/report.json" ]; then
     rm -rf "$out"
     # shellcheck disable=SC2086
-    OPENBLAS_NUM_THREADS=$threads "$MOP" prune "$model" --target "$target" --out "$out" --format gguf \
+    OPENBLAS_NUM_THREADS=$threads "$MOP" prune "$model" --target "$target" --out "$out" --format gguf --export-type f32 \
       --calibration "$data/instruct/alpaca.jsonl" --calibration-samples "$samples" $options > "$out.prune.log" 2>&1
   fi
   [ -s "$out/wikitext.json" ] || OPENBLAS_NUM_THREADS=$threads "$MOP" eval "$out/model.gguf" \

@@ -12,6 +12,8 @@
 # run on every row, default "dense 0.4"), MOP_THREADS (cores).
 # Runs go to $MOP_RUNS/papers-claims/<model> (default runs/, git-ignored); every step whose output exists is skipped,
 # so the script resumes where it stopped, and a later call with more phases adds columns to the same runs.
+# The pruned and recovered models are written in the input's own types (the default export type, with the calibration
+# set's importance matrix), as a user deploys them and as the latency column needs (models stored alike).
 set -euo pipefail
 source "$(dirname "$0")/runs-common.sh"
 model="${1:-$(scripts/fetch-model.sh qwen2.5-0.5b)}"
