@@ -9,10 +9,12 @@ public enum NextTokenLoss {
     /// rows decoded a 1.5B model's 151936 x 1536 head 8 times per 512-token window.
     static let storedHeadLogitBytes = 128 << 20
 
-    /// Rows per chunk for `output`: `chunkRows`, or as many as `storedHeadLogitBytes` holds for a stored head.
+    /// Rows per chunk for `output`: `chunkRows`, or for a stored head as many as hold at most `storedHeadLogitBytes`
+    /// and at most half the head's own stored bytes, so the logits (held more than once while a chunk is scored) never
+    /// cost more memory than the head itself: a small model's whole window of logits would outweigh its file.
     public static func chunkRows(for output: OutputHead) -> Int {
-        guard output.matrix.stored != nil else { return chunkRows }
-        return max(chunkRows, storedHeadLogitBytes / (output.rows * MemoryLayout<Float>.size))
+        guard let stored = output.matrix.stored else { return chunkRows }
+        return max(chunkRows, min(storedHeadLogitBytes, stored.bytesHeld / 2) / (output.rows * MemoryLayout<Float>.size))
     }
 
     /// A scored position: the row of the stacked hidden states and the token it must predict.
