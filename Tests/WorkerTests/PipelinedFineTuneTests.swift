@@ -6,14 +6,7 @@ import TestSupport
 /// `--finetune --stages`: pipeline stages, each holding its blocks (every other tensor NaN) and their adapters, train
 /// as the unsharded worker does, step by step, and put together the same adapters.
 final class PipelinedFineTuneTests: XCTestCase {
-    let config = ModelConfig(vocabSize: 41, hidden: 16, headDim: 4,
-                             layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 24),
-                                      LayerShape(heads: 2, kvHeads: 2, intermediate: 12),
-                                      LayerShape(heads: 4, kvHeads: 1, intermediate: 20),
-                                      LayerShape(heads: 4, kvHeads: 2, intermediate: 16),
-                                      LayerShape(heads: 2, kvHeads: 1, intermediate: 28),
-                                      LayerShape(heads: 4, kvHeads: 4, intermediate: 8)],
-                             tiedEmbeddings: true, maxPositions: 64)
+    let config = PipelineTestModel.config
 
     struct Run: Sendable {
         var steps: [FineTuneWorker.Step] = []
@@ -41,7 +34,7 @@ final class PipelinedFineTuneTests: XCTestCase {
         let initial = adapters
         return try ThreadedCluster.run(ranks: ranks) { communicator -> Run in
             let part = layout.parts(config)[layout.stage(ofRank: communicator.rank)]
-            let model = stages > 1 ? PipelinedWorkerTests.poisoned(original, outside: part) : original
+            let model = stages > 1 ? PipelineTestModel.poisoned(original, outside: part) : original
             var worker = try FineTuneWorker(model: model, adapters: initial, settings: settings, file: "m.gguf",
                                             communicator: communicator, layout: layout)
             var run = Run()

@@ -6,27 +6,7 @@ import TestSupport
 /// `--stages`: a worker holding one stage's blocks answers every scoring request, summed over the ranks, as the
 /// whole-model worker does, and never reads a tensor outside its stage.
 final class PipelinedWorkerTests: XCTestCase {
-    let config = ModelConfig(vocabSize: 41, hidden: 16, headDim: 4,
-                             layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 24),
-                                      LayerShape(heads: 2, kvHeads: 2, intermediate: 12),
-                                      LayerShape(heads: 4, kvHeads: 1, intermediate: 20),
-                                      LayerShape(heads: 4, kvHeads: 2, intermediate: 16),
-                                      LayerShape(heads: 2, kvHeads: 1, intermediate: 28),
-                                      LayerShape(heads: 4, kvHeads: 4, intermediate: 8)],
-                             tiedEmbeddings: true, maxPositions: 64)
-
-    /// `original` with every tensor outside `part` filled with NaN: a stage that used one would answer NaN.
-    static func poisoned(_ original: ModelWeights, outside part: ModelPart) -> ModelWeights {
-        func nan(_ tensor: Tensor) -> Tensor { Tensor(shape: tensor.shape, data: [Float](repeating: .nan, count: tensor.count)) }
-        let layers = original.layers.enumerated().map { index, layer in
-            part.blocks.contains(index) ? layer
-                : LayerWeights(architecture: original.config.architecture) { nan(layer[$0]!) }
-        }
-        let keepsEmbedding = part.holds(original.config.architecture.embeddingTensor.hf, config: original.config)
-        return ModelWeights(config: original.config, embedding: keepsEmbedding ? original.embedding : nan(original.embedding),
-                            layers: layers, finalNorm: part.head ? original.finalNorm : nan(original.finalNorm),
-                            output: original.output)
-    }
+    let config = PipelineTestModel.config
 
     func testStagesTimesReplicasAnswerAsTheWholeModel() throws {
         let original = ModelWeights.random(config: config, seed: 11)
@@ -59,7 +39,7 @@ final class PipelinedWorkerTests: XCTestCase {
             let answers = try ThreadedCluster.run(ranks: ranks) { communicator -> ([[Double]], Int) in
                 let stage = PipelineStage(layout: layout, config: config, communicator: communicator)
                 let shard = Sharding.range(costs: costs, rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
-                let worker = CalibrationWorker(original: Self.poisoned(original, outside: stage.part),
+                let worker = CalibrationWorker(original: PipelineTestModel.poisoned(original, outside: stage.part),
                                                sequences: Array(sequences[shard]), file: "m.gguf", stage: stage)
                 let sums = try requests.map { request in
                     var answer = try worker.answer(request)

@@ -50,7 +50,8 @@ enum JSONTextWriter {
         }
     }
 
-    private static func quoted(_ string: String) -> String {
+    /// A JSON string literal (RFC 8259: quote, backslash and control characters escaped).
+    static func quoted(_ string: String) -> String {
         var text = "\""
         for scalar in string.unicodeScalars {
             switch scalar {

@@ -113,7 +113,7 @@ public enum TokenizerJSON {
             ("decoder", ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]),
         ]
         return try document(small, unknown: nil, byteFallback: false, ignoresMerges: kind.ignoresMerges,
-                            vocabulary: spec.vocabulary, merges: spec.merges.map(quoted))
+                            vocabulary: spec.vocabulary, merges: spec.merges.map(JSONTextWriter.quoted))
     }
 
     /// A whole tokenizer.json: the `small` entries, then model BPE with these options, `vocabulary` in id order and
@@ -122,11 +122,11 @@ public enum TokenizerJSON {
     static func document(_ small: [(key: String, value: Any)], unknown: String?, byteFallback: Bool,
                          ignoresMerges: Bool, vocabulary: [String], merges: [String]) throws -> Data {
         var text = "{"
-        for (key, value) in small { text += quoted(key) + ":" + (try fragment(value)) + "," }
-        text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\(unknown.map(quoted) ?? "null"),"
+        for (key, value) in small { text += JSONTextWriter.quoted(key) + ":" + (try fragment(value)) + "," }
+        text += "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\(unknown.map(JSONTextWriter.quoted) ?? "null"),"
         text += "\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":\(byteFallback),"
         text += "\"byte_fallback\":\(byteFallback),\"ignore_merges\":\(ignoresMerges),\"vocab\":{"
-        text += vocabulary.enumerated().map { "\(quoted($0.element)):\($0.offset)" }.joined(separator: ",")
+        text += vocabulary.enumerated().map { "\(JSONTextWriter.quoted($0.element)):\($0.offset)" }.joined(separator: ",")
         text += "},\"merges\":["
         text += merges.joined(separator: ",")
         text += "]}}\n"
@@ -179,24 +179,6 @@ public enum TokenizerJSON {
         let data = try JSONSerialization.data(withJSONObject: value,
                                               options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// A JSON string literal (RFC 8259: quote, backslash and control characters escaped).
-    static func quoted(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Writes `spec` as tokenizer.json at `path`, through a temporary file renamed into place when complete.

@@ -97,8 +97,8 @@ extension TokenizerJSON {
             guard let (left, right) = SentencePieceTokenizer.mergeSides(merge) else {
                 throw MopError(file: file, "merge \"\(merge)\" is not two pieces separated by one space")
             }
-            return "[" + quoted(String(decoding: left, as: UTF8.self)) + ","
-                + quoted(String(decoding: right, as: UTF8.self)) + "]"
+            return "[" + JSONTextWriter.quoted(String(decoding: left, as: UTF8.self)) + ","
+                + JSONTextWriter.quoted(String(decoding: right, as: UTF8.self)) + "]"
         }
         return try document(small, unknown: try spec.unkTokenId.map { try token($0, of: spec, file: file) },
                             byteFallback: true, ignoresMerges: false, vocabulary: spec.vocabulary, merges: merged)
