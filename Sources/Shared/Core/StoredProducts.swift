@@ -3,10 +3,10 @@
 /// those of the fp32 path and only a panel of fp32 ever exists. One token row (decoding): a fused decode-and-dot per
 /// weight row, which reads the stored bytes once instead of writing and re-reading fp32.
 enum StoredProducts {
-    /// fp32 bytes of one decoded panel. Large enough that sgemm sees wide products: every call packs the whole
-    /// activation matrix again, which at 4 MB (117 rows of an 8960-wide down projection) took 7% of a 1.5B model's
-    /// prefill; small next to any model, and within the L3 cache the panel is read back from.
-    static let panelBytes = 16 << 20
+    /// fp32 bytes of one decoded panel. Every sgemm call packs the whole activation matrix again, which at 4 MB (117
+    /// rows of an 8960-wide down projection) took 7% of a 1.5B model's prefill; 16 MB panels cut that by three
+    /// quarters but are 16% of SmolLM2's 98 MB file, and stored weights must stay near the file's size.
+    static let panelBytes = 4 << 20
 
     /// Stored bytes from which a one-token product is split among the threads.
     static let parallelBytes = 2 << 20
