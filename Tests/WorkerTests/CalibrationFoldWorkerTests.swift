@@ -25,28 +25,30 @@ final class CalibrationFoldWorkerTests: XCTestCase {
              .ampStatistics(current: identity, fold: fold), .blockInfluence(current: identity, fold: fold)]
         }
         let whole = try questions(nil).map(CalibrationWorker(original: original, sequences: sequences, file: "m.gguf").answer)
-        var added = whole.map { [Double](repeating: 0, count: $0.count) }
-        for fold in CalibrationFold.halves {
-            // Sequences 0, 2, 4, 6 or 1, 3, 5, asked of a worker that holds only them.
-            let alone = sequences.indices.filter { $0 % 2 == fold.index }.map { sequences[$0] }
-            let expected = try questions(nil).map(CalibrationWorker(original: original, sequences: alone, file: "m.gguf").answer)
-            // The same fold over three shards, each knowing where it starts in the whole set.
-            var sharded = expected.map { [Double](repeating: 0, count: $0.count) }
-            for shard in [0..<3, 3..<4, 4..<7] {
-                let worker = CalibrationWorker(original: original, sequences: Array(sequences[shard]),
-                                               firstSequence: shard.lowerBound, file: "m.gguf")
+        for count in [2, 3] {
+            var added = whole.map { [Double](repeating: 0, count: $0.count) }
+            for fold in CalibrationFold.all(count) {
+                // Sequences 0, 2, 4, 6 or 1, 3, 5 (of two folds), asked of a worker that holds only them.
+                let alone = sequences.indices.filter { $0 % count == fold.index }.map { sequences[$0] }
+                let expected = try questions(nil).map(CalibrationWorker(original: original, sequences: alone, file: "m.gguf").answer)
+                // The same fold over three shards, each knowing where it starts in the whole set.
+                var sharded = expected.map { [Double](repeating: 0, count: $0.count) }
+                for shard in [0..<3, 3..<4, 4..<7] {
+                    let worker = CalibrationWorker(original: original, sequences: Array(sequences[shard]),
+                                                   firstSequence: shard.lowerBound, file: "m.gguf")
+                    for (index, question) in questions(fold).enumerated() {
+                        sharded[index] = zip(sharded[index], try worker.answer(question)).map(+)
+                    }
+                }
                 for (index, question) in questions(fold).enumerated() {
-                    sharded[index] = zip(sharded[index], try worker.answer(question)).map(+)
+                    assertClose(sharded[index], expected[index], "\(question)")
+                    added[index] = zip(added[index], sharded[index]).map(+)
                 }
             }
-            for (index, question) in questions(fold).enumerated() {
-                assertClose(sharded[index], expected[index], "\(question)")
-                added[index] = zip(added[index], sharded[index]).map(+)
-            }
+            // AMP statistics are per-prompt means summed, so the folds' sums are the whole set's sums.
+            for (index, question) in questions(nil).enumerated() { assertClose(added[index], whole[index], "\(question)") }
+            XCTAssertEqual(added[0][1], Double(sequences.reduce(0) { $0 + $1.count - 1 }), "every target scored once")
         }
-        // AMP statistics are per-prompt means summed, so the halves' sums are the whole set's sums.
-        for (index, question) in questions(nil).enumerated() { assertClose(added[index], whole[index], "\(question)") }
-        XCTAssertEqual(added[0][1], Double(sequences.reduce(0) { $0 + $1.count - 1 }), "every target scored once")
     }
 
     func testAShardWithNoSequenceOfTheFoldAnswersZeros() throws {

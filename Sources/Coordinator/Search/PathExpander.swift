@@ -75,12 +75,11 @@ struct PathExpander {
         if let depth {
             var accumulators = path.accumulators
             accumulators.remove(at: depth.block)
-            // Each fold's own choice is scored on the other fold. The loss rule's losses are remembered by the
-            // scorer, so the candidate's own is answered from memory.
+            // The choice of the folds a candidate is built from is scored on the fold they leave out. The scorer
+            // remembers every answer (per fold), so these choices ask no new forward pass.
             let scoring = try settings.candidateFolds.map { folds in
-                let block = folds.built == nil ? depth.block
-                    : try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
-                                              scorer: scorer, folds: [folds.built])?.block ?? depth.block
+                let block = try DepthPlanner.choose(rule: settings.depthRule, current: path.structure, config: config,
+                                                    scorer: scorer, folds: folds.built)?.block ?? depth.block
                 return ScoredStep(step: DepthPlanner.step(removing: block, from: config), fold: folds.scored)
             }
             candidates.append(StepCandidate(branch: "L", step: DepthPlanner.step(removing: depth.block, from: config),
@@ -107,8 +106,7 @@ struct PathExpander {
                 // The fold candidates draw from copies, so the step taken continues the path's own sequence.
                 let scoring = try settings.candidateFolds.map { folds in
                     var copy = path.random
-                    let step = folds.built == nil ? taken.step : try width(folds: [folds.built], random: &copy).step
-                    return ScoredStep(step: step, fold: folds.scored)
+                    return ScoredStep(step: try width(folds: folds.built, random: &copy).step, fold: folds.scored)
                 }
                 candidates.append(StepCandidate(branch: "G", step: taken.step, accumulators: taken.accumulators,
                                                 scoring: scoring))

@@ -1,8 +1,8 @@
 import Foundation
 import Shared
 
-/// A step as the search scores it: built from one calibration fold's statistics and scored on `fold` (nil: built
-/// from and scored on the whole set).
+/// A step as the search scores it: built from the statistics of the calibration folds other than `fold` and scored
+/// on `fold` (nil: built from and scored on the whole set).
 struct ScoredStep {
     var step: PruningStructure
     var fold: CalibrationFold?

@@ -59,9 +59,10 @@ public struct PruneSettings: Codable, Equatable, Sendable {
 
     /// Which calibration tokens score a candidate (docs/design.md#cross-fitted-scoring).
     public enum CandidateScoring: String, Codable, CaseIterable, Sendable {
-        /// Each candidate is built from one half of the calibration set (AMP statistics, block influence) and
-        /// scored on the other half, both ways, its score the mean over both halves' tokens: the candidate's effect on
-        /// text its choice did not see. The step taken is built from the whole set.
+        /// The calibration set is split into `crossFitFolds` interleaved folds; for each fold a candidate is built
+        /// from the other folds (AMP statistics, block influence) and scored on that fold, its score the mean over all
+        /// folds' tokens: the candidate's effect on text its choice did not see. The step taken is built from the
+        /// whole set.
         case crossFit = "cross-fit"
         /// Built and scored on the same, whole calibration set (the papers' way).
         case inSample = "in-sample"
@@ -87,10 +88,14 @@ public struct PruneSettings: Codable, Equatable, Sendable {
     /// Greedy steps taken after each candidate before it is scored (0: the candidate's own objective).
     public var lookahead: Int
     public var candidateScoring: CandidateScoring
+    /// Folds of the cross-fitted scoring (at least 2): each candidate is built from (k - 1)/k of the set, so more
+    /// folds build the scored candidates closer to the step taken, at no more forward passes.
+    public var crossFitFolds: Int
 
     enum CodingKeys: String, CodingKey {
         case target, method, selection, path, criterion, seed, beam, lookahead
         case candidateScoring = "candidate_scoring"
+        case crossFitFolds = "cross_fit_folds"
         case targetLatency = "target_latency"
         case depthRule = "depth_rule"
         case gqaUnit = "gqa_unit"
@@ -111,6 +116,8 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? 0
         // Absent in files written before cross-fitting: those scored in sample.
         candidateScoring = try c.decodeIfPresent(CandidateScoring.self, forKey: .candidateScoring) ?? .inSample
+        // Absent in files written before k folds: those split in halves.
+        crossFitFolds = try c.decodeIfPresent(Int.self, forKey: .crossFitFolds) ?? 2
         // Foundation reports a number that does not fit a UInt64 (-1, 1.5) as "not valid JSON" with no key; the
         // seed is the checkpoint's only UInt64, so it is read here with an error that names it.
         guard c.contains(.seed) else { seed = try c.decode(UInt64.self, forKey: .seed); return }
@@ -136,12 +143,14 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         if beam != 1 { try c.encode(beam, forKey: .beam) }
         if lookahead != 0 { try c.encode(lookahead, forKey: .lookahead) }
         if candidateScoring != .inSample { try c.encode(candidateScoring, forKey: .candidateScoring) }
+        if candidateScoring == .crossFit && crossFitFolds != 2 { try c.encode(crossFitFolds, forKey: .crossFitFolds) }
     }
 
     /// Validated settings; a target outside (0, 1), both targets or none, or a bad path is a `MopError`.
     public init(target: Double? = nil, targetLatency: Double? = nil, method: Method = .mop, selection: Selection = .loss, path: String = "",
                 criterion: Criterion = .amp, depthRule: DepthRule = .similarity, gqaUnit: GQAUnit = .query,
-                seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0, candidateScoring: CandidateScoring = .crossFit) throws {
+                seed: UInt64 = 0, beam: Int = 1, lookahead: Int = 0, candidateScoring: CandidateScoring = .crossFit,
+                crossFitFolds: Int = 2) throws {
         self.target = target
         self.targetLatency = targetLatency
         self.method = method
@@ -154,6 +163,7 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         self.beam = beam
         self.lookahead = lookahead
         self.candidateScoring = candidateScoring
+        self.crossFitFolds = crossFitFolds
         try validate()
     }
 
@@ -162,17 +172,17 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         targetLatency.map { "latency \($0) of the dense model's" } ?? "compression \(target ?? 0)"
     }
 
-    /// The calibration folds a candidate is built from and the folds it is scored on, in pairs (nil: the whole set).
-    var candidateFolds: [(built: CalibrationFold?, scored: CalibrationFold?)] {
+    /// The calibration folds each scored candidate is built from, and the fold it is scored on (nil: the whole set).
+    var candidateFolds: [(built: [CalibrationFold?], scored: CalibrationFold?)] {
         switch candidateScoring {
-        case .crossFit: CalibrationFold.halves.map { ($0, $0.complement) }
-        case .inSample: [(nil, nil)]
+        case .crossFit: CalibrationFold.all(crossFitFolds).map { ($0.others, $0) }
+        case .inSample: [([nil], nil)]
         }
     }
 
     /// The folds whose statistics, added, are the whole set's.
     var wholeSet: [CalibrationFold?] {
-        candidateScoring == .crossFit ? CalibrationFold.halves : [nil]
+        candidateScoring == .crossFit ? CalibrationFold.all(crossFitFolds) : [nil]
     }
 
     /// True when the search is the greedy one: one path, each step chosen by its own objective.
@@ -202,6 +212,10 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         }
         if selection != .path && !path.isEmpty {
             throw MopError(file: file, "a path \"\(path)\" is given but the selection is \(selection.rawValue), not path")
+        }
+        guard crossFitFolds >= 2 else {
+            throw MopError(file: file, "cross-fit folds \(crossFitFolds): a cross-fitted search needs at least 2 (a candidate is "
+                           + "built from the other folds and scored on its own)")
         }
         guard beam >= 1 else {
             throw MopError(file: file, "beam \(beam) keeps no path: it must be at least 1 (1 is the greedy search)")
@@ -255,6 +269,7 @@ public struct PruneSettings: Codable, Equatable, Sendable {
         compare("beam", beam, other.beam)
         compare("lookahead", lookahead, other.lookahead)
         compare("candidate_scoring", candidateScoring.rawValue, other.candidateScoring.rawValue)
+        compare("cross_fit_folds", crossFitFolds, other.crossFitFolds)
         return out
     }
 }

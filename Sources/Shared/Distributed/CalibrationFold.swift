@@ -1,7 +1,7 @@
 /// One of `count` interleaved parts of the calibration set: sequence i (in the whole set's order) belongs to fold
-/// i % count. A cross-fitted search (docs/design.md#cross-fitted-scoring) builds a candidate from one fold's
-/// statistics and scores it on the other fold's tokens, so the score measures the candidate on text its choice did
-/// not see. Interleaving keeps both folds alike when the set is sorted (by source, or by length).
+/// i % count. A cross-fitted search (docs/design.md#cross-fitted-scoring) builds a candidate from the statistics of
+/// every fold but one and scores it on that one's tokens, so the score measures the candidate on text its choice did
+/// not see. Interleaving keeps the folds alike when the set is sorted (by source, or by length).
 public struct CalibrationFold: Codable, Hashable, Sendable, CustomStringConvertible {
     public let index: Int
     public let count: Int
@@ -12,14 +12,11 @@ public struct CalibrationFold: Codable, Hashable, Sendable, CustomStringConverti
         self.count = count
     }
 
-    /// The two halves a two-fold cross-fit uses.
-    public static let halves = [CalibrationFold(0, of: 2), CalibrationFold(1, of: 2)]
+    /// The `count` folds of a `count`-fold split, whose sums add up to the whole set's.
+    public static func all(_ count: Int) -> [CalibrationFold] { (0..<count).map { CalibrationFold($0, of: count) } }
 
-    /// The other half of a two-fold split: the tokens this fold's statistics did not see.
-    public var complement: CalibrationFold {
-        precondition(count == 2, "only a two-fold split has one complement")
-        return CalibrationFold(1 - index, of: 2)
-    }
+    /// The other folds of the split: the ones a candidate scored on this fold is built from.
+    public var others: [CalibrationFold] { Self.all(count).filter { $0 != self } }
 
     /// Whether the sequence at `globalIndex` in the whole calibration set belongs to this fold.
     public func contains(_ globalIndex: Int) -> Bool { globalIndex % count == index }

@@ -36,8 +36,10 @@ struct PruneCommand: ParsableCommand {
     var beam = 1
     @Option(help: "Score each step by the objective after this many further greedy steps (0: the step alone).")
     var lookahead = 0
-    @Option(help: "cross-fit (build each candidate on one half of the calibration set, score it on the other) or in-sample.")
+    @Option(help: "cross-fit (build each candidate on all calibration folds but one, score it on that one) or in-sample.")
     var candidateScoring: PruneSettings.CandidateScoring = .crossFit
+    @Option(help: "Interleaved calibration folds of the cross-fitted scoring (at least 2, at most the calibration sequences).")
+    var crossFitFolds = 2
     @Option(help: "Alpaca JSONL (prompts), {\"text\"} JSONL or plain text.")
     var calibration = "../shared/data/instruct/alpaca.jsonl"
     @Option(help: "Calibration sequences.") var calibrationSamples = 128
@@ -97,7 +99,7 @@ struct PruneCommand: ParsableCommand {
             let settings = try PruneSettings(target: target, targetLatency: targetLatency, method: method, selection: selection, path: path,
                                              criterion: criterion, depthRule: depthRule, gqaUnit: gqaUnit, seed: seed,
                                              beam: beam, lookahead: lookahead,
-                                             candidateScoring: candidateScoring)
+                                             candidateScoring: candidateScoring, crossFitFolds: crossFitFolds)
             // Only rank 0 touches the output directory (and the calibration file): nodes need not share a filesystem.
             // It holds the directory for the whole job, so a second job given it is refused.
             let directory = resume ?? out!
@@ -143,6 +145,10 @@ struct PruneCommand: ParsableCommand {
             try communicator.broadcast(sequences: &sequences, root: 0)
             // Every group (or pipeline replica) shards the whole set, so each scoring rank needs a sequence.
             let workers = layout?.replicas ?? rankGroups.largestGroupWorkers
+            guard settings.candidateScoring != .crossFit || sequences.count >= settings.crossFitFolds else {
+                throw MopError(file: calibration, "\(settings.crossFitFolds) cross-fit folds but only \(sequences.count) calibration "
+                               + "sequences: each fold needs one")
+            }
             guard sequences.count >= workers else {
                 let ranks = layout != nil ? "\(workers) pipeline replicas" : rankGroups.count > 1 ? "a group of \(workers) scoring ranks"
                     : cluster.dedicatedCoordinator ? "\(workers) scoring ranks" : "\(communicator.size) ranks"

@@ -2,8 +2,8 @@ import XCTest
 import Shared
 @testable import Coordinator
 
-/// Cross-fitted scoring (docs/design.md#cross-fitted-scoring): a candidate built from one half of the calibration
-/// set is scored on the other half, and the step taken is built from the whole set.
+/// Cross-fitted scoring (docs/design.md#cross-fitted-scoring): a candidate built from all calibration folds but one
+/// is scored on that one, and the step taken is built from the whole set.
 final class CrossFitSearchTests: XCTestCase {
     let config = TinyModels.config()
 
@@ -13,29 +13,38 @@ final class CrossFitSearchTests: XCTestCase {
         return (result, fake)
     }
 
-    func testAWidthCandidateIsScoredOnTheHalfItsStatisticsDidNotSee() throws {
-        let (result, fake) = try search(try PruneSettings(target: 0.1, method: .width, candidateScoring: .crossFit))
-        let record = try XCTUnwrap(result.records.first)
-        let identity = PruningStructure.identity(config)
-        // Written out: each half's AMP scores plan a step of the same budget, scored on the other half's tokens.
-        var negativeLogLikelihood = 0.0, tokens = 0.0
-        for fold in CalibrationFold.halves {
-            let scores = AMPScores(packedSums: try fake(.ampStatistics(current: identity, fold: fold)), config: config)
-            var random = SeededRandom(seed: 0)
-            let step = try WidthPlanner.plan(config: config, scores: scores, budget: try XCTUnwrap(record.widthBudget),
-                                             criterion: .amp, unit: .query,
-                                             accumulators: [Double](repeating: 0, count: config.layers.count), random: &random).step
-            let answer = try fake(.loss(current: identity, step: step, fold: fold.complement))
-            negativeLogLikelihood += answer[0]
-            tokens += answer[1]
-        }
-        XCTAssertEqual(try XCTUnwrap(record.widthLoss), negativeLogLikelihood / tokens, accuracy: 1e-12)
-
-        // The step taken is the whole set's, as the in-sample search takes it; only its score differs.
+    func testAWidthCandidateIsScoredOnTheFoldItsStatisticsDidNotSee() throws {
         let (inSample, _) = try search(try PruneSettings(target: 0.1, method: .width, candidateScoring: .inSample))
-        XCTAssertEqual(result.structure, inSample.structure)
-        let inSampleLoss = try XCTUnwrap(inSample.records.first?.widthLoss)
-        XCTAssertGreaterThan(abs(inSampleLoss - negativeLogLikelihood / tokens), 1e-4, "scored on other tokens")
+        for folds in [2, 3, 5] {
+            let (result, fake) = try search(try PruneSettings(target: 0.1, method: .width, candidateScoring: .crossFit,
+                                                              crossFitFolds: folds))
+            let record = try XCTUnwrap(result.records.first)
+            let identity = PruningStructure.identity(config)
+            // Written out: the other folds' AMP statistics, added, plan a step of the same budget, scored on this
+            // fold's tokens; the score pools every fold's.
+            var negativeLogLikelihood = 0.0, tokens = 0.0
+            for fold in CalibrationFold.all(folds) {
+                var sums: [Double] = []
+                for other in CalibrationFold.all(folds) where other != fold {
+                    let answer = try fake(.ampStatistics(current: identity, fold: other))
+                    sums = sums.isEmpty ? answer : zip(sums, answer).map { $0 + $1 }
+                }
+                let scores = AMPScores(packedSums: sums, config: config)
+                var random = SeededRandom(seed: 0)
+                let step = try WidthPlanner.plan(config: config, scores: scores, budget: try XCTUnwrap(record.widthBudget),
+                                                 criterion: .amp, unit: .query,
+                                                 accumulators: [Double](repeating: 0, count: config.layers.count), random: &random).step
+                let answer = try fake(.loss(current: identity, step: step, fold: fold))
+                negativeLogLikelihood += answer[0]
+                tokens += answer[1]
+            }
+            XCTAssertEqual(try XCTUnwrap(record.widthLoss), negativeLogLikelihood / tokens, accuracy: 1e-12, "\(folds) folds")
+
+            // The step taken is the whole set's, as the in-sample search takes it; only its score differs.
+            XCTAssertEqual(result.structure, inSample.structure, "\(folds) folds")
+            let inSampleLoss = try XCTUnwrap(inSample.records.first?.widthLoss)
+            XCTAssertGreaterThan(abs(inSampleLoss - negativeLogLikelihood / tokens), 1e-4, "\(folds) folds: scored on other tokens")
+        }
     }
 
     func testADepthCandidateOfAFixedBlockIsScoredOnTheWholeSet() throws {
@@ -51,28 +60,39 @@ final class CrossFitSearchTests: XCTestCase {
     }
 
     func testTheCrossFitAsksAsManyForwardPassesAsTheInSampleSearch() throws {
-        // A half costs half a pass: the statistics of both halves, and a candidate scored on both, are one pass each.
-        // The depth rule `loss` scores every block on each half (6 passes), and the held-out pairs are among those
-        // answers; the width statistics and candidate make 2 more.
+        // A fold of k costs 1/k of a pass: the statistics of all folds, and a candidate scored on all, are one pass
+        // each, whatever k. The depth rule `loss` scores every block on each fold (6 passes), and the held-out
+        // pairs are among those answers; the width statistics and candidate make 2 more.
         for rule in [PruneSettings.DepthRule.similarity, .loss] {
-            var passes: [Double] = []
-            for scoring in PruneSettings.CandidateScoring.allCases {
+            for (scoring, folds) in [(PruneSettings.CandidateScoring.inSample, 2), (.crossFit, 2), (.crossFit, 3), (.crossFit, 4)] {
                 let fake = FakeScorer(config: config)
-                let settings = try PruneSettings(target: 0.3, depthRule: rule, candidateScoring: scoring)
+                let settings = try PruneSettings(target: 0.3, depthRule: rule, candidateScoring: scoring, crossFitFolds: folds)
                 let result = try MoPSearch(settings: settings, original: config, outputDirectory: nil,
                                            score: fake.callAsFunction).run(maxIterations: 1)
                 XCTAssertEqual(result.records.count, 1)
-                passes.append(fake.requests.reduce(0) { sum, request in
+                let passes = fake.requests.reduce(0.0) { sum, request in
                     let fold: CalibrationFold? = switch request {
                     case let .loss(_, _, fold), let .klDivergence(_, _, fold): fold
                     case let .ampStatistics(_, fold), let .blockInfluence(_, fold): fold
                     case .quantImportance, .stop: nil
                     }
-                    return sum + (fold == nil ? 1 : 0.5)
-                })
+                    return sum + 1 / Double(fold?.count ?? 1)
+                }
+                XCTAssertEqual(passes, rule == .loss ? 8 : 4, accuracy: 1e-9, "\(rule), \(scoring) with \(folds) folds")
             }
-            XCTAssertEqual(passes[0], passes[1], "\(rule): cross-fit vs in-sample passes")
-            XCTAssertEqual(passes[0], rule == .loss ? 8 : 4, "\(rule)")
         }
+    }
+
+    func testFoldsAreCheckedAndKeptInCheckpoints() throws {
+        XCTAssertThrowsError(try PruneSettings(target: 0.2, crossFitFolds: 1)) { error in
+            XCTAssertTrue("\(error)".contains("cross-fit folds 1"), "\(error)")
+        }
+        let settings = try PruneSettings(target: 0.2, crossFitFolds: 4)
+        let decoded = try JSONDecoder().decode(PruneSettings.self, from: try JSONEncoder().encode(settings))
+        XCTAssertEqual(decoded.crossFitFolds, 4)
+        XCTAssertEqual(decoded.differences(from: try PruneSettings(target: 0.2)), ["cross_fit_folds 4 vs 2"])
+        // Two folds are written as files from before k folds were: without the key, which reads back as 2.
+        let halves = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(try PruneSettings(target: 0.2))) as? [String: Any]
+        XCTAssertNil(halves?["cross_fit_folds"])
     }
 }

@@ -3,12 +3,18 @@ import XCTest
 
 final class CalibrationFoldTests: XCTestCase {
     func testFoldsInterleaveAndCoverEverySequenceOnce() {
-        let halves = CalibrationFold.halves
-        for index in 0..<9 { XCTAssertEqual(halves.filter { $0.contains(index) }.count, 1) }
-        XCTAssertTrue(halves[0].contains(4))
-        XCTAssertTrue(halves[1].contains(7))
-        XCTAssertEqual(halves[0].complement, halves[1])
-        XCTAssertEqual(halves[1].complement, halves[0])
+        for count in [2, 3, 8] {
+            let folds = CalibrationFold.all(count)
+            XCTAssertEqual(folds.count, count)
+            for index in 0..<19 { XCTAssertEqual(folds.filter { $0.contains(index) }.count, 1) }
+            XCTAssertTrue(folds[4 % count].contains(4))
+            XCTAssertTrue(folds[7 % count].contains(7))
+            for fold in folds {
+                XCTAssertEqual(fold.others.count, count - 1)
+                XCTAssertFalse(fold.others.contains(fold))
+                XCTAssertEqual(Set(fold.others + [fold]), Set(folds))
+            }
+        }
     }
 
     func testARequestWithAFoldRoundTripsAndABadFoldIsRefused() throws {
