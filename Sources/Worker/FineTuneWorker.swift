@@ -16,10 +16,13 @@ public struct FineTuneSettings: Equatable, Sendable {
     /// Every this many steps the ranks compare a checksum of their parameters.
     public var checksumInterval: Int
     public var seed: UInt64
+    /// Whether a step keeps every block's activations or recomputes them in the backward (one process or data
+    /// parallel; pipeline stages always recompute).
+    public var activationMemory: ActivationMemory
 
     public init(lora: LoRAConfig = LoRAConfig(), learningRate: Float = 3e-4, batchSize: Int = 16, microBatch: Int = 4,
                 totalSteps: Int, warmupSteps: Int = 0, weightDecay: Double = 0, maxGradientNorm: Float = 1,
-                checksumInterval: Int = 10, seed: UInt64 = 0) {
+                checksumInterval: Int = 10, seed: UInt64 = 0, activationMemory: ActivationMemory = .recompute) {
         self.lora = lora
         self.learningRate = learningRate
         self.batchSize = batchSize
@@ -30,6 +33,7 @@ public struct FineTuneSettings: Equatable, Sendable {
         self.maxGradientNorm = maxGradientNorm
         self.checksumInterval = checksumInterval
         self.seed = seed
+        self.activationMemory = activationMemory
     }
 }
 
@@ -127,7 +131,8 @@ public struct FineTuneWorker {
             for micro in micros {
                 let result = try LoRATrainer.accumulateGradients(
                     model: model, adapters: adapters, batch: micro.batch, lossMask: micro.lossMask,
-                    dropoutSeed: micro.dropoutSeed, normalizer: max(globalTargets, 1), into: &share.gradients)
+                    dropoutSeed: micro.dropoutSeed, normalizer: max(globalTargets, 1),
+                    activations: settings.activationMemory, into: &share.gradients)
                 share.negativeLogLikelihood += result.negativeLogLikelihood
                 share.targets += result.targets
             }

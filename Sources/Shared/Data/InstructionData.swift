@@ -38,8 +38,8 @@ public enum InstructionData {
 
     /// The examples of an Alpaca JSONL file (`instruction`, `output`, optional `input`), in file order. Rows whose
     /// response is cut away entirely by `maxLength` are left out and counted in `truncatedAway`; a tokenizer without
-    /// EOS, `maxLength` below 2 or no example left is an error naming the file.
-    public static func examples(path: String, tokenizer: any Tokenizer, maxLength: Int) throws
+    /// EOS, `maxLength` below 2 or no example left is an error naming the file. `limit` stops after that many examples.
+    public static func examples(path: String, tokenizer: any Tokenizer, maxLength: Int, limit: Int? = nil) throws
         -> (examples: [InstructionExample], truncatedAway: Int) {
         guard let eos = tokenizer.eosTokenId else { throw MopError(file: path, "the model's tokenizer has no EOS token to end responses with") }
         guard maxLength >= 2 else { throw MopError(file: path, "maximum length \(maxLength) leaves no room for a response") }
@@ -48,6 +48,7 @@ public enum InstructionData {
             let example = Self.example(instruction: try row.string("instruction"), input: try row.optionalString("input") ?? "",
                                        output: try row.string("output"), tokenizer: tokenizer, eos: eos, maxLength: maxLength)
             if example.targetCount == 0 { dropped += 1 } else { examples.append(example) }
+            if let limit, examples.count >= limit { break }
         }
         guard !examples.isEmpty else {
             throw MopError(file: path, "no row has a response within \(maxLength) tokens")

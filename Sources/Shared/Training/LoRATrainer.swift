@@ -1,14 +1,16 @@
 /// Loss and LoRA gradients of a frozen model with adapters, on a batch of token sequences whose loss is restricted
 /// to masked-in target tokens (the response tokens of instruction data).
 ///
-/// Memory: the forward keeps only the residual stream entering every block; the backward recomputes one block's
-/// activations at a time from it. Logits exist one chunk of `NextTokenLoss.chunkRows` rows at a time. For SmolLM2-135M
-/// at 512 tokens (D=576, 30 layers, 9 heads, 3 KV heads, I=1536, V=49152) the peak of activations is about 85 MB:
-/// 31 residual streams of N*D floats (37 MB), one block's activations (17 MB, plus 10 MB of dropped branch inputs
-/// when dropout is on), its gradient buffers (16 MB) and two T*T attention scratch rows (2 MB); the loss head's
-/// 64 x V logits chunk (13 MB) is freed before the blocks run backward. Keeping every block's activations would
-/// take about 1 GB. Measured (`mop bench-train`: peak resident memory of a whole training step above the loaded
-/// model, the 10 MB gradient buffer and allocator slack included): about 104 MB at 1 and at 2 threads.
+/// Memory (`ActivationMemory`): with `recompute` (the default) the forward keeps only the residual stream entering
+/// every block and the backward recomputes one block's activations at a time from it; with `keep` the forward records
+/// every block and the backward reads the records (no second forward). Logits exist one chunk of
+/// `NextTokenLoss.chunkRows` rows at a time. For SmolLM2-135M at 512 tokens (D=576, 30 layers, 9 heads, 3 KV heads,
+/// I=1536, V=49152) recompute's peak of activations is about 85 MB: 31 residual streams of N*D floats (37 MB), one
+/// block's activations (17 MB, plus 10 MB of dropped branch inputs when dropout is on), its gradient buffers (16 MB)
+/// and two T*T attention scratch rows (2 MB); the loss head's 64 x V logits chunk (13 MB) is freed before the blocks
+/// run backward. Keeping every block's activations takes about 0.9 GB. Measured (`mop bench-train`: peak resident
+/// memory of a whole training step above the loaded model, the 10 MB gradient buffer and allocator slack included):
+/// about 104 MB at 1 and at 2 threads with recompute.
 public enum LoRATrainer {
     public struct Result: Sendable {
         /// Summed NLL of the masked-in targets divided by the normalizer (by default the number of such targets).
@@ -32,10 +34,11 @@ public enum LoRATrainer {
     /// With no target and no normalizer the loss and gradients are zero.
     public static func lossAndGradients(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]], lossMask: [[Bool]],
                                         dropoutSeed: UInt64? = nil, normalizer: Int? = nil,
-                                        inputGradient: Bool = false) throws -> Result {
+                                        inputGradient: Bool = false,
+                                        activations: ActivationMemory = .recompute) throws -> Result {
         var gradients = [Float](repeating: 0, count: adapters.layout.count)
         let result = try pass(model: model, adapters: adapters, batch: batch, lossMask: lossMask, dropoutSeed: dropoutSeed,
-                              normalizer: normalizer, into: &gradients)
+                              normalizer: normalizer, activations: activations, into: &gradients)
         return Result(loss: result.divisor == 0 ? 0 : result.negativeLogLikelihood / Double(result.divisor),
                       negativeLogLikelihood: result.negativeLogLikelihood, targets: result.targets,
                       gradients: LoRAGradients(layout: adapters.layout, values: gradients),
@@ -47,28 +50,69 @@ public enum LoRATrainer {
     /// at r = 8). Returns the summed NLL of the masked-in targets and their count.
     public static func accumulateGradients(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]], lossMask: [[Bool]],
                                            dropoutSeed: UInt64?, normalizer: Int,
+                                           activations: ActivationMemory = .recompute,
                                            into gradients: inout [Float]) throws -> (negativeLogLikelihood: Double, targets: Int) {
         precondition(gradients.count == adapters.layout.count, "LoRA gradients: \(gradients.count) floats, the layout holds \(adapters.layout.count)")
         let result = try pass(model: model, adapters: adapters, batch: batch, lossMask: lossMask, dropoutSeed: dropoutSeed,
-                              normalizer: normalizer, into: &gradients)
+                              normalizer: normalizer, activations: activations, into: &gradients)
         return (result.negativeLogLikelihood, result.targets)
     }
 
     /// The forward and backward of both.
     private static func pass(model: ModelWeights, adapters: LoRAAdapters, batch: [[Int32]], lossMask: [[Bool]],
-                             dropoutSeed: UInt64?, normalizer: Int?, into gradients: inout [Float]) throws
+                             dropoutSeed: UInt64?, normalizer: Int?, activations: ActivationMemory,
+                             into gradients: inout [Float]) throws
         -> (negativeLogLikelihood: Double, targets: Int, divisor: Int, inputGradient: [Float]) {
         try validate(model: model, adapters: adapters, batch: batch, lossMask: lossMask, normalizer: normalizer)
         let segments = Transformer.segments(batch)
         let transformer = Transformer(weights: model)
         let blocks = trainingBlocks(transformer, layers: model.layers.indices, adapters: adapters, dropoutSeed: dropoutSeed)
-        var streams = forward(blocks, input: transformer.embed(batch), segments: segments, parameters: adapters.parameters)
+        var (record, final) = forward(blocks, input: transformer.embed(batch), segments: segments,
+                                      parameters: adapters.parameters, activations: activations)
         let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
         let divisor = normalizer ?? targets.count
-        let head = lossHead(transformer, final: streams.removeLast(), targets: targets, divisor: divisor)
-        let dx = backward(blocks, inputs: streams, gradient: head.gradient, segments: segments, parameters: adapters.parameters,
-                          into: &gradients)
+        let head = lossHead(transformer, final: final, targets: targets, divisor: divisor)
+        final = []
+        let dx: [Float]
+        switch record {
+        case .streams(let streams):
+            dx = backward(blocks, inputs: streams, gradient: head.gradient, segments: segments,
+                          parameters: adapters.parameters, into: &gradients)
+        case .passes(var passes):
+            record = .streams([])  // the passes' only owner is now `passes`, so each frees as its backward ends
+            dx = backward(kept: &passes, gradient: head.gradient, into: &gradients)
+        }
         return (head.negativeLogLikelihood, targets.count, divisor, dx)
+    }
+
+    /// What a training forward leaves for the backward: the residual stream entering every block (recompute) or
+    /// every block's recorded pass (keep).
+    enum ForwardRecord {
+        case streams([[Float]])
+        case passes([BlockPass<TrainingHooks>])
+    }
+
+    /// Runs `blocks` from `input` [N, D] keeping what `activations` says; returns that and the last block's output
+    /// [N, D]. `auto` records the first block and decides from its bytes (`ActivationMemory.keeps`).
+    static func forward(_ blocks: [TrainingBlock], input: [Float], segments: [Range<Int>], parameters: [Float],
+                        activations: ActivationMemory) -> (record: ForwardRecord, final: [Float]) {
+        var x = input
+        guard activations != .recompute, let first = blocks.first else {
+            var streams = forward(blocks, input: x, segments: segments, parameters: parameters)
+            let final = streams.removeLast()
+            return (.streams(streams), final)
+        }
+        var passes = [first.forward(&x, segments: segments, parameters: parameters)]
+        guard activations.keeps(blockBytes: passes[0].heldBytes, blocks: blocks.count,
+                                available: activations == .auto ? AvailableMemory.bytes() ?? 0 : 0) else {
+            var streams = [passes[0].value(0)]
+            passes = []
+            streams += forward(Array(blocks.dropFirst()), input: x, segments: segments, parameters: parameters)
+            let final = streams.removeLast()
+            return (.streams(streams), final)
+        }
+        for block in blocks.dropFirst() { passes.append(block.forward(&x, segments: segments, parameters: parameters)) }
+        return (.passes(passes), x)
     }
 
     /// The training blocks of `layers` with `adapters` (which hold at least those layers' adapters).
@@ -127,6 +171,16 @@ public enum LoRATrainer {
             var pass = block.forward(&x, segments: segments, parameters: parameters)
             dx = pass.backward(dx, gradients: &gradients)
         }
+        return dx
+    }
+
+    /// Backward through kept block passes, last first, each freed as soon as its backward is done: the LoRA gradients
+    /// add into `gradients` and the gradient [N, D] of the first block's input comes back, given `gradient` [N, D] of
+    /// the last block's output.
+    static func backward(kept passes: inout [BlockPass<TrainingHooks>], gradient: [Float],
+                         into gradients: inout [Float]) -> [Float] {
+        var dx = gradient
+        while var pass = passes.popLast() { dx = pass.backward(dx, gradients: &gradients) }
         return dx
     }
 

@@ -72,6 +72,7 @@ struct TrainingHooks: TrainableHooks {
                                   gradients: inout [Float]) {
         linears[role]!.backward(dy: dy, x: x, saved: saved[role], rows: rows, parameters: parameters, dx: &dx,
                                 gradients: &gradients)
+        saved[role] = nil  // the branch's inputs are done with: free them as the block's backward goes on
     }
 
     func attendBackward(rotatedQ q: [Float], rotatedK k: [Float], v: [Float], dz: [Float]) -> (dq: [Float], dk: [Float], dv: [Float]) {
@@ -108,5 +109,13 @@ struct TrainingHooks: TrainableHooks {
             }
         }
         return (dq, dk, dv)
+    }
+}
+
+extension BlockPass where Hooks == TrainingHooks {
+    /// Bytes the recorded pass holds for its backward: its values and the LoRA branches' saved activations.
+    var heldBytes: Int {
+        let branches = hooks.saved.values.reduce(0) { $0 + $1.u.count + ($1.droppedInput?.count ?? 0) }
+        return MemoryLayout<Float>.stride * (values.reduce(0) { $0 + $1.count } + branches)
     }
 }

@@ -44,7 +44,8 @@ struct FineTuneJob {
         }
         let totalSteps = options.steps ?? max(1, Int(epochSteps))
         let settings = FineTuneSettings(lora: lora, learningRate: options.lr, batchSize: batch, microBatch: options.microBatch,
-                                        totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed)
+                                        totalSteps: totalSteps, warmupSteps: options.warmup, seed: seed,
+                                        activationMemory: options.activationMemory)
         let log = communicator.isCoordinator
         if log {
             FileHandle.standardError.write(Data(("finetune: \(train.count) training and \(heldOut.count) held-out examples"

@@ -14,6 +14,9 @@ struct FineTuneOptions: ParsableArguments {
     @Option(help: "Longest training sequence, in tokens (at most the model's positions).") var maxLength = 512
     @Option(help: "Fraction of the examples held out to measure the loss before and after.") var heldOut = 0.05
     @Option(help: "Warm-up steps of the learning rate.") var warmup = 0
+    @Option(help: ArgumentHelp("Where the backward finds the blocks' activations: recompute each block from its input (one block's activations in memory, about a third more products), keep them all from the forward (no recompute; every block's activations in memory), or auto (keep when they fit in half of the available memory). Pipeline stages always recompute.",
+                               valueName: "recompute|keep|auto"))
+    var activationMemory: ActivationMemory = .recompute
 
     func validate() throws {
         guard steps == nil || epochs == nil else { throw ValidationError("give --steps or --epochs, not both") }
@@ -32,3 +35,5 @@ struct FineTuneOptions: ParsableArguments {
 
     var lora: LoRAConfig { LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout) }
 }
+
+extension ActivationMemory: ExpressibleByArgument {}

@@ -66,6 +66,8 @@ final class InstructionDataTests: XCTestCase {
         XCTAssertEqual(read.truncatedAway, 1, "the long prompt leaves no response within 150 tokens")
         XCTAssertEqual(read.examples.map(\.targetCount), [2, 3])
         XCTAssertEqual(read.examples[1].tokens, bytes(InstructionData.alpacaPrompt(instruction: "d", input: "")) + bytes("ef") + [256])
+        XCTAssertEqual(try InstructionData.examples(path: good, tokenizer: tokenizer, maxLength: 150, limit: 1).examples,
+                       [read.examples[0]], "a limit stops at that many examples")
 
         func expectError(_ path: String, tokenizer chosen: BPETokenizer? = nil, maxLength: Int = 64, _ text: String) {
             XCTAssertThrowsError(try InstructionData.examples(path: path, tokenizer: chosen ?? tokenizer, maxLength: maxLength)) { error in

@@ -80,6 +80,10 @@ struct BlockPass<Hooks: BlockHooks> {
         return values.count - 1
     }
 
+    /// Frees a value the backward has read for the last time (the values a step made, once that step's backward is
+    /// done: only later steps read them).
+    mutating func drop(_ id: Value) { values[id] = [] }
+
     /// Frees a value no later step reads, unless the backward will.
     private mutating func release(_ id: Value) {
         if tape == nil { values[id] = [] }

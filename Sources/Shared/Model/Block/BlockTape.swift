@@ -13,6 +13,17 @@ enum BlockStep {
     case gated(Activation, gate: Int, up: Int, output: Int)
     /// output = the sum of `values`.
     case add(values: [Int], output: Int)
+
+    /// The values the step made: only later steps read them, so they and their gradients are done with once this
+    /// step's backward has run.
+    var made: [Int] {
+        switch self {
+        case let .norm(_, _, output, _): return [output]
+        case let .project(_, _, outputs): return outputs
+        case let .attention(_, _, _, rotatedQ, rotatedK, output): return [rotatedQ, rotatedK, output]
+        case let .activation(_, _, output), let .gated(_, _, _, output), let .add(_, output): return [output]
+        }
+    }
 }
 
 /// Hooks that can run a recorded block backward: the LoRA projections' gradients and attention's.
@@ -35,6 +46,13 @@ extension BlockPass where Hooks: TrainableHooks {
             if grads[id] == nil { grads[id] = gradient } else { Linear.add(gradient, to: &grads[id]!) }
         }
         for step in tape.reversed() {
+            // A block's values and gradients go as soon as no step left reads them, not all at the end.
+            defer {
+                for id in step.made {
+                    grads[id] = nil
+                    drop(id)
+                }
+            }
             switch step {
             case let .norm(role, input, output, rows):
                 guard let dy = grads[output] else { continue }
