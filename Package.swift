@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "CBLAS", "CKernels", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Shared", "TestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Shared"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Worker", "Shared", "TestSupport"]),
         // Runs the built `mop` executable (and mpirun) as subprocesses.
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
     ],

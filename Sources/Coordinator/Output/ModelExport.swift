@@ -33,12 +33,13 @@ public enum ModelExport {
     /// Refuses weights whose values the files would not hold: f16 (the `f16` type, the safetensors copy of a block
     /// type, and the fallback of a matrix whose rows are not whole blocks) ends at 65504, and a block's f16 scale at
     /// a multiple of that (`largest`), so a larger value would be written as infinity and the export refused by mop
-    /// itself. `file` names the output; `hasImportance`: the GGUF will be written with an importance (which changes
+    /// itself. Tensors this rank does not hold (`Tensor(absent:)`) are left to their stage. `file` names the output; `hasImportance`: the GGUF will be written with an importance (which changes
     /// some types of q4_0 and q5_0).
     public static func checkRange(_ weights: ModelWeights, format: Format, type: GGUFWriter.MatrixType, file: String,
                                   hasImportance: Bool = false) throws {
         let ggufTypes = format == .safetensors ? [:] : GGUFWriter.tensorTypes(weights, type: type, hasImportance: hasImportance)
-        for (name, tensor) in weights.namedTensors() {
+        // Another pipeline stage's tensors are its to check.
+        for (name, tensor) in weights.namedTensors() where !tensor.isAbsent {
             var written: [GGUFTensorType] = []
             if format != .gguf { written.append(safetensorsDType(type).forTensor(shape: tensor.shape).ggufType) }
             if let gguf = ggufTypes[name] { written.append(gguf) }
@@ -53,8 +54,24 @@ public enum ModelExport {
         }
     }
 
+    /// The multiple a GGUF's feed-forward widths are padded to: a block type's rows must be whole blocks, so zero
+    /// neurons keep the down projections in it (`GGUFNeuronPadding`), unless `exactWidths`.
+    static func paddingMultiple(type: GGUFWriter.MatrixType, exactWidths: Bool) -> Int {
+        type.isQuantized && !exactWidths ? 32 : 1
+    }
+
+    /// The special token ids config.json carries for `tokenizer`.
+    static func specialTokens(_ tokenizer: TokenizerSpec?) -> HFSpecialTokenIds {
+        HFSpecialTokenIds(bos: tokenizer?.bosTokenId.map(Int.init), eos: tokenizer?.eosTokenId.map { [Int($0)] } ?? [])
+    }
+
+    /// The refusal of a GGUF for a pruned model no llama.cpp loader takes (`file` names the output).
+    static func noLlamaCppLoader(_ config: ModelConfig, file: String) -> MopError {
+        MopError(file: file, "no llama.cpp loader takes this pruned \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, global and sliding-window layers moved, or a logit soft-cap its graph ignores; docs/formats.md#architectures): give --format safetensors")
+    }
+
     /// `importance` with the down projections' rows extended by zeros as `GGUFNeuronPadding` extends their columns.
-    private static func padded(_ importance: [String: [Float]], toMultipleOf multiple: Int) -> [String: [Float]] {
+    static func padded(_ importance: [String: [Float]], toMultipleOf multiple: Int) -> [String: [Float]] {
         importance.mapValues { $0.count % multiple == 0 ? $0 : $0 + [Float](repeating: 0, count: multiple - $0.count % multiple) }
     }
 
@@ -87,20 +104,17 @@ public enum ModelExport {
         let pruned = try structure.apply(to: original, file: directory + "/" + structureFile)
         try checkRange(pruned, format: format, type: type, file: directory, hasImportance: !importance.isEmpty)
         if format != .safetensors, pruned.config.architecture.ggufWriteName(pruned.config) == nil {
-            throw MopError(file: directory, "no llama.cpp loader takes this pruned \(pruned.config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, global and sliding-window layers moved, or a logit soft-cap its graph ignores; docs/formats.md#architectures): give --format safetensors")
+            throw noLlamaCppLoader(pruned.config, file: directory)
         }
         try structure.write(to: directory + "/" + structureFile)
         if format != .gguf {
             let dtype = safetensorsDType(type)
             let folder = directory + "/" + huggingFaceFolder
-            let specialTokens = HFSpecialTokenIds(bos: tokenizer?.bosTokenId.map(Int.init),
-                                                  eos: tokenizer?.eosTokenId.map { [Int($0)] } ?? [])
-            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens, split: split)
+            try HFModelDirectory.write(pruned, to: folder, dtype: dtype, specialTokens: specialTokens(tokenizer), split: split)
             if let tokenizer { try HFModelDirectory.writeTokenizer(tokenizer, maxPositions: pruned.config.maxPositions, to: folder) }
         }
         if format != .safetensors {
-            // A block type's rows must be whole blocks: zero neurons keep the down projections in it (`GGUFNeuronPadding`).
-            let blocks = type.isQuantized && !exactWidths ? 32 : 1
+            let blocks = paddingMultiple(type: type, exactWidths: exactWidths)
             try GGUFWriter.write(weights: pruned, tokenizer: tokenizer, to: directory + "/" + ggufFile, type: type,
                                  importance: padded(importance, toMultipleOf: blocks), padFeedForwardTo: blocks, split: split)
         }

@@ -31,6 +31,20 @@ public struct SplitSize: Sendable, Equatable {
         return parts
     }
 
+    /// The index ranges of the files of an export written by pipeline stages: each owner's tensors (`owners`, one per
+    /// tensor in file order, non-decreasing: a stage's tensors are consecutive) go to files of their own, cut further by
+    /// `split` when given, so a stage writes only files of what it holds.
+    public static func parts(_ sizes: [Int], owners: [Int], split: SplitSize?) -> [Range<Int>] {
+        precondition(sizes.count == owners.count && zip(owners, owners.dropFirst()).allSatisfy { $0 <= $1 }, "owners out of file order")
+        var parts: [Range<Int>] = [], start = 0
+        while start < owners.count {
+            let end = owners[start...].firstIndex { $0 != owners[start] } ?? owners.count
+            parts += (split?.parts(Array(sizes[start..<end])) ?? [0..<(end - start)]).map { ($0.lowerBound + start)..<($0.upperBound + start) }
+            start = end
+        }
+        return parts
+    }
+
     /// The file name of part `index` (from 0) of `count` for a single file named `name` ending in `.extension`:
     /// `<stem>-0000k-of-0000n.<extension>`, the names llama.cpp (`llama_split_path`) and transformers give parts.
     public static func partName(_ name: String, extension: String, index: Int, of count: Int) -> String {

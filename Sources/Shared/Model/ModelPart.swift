@@ -26,6 +26,12 @@ public struct ModelPart: Equatable, Sendable, Codable {
         return blocks.contains { name.hasPrefix(ModelWeights.blockPrefix($0)) }
     }
 
+    /// Whether this stage writes the tensor named `name` of an export: one it holds, the embedding only on the first
+    /// stage (the last holds it too under tied embeddings, to multiply by), so every tensor has one writer.
+    public func writes(_ name: String, config: ModelConfig) -> Bool {
+        name == config.architecture.outer.embedding.hf ? embeds : holds(name, config: config)
+    }
+
     /// The held tensors of `weights`, in file order.
     public func tensors(of weights: ModelWeights) -> [(name: String, tensor: Tensor)] {
         weights.namedTensors().filter { holds($0.name, config: weights.config) }

@@ -17,7 +17,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Seed of the adapters' initialisation, the split, the order and dropout.") var seed: UInt64 = 0
     @OptionGroup(title: "Export") var export: ExportOptions
     @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds and trains only its stage's blocks and their adapters, for models larger than a node.",
-                               discussion: "Each replica's share of a batch flows through its stages in micro-batches (GPipe: every micro-batch forward, then every one backward); the replicas of a stage sum its gradients and clipping takes the norm over all stages. Rank 0 loads the whole model again to write the merged model."))
+                               discussion: "Each replica's share of a batch flows through its stages in micro-batches (GPipe: every micro-batch forward, then every one backward); the replicas of a stage sum its gradients and clipping takes the norm over all stages. Each stage writes its part of the merged model (a split GGUF of one part per stage, unless --gguf-single; sharded safetensors)."))
     var stages = 1
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
@@ -43,8 +43,7 @@ struct FinetuneCommand: ParsableCommand {
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             let job = FineTuneJob(options: options, seed: seed, export: try ResolvedExport(export, model: model))
             guard let report = try job.run(weights: loaded.weights, tokenizer: spec, model: model, data: data,
-                                           directory: directory, communicator: communicator, layout: layout,
-                                           whole: { try ModelLoader.load(path: model, storage: weightOptions.weights).weights })
+                                           directory: directory, communicator: communicator, layout: layout)
                 .report else { return }
             if json { return FileHandle.standardOutput.write(report.json() + Data("\n".utf8)) }
             RunSupport.printLine(report.line + "; wrote " + directory)

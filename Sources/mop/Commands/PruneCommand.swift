@@ -59,7 +59,7 @@ struct PruneCommand: ParsableCommand {
                                discussion: "With --dedicated-coordinator rank 0 scores nothing and joins group 0; ranks 1... are split."))
     var groups = 1
     @Option(help: ArgumentHelp("Pipeline stages: the ranks form S stages x N/S replicas and each rank holds only its stage's blocks, for models larger than a node.",
-                               discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. --finetune and --eval go on with each rank's stage (pipelined LoRA, pipelined evaluation); rank 0 loads the whole model again to write the exports."))
+                               discussion: "The calibration set is sharded over the replicas; each replica's sequences flow through its stages in micro-batches. --finetune and --eval go on with each rank's stage (pipelined LoRA, pipelined evaluation), and each stage writes its own part of every export (a split GGUF of one part per stage, unless --gguf-single; sharded safetensors)."))
     var stages = 1
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object on stdout.") var json = false
@@ -132,8 +132,6 @@ struct PruneCommand: ParsableCommand {
             let loaded = distributed.model
             // Pruning keeps a subset of the values: weights the export type cannot hold fail now, not after the search.
             if communicator.isCoordinator && layout == nil { try export.checkRange(loaded.weights, file: model, hasImportance: quantImportance == .calibration) }
-            // A pipeline stage holds its blocks only: what needs the whole model loads it again, mapped.
-            let whole = { layout == nil ? loaded.weights : try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights }
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             // The model cannot see past its positions (RoPE table).
             let sequenceLength = min(seqLen, loaded.weights.config.maxPositions)
@@ -176,8 +174,10 @@ struct PruneCommand: ParsableCommand {
                 try dispatch.serve(worker.answer)
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 _ = pipelineReport()
-                _ = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, whole: whole, spec, directory: directory,
-                                           export: export, structure: nil, communicator: communicator)
+                let chosen = try layout.map { try writeStages(nil, importanceSums: [], original: loaded.weights, layout: $0, spec,
+                                                             directory: directory, export: export, communicator: communicator) }
+                _ = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, spec, directory: directory,
+                                           export: export, structure: chosen, communicator: communicator)
                 return
             }
 
@@ -194,9 +194,10 @@ struct PruneCommand: ParsableCommand {
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
             let scorer = CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) })
-            // A pipeline stage's checksum covers its part only: the checkpoint records the whole model's.
+            // A pipeline stage's checksum covers its part only: the checkpoint records the whole model's, read again mapped.
             let inputs = SearchInputs(
-                modelChecksum: ModelChecksum.hex(layout == nil ? distributed.checksum : ModelChecksum.of(try whole())),
+                modelChecksum: ModelChecksum.hex(layout == nil ? distributed.checksum
+                    : ModelChecksum.of(try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights)),
                 calibrationChecksum: try FileChecksum.hex(of: calibration), calibrationSamples: calibrationSamples,
                 seqLen: sequenceLength, calibrationSeed: calibrationSeed)
             let search = MoPSearch(settings: settings, original: loaded.weights.config, latency: latency,
@@ -208,8 +209,8 @@ struct PruneCommand: ParsableCommand {
             if result.finished, let departure = settings.pathDeparture(taken: result.structure.path) {
                 FileHandle.standardError.write(Data("prune: \(departure)\n".utf8))
             }
-            let importance = try quantizationImportance(result.structure, original: loaded.weights.config, export: export) {
-                try dispatch.ask($0, localAnswer: worker.answer)
+            let importanceSums = try quantizationImportanceSums(export: export) {
+                try dispatch.ask(.quantImportance(current: result.structure), localAnswer: worker.answer)
             }
             dispatch.stop()
             var distribution = DistributionReport(
@@ -218,13 +219,20 @@ struct PruneCommand: ParsableCommand {
                 perRank: DispatchStatistics.gather(dispatch.statistics, communicator: communicator),
                 search: dispatch.statistics.since(afterDense))
             distribution.pipeline = pipelineReport()
-            try export.write(original: try whole(), structure: result.structure, tokenizer: spec, to: directory, importance: importance)
+            FileHandle.standardError.write(Data("prune: writing the pruned model to \(directory)\(layout == nil ? "" : ", each stage its part")\n".utf8))
+            if let layout {
+                _ = try writeStages(result.structure, importanceSums: importanceSums, original: loaded.weights, layout: layout, spec,
+                                    directory: directory, export: export, communicator: communicator)
+            } else {
+                try export.write(original: loaded.weights, structure: result.structure, tokenizer: spec, to: directory,
+                                 importance: Self.importance(importanceSums, result.structure, original: loaded.weights.config))
+            }
             // The search's report is written before recovery and evaluation, so a failure there keeps it.
             var report = PruneReport(result: result, calibration: calibrationSummary, distribution: distribution,
                                      latencyModel: latency)
-            report.export = export.summary(importance: !importance.isEmpty)
+            report.export = export.summary(importance: !importanceSums.isEmpty)
             try report.write(directory: directory)
-            let after = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, whole: whole, spec, directory: directory,
+            let after = try recoverAndEvaluate(model: model, loaded.weights, layout: layout, spec, directory: directory,
                                                export: export, structure: result.structure, communicator: communicator)
             report.finetune = after.finetune
             report.evaluation = after.evaluation
@@ -255,14 +263,41 @@ struct PruneCommand: ParsableCommand {
         case calibration, none
     }
 
-    /// Rank 0, after the search: the pruned model's importance matrix from the calibration set (`QuantImportance`), when
-    /// the GGUF export's encoders use one; empty otherwise. `ask` puts a request to the workers.
-    private func quantizationImportance(_ structure: PruningStructure, original: ModelConfig, export: ResolvedExport,
-                                        ask: (ScoringRequest) throws -> [Double]) throws -> [String: [Float]] {
+    /// Rank 0, after the search: the sums behind the pruned model's importance matrix from the calibration set
+    /// (`QuantImportance`), when the GGUF export's encoders use one; empty otherwise. `ask` puts the request to the workers.
+    private func quantizationImportanceSums(export: ResolvedExport, ask: () throws -> [Double]) throws -> [Double] {
         guard quantImportance == .calibration, export.format != .safetensors,
-              GGUFQuantize.usesImportance(export.type.tensorType) else { return [:] }
+              GGUFQuantize.usesImportance(export.type.tensorType) else { return [] }
         FileHandle.standardError.write(Data("prune: importance matrix of the pruned model for its \(export.type.rawValue) export\n".utf8))
-        return QuantImportance.means(packedSums: try ask(.quantImportance(current: structure)), config: structure.config(of: original))
+        return try ask()
+    }
+
+    /// The importance matrix of the model `structure` prunes `original` to, from its sums (none without them).
+    private static func importance(_ sums: [Double], _ structure: PruningStructure, original: ModelConfig) -> [String: [Float]] {
+        sums.isEmpty ? [:] : QuantImportance.means(packedSums: sums, config: structure.config(of: original))
+    }
+
+    /// Rank 0's structure (nil on the other ranks, which receive it) on every rank: a collective.
+    private static func broadcast(_ structure: PruningStructure?, _ communicator: any Communicator) throws -> PruningStructure {
+        var bytes = structure.map { [UInt8]($0.encode()) } ?? []
+        communicator.broadcast(&bytes, root: 0)
+        return try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")
+    }
+
+    /// Under pipeline stages, on every rank after the search: rank 0's structure and importance sums reach every rank,
+    /// each cuts its stage's blocks of `original` (what it loaded) and writes its part of the export (`StagedExport`).
+    /// The structure.
+    private func writeStages(_ structure: PruningStructure?, importanceSums: [Double], original: ModelWeights, layout: PipelineLayout,
+                             _ spec: TokenizerSpec, directory: String, export: ResolvedExport,
+                             communicator: any Communicator) throws -> PruningStructure {
+        let chosen = try Self.broadcast(structure, communicator)
+        var sums = importanceSums
+        communicator.broadcast(&sums, root: 0)
+        let held = try chosen.apply(to: original, holding: layout.parts(original.config)[layout.stage(ofRank: communicator.rank)])
+        try export.staged(held: held, parts: layout.parts(original.config, pruned: chosen), layout: layout, tokenizer: spec,
+                          to: directory, importance: Self.importance(sums, chosen, original: original.config),
+                          communicator: communicator).write(structure: chosen)
+        return chosen
     }
 
     /// After the search, on every rank: rank 0 sends the chosen structure (nil on the other ranks, which receive
@@ -270,16 +305,13 @@ struct PruneCommand: ParsableCommand {
     /// rank taking part in the data-parallel training, files into DIR/finetuned) and evaluation (`--eval`) of the
     /// dense, pruned and recovered models. The reports come back on rank 0. `original` is what the rank loaded: with
     /// a pipeline `layout` its stage's part, which it goes on with (pipelined training and evaluation, each stage
-    /// holding the kept blocks of its part); `whole` gives the whole original model, which only rank 0 loads then,
-    /// to write the recovered model.
+    /// holding the kept blocks of its part and writing its part of the recovered model).
     private func recoverAndEvaluate(model: String, _ original: ModelWeights, layout: PipelineLayout?,
-                                    whole: () throws -> ModelWeights, _ spec: TokenizerSpec, directory: String,
+                                    _ spec: TokenizerSpec, directory: String,
                                     export: ResolvedExport, structure: PruningStructure?, communicator: any Communicator) throws
         -> (finetune: FineTuneReport?, evaluation: EvaluationReport?) {
         guard finetune || eval else { return (nil, nil) }
-        var bytes = structure.map { [UInt8]($0.encode()) } ?? []
-        communicator.broadcast(&bytes, root: 0)
-        let chosen = try structure ?? PruningStructure.decode(data: Data(bytes), file: "<structure from rank 0>")
+        let chosen = try Self.broadcast(structure, communicator)
         let part = layout.map { $0.parts(original.config)[$0.stage(ofRank: communicator.rank)] }
         let parts = layout.map { $0.parts(original.config, pruned: chosen) }
         let pruned = try chosen.apply(to: original, holding: part)
@@ -289,8 +321,7 @@ struct PruneCommand: ParsableCommand {
             _ = try OutputDirectory.prepare(folder, resuming: false, create: communicator.isCoordinator)
             let job = FineTuneJob(options: finetuning, seed: seed, export: export)
             recovered = try job.run(weights: pruned, tokenizer: spec, model: directory, data: data ?? calibration,
-                                    directory: folder, communicator: communicator, layout: layout, parts: parts,
-                                    whole: { try chosen.apply(to: whole()) })
+                                    directory: folder, communicator: communicator, layout: layout, parts: parts)
         }
         guard eval else { return (recovered?.report, nil) }
         var subjects = [EvaluationJob.Subject(name: "dense", weights: original, path: model, benchPath: model),

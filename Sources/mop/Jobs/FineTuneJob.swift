@@ -24,11 +24,9 @@ struct FineTuneJob {
     /// results into `directory` (prepared by the caller). Every rank calls it and gets the merged model (the ranks'
     /// adapters are replicas); the report comes back on rank 0. With a pipeline `layout` of more than one stage,
     /// `weights` need only hold the rank's stage's part (pipelined training; `parts`: what each stage holds, by default
-    /// the layout's parts); rank 0 then writes the merged model from `whole`, the whole model it loads for the export.
+    /// the layout's parts), and each stage writes its part of the merged model (`StagedExport`).
     func run(weights: ModelWeights, tokenizer spec: TokenizerSpec, model: String, data: String, directory: String,
-             communicator: any Communicator, layout: PipelineLayout? = nil, parts: [ModelPart]? = nil,
-             whole: () throws -> ModelWeights = { preconditionFailure("a pipelined fine-tuning needs the whole model to export") })
-        throws -> Outcome {
+             communicator: any Communicator, layout: PipelineLayout? = nil, parts: [ModelPart]? = nil) throws -> Outcome {
         let staged = (layout?.stages ?? 1) > 1
         let stageParts = staged ? layout.map { parts ?? $0.parts(weights.config) } : nil
         let lora = options.lora
@@ -84,12 +82,20 @@ struct FineTuneJob {
             merged = worker.adapters.merged(into: weights)
             adapters = worker.wholeAdapters()
         }
+        if log { FileHandle.standardError.write(Data("finetune: writing the adapter and the merged model to \(directory)\n".utf8)) }
+        // Checked before the adapter is saved, so a refused export writes nothing.
+        if let layout, let stageParts, staged {
+            let parts = try export.staged(held: merged, parts: stageParts, layout: layout, tokenizer: spec, to: directory,
+                                          communicator: communicator)
+            if communicator.isCoordinator { try PEFTAdapter.save(adapters, baseModel: model, to: directory + "/adapter") }
+            try parts.write(structure: .identity(merged.config))
+        }
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
-
-        let written = staged ? adapters.merged(into: try whole()) : merged
-        try export.checkRange(written, file: directory)  // before the adapter, so a refused export writes nothing
-        try PEFTAdapter.save(adapters, baseModel: model, to: directory + "/adapter")
-        try export.write(original: written, structure: .identity(written.config), tokenizer: spec, to: directory)
+        if !staged {
+            try export.checkRange(merged, file: directory)
+            try PEFTAdapter.save(adapters, baseModel: model, to: directory + "/adapter")
+            try export.write(original: merged, structure: .identity(merged.config), tokenizer: spec, to: directory)
+        }
         let report = FineTuneReport(model: model, data: data, ranks: communicator.size, trainExamples: train.count,
                                     heldOutExamples: heldOut.count, truncatedAway: read.truncatedAway, steps: totalSteps,
                                     batch: batch, microBatch: options.microBatch, losses: losses,

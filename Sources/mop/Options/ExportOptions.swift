@@ -22,6 +22,8 @@ struct ExportOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Split each exported model into files of at most this much tensor data, as llama.cpp's gguf-split does: a split GGUF (model-00001-of-0000n.gguf, ...; llama.cpp and mop load the first part and find the others) and sharded safetensors (hf/model-00001-of-0000n.safetensors and model.safetensors.index.json). Default: one file each.",
                                 valueName: "<n>M|<n>G"))
     var splitMaxSize: SplitSize?
+    @Flag(help: ArgumentHelp("With --stages: write model.gguf as one file (rank 0 receives each stage's tensors in file order, a panel at a time, and writes them) instead of a split GGUF of one part per stage. Without --stages the GGUF is one file anyway."))
+    var ggufSingle = false
 
     /// The type asked for on the command line, nil when the input's own is to be used.
     var given: GGUFWriter.MatrixType? { exportType ?? (f16 ? .f16 : nil) }
@@ -30,6 +32,8 @@ struct ExportOptions: ParsableArguments {
         if f16, let exportType, exportType != .f16 {
             throw ValidationError("--f16 means --export-type f16, which contradicts --export-type \(exportType.rawValue)")
         }
+        if ggufSingle, splitMaxSize != nil { throw ValidationError("--gguf-single writes one GGUF file, which contradicts --split-max-size") }
+        if ggufSingle, format == .safetensors { throw ValidationError("--gguf-single is about the GGUF: give --format gguf or both") }
         // Refused here, before a model loads or a search runs, rather than after hours with nothing written.
         if let given { do { try ModelExport.check(format: format, type: given) } catch { throw ValidationError("\(error)") } }
     }
@@ -49,6 +53,8 @@ struct ResolvedExport: Sendable {
     /// The input model: a LLaVA checkpoint's pruned language model is written back into its container.
     let source: String
     let split: SplitSize?
+    /// Under pipeline stages, one GGUF file written by rank 0 rather than one part per stage.
+    let singleGGUF: Bool
 
     init(_ options: ExportOptions, model: String) throws {
         format = options.format
@@ -56,6 +62,7 @@ struct ResolvedExport: Sendable {
         exactWidths = options.exactWidths
         source = ModelLoader.resolve(model)
         split = options.splitMaxSize
+        singleGGUF = options.ggufSingle
     }
 
     /// Chosen on rank 0 and sent to the others: with `--broadcast-weights` a node may have no copy of the model to read
@@ -76,6 +83,7 @@ struct ResolvedExport: Sendable {
         exactWidths = options.exactWidths
         source = ModelLoader.resolve(model)
         split = options.splitMaxSize
+        singleGGUF = options.ggufSingle
     }
 
     var type: GGUFWriter.MatrixType { choice.type }
@@ -98,6 +106,19 @@ struct ResolvedExport: Sendable {
             try LlavaExport.wrap(folder: directory + "/" + ModelExport.huggingFaceFolder, original: source)
         }
         return pruned
+    }
+
+    /// The export of a rank's part of a model under pipeline stages (`StagedExport`, a collective that checks every
+    /// stage's tensors): `held` is the rank's model, `parts` what each stage holds of it. A LLaVA input's Hugging Face
+    /// files are refused: its container is rebuilt from the whole language model by one process (`LlavaExport`).
+    func staged(held: ModelWeights, parts: [ModelPart], layout: PipelineLayout, tokenizer: TokenizerSpec?, to directory: String,
+                importance: [String: [Float]] = [:], communicator: any Communicator) throws -> StagedExport {
+        if format != .gguf, LlavaExport.isLlava(source) {
+            throw MopError(file: source, "a LLaVA checkpoint is written back into its container by one process, which --stages does not do: give --format gguf, or run without --stages")
+        }
+        return try StagedExport(held: held, parts: parts, layout: layout, tokenizer: tokenizer, directory: directory,
+                                format: format, type: type, importance: importance, exactWidths: exactWidths, split: split,
+                                singleGGUF: singleGGUF, communicator: communicator)
     }
 
     /// The line the report and the console give: which types the files hold and why.

@@ -48,7 +48,10 @@ final class PipelinedFinetuneTests: XCTestCase {
             XCTAssertEqual(adapter.layout, referenceAdapter.layout, name)
             for (x, y) in zip(adapter.parameters, referenceAdapter.parameters) { XCTAssertEqual(x, y, accuracy: 1e-5, name) }
             XCTAssertNotEqual(adapter.parameters, LoRAAdapters(config: adapter.config, model: weights.config, seed: 0).parameters)
-            let merged = try ModelLoader.load(path: directory + "/" + out + "/model.gguf").weights
+            // Each stage wrote its part: a split GGUF of one part per stage.
+            let first = try XCTUnwrap(GGUFSplitKeys.file(named: "model.gguf", in: directory + "/" + out), name)
+            XCTAssertTrue(first.hasSuffix("model-00001-of-0000\(stages).gguf"), first)
+            let merged = try ModelLoader.load(path: first).weights
             let referenceMerged = try ModelLoader.load(path: directory + "/" + referenceOut + "/model.gguf").weights
             for ((tensorName, got), (_, want)) in zip(merged.namedTensors(), referenceMerged.namedTensors()) {
                 XCTAssertEqual(got.shape, want.shape, tensorName)

@@ -23,33 +23,43 @@ enum GGUFFileWriter {
     static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorData], to path: String,
                       split: SplitSize? = nil) throws -> [String] {
         let parts = split?.parts(tensors.map { aligned($0.byteCount) }) ?? [tensors.indices]
+        let outputs = try begin(metadata: metadata, tensors: tensors, parts: parts, writing: Array(parts.indices), to: path)
+        for output in outputs { try output.commit() }
+        return outputs.map(\.path)
+    }
+
+    /// The files `writing` (indices into `parts`) of an export cut into `parts` (ranges of `tensors`, in file order:
+    /// one range is the single file `path`, more are the parts gguf-split writes beside it, the first with `metadata`),
+    /// written and returned uncommitted: the caller commits them once every file of the export, maybe written by other
+    /// ranks, is complete. `data` appends tensor `index`'s bytes (by default its rows encoded here); the writer pads them.
+    static func begin(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorData], parts: [Range<Int>],
+                      writing: [Int], to path: String,
+                      data: ((Int, AtomicFileWriter) throws -> Void)? = nil) throws -> [AtomicFileWriter] {
+        let append = data ?? { try appendEncoded(tensors[$0], to: $1) }
+        func write(_ metadata: [(key: String, value: GGUFValue)], _ range: Range<Int>, to output: AtomicFileWriter) throws {
+            try output.append(header(metadata: metadata, tensors: tensors[range].map { ($0.name, $0.rows.shape, $0.type) }))
+            for index in range {
+                try append(index, output)
+                try output.append([UInt8](repeating: 0, count: aligned(tensors[index].byteCount) - tensors[index].byteCount))
+            }
+        }
         guard parts.count > 1 else {
+            guard writing == [0] else { return [] }
             let output = try AtomicFileWriter(path: path)
-            try write(metadata: metadata, tensors: tensors, to: output)
-            try output.commit()
-            return [path]
+            try write(metadata, parts[0], to: output)
+            return [output]
         }
         guard parts.count <= Int(UInt16.max) else {
             throw MopError(file: path, "\(parts.count) parts: a split GGUF holds at most \(UInt16.max) (give a larger --split-max-size)")
         }
         let model = GGUFSplitKeys.identity(metadata: metadata, tensors: tensors.map { ($0.name, $0.rows.shape, $0.type) })
         let directory = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
-        var outputs: [AtomicFileWriter] = []
-        for (index, range) in parts.enumerated() {
+        return try writing.map { index in
             let keys = GGUFSplitKeys.values(part: index, of: parts.count, tensors: tensors.count, model: model)
             let part = (directory as NSString).appendingPathComponent(SplitSize.partName(name, extension: "gguf", index: index, of: parts.count))
             let output = try AtomicFileWriter(path: part)
-            try write(metadata: (index == 0 ? metadata : []) + keys, tensors: Array(tensors[range]), to: output)
-            outputs.append(output)
-        }
-        for output in outputs { try output.commit() }
-        return outputs.map(\.path)
-    }
-
-    private static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorData], to output: AtomicFileWriter) throws {
-        try output.append(header(metadata: metadata, tensors: tensors.map { ($0.name, $0.rows.shape, $0.type) }))
-        for tensor in tensors {
-            try append(tensor, to: output)
+            try write((index == 0 ? metadata : []) + keys, parts[index], to: output)
+            return output
         }
     }
 
@@ -78,8 +88,9 @@ enum GGUFFileWriter {
         return header.bytes
     }
 
-    /// The tensor's bytes, a panel of whole rows (so whole blocks) at a time, then zeros to the next aligned offset.
-    private static func append(_ tensor: GGUFTensorData, to output: AtomicFileWriter) throws {
+    /// The tensor's bytes, a panel of whole rows (so whole blocks) at a time: `body` gets each panel's encoding, valid
+    /// during the call.
+    static func forEachEncodedPanel(_ tensor: GGUFTensorData, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let rows = tensor.rows, rowBytes = tensor.byteCount / max(1, rows.rows), panel = rows.panelRows()
         var encoded = [UInt8](repeating: 0, count: panel * rowBytes)
         try rows.forEachPanel(rows: panel) { values, _ in
@@ -87,10 +98,13 @@ enum GGUFFileWriter {
             try encoded.withUnsafeMutableBytes { buffer in
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes])
                 GGUFQuantize.encode(values, as: tensor.type, columns: rows.cols, importance: tensor.importance, into: target)
-                try output.append(UnsafeRawBufferPointer(target))
+                try body(UnsafeRawBufferPointer(target))
             }
         }
-        try output.append([UInt8](repeating: 0, count: aligned(tensor.byteCount) - tensor.byteCount))
+    }
+
+    private static func appendEncoded(_ tensor: GGUFTensorData, to output: AtomicFileWriter) throws {
+        try forEachEncodedPanel(tensor) { try output.append($0) }
     }
 
     static func aligned(_ offset: Int) -> Int {

@@ -8,14 +8,16 @@
 public enum GGUFRopeOrder {
     /// `weights` in the GGUF layout of `ggufArchitecture` (`toGGUF`) or back: every Q/K tensor (and bias) of every
     /// block moved between the orders when that name permutes them, every norm weight shifted by the family's
-    /// GGUF norm offset.
+    /// GGUF norm offset. Absent tensors (another pipeline stage's) stay absent.
     static func convert(_ weights: ModelWeights, toGGUF: Bool, ggufArchitecture: String) -> ModelWeights {
         let config = weights.config
         let offset = config.architecture.ggufNormOffset
         var converted = weights
         if offset != 0 {
             let shift = toGGUF ? offset : -offset
-            func shifted(_ norm: Tensor) -> Tensor { Tensor(shape: norm.shape, data: norm.data.map { $0 + shift }) }
+            func shifted(_ norm: Tensor) -> Tensor {
+                norm.isAbsent ? norm : Tensor(shape: norm.shape, data: norm.data.map { $0 + shift })
+            }
             converted.finalNorm = shifted(weights.finalNorm)
             for index in config.layers.indices {
                 for tensor in config.architecture.blockTensors where tensor.role.isNorm {
@@ -62,6 +64,8 @@ public enum GGUFRopeOrder {
     /// The shape must be [heads*headDim, cols] with an even headDim; callers pass tensors already checked against the config.
     private static func reorder(_ matrix: Tensor, heads: Int, headDim: Int, toGGUF: Bool) -> Tensor {
         precondition(matrix.rows == heads * headDim && headDim % 2 == 0, "Q/K matrix \(matrix.shape) is not \(heads) heads of \(headDim) rows")
+        // Another pipeline stage's tensor: that stage reorders it.
+        guard !matrix.isAbsent else { return matrix }
         let cols = matrix.cols, from = rowOrder(heads: heads, headDim: headDim, toGGUF: toGGUF)
         if let stored = matrix.stored { return Tensor(stored: stored.gatheringRows(from)) }
         // A merged adapter stays factored: its B's rows move with the stored rows they add to.

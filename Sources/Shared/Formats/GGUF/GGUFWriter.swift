@@ -12,17 +12,27 @@ import Darwin
 /// chosen `MatrixType` (one type, or a llama.cpp mixture: `GGUFMixture`).
 public enum GGUFWriter {
     /// Writes `weights` (and `tokenizer`, when given) to `path`, through a temporary file renamed into place when complete,
-    /// a panel of rows at a time: a matrix kept as stored is decoded, converted and appended panel by panel, so the
-    /// export holds one panel in fp32 and its encoding, never a whole tensor or the model.
-    /// `importance` (HF tensor name -> one weight per column, e.g. the calibration set's mean squared inputs) drives
-    /// the quantized types' encoders as llama-quantize's imatrix does; tensors without one get the reference encoders.
-    /// `padFeedForwardTo` > 1 rounds every feed-forward width up to that multiple with zero neurons (`GGUFNeuronPadding`;
-    /// importances are for the padded widths). With `split`, the parts gguf-split would
-    /// write (`<stem>-0000k-of-0000n.gguf` beside `path`) when the tensors need more than one. The paths written.
+    /// a panel of rows at a time (`prepare`). With `split`, the parts gguf-split would write (`<stem>-0000k-of-0000n.gguf`
+    /// beside `path`) when the tensors need more than one. The paths written.
     @discardableResult
     public static func write(weights: ModelWeights, tokenizer: TokenizerSpec?, to path: String, type: MatrixType,
                              importance: [String: [Float]] = [:], padFeedForwardTo multiple: Int = 1, name: String = "mop",
                              split: SplitSize? = nil) throws -> [String] {
+        try prepare(weights: weights, tokenizer: tokenizer, file: path, type: type, importance: importance,
+                    padFeedForwardTo: multiple, name: name).write(to: path, split: split)
+    }
+
+    /// The GGUF export of `weights` (and `tokenizer`, when given; `file` names the output in errors), ready to write:
+    /// a matrix kept as stored is decoded, converted and appended panel by panel, so writing holds one panel in fp32 and
+    /// its encoding, never a whole tensor or the model. Tensors another pipeline stage holds (`Tensor(absent:)`) need
+    /// only their shapes: they are in the header, and their data is written by their stage (`GGUFExport`).
+    /// `importance` (HF tensor name -> one weight per column, e.g. the calibration set's mean squared inputs) drives
+    /// the quantized types' encoders as llama-quantize's imatrix does; tensors without one get the reference encoders.
+    /// `padFeedForwardTo` > 1 rounds every feed-forward width up to that multiple with zero neurons (`GGUFNeuronPadding`;
+    /// importances are for the padded widths).
+    public static func prepare(weights: ModelWeights, tokenizer: TokenizerSpec?, file path: String, type: MatrixType,
+                               importance: [String: [Float]] = [:], padFeedForwardTo multiple: Int = 1,
+                               name: String = "mop") throws -> GGUFExport {
         try weights.config.validate(file: path)
         let padding = GGUFNeuronPadding(config: weights.config, multiple: multiple)
         let config = padding.padded
@@ -52,7 +62,7 @@ public enum GGUFWriter {
                 throw MopError(file: path, "the importance of \(tensor.name) has \(weights.count) columns, the tensor \(tensor.rows.cols)")
             }
         }
-        return try GGUFFileWriter.write(metadata: metadata, tensors: tensors, to: path, split: split)
+        return GGUFExport(metadata: metadata, tensors: tensors, hfNames: named.map(\.hf))
     }
 
     /// The struct's fields are mutable, so nothing else guarantees they still agree with the config.

@@ -100,28 +100,62 @@ public enum HFModelDirectory {
     public static func write(_ weights: ModelWeights, to directory: String, dtype: SafetensorsDType = .f32,
                              specialTokens: HFSpecialTokenIds = HFSpecialTokenIds(),
                              split: SplitSize? = nil) throws {
-        let named = try checkedTensors(weights, directory: directory)
+        let tensors = try safetensorsTensors(weights, dtype: dtype, directory: directory)
         let configData = try HFConfig.encode(weights.config, specialTokens: specialTokens, dtype: dtype)
         try DirectoryCreation.create(directory)
-        let tensors = named.map { entry in
-            (name: entry.name, rows: TensorRows(entry.tensor), dtype: dtype.forTensor(shape: entry.tensor.shape))
+        let parts = split?.parts(tensors.map(\.bytes)) ?? [tensors.indices]
+        for shard in try beginShards(tensors, parts: parts, writing: Array(parts.indices), in: directory) { try shard.commit() }
+        try writeIndex(tensors, parts: parts, in: directory)
+        try writeConfig(configData, in: directory)
+    }
+
+    /// A tensor of the safetensors files: its name, its rows (made a panel at a time when written), its type.
+    public struct SafetensorsTensor {
+        public let name: String
+        let rows: TensorRows
+        let dtype: SafetensorsDType
+        /// Its data bytes in the file.
+        public var bytes: Int { rows.count * dtype.size }
+    }
+
+    /// The tensors `write` puts in model.safetensors or its shards, in file order: matrices in `dtype`, 1-D tensors F32.
+    /// Tensors another pipeline stage holds (`Tensor(absent:)`) are listed too, and written only by their stage.
+    public static func safetensorsTensors(_ weights: ModelWeights, dtype: SafetensorsDType, directory: String) throws -> [SafetensorsTensor] {
+        try checkedTensors(weights, directory: directory).map { entry in
+            SafetensorsTensor(name: entry.name, rows: TensorRows(entry.tensor), dtype: dtype.forTensor(shape: entry.tensor.shape))
         }
-        let sizes = tensors.map { $0.rows.count * $0.dtype.size }
-        let parts = split?.parts(sizes) ?? [tensors.indices]
-        if parts.count == 1 {
-            try SafetensorsWriter.write(tensors, to: join(directory, weightsName))
-        } else {
-            var weightMap: [String: String] = [:]
-            for (index, range) in parts.enumerated() {
-                let shard = SplitSize.partName(weightsName, extension: "safetensors", index: index, of: parts.count)
-                try SafetensorsWriter.write(Array(tensors[range]), to: join(directory, shard))
-                for tensor in tensors[range] { weightMap[tensor.name] = shard }
-            }
-            let index: [String: Any] = ["metadata": ["total_size": sizes.reduce(0, +)], "weight_map": weightMap]
-            try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
-                                       to: join(directory, indexName))
+    }
+
+    /// The files `writing` (indices into `parts`) of `tensors` cut into `parts` (ranges in file order, `SplitSize.parts`:
+    /// one range is model.safetensors, more the shards `model-0000k-of-0000n.safetensors`), written into `directory`
+    /// (which must exist) and returned uncommitted, to be committed once every file of the export is complete.
+    public static func beginShards(_ tensors: [SafetensorsTensor], parts: [Range<Int>], writing: [Int],
+                                   in directory: String) throws -> [AtomicFileWriter] {
+        try writing.map { index in
+            try SafetensorsWriter.begin(tensors[parts[index]].map { (name: $0.name, rows: $0.rows, dtype: $0.dtype) },
+                                        to: join(directory, shardName(index, of: parts.count)))
         }
-        try AtomicFileWriter.write(configData, to: join(directory, configName))
+    }
+
+    /// model.safetensors.index.json of `tensors` cut into `parts`, as transformers writes it (nothing for one part).
+    public static func writeIndex(_ tensors: [SafetensorsTensor], parts: [Range<Int>], in directory: String) throws {
+        guard parts.count > 1 else { return }
+        var weightMap: [String: String] = [:]
+        for (index, range) in parts.enumerated() {
+            for tensor in tensors[range] { weightMap[tensor.name] = shardName(index, of: parts.count) }
+        }
+        let index: [String: Any] = ["metadata": ["total_size": tensors.reduce(0) { $0 + $1.bytes }], "weight_map": weightMap]
+        try AtomicFileWriter.write(try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
+                                   to: join(directory, indexName))
+    }
+
+    /// config.json (`HFConfig.encode`'s `data`): written after the weights, so it only ever stands next to complete ones.
+    public static func writeConfig(_ data: Data, in directory: String) throws {
+        try AtomicFileWriter.write(data, to: join(directory, configName))
+    }
+
+    private static func shardName(_ index: Int, of count: Int) -> String {
+        count == 1 ? weightsName : SplitSize.partName(weightsName, extension: "safetensors", index: index, of: count)
     }
 
     /// The tokenizer of the directory at `path`, nil without a tokenizer.model or tokenizer.json. SentencePiece's

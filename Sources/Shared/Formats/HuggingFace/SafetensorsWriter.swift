@@ -19,6 +19,12 @@ public enum SafetensorsWriter {
     /// the file is written in the memory of one panel whatever the tensors' sizes.
     public static func write(_ tensors: [(name: String, rows: TensorRows, dtype: SafetensorsDType)],
                              metadata: [String: String] = ["format": "pt"], to path: String) throws {
+        try begin(tensors, metadata: metadata, to: path).commit()
+    }
+
+    /// The same, returned uncommitted: the caller renames it into place (`commit`) once every file of its export is complete.
+    public static func begin(_ tensors: [(name: String, rows: TensorRows, dtype: SafetensorsDType)],
+                             metadata: [String: String] = ["format": "pt"], to path: String) throws -> AtomicFileWriter {
         let header = try headerBytes(tensors.map { ($0.name, $0.rows.shape, $0.dtype) }, metadata: metadata, path: path)
         let output = try AtomicFileWriter(path: path)
         var length = UInt64(header.count).littleEndian
@@ -37,7 +43,7 @@ public enum SafetensorsWriter {
                 }
             }
         }
-        try output.commit()
+        return output
     }
 
     /// The JSON header, padded with spaces to a multiple of 8 bytes so the data section starts aligned.

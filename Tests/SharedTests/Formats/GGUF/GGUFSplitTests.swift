@@ -34,6 +34,10 @@ final class GGUFSplitTests: XCTestCase {
         // A new part when the next tensor would pass the limit; a tensor larger than the limit alone.
         XCTAssertEqual(SplitSize(maxBytes: 10).parts([4, 4, 4, 20, 1, 9, 1]), [0..<2, 2..<3, 3..<4, 4..<6, 6..<7])
         XCTAssertEqual(SplitSize(maxBytes: 10).parts([]), [0..<0])
+        // Pipeline stages: a file per owner's run of tensors, cut further by the size within each run.
+        let sizes = [4, 4, 4, 20, 1, 9, 1], owners = [0, 0, 1, 1, 1, 2, 2]
+        XCTAssertEqual(SplitSize.parts(sizes, owners: owners, split: nil), [0..<2, 2..<5, 5..<7])
+        XCTAssertEqual(SplitSize.parts(sizes, owners: owners, split: SplitSize(maxBytes: 10)), [0..<2, 2..<3, 3..<4, 4..<5, 5..<7])
         XCTAssertEqual(SplitSize.partName("model.gguf", extension: "gguf", index: 1, of: 12), "model-00002-of-00012.gguf")
         XCTAssertEqual(SplitSize.partName("model.safetensors", extension: "safetensors", index: 0, of: 3),
                        "model-00001-of-00003.safetensors")
