@@ -34,7 +34,7 @@ final class PipelinedFineTuneTests: XCTestCase {
         let initial = adapters
         return try ThreadedCluster.run(ranks: ranks) { communicator -> Run in
             let part = layout.parts(config)[layout.stage(ofRank: communicator.rank)]
-            let model = stages > 1 ? PipelineTestModel.poisoned(original, outside: part) : original
+            let model = stages > 1 ? original.poisoned(outside: part) : original
             var worker = try FineTuneWorker(model: model, adapters: initial, settings: settings, file: "m.gguf",
                                             communicator: communicator, layout: layout)
             var run = Run()

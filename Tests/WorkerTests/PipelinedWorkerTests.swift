@@ -39,7 +39,7 @@ final class PipelinedWorkerTests: XCTestCase {
             let answers = try ThreadedCluster.run(ranks: ranks) { communicator -> ([[Double]], Int) in
                 let stage = PipelineStage(layout: layout, config: config, communicator: communicator)
                 let shard = Sharding.range(costs: costs, rank: layout.replica(ofRank: communicator.rank), size: layout.replicas)
-                let worker = CalibrationWorker(original: PipelineTestModel.poisoned(original, outside: stage.part),
+                let worker = CalibrationWorker(original: original.poisoned(outside: stage.part),
                                                sequences: Array(sequences[shard]), file: "m.gguf", stage: stage)
                 let sums = try requests.map { request in
                     var answer = try worker.answer(request)
