@@ -64,6 +64,10 @@ struct GenerateCommand: ParsableCommand {
             var embeddings: [Float]?
             if let image {
                 let (vision, preprocessor, preprocessorFile) = try eyes(loaded, tokenizer: spec)
+                if mmproj != nil, !spec.vocabulary.contains(Self.imageMarker) {
+                    ids = try Self.markedImage(text, tokenizer: tokenizer, placeholder: vision.config.imageTokenId,
+                                               addingSpecialTokens: !chatting, file: model)
+                }
                 (ids, embeddings) = try vision.imagePrompt(ids, imagePath: image, preprocessor: preprocessor, preprocessorFile: preprocessorFile,
                                                            transformer: transformer, bos: spec.bosTokenId)
             }
@@ -115,10 +119,9 @@ struct GenerateCommand: ParsableCommand {
     private func eyes(_ loaded: LoadedModel, tokenizer: TokenizerSpec) throws -> (LlavaVision, ImagePreprocessor, String) {
         if let mmproj {
             guard loaded.format == .gguf else { throw MopError(file: model, "--mmproj goes with a language model GGUF; a LLaVA directory holds its own tower") }
-            guard let token = tokenizer.vocabulary.firstIndex(of: "<image>") else {
-                throw MopError(file: model, "the vocabulary has no <image> token for the image's place (a GGUF converted from a llava-hf checkpoint has it)")
-            }
-            let (vision, preprocessor) = try GGUFMmproj.read(path: mmproj, text: loaded.weights.config, imageTokenId: Int32(token))
+            // Without an <image> token (GGUFs made from liuhaotian's checkpoint), the unknown token marks the place.
+            let token = tokenizer.vocabulary.firstIndex(of: Self.imageMarker).map(Int32.init) ?? tokenizer.unkTokenId ?? 0
+            let (vision, preprocessor) = try GGUFMmproj.read(path: mmproj, text: loaded.weights.config, imageTokenId: token)
             return (vision, preprocessor, mmproj)
         }
         let directory = ModelLoader.resolve(model)
@@ -126,5 +129,21 @@ struct GenerateCommand: ParsableCommand {
             throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava), or a GGUF with --mmproj")
         }
         return (vision, try ImagePreprocessor.read(directory: directory), (directory as NSString).appendingPathComponent(ImagePreprocessor.fileName))
+    }
+
+    static let imageMarker = "<image>"
+
+    /// The prompt of a language model whose vocabulary has no `<image>`: the text on each side of the first "<image>"
+    /// encoded alone, as llama.cpp's mtmd encodes the text around its media marker, with `placeholder` between (the
+    /// image's features replace it); the whole text when it has no marker (the image then goes first).
+    static func markedImage(_ text: String, tokenizer: any Tokenizer, placeholder: Int32, addingSpecialTokens: Bool,
+                            file: String) throws -> [Int32] {
+        guard let marker = text.range(of: imageMarker) else { return tokenizer.encode(text, addingSpecialTokens: addingSpecialTokens) }
+        let before = tokenizer.encode(String(text[..<marker.lowerBound]), addingSpecialTokens: addingSpecialTokens)
+        let after = tokenizer.encode(String(text[marker.upperBound...]), addingSpecialTokens: false)
+        guard !before.contains(placeholder), !after.contains(placeholder) else {
+            throw MopError(file: file, "the prompt holds token \(placeholder), which marks the image's place when the vocabulary has no <image>")
+        }
+        return before + [placeholder] + after
     }
 }

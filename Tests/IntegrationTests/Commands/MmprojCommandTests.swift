@@ -56,4 +56,15 @@ final class MmprojCommandTests: XCTestCase {
         XCTAssertNotEqual(generate.status, 0)
         XCTAssertTrue(generate.stderr.contains("--mmproj is read for an --image"), generate.stderr)
     }
+
+    /// A vocabulary without `<image>` (the tiny model's bytes): the text on each side of the marker is encoded alone
+    /// and the image's 4 feature rows take the place between, marked by token 0.
+    func testGenerateWithoutAnImageTokenPutsTheImageAtTheMarker() throws {
+        let image = RealInputs.packageRoot.appendingPathComponent("Tests/SharedTests/Fixtures/families/llava/image.png").path
+        let run = try MopProcess.run(["generate", model, "--mmproj", mmproj, "--image", image, "--prompt", "A<image>B",
+                                      "--max-new-tokens", "2", "--json"], timeout: 60)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.json?["prompt_token_ids"] as? [Int], [65, 0, 0, 0, 0, 66], run.stdout)
+        XCTAssertEqual((run.json?["tokens"] as? [Int])?.count, 2, run.stdout)
+    }
 }
