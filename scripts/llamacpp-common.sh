@@ -34,3 +34,21 @@ llamacpp_tool() {
   fi
   echo "$tool"
 }
+
+# `llamacpp_mtmd_cli` builds llama.cpp's multimodal CLI (llama-mtmd-cli: a language-model GGUF with an mmproj) from
+# the same sources, once, in its own build folder $MOP_LLAMACPP_DIR/mtmd (the tools need libcommon and libmtmd, which
+# the libllama build above leaves out); prints its path.
+llamacpp_mtmd_cli() {
+  local root work src
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  work="${MOP_LLAMACPP_DIR:-$root/.build-llamacpp}"
+  llamacpp_tool tokenize >/dev/null  # fetches and unpacks the sources if needed
+  src="$work/llama_cpp_python-0.3.36/vendor/llama.cpp"
+  if [ ! -x "$work/mtmd/bin/llama-mtmd-cli" ]; then
+    echo "llama.cpp: building llama-mtmd-cli (tens of minutes on 2 cores)" >&2
+    cmake -S "$src" -B "$work/mtmd" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DGGML_NATIVE=ON \
+      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=ON >&2
+    cmake --build "$work/mtmd" -j "${MOP_LLAMACPP_JOBS:-$(nproc)}" --target llama-mtmd-cli >&2
+  fi
+  echo "$work/mtmd/bin/llama-mtmd-cli"
+}

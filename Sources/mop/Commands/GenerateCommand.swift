@@ -11,8 +11,10 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "A GGUF file, or a Hugging Face / mop output directory.") var model: String
     @OptionGroup var weightOptions: WeightOptions
     @Option(help: "The prompt text.") var prompt: String
-    @Option(help: ArgumentHelp("A PNG or JPEG image for a LLaVA model directory: its features fill the prompt's <image> token (one is put first when the prompt has none).", valueName: "file"))
+    @Option(help: ArgumentHelp("A PNG or JPEG image for a LLaVA model (a directory, or a GGUF with --mmproj): its features fill the prompt's <image> token (one is put first when the prompt has none).", valueName: "file"))
     var image: String?
+    @Option(help: ArgumentHelp("llama.cpp's mmproj GGUF (the CLIP tower and projector) of a LLaVA-1.5 whose language model is the GGUF given; the image is letterboxed as llama.cpp's mtmd does.", valueName: "file"))
+    var mmproj: String?
     @Option(help: "Tokens to generate at most (fewer at EOS).") var maxNewTokens = 128
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this probability mass.") var topP: Float = 1
@@ -38,6 +40,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if mmproj != nil, image == nil { throw ValidationError("--mmproj is read for an --image") }
         guard maxNewTokens >= 1 else { throw ValidationError("--max-new-tokens must be at least 1") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -60,13 +63,13 @@ struct GenerateCommand: ParsableCommand {
             let transformer = Transformer(weights: loaded.weights)
             var embeddings: [Float]?
             if let image {
-                let directory = ModelLoader.resolve(model)
-                guard loaded.format == .huggingFace,
-                      let vision = try LlavaVision.load(path: directory, text: loaded.weights.config) else {
-                    throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava)")
+                let (vision, preprocessor, preprocessorFile) = try eyes(loaded, tokenizer: spec)
+                if mmproj != nil, !spec.vocabulary.contains(Self.imageMarker) {
+                    ids = try Self.markedImage(text, tokenizer: tokenizer, placeholder: vision.config.imageTokenId,
+                                               addingSpecialTokens: !chatting, file: model)
                 }
-                (ids, embeddings) = try vision.imagePrompt(ids, imagePath: image, directory: directory, transformer: transformer,
-                                                           bos: spec.bosTokenId)
+                (ids, embeddings) = try vision.imagePrompt(ids, imagePath: image, preprocessor: preprocessor, preprocessorFile: preprocessorFile,
+                                                           transformer: transformer, bos: spec.bosTokenId)
             }
             let positions = loaded.weights.config.maxPositions
             guard !ids.isEmpty else { throw MopError("the prompt has no tokens") }
@@ -109,5 +112,38 @@ struct GenerateCommand: ParsableCommand {
             }
             FileHandle.standardError.write(Data("generate: stopped at \(reason)\n".utf8))
         }
+    }
+
+    /// The vision tower of a LLaVA: the mmproj file's beside a GGUF language model, or the directory's own; with the
+    /// preprocessing of its images and the file that describes it.
+    private func eyes(_ loaded: LoadedModel, tokenizer: TokenizerSpec) throws -> (LlavaVision, ImagePreprocessor, String) {
+        if let mmproj {
+            guard loaded.format == .gguf else { throw MopError(file: model, "--mmproj goes with a language model GGUF; a LLaVA directory holds its own tower") }
+            // Without an <image> token (GGUFs made from liuhaotian's checkpoint), the unknown token marks the place.
+            let token = tokenizer.vocabulary.firstIndex(of: Self.imageMarker).map(Int32.init) ?? tokenizer.unkTokenId ?? 0
+            let (vision, preprocessor) = try GGUFMmproj.read(path: mmproj, text: loaded.weights.config, imageTokenId: token)
+            return (vision, preprocessor, mmproj)
+        }
+        let directory = ModelLoader.resolve(model)
+        guard loaded.format == .huggingFace, let vision = try LlavaVision.load(path: directory, text: loaded.weights.config) else {
+            throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava), or a GGUF with --mmproj")
+        }
+        return (vision, try ImagePreprocessor.read(directory: directory), (directory as NSString).appendingPathComponent(ImagePreprocessor.fileName))
+    }
+
+    static let imageMarker = "<image>"
+
+    /// The prompt of a language model whose vocabulary has no `<image>`: the text on each side of the first "<image>"
+    /// encoded alone, as llama.cpp's mtmd encodes the text around its media marker, with `placeholder` between (the
+    /// image's features replace it); the whole text when it has no marker (the image then goes first).
+    static func markedImage(_ text: String, tokenizer: any Tokenizer, placeholder: Int32, addingSpecialTokens: Bool,
+                            file: String) throws -> [Int32] {
+        guard let marker = text.range(of: imageMarker) else { return tokenizer.encode(text, addingSpecialTokens: addingSpecialTokens) }
+        let before = tokenizer.encode(String(text[..<marker.lowerBound]), addingSpecialTokens: addingSpecialTokens)
+        let after = tokenizer.encode(String(text[marker.upperBound...]), addingSpecialTokens: false)
+        guard !before.contains(placeholder), !after.contains(placeholder) else {
+            throw MopError(file: file, "the prompt holds token \(placeholder), which marks the image's place when the vocabulary has no <image>")
+        }
+        return before + [placeholder] + after
     }
 }

@@ -24,6 +24,8 @@ struct ExportOptions: ParsableArguments {
     var splitMaxSize: SplitSize?
     @Flag(help: ArgumentHelp("With --stages: write model.gguf as one file (rank 0 receives each stage's tensors in file order, a panel at a time, and writes them) instead of a split GGUF of one part per stage. Without --stages the GGUF is one file anyway."))
     var ggufSingle = false
+    @Option(help: ArgumentHelp("llama.cpp's mmproj GGUF of a LLaVA-1.5 whose language model is the GGUF given: copied unchanged beside the pruned model as mmproj.gguf, so that model.gguf and mmproj.gguf are again llama.cpp's pair.", valueName: "file"))
+    var mmproj: String?
 
     /// The type asked for on the command line, nil when the input's own is to be used.
     var given: GGUFWriter.MatrixType? { exportType ?? (f16 ? .f16 : nil) }
@@ -55,6 +57,8 @@ struct ResolvedExport: Sendable {
     let split: SplitSize?
     /// Under pipeline stages, one GGUF file written by rank 0 rather than one part per stage.
     let singleGGUF: Bool
+    /// llama.cpp's mmproj of a LLaVA GGUF input, copied into the output unchanged.
+    let mmproj: String?
 
     init(_ options: ExportOptions, model: String) throws {
         format = options.format
@@ -63,6 +67,7 @@ struct ResolvedExport: Sendable {
         source = ModelLoader.resolve(model)
         split = options.splitMaxSize
         singleGGUF = options.ggufSingle
+        mmproj = try Self.checkedMmproj(options.mmproj, model: source)
     }
 
     /// Chosen on rank 0 and sent to the others: with `--broadcast-weights` a node may have no copy of the model to read
@@ -84,9 +89,21 @@ struct ResolvedExport: Sendable {
         source = ModelLoader.resolve(model)
         split = options.splitMaxSize
         singleGGUF = options.ggufSingle
+        mmproj = communicator.isCoordinator ? try Self.checkedMmproj(options.mmproj, model: source) : options.mmproj
     }
 
     var type: GGUFWriter.MatrixType { choice.type }
+
+    /// The mmproj given, checked before a model loads or a search runs: a GGUF language model's, and an mmproj file
+    /// (its clip.* keys read; its tensors are checked when `mop generate` reads it).
+    private static func checkedMmproj(_ path: String?, model: String) throws -> String? {
+        guard let path else { return nil }
+        guard try ModelLoader.format(of: model) == .gguf else {
+            throw MopError(file: path, "--mmproj goes with a language model GGUF; a LLaVA directory holds its own tower")
+        }
+        try GGUFMmproj.check(path: path, text: try ModelLoader.describe(path: model).config)
+        return path
+    }
 
     /// Refuses `weights` whose values these types cannot hold (`ModelExport.checkRange`), for a job to fail before
     /// its long part rather than at the export.
@@ -95,7 +112,8 @@ struct ResolvedExport: Sendable {
     }
 
     /// Writes `original` cut to `structure` into `directory` as these options say (`ModelExport.write`); of a LLaVA
-    /// input, `hf/` then becomes a LLaVA checkpoint again (`LlavaExport`).
+    /// input, `hf/` then becomes a LLaVA checkpoint again (`LlavaExport`) and `model.gguf` gets its `mmproj.gguf`
+    /// (written from the checkpoint's tower, or the given mmproj copied), llama.cpp's pair.
     @discardableResult
     func write(original: ModelWeights, structure: PruningStructure, tokenizer: TokenizerSpec?, to directory: String,
                importance: [String: [Float]] = [:]) throws -> ModelWeights {
@@ -104,6 +122,11 @@ struct ResolvedExport: Sendable {
                                            split: split)
         if format != .gguf, LlavaExport.isLlava(source) {
             try LlavaExport.wrap(folder: directory + "/" + ModelExport.huggingFaceFolder, original: source)
+        }
+        let mmprojPath = directory + "/" + GGUFMmproj.fileName
+        if let mmproj { try GGUFMmproj.copy(mmproj, to: mmprojPath) }
+        if format != .safetensors, LlavaExport.isLlava(source) {
+            try LlavaExport.writeMmproj(original: source, text: pruned.config, to: mmprojPath)
         }
         return pruned
     }

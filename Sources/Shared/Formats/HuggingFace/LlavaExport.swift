@@ -72,4 +72,19 @@ public enum LlavaExport {
         guard stored.hasSuffix(rest) else { throw MopError(file: file, "cannot tell the key layout from \(stored)") }
         return String(stored.dropLast(rest.count))
     }
+
+    /// Writes the LLaVA checkpoint at `original`'s tower and projector as llama.cpp's mmproj at `path` (`GGUFMmproj`),
+    /// the half of llama.cpp's pair beside the pruned language model's GGUF; normalised as its preprocessor_config.json
+    /// says (CLIP's mean and deviation when it has none).
+    public static func writeMmproj(original: String, text: ModelConfig, to path: String) throws {
+        guard let vision = try LlavaVision.load(path: original, text: text) else { throw MopError(file: original, "not a LLaVA checkpoint") }
+        let processor = (original as NSString).appendingPathComponent(ImagePreprocessor.fileName)
+        let preprocessor = FileManager.default.fileExists(atPath: processor) ? try ImagePreprocessor.read(directory: original)
+            : try ImagePreprocessor(data: Data("{}".utf8), file: processor)
+        guard let normalize = preprocessor.normalize else {
+            throw MopError(file: processor, "do_normalize is false; llama.cpp's mmproj always normalises")
+        }
+        try GGUFMmproj.write(vision, mean: normalize.mean, std: normalize.std,
+                             name: (original as NSString).lastPathComponent, to: path)
+    }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A checkpoint's `preprocessor_config.json` (transformers' CLIP image processor, which LLaVA-1.5's is) and what it
 /// does to an image: resize (the shortest edge to a size, or to a height and width) with Pillow's filter, centre
-/// crop, rescale to [0, 1] and normalise by channel, giving the vision tower's pixel values.
+/// crop, rescale to [0, 1] and normalise by channel, giving the vision tower's pixel values. Or llama.cpp's for a
+/// LLaVA-1.5 mmproj (`letterbox`): the whole image fitted into the square, the rest filled with one colour.
 public struct ImagePreprocessor: Sendable {
     public static let fileName = "preprocessor_config.json"
 
@@ -16,6 +17,9 @@ public struct ImagePreprocessor: Sendable {
     let crop: (height: Int, width: Int)?
     let rescale: Double?
     let normalize: (mean: [Float], std: [Float])?
+    /// The side of the square the image is fitted into (aspect kept, the scaled size rounded up) and the RGB colour
+    /// around it, as llama.cpp's mtmd resizes with PAD_CEIL.
+    let letterbox: (side: Int, fill: [UInt8])?
 
     /// The preprocessor_config.json beside the model at `directory`.
     public static func read(directory: String) throws -> ImagePreprocessor {
@@ -49,6 +53,18 @@ public struct ImagePreprocessor: Sendable {
         } else {
             normalize = nil
         }
+        letterbox = nil
+    }
+
+    /// llama.cpp's fixed-size preprocessing: letterboxed into `side` x `side` with Pillow's bicubic filter, rescaled
+    /// to [0, 1] and normalised by `mean` and `std` (3 each).
+    init(letterboxTo side: Int, fill: [UInt8], mean: [Float], std: [Float]) {
+        resize = nil
+        filter = .bicubic
+        crop = nil
+        rescale = 1.0 / 255
+        normalize = (mean, std)
+        letterbox = (side, fill)
     }
 
     private static func size(_ fields: JSONFields, _ key: String) throws -> Size {
@@ -81,6 +97,7 @@ public struct ImagePreprocessor: Sendable {
 
     /// Pixel values [3, height, width] (channel first) of `image`, as the processor computes them; `file` names the image in errors.
     public func pixels(of image: RGBImage, file: String) throws -> (values: [Float], height: Int, width: Int) {
+        let image = letterbox.map { fitted(image, side: $0.side, fill: $0.fill) } ?? image
         let (height, width) = resizedSize(of: image)
         let resized = PillowResample.resize(image.bytes, width: image.width, height: image.height,
                                             newWidth: width, newHeight: height, filter: filter)
@@ -101,5 +118,23 @@ public struct ImagePreprocessor: Sendable {
             }
         }
         return (values, cropHeight, cropWidth)
+    }
+
+    /// `image` scaled into a `side` x `side` canvas of `fill`, centred: llama.cpp's img_tool::resize with PAD_CEIL
+    /// (its single-precision scale and rounding kept, so the same sizes come out).
+    private func fitted(_ image: RGBImage, side: Int, fill: [UInt8]) -> RGBImage {
+        guard image.width != side || image.height != side else { return image }
+        let scale = min(Float(side) / Float(image.width), Float(side) / Float(image.height))
+        let width = min(Int((Float(image.width) * scale).rounded(.up)), side)
+        let height = min(Int((Float(image.height) * scale).rounded(.up)), side)
+        let scaled = PillowResample.resize(image.bytes, width: image.width, height: image.height,
+                                           newWidth: width, newHeight: height, filter: filter)
+        var canvas = [UInt8]((0..<side * side).flatMap { _ in fill })
+        let left = (side - width) / 2, top = (side - height) / 2
+        for row in 0..<height {
+            let target = ((top + row) * side + left) * 3
+            canvas.replaceSubrange(target..<target + width * 3, with: scaled[row * width * 3..<(row + 1) * width * 3])
+        }
+        return RGBImage(width: side, height: side, bytes: canvas)
     }
 }

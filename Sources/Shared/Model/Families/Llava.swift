@@ -21,6 +21,9 @@ public struct LlavaVision: Sendable {
         public let imageTokenId: Int32
         /// The language model's hidden size, the projector's output width.
         public let textHidden: Int
+        /// Whether the checkpoint holds the tower's final LayerNorm: a Hugging Face checkpoint does (unused by the
+        /// features), llama.cpp's mmproj drops it with the layers past the feature layer.
+        public let postLayerNorm: Bool
 
         public var headDim: Int { hidden / heads }
         public var patches: Int { (imageSize / patchSize) * (imageSize / patchSize) }
@@ -66,6 +69,19 @@ public struct LlavaVision: Sendable {
             }
             imageTokenId = Int32(token)
             textHidden = text.hidden
+            postLayerNorm = true
+        }
+
+        /// A tower of `layers` layers, every one feeding the features, as an mmproj file describes it (`GGUFMmproj`).
+        init(hidden: Int, intermediate: Int, layers: Int, heads: Int, imageSize: Int, patchSize: Int, channels: Int, eps: Float,
+             activation: Activation, featureLayers: Int, projectorBias: Bool, imageTokenId: Int32, textHidden: Int) {
+            (self.hidden, self.intermediate, self.layers, self.heads) = (hidden, intermediate, layers, heads)
+            (self.imageSize, self.patchSize, self.channels, self.eps) = (imageSize, patchSize, channels, eps)
+            (self.activation, self.featureLayers, self.keepsClassToken) = (activation, featureLayers, false)
+            // LLaVA-1.5's projector is GELU (erf) whichever file holds it.
+            projectorActivation = Activation.geluErf
+            (self.projectorBias, self.imageTokenId) = (projectorBias, imageTokenId)
+            (self.textHidden, postLayerNorm) = (textHidden, false)
         }
 
         private static func activation(_ fields: JSONFields, _ key: String, default name: String) throws -> Activation {
@@ -95,7 +111,7 @@ public struct LlavaVision: Sendable {
                 shapes += [(layer + "mlp.fc1.weight", [intermediate, c]), (layer + "mlp.fc1.bias", [intermediate]),
                            (layer + "mlp.fc2.weight", [c, intermediate]), (layer + "mlp.fc2.bias", [c])]
             }
-            shapes += [(tower + "post_layernorm.weight", [c]), (tower + "post_layernorm.bias", [c])]
+            if postLayerNorm { shapes += [(tower + "post_layernorm.weight", [c]), (tower + "post_layernorm.bias", [c])] }
             let projector = "multi_modal_projector."
             shapes.append((projector + "linear_1.weight", [textHidden, c]))
             if projectorBias { shapes.append((projector + "linear_1.bias", [textHidden])) }
@@ -220,16 +236,14 @@ public struct LlavaVision: Sendable {
         return Tensor(shape: [tokens.count, transformer.config.vocabSize], data: transformer.head(transformer.finalNorm(x)))
     }
 
-    /// A prompt holding the image at `imagePath` (decoded and preprocessed as the checkpoint's processor at `directory`
-    /// says): the prompt's tokens with its `<image>` expanded (one is put after the BOS, or first, when the prompt has
-    /// none) and their input embeddings [T, textHidden].
-    public func imagePrompt(_ tokens: [Int32], imagePath: String, directory: String, transformer: Transformer,
-                            bos: Int32?) throws -> (tokens: [Int32], embeddings: [Float]) {
-        let (pixels, height, width) = try ImagePreprocessor.read(directory: directory)
-            .pixels(of: try RGBImage.decode(path: imagePath), file: imagePath)
+    /// A prompt holding the image at `imagePath` (decoded and made pixels by `preprocessor`, read from
+    /// `preprocessorFile`): the prompt's tokens with its `<image>` expanded (one is put after the BOS, or first, when
+    /// the prompt has none) and their input embeddings [T, textHidden].
+    public func imagePrompt(_ tokens: [Int32], imagePath: String, preprocessor: ImagePreprocessor, preprocessorFile: String,
+                            transformer: Transformer, bos: Int32?) throws -> (tokens: [Int32], embeddings: [Float]) {
+        let (pixels, height, width) = try preprocessor.pixels(of: try RGBImage.decode(path: imagePath), file: imagePath)
         guard height == config.imageSize, width == config.imageSize else {
-            throw MopError(file: (directory as NSString).appendingPathComponent(ImagePreprocessor.fileName),
-                           "gives \(width) x \(height) pixels, the vision tower takes \(config.imageSize) x \(config.imageSize)")
+            throw MopError(file: preprocessorFile, "gives \(width) x \(height) pixels, the vision tower takes \(config.imageSize) x \(config.imageSize)")
         }
         var prompt = tokens
         if !prompt.contains(config.imageTokenId) {
