@@ -171,7 +171,7 @@ MOP_INLINE v16f unit_products(const int type, const uint8_t *row, int64_t u0, co
         const uint8_t *b = row + 210 * (u0 / 16);
         v16b low = (load_b(b + 64 * h + 32 * (sub % 2) + 16 * g) >> (4 * (sub / 2))) & 0x0F;
         v16b high = (load_b(b + 128 + 32 * h + 16 * g) >> (2 * sub)) & 3;
-        return float_of_i32(ints(low | (high << 4)) - 32) * x0;
+        return float_of_s8((v16sb)(low | (high << 4)) - 32) * x0; /* -32..31: exact in 8 bits, widened once */
     }
     default:
         return splat_f(0);
@@ -195,19 +195,20 @@ MOP_INLINE void group_scales(const int type, const uint8_t *row, int64_t u0, int
     case MOP_TYPE_Q4_K:
     case MOP_TYPE_Q5_K: {
         const int bytes = type == MOP_TYPE_Q5_K ? 176 : 144;
-        float dl[16] = {0}, ml[16] = {0};
+        v16f sc = splat_f(0), mn = splat_f(0), d = splat_f(0), dmin = splat_f(0);
         for (int s = 0; s < 2 && 8 * s < count; s++) {
             const uint8_t *b = row + bytes * (u0 / 8 + s);
-            float d = half_at(b), dmin = half_at(b + 2);
+            const v16f both = float_of_u8(scales_mins_k4(b + 4));
+            const float bd = half_at(b), bmin = half_at(b + 2);
             for (int j = 0; j < 8; j++) {
-                int sc, mn;
-                scale_min_k4(b + 4, j, &sc, &mn);
-                dl[8 * s + j] = d * (float)sc;
-                ml[8 * s + j] = dmin * (float)mn;
+                sc[8 * s + j] = both[j];
+                mn[8 * s + j] = both[8 + j];
+                d[8 * s + j] = bd;
+                dmin[8 * s + j] = bmin;
             }
         }
-        *scale = load_f(dl);
-        *min = load_f(ml);
+        *scale = d * sc;
+        *min = dmin * mn;
         return;
     }
     case MOP_TYPE_Q2_K: {

@@ -237,6 +237,17 @@ MOP_INLINE void scale_min_k4(const uint8_t *q, int j, int *scale, int *min) {
     }
 }
 
+/* The 8 scales (lanes 0-7) and mins (lanes 8-15) of scale_min_k4 for all j at once, from the same 12 packed bytes
+ * read as three little-endian words (ggml's kmask form): j < 4 are the low 6 bits of bytes j and j + 4; j >= 4 take
+ * their low 4 bits from byte j + 4 (scale: low nibble, min: high nibble) and their top 2 from bytes j - 4 and j. */
+MOP_INLINE v16b scales_mins_k4(const uint8_t *q) {
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t w0 = load_u32(q), w1 = load_u32(q + 4), w2 = load_u32(q + 8);
+    const uint32_t packed[4] = {w0 & low6, (w2 & low4) | (((w0 >> 6) & low2) << 4), w1 & low6,
+                                ((w2 >> 4) & low4) | (((w1 >> 6) & low2) << 4)};
+    return load_b((const uint8_t *)packed);
+}
+
 /* Q4_K (144 bytes: f16 d, f16 dmin, scales[12], qs[128]) and Q5_K (176 bytes: the same with qh[32] before qs).
  * Sub-block j (32 elements) is nibble j % 2 of qs[32(j / 2) ..], plus bit j of qh[..] as bit 4 for Q5_K;
  * x = (d * sc_j) * q - dmin * m_j. */

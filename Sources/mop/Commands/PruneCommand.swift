@@ -294,9 +294,11 @@ struct PruneCommand: ParsableCommand {
         var sums = importanceSums
         communicator.broadcast(&sums, root: 0)
         let held = try chosen.apply(to: original, holding: layout.parts(original.config)[layout.stage(ofRank: communicator.rank)])
-        try export.staged(held: held, parts: layout.parts(original.config, pruned: chosen), layout: layout, tokenizer: spec,
-                          to: directory, importance: Self.importance(sums, chosen, original: original.config),
-                          communicator: communicator).write(structure: chosen)
+        let staged = try export.staged(held: held, parts: layout.parts(original.config, pruned: chosen), layout: layout,
+                                       tokenizer: spec, to: directory,
+                                       importance: Self.importance(sums, chosen, original: original.config),
+                                       communicator: communicator)
+        try export.write(staged, structure: chosen, text: held.config, to: directory, communicator: communicator)
         return chosen
     }
 

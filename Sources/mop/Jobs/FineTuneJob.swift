@@ -88,7 +88,8 @@ struct FineTuneJob {
             let parts = try export.staged(held: merged, parts: stageParts, layout: layout, tokenizer: spec, to: directory,
                                           communicator: communicator)
             if communicator.isCoordinator { try PEFTAdapter.save(adapters, baseModel: model, to: directory + "/adapter") }
-            try parts.write(structure: .identity(merged.config))
+            try export.write(parts, structure: .identity(merged.config), text: merged.config, to: directory,
+                             communicator: communicator)
         }
         guard communicator.isCoordinator else { return Outcome(merged: merged, report: nil) }
         if !staged {

@@ -123,12 +123,18 @@ struct ResolvedExport: Sendable {
         if format != .gguf, LlavaExport.isLlava(source) {
             try LlavaExport.wrap(folder: directory + "/" + ModelExport.huggingFaceFolder, original: source)
         }
-        let mmprojPath = directory + "/" + GGUFMmproj.fileName
-        if let mmproj { try GGUFMmproj.copy(mmproj, to: mmprojPath) }
-        if format != .safetensors, LlavaExport.isLlava(source) {
-            try LlavaExport.writeMmproj(original: source, text: pruned.config, to: mmprojPath)
-        }
+        try writeMmproj(to: directory, text: pruned.config)
         return pruned
+    }
+
+    /// llama.cpp's pair: `model.gguf` gets its `mmproj.gguf`, the given mmproj copied or a LLaVA checkpoint's tower
+    /// written (its projector's width is the hidden size, which pruning keeps).
+    private func writeMmproj(to directory: String, text config: ModelConfig) throws {
+        let path = directory + "/" + GGUFMmproj.fileName
+        if let mmproj { try GGUFMmproj.copy(mmproj, to: path) }
+        if format != .safetensors, LlavaExport.isLlava(source) {
+            try LlavaExport.writeMmproj(original: source, text: config, to: path)
+        }
     }
 
     /// The export of a rank's part of a model under pipeline stages (`StagedExport`, a collective that checks every
@@ -142,6 +148,13 @@ struct ResolvedExport: Sendable {
         return try StagedExport(held: held, parts: parts, layout: layout, tokenizer: tokenizer, directory: directory,
                                 format: format, type: type, importance: importance, exactWidths: exactWidths, split: split,
                                 singleGGUF: singleGGUF, communicator: communicator)
+    }
+
+    /// Writes a `staged` export into `directory` (a collective), then on rank 0 the mmproj beside it, as `write` does.
+    func write(_ staged: StagedExport, structure: PruningStructure, text config: ModelConfig, to directory: String,
+               communicator: any Communicator) throws {
+        try staged.write(structure: structure)
+        if communicator.isCoordinator { try writeMmproj(to: directory, text: config) }
     }
 
     /// The line the report and the console give: which types the files hold and why.
