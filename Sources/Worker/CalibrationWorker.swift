@@ -27,6 +27,7 @@ public final class CalibrationWorker {
         /// Each micro-batch's next-token targets (rows counted within it).
         let targets: [[NextTokenLoss.Target]]
         var targetCount: Double { Double(targets.reduce(0) { $0 + $1.count }) }
+        var tokenCount: Int { sequences.reduce(0) { $0 + $1.count } }
     }
     /// Parts built so far, by fold (nil: the whole shard).
     private var parts: [CalibrationFold?: Part] = [:]
@@ -37,6 +38,21 @@ public final class CalibrationWorker {
     /// The last candidate asked about: the `kl` selection asks a candidate's loss and its KL one after the other,
     /// and both come from the same forward pass (nil off the last stage).
     private var lastCandidate: (structure: PruningStructure, step: PruningStructure?, fold: CalibrationFold?, pass: CandidatePass?)?
+
+    /// Block influence measured in the pass of an AMP statistics request, by model and fold, until it is asked: the
+    /// search asks both of a path it expands, AMP statistics first, and that pass shows the observers every block's
+    /// input and output anyway, so the similarity rule's question costs no pass of its own (only its cosines).
+    private var measuredInfluence: [ModelFold: [Double]] = [:]
+    /// Block inputs kept from the same pass, by model and fold (whole-model ranks only): the candidates of that model
+    /// are scored next, and the depth candidate's blocks before the removed one are the current model's.
+    private var keptInputs: [ModelFold: BlockInputs] = [:]
+    private struct ModelFold: Hashable {
+        let structure: PruningStructure
+        let fold: CalibrationFold?
+    }
+    /// Blocks run over the shard (or a fold of it) so far, each counted once per forward pass however many
+    /// micro-batches the pass took (a block the mask skips not at all): what the answers cost.
+    public private(set) var blocksRun = 0
 
     /// A candidate's forward pass over the shard: final hidden states per micro-batch and the NLL summed as they came.
     private struct CandidatePass {
@@ -84,18 +100,26 @@ public final class CalibrationWorker {
         case let .ampStatistics(structure, _):
             let model = try model(for: structure)
             let statistics = AMPStatistics(weights: model.weights)
-            _ = try forward(model, structure: structure, part, mask: nil, observer: statistics)
+            let influence = BlockInfluence(layers: model.config.layers.count)
+            let inputs = stage == nil ? BlockInputs(layers: model.config.layers.count, blockBytes: inputBytesPerBlock,
+                                                    budget: inputBudget) : nil
+            _ = try forward(model, structure: structure, part, mask: nil,
+                            observer: ObserverGroup([statistics, influence] + (inputs.map { [$0] } ?? [])))
+            let key = ModelFold(structure: structure, fold: fold)
+            measuredInfluence[key] = influence.packed(tokens: scores ? part.tokenCount : 0)
+            keptInputs[key] = inputs
             return statistics.packed(prompts: scores ? part.sequences.count : 0)
         case let .quantImportance(structure):
             let model = try model(for: structure)
             let statistics = QuantImportanceStatistics(config: model.config)
             _ = try forward(model, structure: structure, part, mask: nil, observer: statistics)
-            return statistics.packed(tokens: scores ? part.sequences.reduce(0) { $0 + $1.count } : 0)
+            return statistics.packed(tokens: scores ? part.tokenCount : 0)
         case let .blockInfluence(structure, _):
+            if let measured = measuredInfluence.removeValue(forKey: ModelFold(structure: structure, fold: fold)) { return measured }
             let model = try model(for: structure)
             let influence = BlockInfluence(layers: model.config.layers.count)
             _ = try forward(model, structure: structure, part, mask: nil, observer: influence)
-            return influence.packed(tokens: scores ? part.sequences.reduce(0) { $0 + $1.count } : 0)
+            return influence.packed(tokens: scores ? part.tokenCount : 0)
         case .stop:
             return []
         }
@@ -131,7 +155,10 @@ public final class CalibrationWorker {
         lastCandidate = nil
         let model = try model(for: structure)
         var negativeLogLikelihood = 0.0
-        let hidden = try forward(model, structure: structure, part, mask: try step.map { try ModelMask(step: $0, config: model.config) }) {
+        let mask = try step.map { try ModelMask(step: $0, config: model.config) }
+        let resumption = keptInputs[ModelFold(structure: structure, fold: fold)]?
+            .resumption(atOrBefore: mask.map(BlockInputs.firstChanged) ?? model.config.layers.count)
+        let hidden = try forward(model, structure: structure, part, mask: mask, resumingFrom: resumption) {
             let sum = NextTokenLoss.sum(hidden: $1, targets: part.targets[$0], output: self.original.head)
             try ForwardOverflow.check(sum, file: self.file, at: "calibration batch \($0 + 1)")
             negativeLogLikelihood += sum
@@ -143,14 +170,26 @@ public final class CalibrationWorker {
 
     /// `part` through `model` (pruned by `structure`; nil: the original), micro-batch after micro-batch: the final
     /// hidden states [rows, D] of every micro-batch on the last stage (or the whole model), each handed to `scored`
-    /// as it is ready (with its index); nil on the other stages.
+    /// as it is ready (with its index); nil on the other stages. With `resumption` (a whole-model rank), each
+    /// micro-batch starts from its kept input of that block instead of the embedding.
     private func forward(_ model: Transformer, structure: PruningStructure?, _ part: Part, mask: ModelMask?,
-                         observer: ForwardObserver? = nil, scored: (Int, [Float]) throws -> Void = { _, _ in }) throws -> [[Float]]? {
+                         observer: ForwardObserver? = nil, resumingFrom resumption: (block: Int, inputs: [[Float]])? = nil,
+                         scored: (Int, [Float]) throws -> Void = { _, _ in }) throws -> [[Float]]? {
         let blocks = stage.map { structure?.blocks(in: $0.part.blocks) ?? $0.part.blocks }
+        let run = blocks ?? ((resumption?.block ?? 0)..<model.config.layers.count)
+        blocksRun += run.filter { index in mask.map { $0.layers[index] != nil } ?? true }.count
         var hidden: [[Float]] = []
         for (index, batch) in part.microBatches.enumerated() {
-            let rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
-                : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
+            let rows: [Float]?
+            if let resumption {
+                var x = resumption.inputs[index]
+                model.runBlocks(resumption.block..<model.config.layers.count, &x, segments: Transformer.segments(batch),
+                                mask: mask, observer: observer)
+                rows = model.finalNorm(x)
+            } else {
+                rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
+                    : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
+            }
             guard let rows else { continue }
             // Every request (losses, KL, AMP statistics, block influence) reads these rows or what made them; a
             // pipeline's last stage holds only its blocks, so there the layer stays unnamed.
@@ -163,8 +202,18 @@ public final class CalibrationWorker {
         return scores ? hidden : nil
     }
 
+    /// What the kept block inputs of one model may take, over all folds: a quarter of the bytes the weights take in
+    /// memory.
+    private var inputBudget: Int { original.namedTensors().reduce(0) { $0 + $1.tensor.bytesHeld } / 4 }
+    /// One block's input over the whole shard: a fold keeps as many blocks as the whole set would, so the folds
+    /// together stay within the budget.
+    private var inputBytesPerBlock: Int { sequences.reduce(0) { $0 + $1.count } * original.config.hidden * MemoryLayout<Float>.size }
+
     private func model(for structure: PruningStructure) throws -> Transformer {
         if let current, current.structure == structure { return current.model }
+        // What was measured of another model is not asked about any more: the search moved on.
+        measuredInfluence = [:]
+        keptInputs = [:]
         // The old copy goes before the new one is cut, so a rank never holds three models (a 1.5B model's blocks are
         // 5 GB in fp32).
         current = nil

@@ -46,19 +46,20 @@ struct PathExpander {
         return expansions
     }
 
-    /// Asks the questions that build every path's candidates as one batch: each path's block influence (for the
-    /// similarity rule, when a block could go) and AMP statistics (for a width step), on every fold a candidate is
-    /// built from. `plan` then finds them answered.
+    /// Asks the questions that build every path's candidates as one batch: each path's AMP statistics (for a width
+    /// step) and block influence (for the similarity rule, when a block could go), on every fold a candidate is
+    /// built from. `plan` then finds them answered. The AMP statistics come first: a worker measures the block
+    /// influence in the same pass and answers it from there.
     private func prefetch(_ paths: [BeamPath]) throws {
         var requests: [ScoringRequest] = []
         for path in paths {
             let config = path.structure.config(of: original)
+            if settings.method != .depth, goal.widthParameters(saving: 1, of: config) != nil {
+                requests += settings.wholeSet.map { .ampStatistics(current: path.structure, fold: $0) }
+            }
             if settings.method == .mop || settings.method == .depth, settings.depthRule == .similarity,
                config.layers.count > 1, config.layers.indices.contains(where: { goal.blockFits($0, of: config) }) {
                 requests += settings.wholeSet.map { .blockInfluence(current: path.structure, fold: $0) }
-            }
-            if settings.method != .depth, goal.widthParameters(saving: 1, of: config) != nil {
-                requests += settings.wholeSet.map { .ampStatistics(current: path.structure, fold: $0) }
             }
         }
         try scorer.prefetch(requests)
