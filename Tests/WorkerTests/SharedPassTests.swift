@@ -31,7 +31,7 @@ final class SharedPassTests: XCTestCase {
 
     func testBlockInfluenceComesFromTheStatisticsPass() throws {
         let original = ModelWeights.random(config: config, seed: 2)
-        for fold in [nil] + CalibrationFold.halves {
+        for fold in [nil] + CalibrationFold.all(2) {
             let identity = PruningStructure.identity(config)
             let worker = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
             let statistics = try worker.answer(.ampStatistics(current: identity, fold: fold))
@@ -83,9 +83,9 @@ final class SharedPassTests: XCTestCase {
         assertClose(try worker.answer(depth), try alone(original, depth), "after another model")
         XCTAssertEqual(worker.blocksRun, 4 + 4 + 3, "inputs of a model left behind were used")
         // Nor another fold's.
-        let half = CalibrationFold.halves[0]
+        let half = CalibrationFold.all(2)[0]
         _ = try worker.answer(.ampStatistics(current: identity, fold: half))
-        let otherFold = ScoringRequest.loss(current: identity, step: Self.removing(3, from: config), fold: half.complement)
+        let otherFold = ScoringRequest.loss(current: identity, step: Self.removing(3, from: config), fold: half.others[0])
         assertClose(try worker.answer(otherFold), try alone(original, otherFold), "the other fold")
         XCTAssertEqual(worker.blocksRun, 11 + 4 + 3)
     }
