@@ -121,6 +121,21 @@ public struct TokenizerSpec: Equatable, Sendable {
         return types
     }
 
+    /// The spec with `[PAD...]` tokens added up to `count` (the model's embedding rows), as llama.cpp's converter
+    /// adds them when a checkpoint's vocabulary is shorter than its embedding (llava-hf's LLaVA-1.5: 32,002 tokens,
+    /// 32,064 rows): llama.cpp refuses a GGUF whose token list and embedding differ. SentencePiece pads are
+    /// `[PAD1]`, `[PAD2]`, ... with score -1000, byte-level BPE pads `[PAD<id>]`; both are `unused`, never produced by
+    /// tokenizing. A spec that already has `count` tokens or more is returned as it is.
+    public func padded(toCount count: Int) -> TokenizerSpec {
+        let missing = count - vocabulary.count
+        guard missing > 0 else { return self }
+        var padded = self
+        padded.tokenTypes = resolvedTokenTypes + Array(repeating: .unused, count: missing)
+        padded.vocabulary += (1...missing).map { model == .sentencePiece ? "[PAD\($0)]" : "[PAD\(vocabulary.count + $0 - 1)]" }
+        if model == .sentencePiece, scores.count == vocabulary.count { padded.scores += Array(repeating: -1000, count: missing) }
+        return padded
+    }
+
     /// Checks what every tokenizer needs of the spec: a non-empty vocabulary whose ids fit Int32, the named ids
     /// inside it, and a BOS (EOS) id when it asks to add one; `file` names where the spec came from.
     func validate(file: String?) throws {

@@ -44,7 +44,7 @@ public enum GGUFWriter {
             throw MopError(file: path, "no llama.cpp loader takes this \(config.architecture.name) model (layers of different widths, heads that no longer fill the hidden size, global and sliding-window layers moved, or a logit soft-cap its graph ignores; docs/formats.md#architectures); write it as Hugging Face files (--format safetensors)")
         }
         var metadata = hyperParameters(config, ggufName: ggufName, name: name, type: type)
-        if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer, file: path) }
+        if let tokenizer { metadata += try GGUFTokenizer.metadata(for: tokenizer.padded(toCount: config.vocabSize), file: path) }
 
         let names = GGUFTensorNames(config.architecture)
         let stored = GGUFRopeOrder.convert(weights, toGGUF: true, ggufArchitecture: ggufName)

@@ -28,6 +28,25 @@ final class GGUFSentencePieceTests: XCTestCase {
         XCTAssertEqual(try read.tokenizer().encode("hello"), try spec.tokenizer().encode("hello"))
     }
 
+    func testAVocabularyShorterThanTheEmbeddingIsPaddedAsLlamaCppsConverterPadsIt() throws {
+        let spec = TokenizerSentencePieceTests.spec()
+        let count = spec.vocabulary.count
+        let padded = spec.padded(toCount: count + 3)
+        XCTAssertEqual(Array(padded.vocabulary.suffix(3)), ["[PAD1]", "[PAD2]", "[PAD3]"])
+        XCTAssertEqual(Array(padded.scores.suffix(3)), [-1000, -1000, -1000])
+        XCTAssertEqual(Array(padded.tokenTypes.suffix(3)), [.unused, .unused, .unused])
+        XCTAssertEqual(Array(padded.tokenTypes.prefix(count)), spec.resolvedTokenTypes)
+        XCTAssertEqual(spec.padded(toCount: count), spec)
+        // Written and read back, the pads are tokens like any other; text still tokenizes as before.
+        let read = try XCTUnwrap(GGUFTokenizer.read(from: file(try GGUFTokenizer.metadata(for: padded, file: "out.gguf"), "pad.gguf")))
+        XCTAssertEqual(read.vocabulary.count, count + 3)
+        XCTAssertEqual(try read.tokenizer().encode("hello"), try spec.tokenizer().encode("hello"))
+
+        var bytePairs = spec
+        bytePairs.model = .bytePairs
+        XCTAssertEqual(Array(bytePairs.padded(toCount: count + 2).vocabulary.suffix(2)), ["[PAD\(count)]", "[PAD\(count + 1)]"])
+    }
+
     func testAbsentKeysTakeLlamaCppsDefaults() throws {
         let spec = TokenizerSentencePieceTests.spec()
         let kept: Set = ["tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores"]
