@@ -1,8 +1,7 @@
 @testable import Shared
 
 /// The model the pipeline tests split into stages: six blocks of different shapes (grouped-query and full attention,
-/// uneven widths), so that a stage boundary falls between unlike blocks. (`ModelWeights.poisoned(outside:)` in
-/// TestSupport fills what a stage must not touch with NaN.)
+/// uneven widths), so that a stage boundary falls between unlike blocks.
 enum PipelineTestModel {
     static let config = ModelConfig(vocabSize: 41, hidden: 16, headDim: 4,
                                     layers: [LayerShape(heads: 4, kvHeads: 2, intermediate: 24),

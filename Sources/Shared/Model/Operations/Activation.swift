@@ -28,21 +28,47 @@ public enum Activation: String, Sendable {
         [Activation.silu, .geluTanh, .geluErf, .quickGelu].first { $0.hfNames.contains(name) }
     }
 
+    /// Where an activation is computed: SiLU's and GELU-tanh's own paths, or value by value in Swift from act(x) and
+    /// act'(x) (GELU-erf and quick-GELU, used only by LLaVA's projector and vision tower).
+    private enum Kernel {
+        case silu
+        case geluTanh
+        case scalar(@Sendable (Float) -> (value: Float, slope: Float))
+    }
+
+    private var kernel: Kernel {
+        switch self {
+        case .silu: .silu
+        case .geluTanh: .geluTanh
+        case .geluErf:
+            .scalar { x in
+                // Phi(x) + x phi(x), phi the standard normal density.
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.7071067811865476))
+                return (x * cdf, cdf + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
+            }
+        case .quickGelu:
+            .scalar { x in
+                let sigma = 1 / (1 + Foundation.exp(-1.702 * x))
+                return (x * sigma, sigma * (1 + 1.702 * x * (1 - sigma)))
+            }
+        }
+    }
+
     /// x[i] = act(x[i]) for `count` values (a plain MLP).
     func forward(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        switch self {
+        switch kernel {
         case .silu:
             for i in 0..<count { x[i] = x[i] / (1 + Foundation.exp(-x[i])) }
         case .geluTanh:
             VectorMath.geluTanh(x, count: count)
-        case .geluErf, .quickGelu:
+        case .scalar(let valueAndSlope):
             for i in 0..<count { x[i] = valueAndSlope(x[i]).value }
         }
     }
 
     /// dy[i] *= act'(x[i]): the backward of `forward`, in place on the gradient.
     func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, count: Int) {
-        switch self {
+        switch kernel {
         case .silu:
             for i in 0..<count {
                 let sigma = 1 / (1 + Foundation.exp(-x[i]))
@@ -50,19 +76,19 @@ public enum Activation: String, Sendable {
             }
         case .geluTanh:
             VectorMath.kernels.gelu_tanh_backward(x, dy, Int64(count))
-        case .geluErf, .quickGelu:
+        case .scalar(let valueAndSlope):
             for i in 0..<count { dy[i] *= valueAndSlope(x[i]).slope }
         }
     }
 
     /// gate[i] = act(gate[i]) * up[i] for `count` values.
     func gatedForward(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        switch self {
+        switch kernel {
         case .silu:
             VectorMath.swiGLU(gate: gate, up: up, count: count)
         case .geluTanh:
             VectorMath.geGLU(gate: gate, up: up, count: count)
-        case .geluErf, .quickGelu:
+        case .scalar(let valueAndSlope):
             let g = SendablePointer(gate), u = SendablePointer(UnsafeMutablePointer(mutating: up))
             VectorMath.parallelRanges(count, minimumWork: VectorMath.parallelElements) { range in
                 for i in range { g.pointer[i] = valueAndSlope(g.pointer[i]).value * u.pointer[i] }
@@ -73,7 +99,7 @@ public enum Activation: String, Sendable {
     /// Backward of a = act(g) * u: dg = da * u * act'(g), du = da * act(g).
     func gatedBackward(da: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                        dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int) {
-        switch self {
+        switch kernel {
         case .silu:
             for i in 0..<count {
                 let g = gate[i]
@@ -83,28 +109,12 @@ public enum Activation: String, Sendable {
             }
         case .geluTanh:
             VectorMath.kernels.geglu_backward(da, gate, up, dGate, dUp, Int64(count))
-        case .geluErf, .quickGelu:
+        case .scalar(let valueAndSlope):
             for i in 0..<count {
                 let (value, slope) = valueAndSlope(gate[i])
                 dUp[i] = da[i] * value
                 dGate[i] = da[i] * up[i] * slope
             }
-        }
-    }
-
-    /// act(x) and act'(x) of the activations computed value by value in Swift (SiLU's and GELU-tanh's run in the C
-    /// kernels above).
-    private func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
-        switch self {
-        case .geluErf:
-            // Phi(x) + x phi(x), phi the standard normal density.
-            let cdf = 0.5 * (1 + Foundation.erf(x * 0.7071067811865476))
-            return (x * cdf, cdf + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
-        case .quickGelu:
-            let sigma = 1 / (1 + Foundation.exp(-1.702 * x))
-            return (x * sigma, sigma * (1 + 1.702 * x * (1 - sigma)))
-        case .silu, .geluTanh:
-            preconditionFailure("\(self) runs in the C kernels")
         }
     }
 }

@@ -54,6 +54,27 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(file.metadata["deci.feed_forward_length"], .array(.int32, [.int32(24), .int32(12), .int32(8)]))
     }
 
+    /// A vocabulary shorter than the embedding (llava-hf's LLaVA-1.5: 32,002 tokens, 32,064 rows) is written with
+    /// [PAD] tokens up to the rows, as llama.cpp's converter writes it, since llama.cpp refuses fewer tokens than rows.
+    func testTheWrittenVocabularyIsPaddedToTheEmbeddingRows() throws {
+        let weights = ModelWeights.random(config: GGUFTestModels.config(mha, tied: true), seed: 7)
+        let full = GGUFTestModels.tokenizer()
+        var short = full
+        short.vocabulary.removeLast(3)
+        let path = directory.file("short-vocabulary.gguf")
+        try GGUFWriter.write(weights: weights, tokenizer: short, to: path, type: .f32)
+
+        let file = try GGUFFile(path: path)
+        let tokens = try XCTUnwrap(file.metadata["tokenizer.ggml.tokens"]?.array)
+        XCTAssertEqual(tokens.count, weights.config.vocabSize)
+        XCTAssertEqual(tokens.suffix(3), [.string("[PAD37]"), .string("[PAD38]"), .string("[PAD39]")])
+        XCTAssertEqual(file.metadata["tokenizer.ggml.token_type"]?.array?.suffix(3).map(\.int), [5, 5, 5],
+                       "pads are unused tokens")
+        let (read, readTokenizer) = try GGUFModel.load(path: path)
+        XCTAssertEqual(read, weights)
+        XCTAssertEqual(Array(try XCTUnwrap(readTokenizer).vocabulary.prefix(short.vocabulary.count)), short.vocabulary)
+    }
+
     /// Qwen2 with its original shapes is written as `qwen2`, Q/K rows and biases in Hugging Face order, as its
     /// converter does; pruned shapes, which llama.cpp's qwen2 loader cannot take, as `deci` with per-layer arrays and
     /// Q/K rows and biases permuted for deci's RoPE. Both read back exactly, as Qwen2 (the biases tell).
