@@ -12,6 +12,9 @@ import Shared
 public final class CalibrationWorker {
     public let original: ModelWeights
     public let sequences: [[Int32]]
+    /// The image feature rows of each sequence (nil for a text one; values only where this rank embeds), or empty when
+    /// no sequence has any.
+    public let features: [FeatureRows?]
     /// Index of `sequences[0]` in the whole calibration set, which decides the folds its sequences belong to.
     public let firstSequence: Int
     /// The model's file, named when a forward pass overflows (`ForwardOverflow`).
@@ -20,11 +23,13 @@ public final class CalibrationWorker {
     /// The shard's sequences of one fold (or all of them), in micro-batches.
     private struct Part {
         let sequences: [[Int32]]
+        /// Each micro-batch's feature rows, in its stacked rows.
+        let features: [[FeatureRows]]
         /// Whole sequences: while one stage runs a micro-batch the previous stage already runs the next, and the last
         /// stage scores each as it arrives. The whole-model worker runs the same micro-batches, so both do the same
         /// arithmetic.
         let microBatches: [[[Int32]]]
-        /// Each micro-batch's next-token targets (rows counted within it).
+        /// Each micro-batch's next-token targets (rows counted within it); no feature row is one.
         let targets: [[NextTokenLoss.Target]]
         var targetCount: Double { Double(targets.reduce(0) { $0 + $1.count }) }
         var tokenCount: Int { sequences.reduce(0) { $0 + $1.count } }
@@ -61,10 +66,14 @@ public final class CalibrationWorker {
     }
 
     /// `original` holds at least the stage's part; `stage` is nil when this rank holds and runs the whole model;
-    /// `firstSequence` is the index of `sequences[0]` in the whole calibration set.
-    public init(original: ModelWeights, sequences: [[Int32]], firstSequence: Int = 0, file: String, stage: PipelineStage? = nil) {
+    /// `firstSequence` is the index of `sequences[0]` in the whole calibration set; `features`, when given, one entry
+    /// per sequence.
+    public init(original: ModelWeights, sequences: [[Int32]], features: [FeatureRows?] = [], firstSequence: Int = 0, file: String,
+                stage: PipelineStage? = nil) {
+        precondition(features.isEmpty || features.count == sequences.count, "\(features.count) feature entries for \(sequences.count) sequences")
         self.original = original
         self.sequences = sequences
+        self.features = features
         self.firstSequence = firstSequence
         self.file = file
         self.stage = stage
@@ -128,9 +137,19 @@ public final class CalibrationWorker {
     /// The shard's sequences of `fold` (nil: all), in micro-batches, built once.
     private func part(_ fold: CalibrationFold?) -> Part {
         if let built = parts[fold] { return built }
-        let chosen = fold.map { fold in sequences.indices.filter { fold.contains(firstSequence + $0) }.map { sequences[$0] } } ?? sequences
+        let indices = fold.map { fold in sequences.indices.filter { fold.contains(firstSequence + $0) } } ?? Array(sequences.indices)
+        let chosen = indices.map { sequences[$0] }
         let batches = Self.microBatches(chosen, stages: stage?.stages ?? 1)
-        let built = Part(sequences: chosen, microBatches: batches, targets: batches.map(NextTokenLoss.targets))
+        // Each sequence's feature rows moved to where its micro-batch stacks it.
+        var next = 0
+        let stacked = batches.map { batch -> [FeatureRows] in
+            Transformer.segments(batch).compactMap { segment -> FeatureRows? in
+                defer { next += 1 }
+                return features.isEmpty ? nil : features[indices[next]]?.shifted(by: segment.lowerBound)
+            }
+        }
+        let targets = zip(batches, stacked).map { NextTokenLoss.targets($0, features: $1) }
+        let built = Part(sequences: chosen, features: stacked, microBatches: batches, targets: targets)
         parts[fold] = built
         return built
     }
@@ -187,14 +206,15 @@ public final class CalibrationWorker {
                                 mask: mask, observer: observer)
                 rows = model.finalNorm(x)
             } else {
-                rows = stage == nil ? model.hiddenStates(batch, mask: mask, observer: observer)
-                    : try stage!.forward(model, batch: batch, blocks: blocks, mask: mask, observer: observer)
+                let features = part.features[index]
+                rows = stage == nil ? model.hiddenStates(batch, features: features, mask: mask, observer: observer)
+                    : try stage!.forward(model, batch: batch, features: features, blocks: blocks, mask: mask, observer: observer)
             }
             guard let rows else { continue }
             // Every request (losses, KL, AMP statistics, block influence) reads these rows or what made them; a
             // pipeline's last stage holds only its blocks, so there the layer stays unnamed.
             try ForwardOverflow.check(rows, file: file, at: "calibration batch \(index + 1)") {
-                stage == nil ? model.firstNonFiniteLayer(batch, mask: mask) : nil
+                stage == nil ? model.firstNonFiniteLayer(batch, features: part.features[index], mask: mask) : nil
             }
             try scored(index, rows)
             hidden.append(rows)

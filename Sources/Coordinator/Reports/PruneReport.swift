@@ -43,18 +43,21 @@ public struct PruneReport: Codable, Equatable, Sendable {
         public var tokens: Int
         public var denseLoss: Double
         public var forwardSeconds: Double
+        /// Sequences holding an image (image-text calibration); absent for text.
+        public var images: Int?
 
         enum CodingKeys: String, CodingKey {
-            case sequences, tokens
+            case sequences, tokens, images
             case denseLoss = "dense_loss"
             case forwardSeconds = "forward_seconds"
         }
 
-        public init(sequences: Int, tokens: Int, denseLoss: Double, forwardSeconds: Double) {
+        public init(sequences: Int, tokens: Int, denseLoss: Double, forwardSeconds: Double, images: Int? = nil) {
             self.sequences = sequences
             self.tokens = tokens
             self.denseLoss = denseLoss
             self.forwardSeconds = forwardSeconds
+            self.images = images
         }
     }
 

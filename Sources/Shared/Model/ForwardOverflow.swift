@@ -40,9 +40,10 @@ public enum ForwardOverflow {
 extension Transformer {
     /// The first block whose output holds a NaN or an infinity when `batch` runs (as `hiddenStates` runs it); nil
     /// when every block's output is finite (the final norm or the output matrix overflowed).
-    public func firstNonFiniteLayer(_ batch: [[Int32]], prefixes: [Int?]? = nil, mask: ModelMask? = nil) -> Int? {
+    public func firstNonFiniteLayer(_ batch: [[Int32]], features: [FeatureRows] = [], prefixes: [Int?]? = nil,
+                                    mask: ModelMask? = nil) -> Int? {
         let segments = Self.segments(batch)
-        var x = embed(batch)
+        var x = embed(batch, features: features)
         for index in config.layers.indices {
             runBlocks(index..<(index + 1), &x, segments: segments, prefixes: prefixes, mask: mask)
             if !ForwardOverflow.allFinite(x) { return index }

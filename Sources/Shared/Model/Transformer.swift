@@ -29,8 +29,9 @@ public struct Transformer: Sendable {
         }
     }
 
-    /// Embedding rows of the tokens, times the family's embedding scale: [N, D].
-    public func embed(_ batch: [[Int32]]) -> [Float] {
+    /// Embedding rows of the tokens, times the family's embedding scale, with the rows `features` give in place (as
+    /// transformers' LLaVA puts image features into the scaled embeddings): [N, D].
+    public func embed(_ batch: [[Int32]], features: [FeatureRows] = []) -> [Float] {
         let d = config.hidden
         var x = [Float](repeating: 0, count: batch.reduce(0) { $0 + $1.count } * d)
         x.withUnsafeMutableBufferPointer { xp in
@@ -42,12 +43,14 @@ public struct Transformer: Sendable {
         if let scale = config.architecture.embeddingScale(config) {
             for i in x.indices { x[i] *= scale }
         }
+        FeatureRows.place(features, into: &x, hidden: d)
         return x
     }
 
     /// Final hidden states after the last RMSNorm: [N, D]. `mask` prunes without surgery; `observer` sees activations.
     /// `prefixes[i]`, when given, is the index of an earlier sequence without a prefix that sequence i continues.
-    public func hiddenStates(_ batch: [[Int32]], prefixes: [Int?]? = nil, mask: ModelMask? = nil,
+    /// `features` fill their rows of the input instead of the token embeddings (`embed`).
+    public func hiddenStates(_ batch: [[Int32]], features: [FeatureRows] = [], prefixes: [Int?]? = nil, mask: ModelMask? = nil,
                              observer: ForwardObserver? = nil) -> [Float] {
         if let prefixes {
             precondition(prefixes.count == batch.count && prefixes.enumerated().allSatisfy { index, prefix in
@@ -56,7 +59,7 @@ public struct Transformer: Sendable {
         let longest = batch.indices.map { batch[$0].count + (prefixes?[$0].map { batch[$0].count } ?? 0) }.max() ?? 0
         precondition(longest <= positions, "sequence of \(longest) tokens is longer than the model's \(positions) positions")
         let segments = Self.segments(batch)
-        var x = embed(batch)
+        var x = embed(batch, features: features)
         runBlocks(config.layers.indices, &x, segments: segments, prefixes: prefixes, mask: mask, observer: observer)
         return finalNorm(x)
     }

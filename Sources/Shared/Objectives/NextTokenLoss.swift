@@ -23,11 +23,15 @@ public enum NextTokenLoss {
         public let token: Int32
     }
 
-    /// Positions 0..<T-1 of every sequence, each predicting the next token.
-    public static func targets(_ batch: [[Int32]]) -> [Target] {
+    /// Positions 0..<T-1 of every sequence, each predicting the next token, but for a next row that `features`
+    /// fill: an image's rows are no token to predict (transformers' LLaVA labels them -100); the image's last row
+    /// still predicts the text after it.
+    public static func targets(_ batch: [[Int32]], features: [FeatureRows] = []) -> [Target] {
         var targets: [Target] = []
         for (sequence, segment) in zip(batch, Transformer.segments(batch)) where sequence.count > 1 {
-            for t in 0..<(sequence.count - 1) { targets.append(Target(row: segment.lowerBound + t, token: sequence[t + 1])) }
+            for t in 0..<(sequence.count - 1) where !features.contains(where: { $0.rows.contains(segment.lowerBound + t + 1) }) {
+                targets.append(Target(row: segment.lowerBound + t, token: sequence[t + 1]))
+            }
         }
         return targets
     }

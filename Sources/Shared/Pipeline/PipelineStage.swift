@@ -23,15 +23,15 @@ public struct PipelineStage {
 
     public var isLast: Bool { link.next == nil }
 
-    /// The first stage embeds `batch`, the others receive the previous stage's activations [rows, D]; each runs its
+    /// The first stage embeds `batch` (with `features` in their rows), the others receive the previous stage's activations [rows, D]; each runs its
     /// blocks (`blocks`, by default the part's: a pruned model's stage names its current indices, `PruningStructure.
     /// blocks(in:)`), masked by `mask` and seen by `observer`; the last returns the final hidden states [rows, D], the
     /// others send theirs on and return nil. Every stage of a replica must call it with the same batch, in the same
     /// order.
-    public mutating func forward(_ model: Transformer, batch: [[Int32]], blocks: Range<Int>? = nil, prefixes: [Int?]? = nil,
-                                 mask: ModelMask? = nil, observer: ForwardObserver? = nil) throws -> [Float]? {
+    public mutating func forward(_ model: Transformer, batch: [[Int32]], features: [FeatureRows] = [], blocks: Range<Int>? = nil,
+                                 prefixes: [Int?]? = nil, mask: ModelMask? = nil, observer: ForwardObserver? = nil) throws -> [Float]? {
         let segments = Transformer.segments(batch)
-        var x = try input(model, batch: batch)
+        var x = try input(model, batch: batch, features: features)
         model.runBlocks(blocks ?? part.blocks, &x, segments: segments, prefixes: prefixes, mask: mask, observer: observer)
         guard isLast else {
             link.send(x, communicator: communicator)
@@ -40,10 +40,10 @@ public struct PipelineStage {
         return model.finalNorm(x)
     }
 
-    /// What this stage's first block takes for `batch`: the embeddings on the first stage, the previous stage's
-    /// activations elsewhere ([rows, D]).
-    public mutating func input(_ model: Transformer, batch: [[Int32]]) throws -> [Float] {
-        guard link.previous != nil else { return model.embed(batch) }
+    /// What this stage's first block takes for `batch`: the embeddings on the first stage (`features` in their rows),
+    /// the previous stage's activations elsewhere ([rows, D]).
+    public mutating func input(_ model: Transformer, batch: [[Int32]], features: [FeatureRows] = []) throws -> [Float] {
+        guard link.previous != nil else { return model.embed(batch, features: features) }
         return try link.receive(count: batch.reduce(0) { $0 + $1.count } * model.config.hidden, communicator: communicator)
     }
 

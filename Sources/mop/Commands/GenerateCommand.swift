@@ -63,13 +63,16 @@ struct GenerateCommand: ParsableCommand {
             let transformer = Transformer(weights: loaded.weights)
             var embeddings: [Float]?
             if let image {
-                let (vision, preprocessor, preprocessorFile) = try eyes(loaded, tokenizer: spec)
-                if mmproj != nil, !spec.vocabulary.contains(Self.imageMarker) {
-                    ids = try Self.markedImage(text, tokenizer: tokenizer, placeholder: vision.config.imageTokenId,
-                                               addingSpecialTokens: !chatting, file: model)
+                guard let eyes = try LlavaEyes.find(model: model, text: loaded.weights.config, tokenizer: spec, mmproj: mmproj) else {
+                    throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava), or a GGUF with --mmproj")
                 }
-                (ids, embeddings) = try vision.imagePrompt(ids, imagePath: image, preprocessor: preprocessor, preprocessorFile: preprocessorFile,
-                                                           transformer: transformer, bos: spec.bosTokenId)
+                if mmproj != nil, !spec.vocabulary.contains(LlavaVision.marker) {
+                    ids = try LlavaVision.markedPrompt(text, tokenizer: tokenizer, placeholder: eyes.vision.config.imageTokenId,
+                                                       addingSpecialTokens: !chatting, file: model)
+                }
+                (ids, embeddings) = try eyes.vision.imagePrompt(ids, imagePath: image, preprocessor: eyes.preprocessor,
+                                                                preprocessorFile: eyes.preprocessorFile, transformer: transformer,
+                                                                bos: spec.bosTokenId)
             }
             let positions = loaded.weights.config.maxPositions
             guard !ids.isEmpty else { throw MopError("the prompt has no tokens") }
@@ -112,38 +115,5 @@ struct GenerateCommand: ParsableCommand {
             }
             FileHandle.standardError.write(Data("generate: stopped at \(reason)\n".utf8))
         }
-    }
-
-    /// The vision tower of a LLaVA: the mmproj file's beside a GGUF language model, or the directory's own; with the
-    /// preprocessing of its images and the file that describes it.
-    private func eyes(_ loaded: LoadedModel, tokenizer: TokenizerSpec) throws -> (LlavaVision, ImagePreprocessor, String) {
-        if let mmproj {
-            guard loaded.format == .gguf else { throw MopError(file: model, "--mmproj goes with a language model GGUF; a LLaVA directory holds its own tower") }
-            // Without an <image> token (GGUFs made from liuhaotian's checkpoint), the unknown token marks the place.
-            let token = tokenizer.vocabulary.firstIndex(of: Self.imageMarker).map(Int32.init) ?? tokenizer.unkTokenId ?? 0
-            let (vision, preprocessor) = try GGUFMmproj.read(path: mmproj, text: loaded.weights.config, imageTokenId: token)
-            return (vision, preprocessor, mmproj)
-        }
-        let directory = ModelLoader.resolve(model)
-        guard loaded.format == .huggingFace, let vision = try LlavaVision.load(path: directory, text: loaded.weights.config) else {
-            throw MopError(file: model, "--image needs a LLaVA model directory (config.json model_type llava), or a GGUF with --mmproj")
-        }
-        return (vision, try ImagePreprocessor.read(directory: directory), (directory as NSString).appendingPathComponent(ImagePreprocessor.fileName))
-    }
-
-    static let imageMarker = "<image>"
-
-    /// The prompt of a language model whose vocabulary has no `<image>`: the text on each side of the first "<image>"
-    /// encoded alone, as llama.cpp's mtmd encodes the text around its media marker, with `placeholder` between (the
-    /// image's features replace it); the whole text when it has no marker (the image then goes first).
-    static func markedImage(_ text: String, tokenizer: any Tokenizer, placeholder: Int32, addingSpecialTokens: Bool,
-                            file: String) throws -> [Int32] {
-        guard let marker = text.range(of: imageMarker) else { return tokenizer.encode(text, addingSpecialTokens: addingSpecialTokens) }
-        let before = tokenizer.encode(String(text[..<marker.lowerBound]), addingSpecialTokens: addingSpecialTokens)
-        let after = tokenizer.encode(String(text[marker.upperBound...]), addingSpecialTokens: false)
-        guard !before.contains(placeholder), !after.contains(placeholder) else {
-            throw MopError(file: file, "the prompt holds token \(placeholder), which marks the image's place when the vocabulary has no <image>")
-        }
-        return before + [placeholder] + after
     }
 }

@@ -40,7 +40,7 @@ struct PruneCommand: ParsableCommand {
     var candidateScoring: PruneSettings.CandidateScoring = .crossFit
     @Option(help: "Interleaved calibration folds of the cross-fitted scoring (at least 2, at most the calibration sequences).")
     var crossFitFolds = 2
-    @Option(help: "Alpaca JSONL (prompts), {\"text\"} JSONL or plain text.")
+    @Option(help: "Alpaca JSONL (prompts), image-text JSONL for a LLaVA (rows with an image), {\"text\"} JSONL or plain text.")
     var calibration = "../shared/data/instruct/alpaca.jsonl"
     @Option(help: "Calibration sequences.") var calibrationSamples = 128
     @Option(help: "Longest calibration sequence, in tokens.") var seqLen = 512
@@ -118,6 +118,10 @@ struct PruneCommand: ParsableCommand {
                 try finetuning.lora.validate(file: nil)
                 if communicator.isCoordinator {
                     _ = try OutputDirectory.prepare(directory + "/" + Self.finetunedFolder, resuming: false, create: false)
+                    // Recovery trains on text, as the paper's does: image rows are no instruction data.
+                    if data == nil, try CalibrationSet.holdsImages(calibration) {
+                        throw MopError(file: calibration, "holds image rows, and --finetune trains on text only: give the instruction data with --data")
+                    }
                 }
             }
             if eval && communicator.isCoordinator {
@@ -135,11 +139,18 @@ struct PruneCommand: ParsableCommand {
             guard let spec = loaded.tokenizer else { throw MopError(file: model, "the model has no tokenizer") }
             // The model cannot see past its positions (RoPE table).
             let sequenceLength = min(seqLen, loaded.weights.config.maxPositions)
-            var sequences: [[Int32]] = []
+            // Rank 0's calibration set; with image rows, also the LLaVA's eyes that see them.
+            var calibrationSet: [CalibrationSet.Sequence] = []
+            var eyes: LlavaEyes?
             if communicator.isCoordinator {
-                sequences = try CalibrationSet.sequences(path: calibration, tokenizer: try spec.tokenizer(file: model),
-                                                         count: calibrationSamples, seqLen: sequenceLength, seed: calibrationSeed)
+                if try CalibrationSet.holdsImages(calibration) {
+                    eyes = try LlavaEyes.find(model: model, text: loaded.weights.config, tokenizer: spec, mmproj: export.mmproj)
+                }
+                calibrationSet = try CalibrationSet.sequences(path: calibration, tokenizer: try spec.tokenizer(file: model),
+                                                              count: calibrationSamples, seqLen: sequenceLength, seed: calibrationSeed,
+                                                              images: eyes?.imageTokens(spec))
             }
+            var sequences = calibrationSet.map(\.tokens)
             try communicator.broadcast(sequences: &sequences, root: 0)
             // Every group (or pipeline replica) shards the whole set, so each scoring rank needs a sequence.
             let workers = layout?.replicas ?? rankGroups.largestGroupWorkers
@@ -156,8 +167,21 @@ struct PruneCommand: ParsableCommand {
             let shard = layout.map { Sharding.range(costs: costs, rank: $0.replica(ofRank: communicator.rank), size: $0.replicas) }
                 ?? rankGroups.shard(costs: costs, rank: communicator.rank)
             let stage = layout.map { PipelineStage(layout: $0, config: loaded.weights.config, communicator: communicator) }
-            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), firstSequence: shard.lowerBound,
-                                           file: model, stage: stage)
+            let featureStart = Date()
+            let images = calibrationSet.filter { $0.image != nil }.count
+            let features = try ImageFeatureBroadcast.share(
+                images: calibrationSet.map(\.image), shard: shard, embeds: layout.map { $0.stage(ofRank: communicator.rank) == 0 } ?? true,
+                hidden: loaded.weights.config.hidden, communicator: communicator
+            ) { sequence in
+                guard let eyes, let image = calibrationSet[sequence].image else { return [] }
+                return try eyes.features(ofImage: image.path)
+            }
+            if let eyes {
+                FileHandle.standardError.write(Data(String(format: "prune: the vision tower saw the %ld calibration images (%ld feature rows each) in %.1f s\n",
+                                                           images, eyes.vision.config.imageTokens, Date().timeIntervalSince(featureStart)).utf8))
+            }
+            let worker = CalibrationWorker(original: loaded.weights, sequences: Array(sequences[shard]), features: features,
+                                           firstSequence: shard.lowerBound, file: model, stage: stage)
             let dispatch = ScoringDispatch(communicator: communicator, groups: rankGroups, original: loaded.weights.config)
             let weightSeconds = communicator.gather([distributed.seconds], root: 0).map { $0[0] }.max() ?? 0
             let latency = settings.targetLatency == nil ? nil : try LatencyModelJob.prepare(
@@ -186,7 +210,7 @@ struct PruneCommand: ParsableCommand {
             let dense = try dispatch.ask(.loss(current: .identity(loaded.weights.config), step: nil), localAnswer: worker.answer)
             let calibrationSummary = PruneReport.CalibrationSummary(
                 sequences: sequences.count, tokens: sequences.reduce(0) { $0 + $1.count },
-                denseLoss: dense[0] / dense[1], forwardSeconds: Date().timeIntervalSince(start))
+                denseLoss: dense[0] / dense[1], forwardSeconds: Date().timeIntervalSince(start), images: images > 0 ? images : nil)
             FileHandle.standardError.write(Data(String(
                 format: "prune: %ld calibration sequences (%ld tokens) on %ld ranks%@; dense loss %.4f, one forward pass %.1f s\n",
                 calibrationSummary.sequences, calibrationSummary.tokens, communicator.size,

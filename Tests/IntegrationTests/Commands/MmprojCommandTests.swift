@@ -57,6 +57,33 @@ final class MmprojCommandTests: XCTestCase {
         XCTAssertTrue(generate.stderr.contains("--mmproj is read for an --image"), generate.stderr)
     }
 
+    /// Image-text calibration through the mmproj: each row's image seen by its tower, the 4 feature rows at the marker
+    /// of a vocabulary without `<image>`, and the mmproj still copied byte for byte.
+    /// Also on 2 ranks and on 2 pipeline stages (rank 0's tower, the first stage embedding): the same search.
+    func testPruneCalibratesOnImageRowsThroughTheMmproj() throws {
+        let image = RealInputs.packageRoot.appendingPathComponent("Tests/SharedTests/Fixtures/families/llava/image.png").path
+        let rows = directory + "/images.jsonl"
+        let lines = ["What is it?", "Describe it.", "Which colour?", "How many?"].map { "{\"image\": \"\(image)\", \"text\": \"Q: <image> \($0) A:\"}" }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: rows))
+        func prune(_ out: String) -> [String] {
+            ["prune", model, "--mmproj", mmproj, "--target", "0.2", "--calibration", rows, "--calibration-samples", "4",
+             "--out", out, "--format", "gguf", "--json"]
+        }
+        let out = directory + "/calibrated"
+        let run = try MopProcess.run(prune(out), timeout: 180, environment: ["OPENBLAS_NUM_THREADS": "1"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("the vision tower saw the 4 calibration images (4 feature rows each)"), run.stderr)
+        XCTAssertEqual((run.json?["calibration"] as? [String: Any])?["images"] as? Int, 4, run.stdout)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/mmproj.gguf")), try Data(contentsOf: URL(fileURLWithPath: mmproj)))
+        let reference = try PruneOutcome(run, directory: out)
+        for flags in [[], ["--stages", "2"]] {
+            let staged = directory + "/two" + flags.joined()
+            let two = try MopProcess.mpirun(ranks: 2, prune(staged) + flags, timeout: 180)
+            XCTAssertEqual(two.status, 0, "\(flags): \(two.stderr)")
+            try PruneOutcome(two, directory: staged).assertSameSearch(as: reference, "\(flags)")
+        }
+    }
+
     /// A vocabulary without `<image>` (the tiny model's bytes): the text on each side of the marker is encoded alone
     /// and the image's 4 feature rows take the place between, marked by token 0.
     func testGenerateWithoutAnImageTokenPutsTheImageAtTheMarker() throws {

@@ -29,6 +29,30 @@ final class LlavaVisionTests: XCTestCase {
         }
     }
 
+    /// The calibration loss of the image prompt (image rows no targets, as transformers' labels -100 them) from the
+    /// features put in place by the one seam (`FeatureRows` through `Transformer.hiddenStates`) equals the loss
+    /// computed in float64 from transformers' logits of the same prompt.
+    func testImagePromptLossEqualsTheLossOfTransformersLogits() throws {
+        let reference = try LlavaFixture.reference()
+        let (transformer, vision) = try load(try LlavaFixture.directory(self, reference, rename: { $0 }))
+        let tokens = reference.image.expanded
+        let features = try vision.place(vision.features(pixels: reference.image.pixel_values), in: tokens)
+        XCTAssertEqual(features.map(\.rows), vision.imageRuns(tokens))
+        XCTAssertEqual(features.first?.rows.count, 16)
+        let targets = NextTokenLoss.targets([tokens], features: features)
+        let loss = NextTokenLoss.sum(hidden: transformer.hiddenStates([tokens], features: features), targets: targets,
+                                     output: transformer.weights.head)
+        var expected = 0.0, count = 0
+        for t in 0..<(tokens.count - 1) where tokens[t + 1] != vision.config.imageTokenId {
+            let row = reference.image.logits[t], top = row.max()!
+            expected += top + log(row.reduce(0) { $0 + exp($1 - top) }) - row[Int(tokens[t + 1])]
+            count += 1
+        }
+        XCTAssertEqual(targets.count, count)
+        XCTAssertEqual(count, tokens.count - 1 - 16)
+        XCTAssertEqual(loss, expected, accuracy: 1e-4 * expected)
+    }
+
     /// A prompt whose image tokens do not match the features is refused, not run with rows of nothing.
     func testImageTokenCountMustMatchFeatures() throws {
         let reference = try LlavaFixture.reference()

@@ -217,16 +217,36 @@ public struct LlavaVision: Sendable {
     /// The input embeddings [T, textHidden] of an expanded prompt whose `<image>` tokens take the rows of `features`
     /// [n, textHidden] in order (one image's, or several images' one after another); the prompt must hold exactly n.
     public func embed(_ transformer: Transformer, tokens: [Int32], features: [Float]) throws -> [Float] {
+        transformer.embed([tokens], features: try place(features, in: tokens))
+    }
+
+    /// `features` [n, textHidden] as the rows of the runs of `<image>` tokens in `tokens`, in order; the tokens must
+    /// hold exactly n.
+    public func place(_ features: [Float], in tokens: [Int32]) throws -> [FeatureRows] {
         let d = config.textHidden
-        let slots = tokens.indices.filter { tokens[$0] == config.imageTokenId }
-        guard slots.count * d == features.count else {
-            throw MopError(file: "prompt", "holds \(slots.count) image tokens, the images give \(features.count / d) feature rows")
+        let runs = imageRuns(tokens)
+        let slots = runs.reduce(0) { $0 + $1.count }
+        guard slots * d == features.count else {
+            throw MopError(file: "prompt", "holds \(slots) image tokens, the images give \(features.count / d) feature rows")
         }
-        var x = transformer.embed([tokens])
-        for (row, position) in slots.enumerated() {
-            x.replaceSubrange(position * d..<(position + 1) * d, with: features[row * d..<(row + 1) * d])
+        var used = 0
+        return runs.map { run in
+            defer { used += run.count }
+            return FeatureRows(rows: run, values: Array(features[used * d..<(used + run.count) * d]))
         }
-        return x
+    }
+
+    /// The positions of `tokens` holding the image token, as runs of consecutive positions.
+    public func imageRuns(_ tokens: [Int32]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        for position in tokens.indices where tokens[position] == config.imageTokenId {
+            if let last = runs.last, last.upperBound == position {
+                runs[runs.count - 1] = last.lowerBound..<(position + 1)
+            } else {
+                runs.append(position..<(position + 1))
+            }
+        }
+        return runs
     }
 
     /// Logits [T, V] of an expanded prompt holding an image's features (`embed`).
@@ -241,15 +261,39 @@ public struct LlavaVision: Sendable {
     /// the prompt has none) and their input embeddings [T, textHidden].
     public func imagePrompt(_ tokens: [Int32], imagePath: String, preprocessor: ImagePreprocessor, preprocessorFile: String,
                             transformer: Transformer, bos: Int32?) throws -> (tokens: [Int32], embeddings: [Float]) {
-        let (pixels, height, width) = try preprocessor.pixels(of: try RGBImage.decode(path: imagePath), file: imagePath)
-        guard height == config.imageSize, width == config.imageSize else {
-            throw MopError(file: preprocessorFile, "gives \(width) x \(height) pixels, the vision tower takes \(config.imageSize) x \(config.imageSize)")
-        }
+        let features = try features(ofImage: imagePath, preprocessor: preprocessor, preprocessorFile: preprocessorFile)
         var prompt = tokens
         if !prompt.contains(config.imageTokenId) {
             prompt.insert(config.imageTokenId, at: prompt.first == bos && bos != nil ? 1 : 0)
         }
         let expanded = expand(prompt)
-        return (expanded, try embed(transformer, tokens: expanded, features: features(pixels: pixels)))
+        return (expanded, try embed(transformer, tokens: expanded, features: features))
+    }
+
+    /// The projected features [imageTokens, textHidden] of the image file at `imagePath`, decoded and made pixels by
+    /// `preprocessor` (read from `preprocessorFile`, named when its size is not the tower's).
+    public func features(ofImage imagePath: String, preprocessor: ImagePreprocessor, preprocessorFile: String) throws -> [Float] {
+        let (pixels, height, width) = try preprocessor.pixels(of: try RGBImage.decode(path: imagePath), file: imagePath)
+        guard height == config.imageSize, width == config.imageSize else {
+            throw MopError(file: preprocessorFile, "gives \(width) x \(height) pixels, the vision tower takes \(config.imageSize) x \(config.imageSize)")
+        }
+        return features(pixels: pixels)
+    }
+
+    /// Where a prompt's text puts its image.
+    public static let marker = "<image>"
+
+    /// The prompt of a language model whose vocabulary has no `<image>`: the text on each side of the first "<image>"
+    /// encoded alone, as llama.cpp's mtmd encodes the text around its media marker, with `placeholder` between (the
+    /// image's features replace it); the whole text when it has no marker (the image then goes first).
+    public static func markedPrompt(_ text: String, tokenizer: any Tokenizer, placeholder: Int32, addingSpecialTokens: Bool,
+                                    file: String) throws -> [Int32] {
+        guard let at = text.range(of: marker) else { return tokenizer.encode(text, addingSpecialTokens: addingSpecialTokens) }
+        let before = tokenizer.encode(String(text[..<at.lowerBound]), addingSpecialTokens: addingSpecialTokens)
+        let after = tokenizer.encode(String(text[at.upperBound...]), addingSpecialTokens: false)
+        guard !before.contains(placeholder), !after.contains(placeholder) else {
+            throw MopError(file: file, "the prompt holds token \(placeholder), which marks the image's place when the vocabulary has no <image>")
+        }
+        return before + [placeholder] + after
     }
 }
