@@ -101,14 +101,17 @@ def main():
         for key in ("depth_loss", "width_loss"):
             close(f"iteration {a['iteration']} {key}", a.get(key), b.get(key))
     if "finetune" in one or "finetune" in staged:
-        losses = [r.get("finetune", {}).get("losses", []) for r in reports]
+        tuned = [r.get("finetune") or {} for r in reports]
+        losses = [t.get("losses", []) for t in tuned]
         check("fine-tuning steps", len(losses[0]) == len(losses[1]) > 0, f"{len(losses[0])} vs {len(losses[1])}")
         for step, (a, b) in enumerate(zip(*losses)):
             close(f"fine-tuning step {step + 1} loss", a, b)
         for key in ("held_out_loss_before", "held_out_loss_after"):
-            close(key, one["finetune"].get(key), staged["finetune"].get(key))
+            close(key, tuned[0].get(key), tuned[1].get(key))
     if "evaluation" in one or "evaluation" in staged:
-        for a, b in zip(one["evaluation"]["models"], staged["evaluation"]["models"]):
+        models = [(r.get("evaluation") or {}).get("models", []) for r in reports]
+        check("evaluated models", [m["name"] for m in models[0]] == [m["name"] for m in models[1]])
+        for a, b in zip(*models):
             close(f"{a['name']} perplexity", a.get("perplexity"), b.get("perplexity"))
 
     digests = [export_digests(d) for d in (args.one, args.staged)]
