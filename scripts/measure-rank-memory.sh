@@ -9,7 +9,8 @@
 #   scripts/measure-rank-memory.sh MODEL [PRUNE OPTIONS...]
 #   scripts/measure-rank-memory.sh models/SmolLM2-135M-Instruct.Q4_1.gguf --calibration-samples 16 --steps 2 --eval-limit 8
 # The options go to both runs (default --target 0.2). $MOP: the binary (default .build/release/mop, built first);
-# $RANKS (2, one per stage), $EXPORT_TYPE (q4_k_m), $ONE=0 skips the one-process run, $KEEP=DIR keeps the outputs there.
+# $RANKS (2, one per stage), $EXPORT_TYPE (q4_k_m), $STAGED=0 skips the staged run, $ONE=0 the one-process run,
+# $KEEP=DIR keeps the outputs there (DIR/staged and DIR/one: compare them with scripts/compare-staged-run.py).
 # A phase's peak is the VmHWM between its first stderr line and the next phase's (rank 0's lines; the peak is reset
 # at each boundary, writing 5 to /proc/PID/clear_refs, and the last phase's is the process's own at exit).
 set -euo pipefail
@@ -57,6 +58,7 @@ phases = [("search", r"^prune: \d+ calibration sequences"), ("export", r"^prune:
 order = ["load"] + [p for p, _ in phases]
 phase = ["load"]
 peaks = {}  # (rank, phase) -> bytes
+started = {"load": time.time()}  # phase -> wall clock at its first line
 lock = threading.Lock()
 
 def mop_pid(rank):
@@ -84,6 +86,7 @@ def boundary(new):
                 try: open(f"/proc/{pid}/clear_refs", "w").write("5")
                 except OSError: pass
         phase[0] = new
+        started[new] = time.time()
 
 for rank in range(ranks):
     for suffix in ("pid", "final"):
@@ -114,6 +117,8 @@ for rank in range(ranks):
     cells = [f"{peaks[(rank, p)] / 1e6:.0f}" if (rank, p) in peaks else "-" for p in order]
     peak = max([peaks[k] for k in peaks if k[0] == rank] or [0])
     print(f"| {rank} | " + " | ".join(cells) + f" | {peak / 1e6:.0f} | {peak / file_bytes:.3f} | {limit:.2f} |")
+ends = [started[p] for p in order if p in started][1:] + [start + seconds]
+print("| seconds | " + " | ".join(f"{ends.pop(0) - started[p]:.0f}" if p in started else "-" for p in order) + " | | | |")
 if cgroup_base:
     for rank in range(ranks):
         path = f"/sys/fs/cgroup/memory/{cgroup_base}-{rank}"
@@ -135,7 +140,7 @@ sync
 echo 1 > /proc/sys/vm/drop_caches
 mpirun_bin=$(command -v mpirun)
 staged=0
-sampler "$work" staged "$ranks" "$file_bytes" "${LIMIT:-0.85}" "$base" \
+[ "${STAGED:-1}" = 0 ] || sampler "$work" staged "$ranks" "$file_bytes" "${LIMIT:-0.85}" "$base" \
   "$mpirun_bin" --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 -x WORK -x CGROUP_BASE -np "$ranks" \
   "$work/rank.sh" "$MOP" prune "$model" --stages "$ranks" --finetune --eval --format both \
   --export-type "${EXPORT_TYPE:-q4_k_m}" --out "$work/staged" "${options[@]}" || staged=$?

@@ -134,6 +134,14 @@ public final class CalibrationWorker {
         }
     }
 
+    /// Drops what answers keep for the next ones (the current pruned model, the block inputs and influence of the
+    /// last statistics pass, the dense and last candidate's hidden states): once the search is over nothing asks
+    /// again, and the recovery and evaluation that follow in the same process need the memory (the kept block inputs
+    /// alone may take a quarter of the weights' bytes). A later question is answered as a fresh worker would.
+    public func forgetSearch() {
+        (parts, current, dense, lastCandidate, measuredInfluence, keptInputs) = ([:], nil, [:], nil, [:], [:])
+    }
+
     /// The shard's sequences of `fold` (nil: all), in micro-batches, built once.
     private func part(_ fold: CalibrationFold?) -> Part {
         if let built = parts[fold] { return built }

@@ -90,6 +90,23 @@ final class SharedPassTests: XCTestCase {
         XCTAssertEqual(worker.blocksRun, 11 + 4 + 3)
     }
 
+    /// After the search the worker forgets what it kept (prune's recovery and evaluation need the memory): the
+    /// block influence and the depth candidate then take passes of their own, with the same answers.
+    func testForgettingTheSearchDropsTheKeptPassButNotTheAnswers() throws {
+        let original = ModelWeights.random(config: config, seed: 5)
+        let identity = PruningStructure.identity(config)
+        let worker = CalibrationWorker(original: original, sequences: sequences, file: "m.gguf")
+        _ = try worker.answer(.ampStatistics(current: identity))
+        worker.forgetSearch()
+        // Kept, the last block's input would leave nothing to run; forgotten, the three blocks before it run.
+        let depth = ScoringRequest.loss(current: identity, step: Self.removing(3, from: config))
+        assertClose(try worker.answer(depth), try alone(original, depth), "depth step after forgetting")
+        XCTAssertEqual(worker.blocksRun, 4 + 3, "the depth candidate resumed from a forgotten block input")
+        let influence = ScoringRequest.blockInfluence(current: identity, fold: nil)
+        assertClose(try worker.answer(influence), try alone(original, influence), "influence after forgetting")
+        XCTAssertEqual(worker.blocksRun, 4 + 3 + 4, "the influence came from a forgotten pass")
+    }
+
     func testKeptBlocksFollowTheBudgetFromTheLastBlockDown() {
         XCTAssertEqual(BlockInputs(layers: 30, blockBytes: 10, budget: 1000).blocks, Array(1..<30))
         XCTAssertEqual(BlockInputs(layers: 30, blockBytes: 10, budget: 20).blocks, [14, 29])

@@ -10,7 +10,8 @@ public enum ModelDistribution {
     public struct Outcome: Sendable {
         public let model: LoadedModel
         public let source: Source
-        /// `ModelChecksum` of the weights, equal on every rank.
+        /// `ModelChecksum` of the whole model's weights, equal on every rank (with pipeline stages too, where no rank
+        /// reads the whole model: the stages' sums combined).
         public let checksum: UInt64
         /// Bytes of weights broadcast (0 when mapped).
         public let bytesBroadcast: Int
@@ -36,7 +37,15 @@ public enum ModelDistribution {
             // Rank 0 reads every tensor to send it (with stages, each stage's to that stage's ranks only).
             let local = communicator.isCoordinator ? try ModelLoader.load(path: path, storage: storage) : nil
             let shared = try WeightBroadcast.share(local, layout: layout, communicator: communicator)
-            return Outcome(model: shared.model, source: source, checksum: shared.checksum,
+            // The share checked this stage's part; the whole model's checksum takes one more pass over it.
+            let weights = shared.model.weights
+            let checksum = layout.map { layout in
+                let part = layout.parts(weights.config)[layout.stage(ofRank: communicator.rank)]
+                let written = part.tensors(of: weights).filter { part.writes($0.name, config: weights.config) }
+                return wholeChecksum(weights.config, stageSum: written.map { ModelChecksum.digest($0.name, $0.tensor) }.reduce(0, &+),
+                                     layout: layout, communicator: communicator)
+            } ?? shared.checksum
+            return Outcome(model: shared.model, source: source, checksum: checksum,
                            bytesBroadcast: shared.bytes, seconds: seconds(since: start))
         case .broadcast, .mapped:
             let model = try ModelLoader.load(path: path, storage: storage)
@@ -46,7 +55,8 @@ public enum ModelDistribution {
         }
     }
 
-    /// A pipeline stage's part of the model; its checksum covers the part only.
+    /// A pipeline stage's part of the model. Its part's checksum is compared among the stage's replicas; the whole
+    /// model's is combined from the stages' sums.
     private static func loadStage(path: String, storage: WeightStorage, layout: PipelineLayout,
                                   communicator: any Communicator, start: ContinuousClock.Instant) throws -> Outcome {
         let config = try ModelLoader.describe(path: path).config
@@ -56,10 +66,24 @@ public enum ModelDistribution {
         let nothing = ModelPart(blocks: 0..<0, embeds: false, head: false)
         try requireSame(ModelChecksum.of(model.weights, part: nothing), as: "rank 0's model configuration", path: path,
                         communicator: communicator)
-        let checksum = ModelChecksum.of(model.weights, part: part)
+        let digests = part.tensors(of: model.weights).map { (name: $0.name, digest: ModelChecksum.digest($0.name, $0.tensor)) }
         let stageRanks = communicator.split(color: stage, key: communicator.rank)
-        try requireSame(checksum, as: "stage \(stage)'s first rank", path: path, communicator: stageRanks)
+        try requireSame(ModelChecksum.combine(config, digests.map(\.digest)), as: "stage \(stage)'s first rank", path: path,
+                        communicator: stageRanks)
+        let written = digests.filter { part.writes($0.name, config: config) }.map(\.digest).reduce(0, &+)
+        let checksum = wholeChecksum(config, stageSum: written, layout: layout, communicator: communicator)
         return Outcome(model: model, source: .mapped, checksum: checksum, bytesBroadcast: 0, seconds: seconds(since: start))
+    }
+
+    /// A collective: the whole model's `ModelChecksum` from every stage's `stageSum` (the sum of the digests of the
+    /// tensors the stage writes, each tensor in one stage), as its first replica's rank sends it.
+    private static func wholeChecksum(_ config: ModelConfig, stageSum: UInt64, layout: PipelineLayout,
+                                      communicator: any Communicator) -> UInt64 {
+        ModelChecksum.combine(config, (0..<layout.stages).map { stage in
+            var sum = [stageSum]
+            communicator.broadcast(&sum, root: layout.rank(stage: stage, replica: 0))
+            return sum[0]
+        })
     }
 
     /// Throws on every rank whose `checksum` differs from the root's.

@@ -196,6 +196,7 @@ struct PruneCommand: ParsableCommand {
             }
             guard communicator.isCoordinator else {
                 try dispatch.serve(worker.answer)
+                worker.forgetSearch()
                 _ = DispatchStatistics.gather(dispatch.statistics, communicator: communicator)
                 _ = pipelineReport()
                 let chosen = try layout.map { try writeStages(nil, importanceSums: [], original: loaded.weights, layout: $0, spec,
@@ -218,10 +219,8 @@ struct PruneCommand: ParsableCommand {
                 calibrationSummary.forwardSeconds).utf8))
             let afterDense = dispatch.statistics
             let scorer = CandidateScorer(batch: { try dispatch.ask($0, localAnswer: worker.answer) })
-            // A pipeline stage's checksum covers its part only: the checkpoint records the whole model's, read again mapped.
             let inputs = SearchInputs(
-                modelChecksum: ModelChecksum.hex(layout == nil ? distributed.checksum
-                    : ModelChecksum.of(try ModelLoader.load(path: model, storage: cluster.weightOptions.weights).weights)),
+                modelChecksum: ModelChecksum.hex(distributed.checksum),
                 calibrationChecksum: try FileChecksum.hex(of: calibration), calibrationSamples: calibrationSamples,
                 seqLen: sequenceLength, calibrationSeed: calibrationSeed)
             let search = MoPSearch(settings: settings, original: loaded.weights.config, latency: latency,
@@ -237,6 +236,7 @@ struct PruneCommand: ParsableCommand {
                 try dispatch.ask(.quantImportance(current: result.structure), localAnswer: worker.answer)
             }
             dispatch.stop()
+            worker.forgetSearch()
             var distribution = DistributionReport(
                 groups: rankGroups, model: distributed, weightSeconds: weightSeconds,
                 scoringSeconds: Date().timeIntervalSince(start),

@@ -78,6 +78,8 @@ final class ClusterTests: XCTestCase {
                 let outcome = try PruneOutcome(run, directory: out)
                 outcome.assertSameSearch(as: reference, "\(selection) \(stages) x \(ranks / stages)")
                 XCTAssertTrue(run.stderr.contains("\(stages) pipeline stages x \(ranks / stages) replicas"), run.stderr)
+                // The stages' sums combine to the whole model's checksum, which no rank read whole.
+                XCTAssertEqual(outcome.distribution["model_checksum"] as? String, reference.distribution["model_checksum"] as? String)
                 let pipeline = try XCTUnwrap(outcome.distribution["pipeline"] as? [String: Any])
                 let parts = try PipelineLayout(stages: stages, ranks: ranks, blocks: 6).parts(weights.config)
                 XCTAssertEqual(pipeline["stage_blocks"] as? [[Int]], parts.map { [$0.blocks.lowerBound, $0.blocks.upperBound] })

@@ -45,6 +45,19 @@ final class ResumeInputsTests: XCTestCase {
         try refused(args(["--resume", out], model: other), saying: "model checksum")
     }
 
+    /// Under `--stages 2` no rank reads the whole model, yet the checkpoint's model checksum is the whole model's: a
+    /// one-process checkpoint resumes in stages on the same file, and another model of the same shapes is refused.
+    func testAStagedResumeChecksTheWholeModel() throws {
+        let other = try PruneFixtures.tinyModel(in: directory, name: "other.gguf", seed: 4)
+        let refused = try MopProcess.mpirun(ranks: 2, args(["--resume", out, "--stages", "2"], model: other), timeout: 180)
+        XCTAssertNotEqual(refused.status, 0, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(out + "/checkpoint.json: was written for other inputs"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("model checksum"), refused.stderr)
+        let resumed = try MopProcess.mpirun(ranks: 2, args(["--resume", out, "--stages", "2"]), timeout: 180)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertFalse(resumed.stderr.contains("warning"), resumed.stderr)
+    }
+
     func testOtherCalibrationInputsAreRefused() throws {
         let otherFile = directory + "/other.jsonl"
         try (String(contentsOfFile: calibration, encoding: .utf8) + "\n{\"instruction\": \"One more.\", \"input\": \"\", \"output\": \"ok\"}")

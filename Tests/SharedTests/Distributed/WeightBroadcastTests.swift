@@ -98,6 +98,7 @@ final class WeightBroadcastTests: XCTestCase {
 
     /// `--broadcast-weights --stages 2` over 4 ranks: each stage's ranks receive exactly their part (the rest is
     /// absent), checked by the part's checksum; rank 0 keeps the model it read; every tensor crosses once per stage.
+    /// (`ModelDistribution` then combines the whole model's checksum: `testStagesCombineTheWholeModelsChecksum`.)
     func testEachStageReceivesOnlyItsPart() throws {
         let config = TinyConfigs.nonUniform, loaded = model(TinyConfigs.nonUniform)
         let layout = try PipelineLayout(stages: 2, ranks: 4, blocks: config.layers.count)
@@ -143,6 +144,48 @@ final class WeightBroadcastTests: XCTestCase {
         other.config = config
         XCTAssertNotEqual(ModelChecksum.of(other), checksum)
         XCTAssertEqual(ModelChecksum.hex(0xAB), "00000000000000ab")
+    }
+
+    /// With pipeline stages no rank reads the whole model, yet every rank ends with the whole model's checksum, the
+    /// one-process value, mapped or broadcast (where a rank's tensors outside its stage are absent), for 2 and 3 stages and 2 stages x 2 replicas, tied embeddings (held by
+    /// the first and last stages, counted once) or not; a stage's changed tensor changes it.
+    func testStagesCombineTheWholeModelsChecksum() throws {
+        let directory = NSTemporaryDirectory() + "/mop-stage-checksum-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let layers = [LayerShape](repeating: LayerShape(heads: 4, kvHeads: 2, intermediate: 24), count: 4)
+        for tied in [true, false] {
+            let config = TinyConfigs.make(heads: 4, kvHeads: 2, tied: tied, layers: layers)
+            let weights = ModelWeights.random(config: config, seed: 9), path = directory + "/tied-\(tied).gguf"
+            try GGUFWriter.write(weights: weights, tokenizer: tokenizer, to: path, type: .f32)
+            let whole = ModelChecksum.of(weights)
+            for (stages, ranks) in [(2, 2), (3, 3), (2, 4)] {
+                let layout = try PipelineLayout(stages: stages, ranks: ranks, blocks: layers.count)
+                for source in [ModelDistribution.Source.mapped, .broadcast] {
+                    let outcomes = try ThreadedCluster.run(ranks: ranks) { communicator in
+                        try ModelDistribution.load(path: path, source: source, layout: layout, communicator: communicator)
+                    }
+                    XCTAssertEqual(outcomes.map(\.checksum), Array(repeating: whole, count: ranks), "tied \(tied) \(stages) x \(ranks / stages) \(source)")
+                    // Broadcast, the last rank received only its stage's part (the rest absent): its sum read nothing else.
+                    guard source == .broadcast else { continue }
+                    let part = layout.parts(config)[layout.stage(ofRank: ranks - 1)]
+                    XCTAssertEqual(outcomes[ranks - 1].model.weights.namedTensors().filter { !$0.tensor.isAbsent }.map(\.name),
+                                   part.tensors(of: weights).map(\.name))
+                }
+            }
+            // The last block's down projection changed by one value: the combined checksum moves with it.
+            var tensors = Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, $0.tensor) })
+            let name = ModelWeights.blockPrefix(layers.count - 1) + "mlp.down_proj.weight"
+            tensors[name]!.data[3] += 1e-3
+            let changed = try ModelWeights(config: config, tensors: tensors, file: "<test>"), changedPath = directory + "/changed.gguf"
+            try GGUFWriter.write(weights: changed, tokenizer: tokenizer, to: changedPath, type: .f32)
+            let layout = try PipelineLayout(stages: 2, ranks: 2, blocks: layers.count)
+            let outcomes = try ThreadedCluster.run(ranks: 2) { communicator in
+                try ModelDistribution.load(path: changedPath, source: .mapped, layout: layout, communicator: communicator)
+            }
+            XCTAssertEqual(outcomes[0].checksum, ModelChecksum.of(changed))
+            XCTAssertNotEqual(outcomes[0].checksum, whole)
+        }
     }
 
     func testOneRankLoadsTheFileItselfWhateverTheSource() throws {
