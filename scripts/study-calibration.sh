@@ -61,10 +61,13 @@ run_one() {
     [ -s "$calibration" ] || tail -n "+$((first + 1))" "$data/instruct/alpaca.jsonl" | head -n "$samples" > "$calibration"
   fi
   if [ ! -f "$out/report.json" ]; then
-    rm -rf "$out"
+    # An interrupted search goes on from its last iteration's checkpoint; anything else starts again.
+    local resume=()
+    if [ -f "$out/checkpoint.json" ]; then resume=(--resume "$out"); else rm -rf "$out"; fi
     # shellcheck disable=SC2086
     OPENBLAS_NUM_THREADS=$threads "$MOP" prune "$model" --target "$target" --out "$out" --format gguf --export-type f32 \
-      --calibration "$calibration" --calibration-samples "$samples" --threads "$threads" $options > "$out.prune.log" 2>&1
+      --calibration "$calibration" --calibration-samples "$samples" --threads "$threads" $options "${resume[@]}" \
+      >> "$out.prune.log" 2>&1
   fi
   [ -s "$out/wikitext.json" ] || OPENBLAS_NUM_THREADS=$threads "$MOP" eval "$out/model.gguf" \
     --ppl "$data/text/wikitext2-test.txt" --max-tokens 4096 --threads "$threads" --json > "$out/wikitext.json" 2> /dev/null
