@@ -58,7 +58,7 @@ run_one() {
   out="$out_root/$(cell_folder "$name" "$samples" "$first")"
   if [ "$first" -gt 0 ]; then
     calibration="$out_root/alpaca-rows$first-$samples.jsonl"
-    [ -s "$calibration" ] || tail -n "+$((first + 1))" "$data/instruct/alpaca.jsonl" | head -n "$samples" > "$calibration"
+    [ -s "$calibration" ] || sed -n "$((first + 1)),$((first + samples))p" "$data/instruct/alpaca.jsonl" > "$calibration"
   fi
   if [ ! -f "$out/report.json" ]; then
     # An interrupted search goes on from its last iteration's checkpoint; anything else starts again.
