@@ -27,6 +27,11 @@ public enum Attention {
     /// 32k positions that is 4 GiB per head).
     public static let queryBlock = 256
 
+    /// Whether a sequence of `tokens` runs its attention products on one thread: OpenBLAS multiplies on the calling
+    /// thread alone up to 2^18 multiply-adds (interface/gemm.c: SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD), and
+    /// q.K^T and P.V take tokens^2 x hd each. Calibration prompts (about 25 tokens) are this short.
+    public static func runsAlone(tokens: Int, headDim: Int) -> Bool { tokens * tokens * headDim <= 1 << 18 }
+
     /// Floats of scratch `attend` needs for `tokens` new rows after `past` positions.
     public static func scratchCount(tokens: Int, past: Int = 0, queryBlock: Int = queryBlock) -> Int {
         min(tokens, queryBlock) * (past + tokens)
@@ -79,12 +84,22 @@ public enum Attention {
         BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: window.scale,
                              a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: seen)
         let pointer = SendablePointer(scores)
-        VectorMath.parallelFor(rows) { row in
+        forEachRow(rows, width: seen) { row in
             let position = firstPosition + row, start = window.firstVisible(position)
             let scoreRow = pointer.pointer + row * seen
             VectorMath.softmax(scoreRow + start, visible: position + 1 - start, width: seen - start)
             scoreRow.update(repeating: 0, count: start)
         }
+    }
+
+    /// body(row) for every row of a [rows, width] block of scores: on every thread when the block is large enough to
+    /// pay for waking them, else on this one (a short sequence's block, or one already running beside others).
+    static func forEachRow(_ rows: Int, width: Int, _ body: @Sendable (Int) -> Void) {
+        guard rows * width >= VectorMath.parallelElements else {
+            for row in 0..<rows { body(row) }
+            return
+        }
+        VectorMath.parallelFor(rows, body)
     }
 }
 
