@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The model pass in fp32 over a batch of token sequences (possibly of different lengths): embed, blocks (each its
 /// family's `BlockComposition`), final norm, head. Written once here; scoring, zero-shot, decoding (`Generator`),
 /// training (`LoRATrainer`) and pipeline stages call its parts.
@@ -120,8 +118,6 @@ public struct Transformer: Sendable {
     /// sequence: z [N, H*hd] from q [N, H*hd], k and v [N, KV*hd]. Shared by inference and training.
     /// A sequence continuing a prefix (see `hiddenStates`) is rotated from the prefix's length on and attends to the
     /// prefix's keys and values first; heads are then all active (the zero-shot scorer never masks).
-    /// Short sequences (`Attention.runsAlone`) go to the threads a group of whole sequences each: their products
-    /// would run on one thread anyway, and each sequence's values are the same on any thread.
     public static func attend(q: inout [Float], k: inout [Float], v: [Float], shape: LayerShape, headDim hd: Int,
                               segments: [Range<Int>], prefixes: [Int?]? = nil, rope: Rope,
                               window: Attention.Window? = nil, activeHeads: [Bool]? = nil) -> [Float] {
@@ -129,46 +125,38 @@ public struct Transformer: Sendable {
         var z = [Float](repeating: 0, count: q.count)
         let past = segments.indices.map { prefixes?[$0].map { segments[$0].count } ?? 0 }
         let scratchCount = segments.indices.map { Attention.scratchCount(tokens: segments[$0].count, past: past[$0]) }.max() ?? 0
+        var scratch = [Float](repeating: 0, count: scratchCount)
         let kvWidth = shape.kvHeads * hd
-        let threads = prefixes == nil && segments.allSatisfy({ Attention.runsAlone(tokens: $0.count, headDim: hd) })
-            ? min(BLAS.threads, segments.count) : 1
+        // Keys and values of a prefix and its continuation, gathered into consecutive rows.
+        var joinedK = [Float](), joinedV = [Float]()
         q.withUnsafeMutableBufferPointer { qp in
             k.withUnsafeMutableBufferPointer { kp in
                 v.withUnsafeBufferPointer { vp in
                     z.withUnsafeMutableBufferPointer { zp in
-                        let qs = SendablePointer(qp.baseAddress!), ks = SendablePointer(kp.baseAddress!)
-                        let vs = SendablePointer(UnsafeMutablePointer(mutating: vp.baseAddress!)), zs = SendablePointer(zp.baseAddress!)
-                        let costs = segments.map { $0.count * $0.count }
-                        let run = { @Sendable (worker: Int) in
-                            var scratch = [Float](repeating: 0, count: scratchCount)
-                            // Keys and values of a prefix and its continuation, gathered into consecutive rows.
-                            var joinedK = [Float](), joinedV = [Float]()
-                            for index in Sharding.range(costs: costs, rank: worker, size: threads) {
-                                let segment = segments[index]
-                                guard !segment.isEmpty else { continue }
-                                let q = qs.pointer + segment.lowerBound * shape.heads * hd
-                                let k = ks.pointer + segment.lowerBound * kvWidth
-                                let v = vs.pointer + segment.lowerBound * kvWidth
-                                let z = zs.pointer + segment.lowerBound * shape.heads * hd
-                                rope.apply(q, tokens: segment.count, heads: shape.heads, startPosition: past[index])
-                                rope.apply(k, tokens: segment.count, heads: shape.kvHeads, startPosition: past[index])
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            for (index, segment) in segments.enumerated() where !segment.isEmpty {
+                                let qs = qp.baseAddress! + segment.lowerBound * shape.heads * hd
+                                let ks = kp.baseAddress! + segment.lowerBound * kvWidth
+                                let vs = vp.baseAddress! + segment.lowerBound * kvWidth
+                                let zs = zp.baseAddress! + segment.lowerBound * shape.heads * hd
+                                rope.apply(qs, tokens: segment.count, heads: shape.heads, startPosition: past[index])
+                                rope.apply(ks, tokens: segment.count, heads: shape.kvHeads, startPosition: past[index])
                                 guard let prefix = prefixes?[index] else {
-                                    Attention.attend(q: q, k: k, v: v, z: z, tokens: segment.count, heads: shape.heads,
+                                    Attention.attend(q: qs, k: ks, v: vs, z: zs, tokens: segment.count, heads: shape.heads,
                                                      kvHeads: shape.kvHeads, headDim: hd, window: window,
-                                                     activeHeads: activeHeads, scratch: &scratch)
+                                                     activeHeads: activeHeads, scratch: sp.baseAddress!)
                                     continue
                                 }
                                 let before = segments[prefix]
-                                joinedK = Array(UnsafeBufferPointer(start: ks.pointer + before.lowerBound * kvWidth, count: before.count * kvWidth))
-                                    + Array(UnsafeBufferPointer(start: k, count: segment.count * kvWidth))
-                                joinedV = Array(UnsafeBufferPointer(start: vs.pointer + before.lowerBound * kvWidth, count: before.count * kvWidth))
-                                    + Array(UnsafeBufferPointer(start: v, count: segment.count * kvWidth))
-                                Attention.attend(q: q, k: joinedK, v: joinedV, z: z, tokens: segment.count,
+                                joinedK = Array(kp[(before.lowerBound * kvWidth)..<(before.upperBound * kvWidth)])
+                                    + Array(kp[(segment.lowerBound * kvWidth)..<(segment.upperBound * kvWidth)])
+                                joinedV = Array(vp[(before.lowerBound * kvWidth)..<(before.upperBound * kvWidth)])
+                                    + Array(vp[(segment.lowerBound * kvWidth)..<(segment.upperBound * kvWidth)])
+                                Attention.attend(q: qs, k: joinedK, v: joinedV, z: zs, tokens: segment.count,
                                                  past: before.count, heads: shape.heads, kvHeads: shape.kvHeads,
-                                                 headDim: hd, window: window, scratch: &scratch)
+                                                 headDim: hd, window: window, scratch: sp.baseAddress!)
                             }
                         }
-                        if threads > 1 { DispatchQueue.concurrentPerform(iterations: threads, execute: run) } else { run(0) }
                     }
                 }
             }

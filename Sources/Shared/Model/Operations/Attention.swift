@@ -27,11 +27,6 @@ public enum Attention {
     /// 32k positions that is 4 GiB per head).
     public static let queryBlock = 256
 
-    /// Whether a sequence of `tokens` runs its attention products on one thread: OpenBLAS multiplies on the calling
-    /// thread alone up to 2^18 multiply-adds (interface/gemm.c: SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD), and
-    /// q.K^T and P.V take tokens^2 x hd each. Calibration prompts (about 25 tokens) are this short.
-    public static func runsAlone(tokens: Int, headDim: Int) -> Bool { tokens * tokens * headDim <= 1 << 18 }
-
     /// Floats of scratch `attend` needs for `tokens` new rows after `past` positions.
     public static func scratchCount(tokens: Int, past: Int = 0, queryBlock: Int = queryBlock) -> Int {
         min(tokens, queryBlock) * (past + tokens)
