@@ -37,28 +37,49 @@ public final class AMPStatistics: ForwardObserver {
                     }
                 }
             }
-            for segment in segments where !segment.isEmpty {
-                var total = 0.0
-                for t in segment {
-                    var norm: Float = 0
-                    for i in (t * d)..<((t + 1) * d) { norm += abs(contribution[i]) }
-                    total += Double(norm)
+            contribution.withUnsafeBufferPointer { cp in
+                for segment in segments where !segment.isEmpty {
+                    var total = 0.0
+                    for t in segment { total += Double(Self.absoluteSum(cp.baseAddress! + t * d, count: d)) }
+                    headSums[layer][n] += total / Double(segment.count)
                 }
-                headSums[layer][n] += total / Double(segment.count)
             }
         }
+    }
+
+    /// sum |x[i]| for i < count, element i added into lane i % 16 and the lanes summed at the end (a fixed order:
+    /// the same value on any CPU).
+    static func absoluteSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            lanes += v.replacing(with: -v, where: v .< 0)
+            i += 16
+        }
+        var tail: Float = 0
+        while i < count {
+            tail += abs(x[i])
+            i += 1
+        }
+        return lanes.sum() + tail
     }
 
     /// Neuron m's activation is a[t, m], the input of down_proj.
     public func mlpActivation(layer: Int, a: [Float], segments: [Range<Int>]) {
         let width = weights.config.layers[layer].intermediate
         var perPrompt = [Double](repeating: 0, count: width)
-        for segment in segments where !segment.isEmpty {
-            for m in 0..<width { perPrompt[m] = 0 }
-            for t in segment {
-                for m in 0..<width { perPrompt[m] += Double(abs(a[t * width + m])) }
+        a.withUnsafeBufferPointer { ap in
+            perPrompt.withUnsafeMutableBufferPointer { sums in
+                for segment in segments where !segment.isEmpty {
+                    for m in 0..<width { sums[m] = 0 }
+                    for t in segment {
+                        let row = ap.baseAddress! + t * width
+                        for m in 0..<width { sums[m] += Double(abs(row[m])) }
+                    }
+                    for m in 0..<width { neuronSums[layer][m] += sums[m] / Double(segment.count) }
+                }
             }
-            for m in 0..<width { neuronSums[layer][m] += perPrompt[m] / Double(segment.count) }
         }
     }
 }

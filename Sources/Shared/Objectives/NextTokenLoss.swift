@@ -5,16 +5,17 @@ import Foundation
 public enum NextTokenLoss {
     public static let chunkRows = 64
 
-    /// Logits a chunk may hold for a head kept as stored (`--weights stored`), which every chunk decodes whole: 64
-    /// rows decoded a 1.5B model's 151936 x 1536 head 8 times per 512-token window.
-    static let storedHeadLogitBytes = 128 << 20
+    /// Logits a chunk may hold. Every chunk is one product with the whole head, which packs (and, kept as stored,
+    /// decodes) the head again: 64 rows decoded a 1.5B model's 151936 x 1536 head 8 times per 512-token window, and
+    /// packing SmolLM2's fp32 head for every 64 rows took a tenth of a search iteration.
+    static let headLogitBytes = 128 << 20
 
-    /// Rows per chunk for `output`: `chunkRows`, or for a stored head as many as hold at most `storedHeadLogitBytes`
-    /// and at most half the head's own stored bytes, so the logits (held more than once while a chunk is scored) never
-    /// cost more memory than the head itself: a small model's whole window of logits would outweigh its file.
+    /// Rows per chunk for `output`: as many as hold at most `headLogitBytes` and at most half the head's own bytes
+    /// in memory (stored or fp32), and at least `chunkRows`, so the logits (held more than once while a chunk is
+    /// scored) never cost more memory than the head itself: a small model's whole window of logits would outweigh
+    /// its file.
     public static func chunkRows(for output: OutputHead) -> Int {
-        guard let stored = output.matrix.stored else { return chunkRows }
-        return max(chunkRows, min(storedHeadLogitBytes, stored.bytesHeld / 2) / (output.rows * MemoryLayout<Float>.size))
+        max(chunkRows, min(headLogitBytes, output.matrix.bytesHeld / 2) / (output.rows * MemoryLayout<Float>.size))
     }
 
     /// A scored position: the row of the stacked hidden states and the token it must predict.

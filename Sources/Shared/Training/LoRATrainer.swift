@@ -71,7 +71,14 @@ public enum LoRATrainer {
                                       parameters: adapters.parameters, activations: activations)
         let targets = maskedTargets(batch: batch, lossMask: lossMask, segments: segments)
         let divisor = normalizer ?? targets.count
-        let head = lossHead(transformer, final: final, targets: targets, divisor: divisor)
+        // Kept activations already spend far more memory than a chunk of logits: chunks of up to
+        // `NextTokenLoss.headLogitBytes` (SmolLM2: 682 rows) pack and decode the head a few times per step instead of
+        // twice per 64 targets; recomputing keeps 64-row chunks, the least memory.
+        var chunk = NextTokenLoss.chunkRows
+        if case .passes = record {
+            chunk = max(chunk, NextTokenLoss.headLogitBytes / (model.head.rows * MemoryLayout<Float>.size))
+        }
+        let head = lossHead(transformer, final: final, targets: targets, divisor: divisor, chunkRows: chunk)
         final = []
         let dx: [Float]
         switch record {
@@ -134,16 +141,16 @@ public enum LoRATrainer {
     }
 
     /// The loss head on the last residual stream `final` [N, D]: final norm, then logits and cross-entropy chunk by
-    /// chunk. Returns the summed NLL of `targets` and the gradient [N, D] of that sum / `divisor` with respect to
-    /// `final`.
-    static func lossHead(_ transformer: Transformer, final: [Float], targets: [NextTokenLoss.Target],
-                         divisor: Int) -> (negativeLogLikelihood: Double, gradient: [Float]) {
+    /// chunk of at most `chunkRows` targets. Returns the summed NLL of `targets` and the gradient [N, D] of that sum /
+    /// `divisor` with respect to `final`.
+    static func lossHead(_ transformer: Transformer, final: [Float], targets: [NextTokenLoss.Target], divisor: Int,
+                         chunkRows: Int = NextTokenLoss.chunkRows) -> (negativeLogLikelihood: Double, gradient: [Float]) {
         let d = transformer.config.hidden
         let hidden = transformer.finalNorm(final)
         var dHidden = [Float](repeating: 0, count: hidden.count)
         var total = 0.0
         let output = transformer.weights.head
-        NextTokenLoss.forEachChunk(of: targets) { chunk in
+        NextTokenLoss.forEachChunk(of: targets, rows: chunkRows) { chunk in
             var logits = NextTokenLoss.logits(hidden: hidden, targets: chunk, output: output)  // [c, V]
             let capped = output.softCap == nil ? [] : logits
             let losses = CrossEntropy.lossAndGradient(&logits, vocab: output.rows, targets: chunk.map(\.token),

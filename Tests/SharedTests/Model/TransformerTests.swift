@@ -71,6 +71,15 @@ final class TransformerTests: XCTestCase {
         }
     }
 
+    func testLossChunksHoldHalfTheHeadsBytesOfLogitsAndAtLeast64Rows() {
+        func head(vocab: Int, hidden: Int) -> OutputHead {
+            OutputHead(matrix: Tensor(shape: [vocab, hidden], data: [Float](repeating: 0, count: vocab * hidden)))
+        }
+        // fp32: half of V x D floats is D / 2 rows of V logits.
+        XCTAssertEqual(NextTokenLoss.chunkRows(for: head(vocab: 1000, hidden: 300)), 150)
+        XCTAssertEqual(NextTokenLoss.chunkRows(for: head(vocab: 1000, hidden: 100)), NextTokenLoss.chunkRows)
+    }
+
     func testRopeRotatesPairsHalfApartWithLlama3Scaling() {
         var config = TinyConfigs.gqa
         config.ropeScaling = RopeScaling(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 16)

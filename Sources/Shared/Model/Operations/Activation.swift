@@ -101,11 +101,22 @@ public enum Activation: String, Sendable {
                        dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int) {
         switch kernel {
         case .silu:
-            for i in 0..<count {
-                let g = gate[i]
-                let sigma = 1 / (1 + Foundation.exp(-g))
-                dUp[i] = da[i] * g * sigma
-                dGate[i] = da[i] * up[i] * sigma * (1 + g * (1 - sigma))
+            // sigma from the kernels' exp (the forward's), a chunk at a time into dUp, on every thread.
+            let d = SendablePointer(UnsafeMutablePointer(mutating: da)), g = SendablePointer(UnsafeMutablePointer(mutating: gate))
+            let u = SendablePointer(UnsafeMutablePointer(mutating: up)), dg = SendablePointer(dGate), du = SendablePointer(dUp)
+            VectorMath.parallelRanges(count, minimumWork: VectorMath.parallelElements) { range in
+                for start in stride(from: range.lowerBound, to: range.upperBound, by: 4096) {
+                    let n = min(4096, range.upperBound - start)
+                    let gs = g.pointer + start, e = du.pointer + start
+                    for i in 0..<n { e[i] = -gs[i] }
+                    VectorMath.kernels.exp(e, e, Int64(n))
+                    let das = d.pointer + start, ups = u.pointer + start, dgs = dg.pointer + start
+                    for i in 0..<n {
+                        let sigma = 1 / (1 + e[i])
+                        dgs[i] = das[i] * ups[i] * sigma * (1 + gs[i] * (1 - sigma))
+                        e[i] = das[i] * gs[i] * sigma
+                    }
+                }
             }
         case .geluTanh:
             VectorMath.kernels.geglu_backward(da, gate, up, dGate, dUp, Int64(count))

@@ -79,12 +79,22 @@ public enum Attention {
         BLAS.gemmTransposedB(m: rows, n: seen, k: headDim, alpha: window.scale,
                              a: q, lda: lda, b: k, ldb: ldb, c: scores, ldc: seen)
         let pointer = SendablePointer(scores)
-        VectorMath.parallelFor(rows) { row in
+        forEachRow(rows, width: seen) { row in
             let position = firstPosition + row, start = window.firstVisible(position)
             let scoreRow = pointer.pointer + row * seen
             VectorMath.softmax(scoreRow + start, visible: position + 1 - start, width: seen - start)
             scoreRow.update(repeating: 0, count: start)
         }
+    }
+
+    /// body(row) for every row of a [rows, width] block of scores: on every thread when the block is large enough to
+    /// pay for waking them, else on this one (a short sequence's block, or one already running beside others).
+    static func forEachRow(_ rows: Int, width: Int, _ body: @Sendable (Int) -> Void) {
+        guard rows * width >= VectorMath.parallelElements else {
+            for row in 0..<rows { body(row) }
+            return
+        }
+        VectorMath.parallelFor(rows, body)
     }
 }
 

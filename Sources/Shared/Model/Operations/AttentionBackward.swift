@@ -30,7 +30,7 @@ extension Attention {
                                      c: dp, ldc: seen)
                 // Softmax backward, row by row: dS = P * (dP - sum_s P dP); masked entries have P = 0 and stay 0.
                 let gradients = SendablePointer(dp), probabilities = SendablePointer(p)
-                VectorMath.parallelFor(rows) { row in
+                forEachRow(rows, width: seen) { row in
                     let visible = first + row + 1, start = window.firstVisible(first + row)
                     let pr = probabilities.pointer + row * seen, dr = gradients.pointer + row * seen
                     var dot: Float = 0

@@ -25,21 +25,38 @@ public enum RMSNorm {
     }
 
     /// dx [rows, D] of y = x * inv * w' with inv = 1 / sqrt(mean(x^2) + eps) and w' = offset + weight, frozen:
-    /// dx_i = inv * w'_i dy_i - x_i * inv^3 / D * sum_j w'_j dy_j x_j.
+    /// dx_i = inv * w'_i dy_i - x_i * inv^3 / D * sum_j w'_j dy_j x_j. Rows are independent and each is summed in
+    /// order, so splitting them among the threads changes no value.
     public static func backward(dy: [Float], x: [Float], rows: Int, weight: Tensor, eps: Float, offset: Float = 0) -> [Float] {
         let d = weight.count
+        precondition(dy.count == rows * d && x.count == rows * d, "RMSNorm backward: \(x.count) values for \(rows) rows of \(d)")
         let scale = offset == 0 ? weight.data : weight.data.map { offset + $0 }
         var dx = [Float](repeating: 0, count: x.count)
-        for r in 0..<rows {
-            let base = r * d
-            var sumSquares: Float = 0, dot: Float = 0
-            for i in 0..<d {
-                sumSquares += x[base + i] * x[base + i]
-                dot += scale[i] * dy[base + i] * x[base + i]
+        x.withUnsafeBufferPointer { xp in
+            dy.withUnsafeBufferPointer { dyp in
+                scale.withUnsafeBufferPointer { sp in
+                    dx.withUnsafeMutableBufferPointer { dxp in
+                        let input = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
+                        let gradient = SendablePointer(UnsafeMutablePointer(mutating: dyp.baseAddress!))
+                        let weights = SendablePointer(UnsafeMutablePointer(mutating: sp.baseAddress!))
+                        let output = SendablePointer(dxp.baseAddress!)
+                        VectorMath.parallelRanges(rows, minimumWork: VectorMath.parallelElements / max(1, d)) { range in
+                            for r in range {
+                                let x = input.pointer + r * d, dy = gradient.pointer + r * d, w = weights.pointer
+                                var sumSquares: Float = 0, dot: Float = 0
+                                for i in 0..<d {
+                                    sumSquares += x[i] * x[i]
+                                    dot += w[i] * dy[i] * x[i]
+                                }
+                                let inverse = 1 / (sumSquares / Float(d) + eps).squareRoot()
+                                let correction = dot * inverse * inverse * inverse / Float(d)
+                                let dx = output.pointer + r * d
+                                for i in 0..<d { dx[i] = inverse * w[i] * dy[i] - x[i] * correction }
+                            }
+                        }
+                    }
+                }
             }
-            let inverse = 1 / (sumSquares / Float(d) + eps).squareRoot()
-            let correction = dot * inverse * inverse * inverse / Float(d)
-            for i in 0..<d { dx[base + i] = inverse * scale[i] * dy[base + i] - x[base + i] * correction }
         }
         return dx
     }
