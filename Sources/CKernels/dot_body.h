@@ -2,21 +2,19 @@
  * Internal: mop_dot_row and mop_matvec, written once and compiled once per ISA: the variant_*.c files include this
  * file between isa_begin.h and isa_end.h, so every function below gets the target features of that ISA, which lets
  * the few ISA-specific helpers use intrinsics. Those helpers only move exact values (loads, gathers, conversions of
- * halves); every rounding step is the same vector-extension expression in all three builds, so the variants agree
- * bit for bit. The order of the sums is documented in CKernels.h.
+ * halves and small integers); every rounding step is the same vector-extension expression in all three builds, so the
+ * variants agree bit for bit. The order of the sums is documented in CKernels.h.
  *
  * Block types: a row is cut into units of 32 elements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: one block; Q4_K, Q5_K: one
- * sub-block) or 16 (Q2_K, Q3_K, Q6_K: one scale's chunk). Per unit, the integer quants (exact in float) are
- * multiplied by x and reduced to S_u; sixteen consecutive units are reduced at once by a transpose (sums16), so lane
- * i of a group vector is unit 16g + i. The scales then apply once per unit, to 16 units as one vector.
+ * sub-block) or 16 (Q2_K, Q3_K, Q6_K: one scale's chunk). A unit's 16 or 32 integer quants (exact in float) times x
+ * make one 16-lane vector, which a fused multiply-add scales into the row's accumulator: per 32 elements a
+ * conversion or two, a product and two FMAs, and no reduction until the row's end. Scales and mins are decoded 16
+ * units at a time, as one vector; the min terms take one FMA per 16 units with the x sums X_u shared by all rows.
+ * Units alternate between two accumulators, so that the FMA's latency does not bound a row.
  */
 #ifndef MOP_ISA
 #error "include isa_begin.h before dot_body.h"
 #endif
-
-/* Rows of a block type a matvec works on at once. One: a row's units are independent (its accumulator takes one add
- * per 16 units), so interleaving rows hides no latency; it only adds register pressure (4 rows spill on AVX-512). */
-#define MOP_GROUP 1
 
 /* Inside the pragma, so that the shared helpers (which pass 16-float vectors) get this ISA's features too. */
 #include "rows.h"
@@ -100,7 +98,7 @@ MOP_INLINE int unit_elements(const int type) {
     return type == MOP_TYPE_Q2_K || type == MOP_TYPE_Q3_K || type == MOP_TYPE_Q6_K ? 16 : 32;
 }
 
-/* Whether C_u has a min term (added for Q4_1/Q5_1, subtracted for the K-quants). */
+/* Whether the dot has a min term (added for Q4_1/Q5_1, subtracted for the K-quants). */
 MOP_INLINE int has_min(const int type) {
     return type == MOP_TYPE_Q4_1 || type == MOP_TYPE_Q5_1 || type == MOP_TYPE_Q4_K || type == MOP_TYPE_Q5_K
         || type == MOP_TYPE_Q2_K;
@@ -108,70 +106,56 @@ MOP_INLINE int has_min(const int type) {
 
 MOP_INLINE v16i ints(v16b q) { return __builtin_convertvector(q, v16i); }
 
-/* P_u, unit u = u0 + i of the row (u0 a multiple of 16, so i is the unit's place in its K super-block or pair of
- * them): for 32-element units lane l is q_l * x_l + q_{l+16} * x_{l+16}, for 16-element ones q_l * x_l, where q is
- * the integer the type scales (after its offset: Q4_0 q - 8, Q5_0 q - 16, Q3_K q - 4 when the high bit is clear,
- * Q6_K q - 32). x points at the unit's first element. */
-MOP_INLINE v16f unit_products(const int type, const uint8_t *row, int64_t u0, const int i, const float *x) {
-    const int64_t u = u0 + i;
-    v16f x0 = load_f(x), x1 = unit_elements(type) == 32 ? load_f(x + 16) : splat_f(0);
+/* a * b + c per lane with one rounding. AVX2 and AVX-512 have the instruction; the baseline build calls the C
+ * library's fmaf per lane (exact too, and slow: that build is the fallback for CPUs without AVX2). */
+MOP_INLINE v16f fma16(v16f a, v16f b, v16f c) { return __builtin_elementwise_fma(a, b, c); }
+
+/* The low 4 bits of each lane, minus `offset`, as floats (exact). AVX-512 looks them up in a 16-float table: one
+ * vpermps, which reads only those 4 bits, so neither a mask nor a conversion is needed. */
+MOP_INLINE v16f nibble_floats(v16i q, const int offset) {
+#if MOP_ISA == 2
+    const float o = (float)offset;
+    const __m512 table = _mm512_setr_ps(0 - o, 1 - o, 2 - o, 3 - o, 4 - o, 5 - o, 6 - o, 7 - o, 8 - o, 9 - o, 10 - o,
+                                        11 - o, 12 - o, 13 - o, 14 - o, 15 - o);
+    return (v16f)_mm512_permutexvar_ps((__m512i)q, table);
+#else
+    return float_of_i32((q & 0x0F) - offset);
+#endif
+}
+
+/* The integer quants of elements 16h .. 16h + 15 of unit u as exact floats (h = 0 for 16-element units), after the
+ * type's integer offset (Q4_0 q - 8, Q5_0 q - 16, Q3_K q - 4 when the high bit is clear, Q6_K q - 32). In a
+ * 32-element block, byte l of the packed nibbles holds element l (low nibble) and l + 16 (high); in a K super-block
+ * a sub-block pair shares 32 bytes, the even one in the low nibbles. */
+MOP_INLINE v16f unit_quants(const int type, const uint8_t *row, int64_t u, const int h) {
     switch (type) {
-    case MOP_TYPE_Q8_0: {
-        const uint8_t *b = row + 34 * u;
-        return float_of_s8(load_sb(b + 2)) * x0 + float_of_s8(load_sb(b + 18)) * x1;
-    }
-    case MOP_TYPE_Q4_0: {
-        v16i q = ints(load_b(row + 18 * u + 2)); /* widened first: dword shifts exist, byte shifts do not */
-        return float_of_i32((q & 0x0F) - 8) * x0 + float_of_i32((q >> 4) - 8) * x1;
-    }
-    case MOP_TYPE_Q4_1: {
-        v16i q = ints(load_b(row + 20 * u + 4));
-        return float_of_i32(q & 0x0F) * x0 + float_of_i32(q >> 4) * x1;
-    }
+    case MOP_TYPE_Q8_0: return float_of_s8(load_sb(row + 34 * u + 2 + 16 * h));
+    case MOP_TYPE_Q4_0: return nibble_floats(ints(load_b(row + 18 * u + 2)) >> (4 * h), 8);
+    case MOP_TYPE_Q4_1: return nibble_floats(ints(load_b(row + 20 * u + 4)) >> (4 * h), 0);
     case MOP_TYPE_Q5_0: {
         const uint8_t *b = row + 22 * u;
-        uint32_t qh = load_u32(b + 2);
-        v16i q = ints(load_b(b + 6));
-        return float_of_i32(((q & 0x0F) | q5_high(qh, 0)) - 16) * x0 + float_of_i32(((q >> 4) | q5_high(qh, 1)) - 16) * x1;
+        return float_of_i32((((ints(load_b(b + 6)) >> (4 * h)) & 0x0F) | q5_high(load_u32(b + 2), h)) - 16);
     }
     case MOP_TYPE_Q5_1: {
         const uint8_t *b = row + 24 * u;
-        uint32_t qh = load_u32(b + 4);
-        v16i q = ints(load_b(b + 8));
-        return float_of_i32((q & 0x0F) | q5_high(qh, 0)) * x0 + float_of_i32((q >> 4) | q5_high(qh, 1)) * x1;
+        return float_of_i32(((ints(load_b(b + 8)) >> (4 * h)) & 0x0F) | q5_high(load_u32(b + 4), h));
     }
-    case MOP_TYPE_Q4_K:
     case MOP_TYPE_Q5_K: {
-        const int five = type == MOP_TYPE_Q5_K, bytes = five ? 176 : 144, quants = five ? 48 : 16, j = i % 8;
-        const uint8_t *b = row + bytes * (u0 / 8 + i / 8);
-        v16f sum = splat_f(0);
-        for (int g = 0; g < 2; g++) {
-            v16i q = ints(load_b(b + quants + 32 * (j / 2) + 16 * g));
-            q = j % 2 ? q >> 4 : q & 0x0F;
-            if (five) q |= ((ints(load_b(b + 16 + 16 * g)) >> j) & 1) << 4;
-            v16f p = float_of_i32(q) * (g ? x1 : x0);
-            sum = g ? sum + p : p;
-        }
-        return sum;
+        const int j = (int)(u % 8);
+        const uint8_t *b = row + 176 * (u / 8);
+        v16i q = (ints(load_b(b + 48 + 32 * (j / 2) + 16 * h)) >> (4 * (j % 2))) & 0x0F;
+        return float_of_i32(q | (((ints(load_b(b + 16 + 16 * h)) >> j) & 1) << 4));
     }
     case MOP_TYPE_Q2_K: {
-        const int h = i / 8, sh = 2 * ((i / 2) % 4), g = i % 2;
-        v16b q = (load_b(row + 84 * (u0 / 16) + 16 + 32 * h + 16 * g) >> sh) & 3;
-        return float_of_u8(q) * x0;
+        const int i = (int)(u % 16), sh = 2 * ((i / 2) % 4);
+        return float_of_u8((load_b(row + 84 * (u / 16) + 16 + 32 * (i / 8) + 16 * (i % 2)) >> sh) & 3);
     }
     case MOP_TYPE_Q3_K: {
-        const int h = i / 8, sub = (i / 2) % 4, g = i % 2;
-        const uint8_t *b = row + 110 * (u0 / 16);
-        v16b low = (load_b(b + 32 + 32 * h + 16 * g) >> (2 * sub)) & 3;
-        v16b high = (load_b(b + 16 * g) >> (4 * h + sub)) & 1;
-        return float_of_i32(ints(low) + (ints(high) << 2) - 4) * x0;
-    }
-    case MOP_TYPE_Q6_K: {
-        const int h = i / 8, sub = (i / 2) % 4, g = i % 2;
-        const uint8_t *b = row + 210 * (u0 / 16);
-        v16b low = (load_b(b + 64 * h + 32 * (sub % 2) + 16 * g) >> (4 * (sub / 2))) & 0x0F;
-        v16b high = (load_b(b + 128 + 32 * h + 16 * g) >> (2 * sub)) & 3;
-        return float_of_s8((v16sb)(low | (high << 4)) - 32) * x0; /* -32..31: exact in 8 bits, widened once */
+        const int i = (int)(u % 16), sub = (i / 2) % 4, g = i % 2;
+        const uint8_t *b = row + 110 * (u / 16);
+        v16b low = (load_b(b + 32 + 32 * (i / 8) + 16 * g) >> (2 * sub)) & 3;
+        v16b high = (load_b(b + 16 * g) >> (4 * (i / 8) + sub)) & 1;
+        return float_of_i32(ints(low) + (ints(high) << 2) - 4);
     }
     default:
         return splat_f(0);
@@ -192,12 +176,10 @@ MOP_INLINE void group_scales(const int type, const uint8_t *row, int64_t u0, int
         *min = halves(w, 1);
         return;
     }
-    case MOP_TYPE_Q4_K:
     case MOP_TYPE_Q5_K: {
-        const int bytes = type == MOP_TYPE_Q5_K ? 176 : 144;
         v16f sc = splat_f(0), mn = splat_f(0), d = splat_f(0), dmin = splat_f(0);
         for (int s = 0; s < 2 && 8 * s < count; s++) {
-            const uint8_t *b = row + bytes * (u0 / 8 + s);
+            const uint8_t *b = row + 176 * (u0 / 8 + s);
             const v16f both = float_of_u8(scales_mins_k4(b + 4));
             const float bd = half_at(b), bmin = half_at(b + 2);
             for (int j = 0; j < 8; j++) {
@@ -223,11 +205,6 @@ MOP_INLINE void group_scales(const int type, const uint8_t *row, int64_t u0, int
         v16i sc;
         for (int c = 0; c < 16; c++) sc[c] = q3_K_scale(b + 96, c);
         *scale = float_of_i32(sc) * splat_f(half_at(b + 108));
-        return;
-    }
-    case MOP_TYPE_Q6_K: {
-        const uint8_t *b = row + 210 * (u0 / 16);
-        *scale = float_of_s8(load_sb(b + 192)) * splat_f(half_at(b + 208));
         return;
     }
     default:
@@ -256,60 +233,203 @@ MOP_INLINE void x_sums(const int unit, const float *x, int64_t n, float *X) {
         store_f(X + u0, group_x_sums(unit, x, u0, units - u0 < 16 ? (int)(units - u0) : 16, 16));
 }
 
-/* C_u for units u0 .. u0 + count - 1 of `rows` rows (lane i: unit u0 + i), added into acc[r]. X: the precomputed
- * X_u of the row (or NULL: computed here). */
-MOP_INLINE void group_terms(const int type, const uint8_t *const *src, const int rows, const float *x, const float *X,
-                            int64_t u0, int count, const int most, v16f *acc) {
+/* The rows of one call share their input's preparation (workspace of matvec_workspace_floats floats):
+ * generic types: X_u, and room for one row's unit scales; Q4_K and Q6_K: x permuted into their lanes' order
+ * (permute_q4_K, permute_q6_K), and for Q4_K the X_j per super-block. */
+typedef struct {
+    const float *x, *X;
+    float *scales;
+} shared_input;
+
+MOP_INLINE int64_t padded_units(const int type, int64_t n) { return (n / unit_elements(type) + 15) / 16 * 16; }
+
+MOP_INLINE int64_t matvec_workspace_floats(const int type, int64_t n) {
+    if (type == MOP_TYPE_Q4_K) return n + n / 16;
+    if (type == MOP_TYPE_Q6_K) return n;
+    return 2 * padded_units(type, n);
+}
+
+/* P_u: unit u's quants times x (x at the row's first element). */
+MOP_INLINE v16f unit_products(const int type, const uint8_t *row, const float *x, int64_t u) {
     const int unit = unit_elements(type);
-    v16f xs = splat_f(0);
-    if (has_min(type)) xs = X ? load_f(X + u0) : group_x_sums(unit, x, u0, count, most);
-    MOP_UNROLL
-    for (int r = 0; r < rows; r++) {
-        v16f s, scale, min;
-#define PRODUCE(i) ((i) < most && (i) < count ? unit_products(type, src[r], u0, (i), x + unit * (u0 + (i))) : splat_f(0))
-        MOP_SUMS16(s, PRODUCE);
-#undef PRODUCE
-        group_scales(type, src[r], u0, count, &scale, &min);
-        v16f c = scale * s;
-        if (type == MOP_TYPE_Q4_1 || type == MOP_TYPE_Q5_1) c = c + min * xs;
-        else if (has_min(type)) c = c - min * xs;
-        acc[r] += c;
+    const float *xu = x + unit * u;
+    const v16f p = unit_quants(type, row, u, 0) * load_f(xu);
+    return unit == 32 ? fma16(unit_quants(type, row, u, 1), load_f(xu + 16), p) : p;
+}
+
+/* Generic types, one row: the unit scales of the whole row first (into in->scales, so that the second pass reads
+ * each as a memory broadcast) with the min terms, then the quants. */
+MOP_INLINE float dot_generic(const int type, const uint8_t *row, const shared_input *in, int64_t n) {
+    const int unit = unit_elements(type);
+    const int64_t units = n / unit;
+    v16f A0 = splat_f(0), A1 = splat_f(0), M = splat_f(0);
+    for (int64_t u0 = 0; u0 < units; u0 += 16) {
+        v16f scale, min;
+        group_scales(type, row, u0, units - u0 < 16 ? (int)(units - u0) : 16, &scale, &min);
+        /* Lanes past the last unit are 0 in both, so they add (+0) * (+0). */
+        if (has_min(type)) M = fma16(min, load_f(in->X + u0), M);
+        store_f(in->scales + u0, scale);
+    }
+    int64_t u = 0;
+    for (; u + 1 < units; u += 2) {
+        A0 = fma16(unit_products(type, row, in->x, u), splat_f(in->scales[u]), A0);
+        A1 = fma16(unit_products(type, row, in->x, u + 1), splat_f(in->scales[u + 1]), A1);
+    }
+    if (u < units) A0 = fma16(unit_products(type, row, in->x, u), splat_f(in->scales[u]), A0);
+    const v16f A = A0 + A1;
+    return reduce_lanes(type == MOP_TYPE_Q4_1 || type == MOP_TYPE_Q5_1 ? A + M : has_min(type) ? A - M : A);
+}
+
+/* out[i] = v[index[i]]: an exact move, one vpermps on AVX-512. */
+MOP_INLINE v16f permute_lanes(v16f v, v16i index) {
+#if MOP_ISA == 2
+    return (v16f)_mm512_permutexvar_ps((__m512i)index, (__m512)v);
+#else
+    v16f out;
+    for (int i = 0; i < 16; i++) out[i] = v[index[i] & 15];
+    return out;
+#endif
+}
+
+/* Q4_K lanes: in super-block b, the 64 bytes of sub-blocks 4c .. 4c + 3 (c = 0, 1) are read as 16 words; lane l
+ * of word shift 8k + 4h (k < 4, h < 2) holds nibble h of byte 4l + k, element 64 (2c + l / 8) + 32h + (4l + k) % 32
+ * of the super-block, of sub-block 4c + 2 (l / 8) + h. permute_q4_K puts x in that order: per super-block [c][h][k][l]. */
+MOP_INLINE void permute_q4_K(const float *x, int64_t n, float *xp) {
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int c = 0; c < 2; c++)
+            for (int h = 0; h < 2; h++)
+                for (int k = 0; k < 4; k++)
+                    for (int l = 0; l < 16; l++)
+                        xp[256 * b + 128 * c + 64 * h + 16 * k + l] = x[256 * b + 64 * (2 * c + l / 8) + 32 * h + (4 * l + k) % 32];
+}
+
+/* The x sums of Q4_K, per super-block 16 lanes: +0 in lanes 0-7, X_j of sub-block j in lane 8 + j. */
+MOP_INLINE void x_sums_q4_K(const float *x, int64_t n, float *X) {
+    for (int64_t b = 0; b < n / 256; b++) {
+        v16f sums = splat_f(0);
+        for (int j = 0; j < 8; j++) sums[8 + j] = reduce_lanes(load_f(x + 256 * b + 32 * j) + load_f(x + 256 * b + 32 * j + 16));
+        store_f(X + 16 * b, sums);
     }
 }
 
-/* Dots of `rows` rows with x; y[r] gets row src[r]'s. */
-MOP_INLINE void dot_rows(const int type, const uint8_t *const *src, const int rows, const float *x, const float *X,
-                         int64_t n, float *y) {
-    const int64_t units = n / unit_elements(type);
-    v16f acc[MOP_MAX_ROWS];
-    MOP_UNROLL
-    for (int r = 0; r < rows; r++) acc[r] = splat_f(0);
-    int64_t u0 = 0;
-    for (; u0 + 16 <= units; u0 += 16) group_terms(type, src, rows, x, X, u0, 16, 16, acc);
-    /* A partial group: `most`, a constant bound on its units, lets the empty part of the tree fold away. */
-    const int rest = (int)(units - u0);
-    if (rest > 8) group_terms(type, src, rows, x, X, u0, rest, 16, acc);
-    else if (rest > 4) group_terms(type, src, rows, x, X, u0, rest, 8, acc);
-    else if (rest > 2) group_terms(type, src, rows, x, X, u0, rest, 4, acc);
-    else if (rest > 0) group_terms(type, src, rows, x, X, u0, rest, 2, acc);
-    MOP_UNROLL
-    for (int r = 0; r < rows; r++) y[r] = reduce_lanes(acc[r]);
+/* d * sc_j in lanes 0-7 and dmin * m_j in lanes 8-15 of a Q4_K super-block (as group_scales rounds them). */
+MOP_INLINE v16f q4_K_scales_mins(const uint8_t *b) {
+    const float d = half_at(b), dmin = half_at(b + 2);
+    const v16f dd = {d, d, d, d, d, d, d, d, dmin, dmin, dmin, dmin, dmin, dmin, dmin, dmin};
+    return float_of_u8(scales_mins_k4(b + 4)) * dd;
 }
 
-/* Every row of one call: `group` rows at a time, then one. */
-MOP_INLINE void matvec_type(const int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
-                            const float *x, int64_t n, float *y, const float *X) {
-    int64_t r = 0;
-    for (; r + MOP_GROUP <= count; r += MOP_GROUP) {
-        const uint8_t *src[MOP_MAX_ROWS];
+MOP_INLINE float dot_q4_K(const uint8_t *row, const shared_input *in, int64_t n) {
+    v16f A = splat_f(0), M = splat_f(0);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *block = row + 144 * b;
+        const float *xb = in->x + 256 * b;
+        const v16f sm = q4_K_scales_mins(block);
+        M = fma16(sm, load_f(in->X + 16 * b), M); /* lanes 0-7: d * sc_j * (+0) */
         MOP_UNROLL
-        for (int k = 0; k < MOP_GROUP; k++) src[k] = (const uint8_t *)base + (rows ? rows[r + k] : r + k) * row_bytes;
-        dot_rows(type, src, MOP_GROUP, x, X, n, y + r);
+        for (int c = 0; c < 2; c++) {
+            v16u words;
+            memcpy(&words, block + 16 + 64 * c, 64);
+            MOP_UNROLL
+            for (int h = 0; h < 2; h++) {
+                v16f p = splat_f(0);
+                MOP_UNROLL
+                for (int k = 0; k < 4; k++) {
+                    const v16f q = nibble_floats((v16i)(words >> (8 * k + 4 * h)), 0);
+                    const v16f xv = load_f(xb + 128 * c + 64 * h + 16 * k);
+                    p = k ? fma16(q, xv, p) : q * xv;
+                }
+                const int j = 4 * c + h;
+                const v16f scale = permute_lanes(sm, (v16i){j, j, j, j, j, j, j, j, j + 2, j + 2, j + 2, j + 2, j + 2,
+                                                            j + 2, j + 2, j + 2});
+                A = fma16(p, scale, A);
+            }
+        }
     }
-    for (; r < count; r++) {
-        const uint8_t *src[1] = {(const uint8_t *)base + (rows ? rows[r] : r) * row_bytes};
-        dot_rows(type, src, 1, x, X, n, y + r);
+    return reduce_lanes(A - M);
+}
+
+/* Q6_K lanes: in super-block b, half g (< 2) reads its 64 bytes of low nibbles as 16 words and its 32 bytes of high
+ * bits twice (lanes 0-7 and 8-15); lane l of shift 8k + 4h holds element 128g + 64h + 4l + k of the super-block, of
+ * scale 8g + 4h + l / 4: low bits nibble h of ql byte 4l + k, high bits 2 bits at 4h + 2 (l / 8) of qh byte
+ * 4 (l % 8) + k. permute_q6_K puts x in that order: per super-block [g][h][k][l]. */
+MOP_INLINE void permute_q6_K(const float *x, int64_t n, float *xp) {
+    for (int64_t b = 0; b < n / 256; b++)
+        for (int g = 0; g < 2; g++)
+            for (int h = 0; h < 2; h++)
+                for (int k = 0; k < 4; k++)
+                    for (int l = 0; l < 16; l++)
+                        xp[256 * b + 128 * g + 64 * h + 16 * k + l] = x[256 * b + 128 * g + 64 * h + 4 * l + k];
+}
+
+/* 16 * (bits 0-1 of each lane) - 32 as floats (the high part of a Q6_K quant, offset included), exactly. */
+MOP_INLINE v16f q6_K_high_floats(v16i q) {
+#if MOP_ISA == 2
+    const __m512 table = _mm512_setr_ps(-32, -16, 0, 16, -32, -16, 0, 16, -32, -16, 0, 16, -32, -16, 0, 16);
+    return (v16f)_mm512_permutexvar_ps((__m512i)q, table);
+#else
+    return float_of_i32(((q & 3) << 4) - 32);
+#endif
+}
+
+MOP_INLINE float dot_q6_K(const uint8_t *row, const shared_input *in, int64_t n) {
+    const v16u upper = {0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2};
+    v16f A = splat_f(0);
+    for (int64_t b = 0; b < n / 256; b++) {
+        const uint8_t *block = row + 210 * b;
+        const float *xb = in->x + 256 * b;
+        const v16f dl = float_of_s8(load_sb(block + 192)) * splat_f(half_at(block + 208));
+        MOP_UNROLL
+        for (int g = 0; g < 2; g++) {
+            v16u low, high;
+            memcpy(&low, block + 64 * g, 64);
+            memcpy(&high, block + 128 + 32 * g, 32);
+            memcpy((uint8_t *)&high + 32, block + 128 + 32 * g, 32);
+            high = high >> upper;
+            MOP_UNROLL
+            for (int h = 0; h < 2; h++) {
+                v16f p = splat_f(0);
+                MOP_UNROLL
+                for (int k = 0; k < 4; k++) {
+                    const int shift = 8 * k + 4 * h;
+                    /* Both parts are small integers, so their sum is the exact quant. */
+                    const v16f q = nibble_floats((v16i)(low >> shift), 0) + q6_K_high_floats((v16i)(high >> shift));
+                    const v16f xv = load_f(xb + 128 * g + 64 * h + 16 * k);
+                    p = k ? fma16(q, xv, p) : q * xv;
+                }
+                const int s = 8 * g + 4 * h;
+                const v16f scale = permute_lanes(dl, (v16i){s, s, s, s, s + 1, s + 1, s + 1, s + 1, s + 2, s + 2, s + 2,
+                                                            s + 2, s + 3, s + 3, s + 3, s + 3});
+                A = fma16(p, scale, A);
+            }
+        }
     }
+    return reduce_lanes(A);
+}
+
+MOP_INLINE float dot_one(const int type, const uint8_t *row, const shared_input *in, int64_t n) {
+    if (type == MOP_TYPE_Q4_K) return dot_q4_K(row, in, n);
+    if (type == MOP_TYPE_Q6_K) return dot_q6_K(row, in, n);
+    return dot_generic(type, row, in, n);
+}
+
+/* Every row of one call, after the shared preparation of x into `workspace`. */
+MOP_INLINE void matvec_type(const int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
+                            const float *x, int64_t n, float *y, float *workspace) {
+    shared_input in = {x, NULL, NULL};
+    if (type == MOP_TYPE_Q4_K) {
+        permute_q4_K(x, n, workspace);
+        x_sums_q4_K(x, n, workspace + n);
+        in = (shared_input){workspace, workspace + n, NULL};
+    } else if (type == MOP_TYPE_Q6_K) {
+        permute_q6_K(x, n, workspace);
+        in.x = workspace;
+    } else {
+        const int64_t padded = padded_units(type, n);
+        if (has_min(type)) x_sums(unit_elements(type), x, n, workspace + padded);
+        in = (shared_input){x, workspace + padded, workspace};
+    }
+    for (int64_t r = 0; r < count; r++) y[r] = dot_one(type, (const uint8_t *)base + (rows ? rows[r] : r) * row_bytes, &in, n);
 }
 
 /* One instantiation per type, so that every type's loops are specialised. */
@@ -317,15 +437,27 @@ MOP_INLINE void matvec_type(const int type, const void *base, int64_t row_bytes,
     F(MOP_TYPE_Q8_0) F(MOP_TYPE_Q4_0) F(MOP_TYPE_Q4_1) F(MOP_TYPE_Q5_0) F(MOP_TYPE_Q5_1) F(MOP_TYPE_Q2_K)               \
     F(MOP_TYPE_Q3_K) F(MOP_TYPE_Q4_K) F(MOP_TYPE_Q5_K) F(MOP_TYPE_Q6_K)
 
-float MOP_NAME(mop_dot)(int type, const void *src, const float *x, int64_t n) {
-    const uint8_t *rows[1] = {src};
-    float y = NAN;
+/* The quantized matvec: the workspace on the stack when small, else on the heap; -1 without memory for it. */
+MOP_INLINE int matvec_quant(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
+                            const float *x, int64_t n, float *y) {
+    const int64_t floats = matvec_workspace_floats(type, n);
+    float stack[4096], *workspace = floats <= 4096 ? stack : malloc((size_t)floats * sizeof(float));
+    if (!workspace) return -1;
     switch (type) {
-#define CASE(T) case T: dot_rows(T, rows, 1, x, NULL, n, &y); return y;
+#define CASE(T) case T: matvec_type(T, base, row_bytes, rows, count, x, n, y, workspace); break;
     MOP_EACH_QUANT(CASE)
 #undef CASE
-    default: return dot_body(type, src, x, n);
+    default: break;
     }
+    if (workspace != stack) free(workspace);
+    return 0;
+}
+
+float MOP_NAME(mop_dot)(int type, const void *src, const float *x, int64_t n) {
+    if (type == MOP_TYPE_F32 || type == MOP_TYPE_F16 || type == MOP_TYPE_BF16 || !mop_type_supported(type))
+        return dot_body(type, src, x, n);
+    float y = NAN;
+    return matvec_quant(type, src, 0, NULL, 1, x, n, &y) == 0 ? y : NAN;
 }
 
 int MOP_NAME(mop_matvec)(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
@@ -333,20 +465,5 @@ int MOP_NAME(mop_matvec)(int type, const void *base, int64_t row_bytes, const in
     if (!mop_type_supported(type)) return -1;
     if (type == MOP_TYPE_F32 || type == MOP_TYPE_F16 || type == MOP_TYPE_BF16)
         return matvec_body(type, base, row_bytes, rows, count, x, n, y, MOP_FLOAT_GROUP);
-    /* The X_u, shared by all rows: on the stack when small, else on the heap, else (no memory) per row. */
-    const int unit = type == MOP_TYPE_Q2_K ? 16 : 32;
-    const int64_t padded = (n / unit + 15) / 16 * 16;
-    float stack[1024], *X = NULL;
-    if (has_min(type) && count > 1) {
-        X = padded <= 1024 ? stack : malloc((size_t)padded * sizeof(float));
-        if (X) x_sums(unit, x, n, X);
-    }
-    switch (type) {
-#define CASE(T) case T: matvec_type(T, base, row_bytes, rows, count, x, n, y, X); break;
-    MOP_EACH_QUANT(CASE)
-#undef CASE
-    default: break;
-    }
-    if (X && X != stack) free(X);
-    return 0;
+    return matvec_quant(type, base, row_bytes, rows, count, x, n, y);
 }

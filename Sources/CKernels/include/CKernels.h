@@ -4,8 +4,9 @@
 /*
  * Kernels for rows of GGML-quantized weights (GGUF), compiled for several x86-64 ISAs in one binary and chosen
  * at run time. Types are GGUF type ids (GGUFTensorType in Swift). Every variant gives bit-identical results:
- * floating-point contraction is off, dequantizing performs ggml's `dequantize_row_*` operations in ggml's order,
- * and dot products follow one fixed order of roundings (see mop_dot_row).
+ * floating-point contraction is off (the quantized dots' fused multiply-adds are explicit), dequantizing performs
+ * ggml's `dequantize_row_*` operations in ggml's order, and dot products follow one fixed order of roundings (see
+ * mop_dot_row).
  */
 
 #include <stddef.h>
@@ -33,9 +34,9 @@ int mop_type_supported(int type);
 int mop_dequantize_row(int type, const void *src, int64_t n, float *dst);
 
 /* dot(row, x) over n elements (a multiple of the block size), without materialising the row. Returns NaN for an
- * unsupported type. The result is within a few float roundings of the exact dot of the dequantized row (the tests
- * bound it by 1e-5 * sum |w_i x_i|) but is not "dequantize, then dot": the scales apply once per block. The order
- * is fixed, the same on every ISA and for any split of rows among calls:
+ * unsupported type (or, as mop_matvec, without memory for its prepared input). The result is within a few float roundings of the exact dot of the dequantized row (the tests
+ * bound it by 1e-5 * sum |w_i x_i|) but is not "dequantize, then dot": the scales apply once per unit of 16 or 32
+ * elements. The order is fixed, the same on every ISA and for any split of rows among calls:
  *
  * reduce(v), for 16 lanes v: lanes k + (k + 8) for k < 8, then k + (k + 4) for k < 4, then k + (k + 2) for k < 2,
  * then 0 + 1.
@@ -46,21 +47,28 @@ int mop_dequantize_row(int type, const void *src, int64_t n, float *dst);
  * Quantized types: the row is cut into units u = 0, 1, ... of 32 elements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: a block;
  * Q4_K, Q5_K: a sub-block of one scale and min) or of 16 (Q2_K, Q3_K, Q6_K: the elements of one scale). In each unit
  * q_l is the integer quant of its element l as a float (exact), after the type's integer offset: Q8_0 q, Q4_0 q - 8,
- * Q4_1 q, Q5_0 q - 16, Q5_1 q, Q4_K and Q5_K q, Q2_K q, Q3_K q - (high bit clear ? 4 : 0), Q6_K q - 32; and x_l is
- * x at the unit's element l. Then, every product and sum rounded to float:
- *   P_u[l] = q_l * x_l + q_{l+16} * x_{l+16} (32-element units) or q_l * x_l (16), for l < 16; S_u = reduce(P_u);
- *   X_u = reduce(x_l + x_{l+16}) or reduce(x_l), the same with every q = 1 (needed only by types with a min);
- *   C_u = d * S_u                                  Q8_0, Q4_0, Q5_0 (d: the block's f16 scale)
- *   C_u = d * S_u + m * X_u                        Q4_1, Q5_1 (m: the block's f16 min)
- *   C_u = dl * S_u - ml * X_u                      Q4_K, Q5_K, Q2_K (dl = d * sc, ml = dmin * mn, as ggml rounds)
- *   C_u = dl * S_u                                 Q3_K, Q6_K (dl = d * sc)
- * C_u is added into lane u % 16 of an accumulator starting at +0, in increasing u (lanes past the last unit of a
- * partial group of 16 are left as they are); the result is reduce(accumulator). */
+ * Q4_1 q, Q5_0 q - 16, Q5_1 q, Q4_K and Q5_K q, Q2_K q, Q3_K q - (high bit clear ? 4 : 0), Q6_K q - 32; x_l is x at
+ * the unit's element l; s_u is the unit's scale (d, the block's f16 scale; K-quants dl = d * sc, as ggml rounds it)
+ * and m_u its min (Q4_1, Q5_1: the block's f16 min; Q4_K, Q5_K, Q2_K: ml = dmin * mn, as ggml rounds it). With
+ * fma(a, b, c) = a * b + c rounded once and every other product and sum rounded to float, on 16 lanes l:
+ *   P_u[l] = q_l * x_l, then for 32-element units P_u[l] = fma(q_{l+16}, x_{l+16}, P_u[l]);
+ *   A_{u % 2}[l] = fma(P_u[l], s_u, A_{u % 2}[l]) for u = 0, 1, ... (both start at +0), A = A_0 + A_1;
+ *   types with a min: M[u % 16] = fma(m_u, X_u, M[u % 16]) in increasing u (M starts at +0; lanes past the last
+ *   unit are left as they are), where X_u = reduce(x_l + x_{l+16}) (32-element units) or reduce(x_l) (16);
+ * the result is reduce(A + M) for Q4_1 and Q5_1, reduce(A - M) for Q5_K and Q2_K, and reduce(A) for the others,
+ * except Q4_K and Q6_K, whose lanes follow their packed bytes (read as 16 little-endian words):
+ *   Q4_K, one accumulator A; per super-block (elements e of it, sub-blocks j = e / 32 with dl_j and ml_j), for
+ *   c < 2 and h < 2: lane l of P takes k = 0, 1, 2, 3 in turn (a product, then fmas) of q_e * x_e, e = 64 (2c + l / 8)
+ *   + 32h + (4l + k) % 32; then A[l] = fma(P[l], dl_{4c + 2 (l / 8) + h}, A[l]). M[8 + j] = fma(ml_j, X_j, M[8 + j])
+ *   per super-block (X_j as above); the result is reduce(A - M).
+ *   Q6_K, one accumulator A; per super-block, for g < 2 and h < 2: lane l of P takes k = 0, 1, 2, 3 in turn of
+ *   q_e * x_e, e = 128g + 64h + 4l + k; then A[l] = fma(P[l], dl_{8g + 4h + l / 4}, A[l]); the result is reduce(A). */
 float mop_dot_row(int type, const void *src, const float *x, int64_t n);
 
 /* y[r] = mop_dot_row(type, base + (rows ? rows[r] : r) * row_bytes, x, n) for r < count, bit for bit, on the
- * calling thread (the X_u are computed once per call, shared by its rows). Leaves y untouched and returns -1 for an
- * unsupported type, else 0. */
+ * calling thread (the X_u, and x in the lane order of Q4_K and Q6_K, are prepared once per call, shared by its rows:
+ * on the heap for rows over 4096 elements). Leaves y untouched and returns -1 for an unsupported type or when that
+ * memory is not available, else 0. */
 int mop_matvec(int type, const void *base, int64_t row_bytes, const int32_t *rows, int64_t count,
                const float *x, int64_t n, float *y);
 

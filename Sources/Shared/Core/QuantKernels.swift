@@ -4,8 +4,9 @@ import CKernels
 /// GGML-quantized weights, in C compiled for baseline x86-64, AVX2 and AVX-512 and chosen at run time
 /// (`MOP_KERNEL_ISA=baseline|avx2|avx512` forces a lower variant). Every variant gives bit-identical results:
 /// the dequantized values are `GGUFDequantize`'s exactly, and dot products sum in one fixed order (float rows: element
-/// i into lane i % 16; block types: integer quants times x summed per block, scaled once per block, block b into lane
-/// b % 16; then a fixed pairwise reduction; see CKernels.h). Single-threaded: callers split rows.
+/// i into lane i % 16; block types: integer quants times x on 16 lanes per unit of 16 or 32 elements, each unit scaled
+/// into the lanes by a fused multiply-add, the min terms apart; then a fixed pairwise reduction; see CKernels.h).
+/// Single-threaded: callers split rows.
 public enum QuantKernels {
     /// "avx512", "avx2" or "baseline": the variant in use.
     public static var isa: String { String(cString: mop_kernel_isa()) }

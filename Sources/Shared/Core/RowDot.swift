@@ -1,7 +1,7 @@
 /// Dot products of stored weight rows with one fp32 vector: the matrix-vector products of decoding a token, fused
 /// with the decoding in the CKernels (`QuantKernels.matvec`), so a row's bytes are read once and no fp32 row is
-/// written. The sum runs in a fixed order (per-block sums scaled once per block, into 16 lanes, then a fixed tree;
-/// see mop_dot_row in CKernels.h), whatever the CPU or the split of rows among threads.
+/// written. The sum runs in a fixed order (per-unit products on 16 lanes, scaled into them once per unit, then a fixed
+/// tree; see mop_dot_row in CKernels.h), whatever the CPU or the split of rows among threads.
 enum RowDot {
     /// y[r] = W[r] . x + beta * y[r] for r in `range`; x has `weight.columns` elements.
     static func rows(_ weight: StoredMatrix, _ range: Range<Int>, x: UnsafePointer<Float>, beta: Float,
@@ -22,7 +22,8 @@ enum RowDot {
                 func run(_ rows: UnsafePointer<Int32>?) {
                     let done = QuantKernels.matvec(type: weight.type, base: base, rowBytes: weight.rowBytes, rows: rows,
                                                    count: range.count, x: input, n: weight.storedColumns, y: dp.baseAddress!)
-                    precondition(done, "no kernel for \(weight.type.name)")  // StoredMatrix holds decodable types only
+                    // StoredMatrix holds decodable types only; the kernel fails only without memory for its prepared input.
+                    precondition(done, "no memory for the \(weight.type.name) kernel's input of \(weight.storedColumns) elements")
                 }
                 if let rowIndex = weight.rowIndex {
                     rowIndex.withUnsafeBufferPointer { run($0.baseAddress! + range.lowerBound) }

@@ -152,8 +152,8 @@ final class CKernelsTests: XCTestCase {
         }
     }
 
-    /// Products are rounded before they are added: 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11, so lane 0 ends at exactly
-    /// 2^-11; a fused multiply-add would keep the 2^-24.
+    /// Float rows round their products before adding them: 1 + 2^-11 + 2^-24 rounds to 1 + 2^-11, so lane 0 ends at
+    /// exactly 2^-11; a fused multiply-add would keep the 2^-24.
     func testNoFusedMultiplyAdd() {
         var w = [Float](repeating: 0, count: 32), x = [Float](repeating: 0, count: 32)
         w[0] = 1
@@ -167,7 +167,7 @@ final class CKernelsTests: XCTestCase {
 
     /// Matvec (with and without a row list) gives each row's mop_dot_row bits, for every variant. 768 elements are
     /// a full group of 16 units plus a partial one for the 32-element units (and 3 K super-blocks); 9 rows are two
-    /// groups of 4 (AVX-512) or four of 2 plus a single row.
+    /// groups of 4 float rows (AVX-512) or four of 2, plus a single row.
     func testMatvecEqualsPerRowDots() {
         let n = 768, count = 9
         let x = Self.vector(n, seed: 11)
@@ -209,12 +209,12 @@ final class CKernelsTests: XCTestCase {
         }
     }
 
-    /// Long rows: matvec keeps the per-unit x sums on the heap (more than 1024 of them), still each row's dot bits,
-    /// and close to a float64 dot.
+    /// Long rows: matvec keeps what its rows share (x sums, permuted x) on the heap (over 4096 floats), still each
+    /// row's dot bits, and close to a float64 dot.
     func testLongRowsMatvec() throws {
         let n = 33_280, count = 5
         let x = Self.vector(n, seed: 3)
-        for type in [GGUFTensorType.q4_1, .q5_1, .q2_K, .q4_K, .q8_0] {
+        for type in [GGUFTensorType.q4_1, .q5_1, .q2_K, .q4_K, .q6_K, .q8_0] {
             let matrix = Self.randomRows(type, count: n, rows: count, seed: 77 + UInt64(type.rawValue))
             let rowBytes = type.byteCount(elements: n)!
             try matrix.withUnsafeBytes { raw in
@@ -245,8 +245,9 @@ final class CKernelsTests: XCTestCase {
         return y
     }
 
-    /// The documented order of a block type's dot (CKernels.h), recomputed in Swift for Q8_0 and Q4_1 rows of 48
-    /// blocks (three groups of 16 units, the last partial when n = 1440).
+    /// The documented order of a block type's dot (CKernels.h), recomputed in Swift from the quants and scales: Q8_0
+    /// and Q4_1 rows of 48 or 45 blocks (the last group of 16 units partial at n = 1440), and Q4_K and Q6_K rows of 6
+    /// super-blocks in their own lane order. `addingProduct` is the fused multiply-add of the order.
     func testQuantizedDotFollowsTheDocumentedOrder() {
         func tree(_ v: [Float]) -> Float {
             var lanes = v
@@ -255,29 +256,74 @@ final class CKernelsTests: XCTestCase {
             for k in 0..<2 { lanes[k] = lanes[k] + lanes[k + 2] }
             return lanes[0] + lanes[1]
         }
-        for n in [1536, 1440] {
-            let x = Self.vector(n, seed: 17)
-            for type in [GGUFTensorType.q8_0, .q4_1] {
-                let bytes = Self.randomRows(type, count: n, seed: 5)
-                var acc = [Float](repeating: 0, count: 16)
-                for u in 0..<n / 32 {
-                    let block = Array(bytes[u * type.blockBytes..<(u + 1) * type.blockBytes])
-                    func half(_ o: Int) -> Float { Float(Float16(bitPattern: UInt16(block[o]) | UInt16(block[o + 1]) << 8)) }
-                    var q = [Float](repeating: 0, count: 32)
-                    for l in 0..<32 {
-                        if type == .q8_0 { q[l] = Float(Int8(bitPattern: block[2 + l])) }
-                        else { q[l] = Float(l < 16 ? block[4 + l] & 0x0F : block[4 + l - 16] >> 4) }
+        func half(_ b: ArraySlice<UInt8>, _ o: Int) -> Float {
+            let i = b.startIndex + o
+            return Float(Float16(bitPattern: UInt16(b[i]) | UInt16(b[i + 1]) << 8))
+        }
+        /// Units of 32 (Q8_0, Q4_1): P = q x on 16 lanes, scaled into A_{u % 2}; the min into M[u % 16].
+        func blockOrder(_ type: GGUFTensorType, _ bytes: [UInt8], _ x: [Float]) -> Float {
+            var a = [[Float]](repeating: [Float](repeating: 0, count: 16), count: 2), m = [Float](repeating: 0, count: 16)
+            for u in 0..<x.count / 32 {
+                let b = bytes[u * type.blockBytes..<(u + 1) * type.blockBytes], o = b.startIndex
+                let q = (0..<32).map { l -> Float in
+                    type == .q8_0 ? Float(Int8(bitPattern: b[o + 2 + l])) : Float(l < 16 ? b[o + 4 + l] & 0x0F : b[o + 4 + l - 16] >> 4)
+                }
+                let p = (0..<16).map { l in (q[l] * x[32 * u + l]).addingProduct(q[l + 16], x[32 * u + l + 16]) }
+                for l in 0..<16 { a[u % 2][l] = a[u % 2][l].addingProduct(p[l], half(b, 0)) }
+                if type == .q4_1 { m[u % 16] = m[u % 16].addingProduct(half(b, 2), tree((0..<16).map { x[32 * u + $0] + x[32 * u + $0 + 16] })) }
+            }
+            let sum = (0..<16).map { a[0][$0] + a[1][$0] }
+            return type == .q4_1 ? tree((0..<16).map { sum[$0] + m[$0] }) : tree(sum)
+        }
+        /// Q4_K and Q6_K: lane l of pass (c or g, h) takes the elements e(k, l) for k < 4, then the scale of its lane.
+        func superBlockOrder(_ type: GGUFTensorType, _ bytes: [UInt8], _ x: [Float]) -> Float {
+            var a = [Float](repeating: 0, count: 16), m = [Float](repeating: 0, count: 16)
+            for block in 0..<x.count / 256 {
+                let b = bytes[block * type.blockBytes..<(block + 1) * type.blockBytes], o = b.startIndex, xb = Array(x[(256 * block)...])
+                var q = [Float](repeating: 0, count: 256), scale = [Float](repeating: 0, count: 16)
+                if type == .q4_K {
+                    let s = b[(o + 4)...].prefix(12).map { Int($0) }
+                    for j in 0..<8 {
+                        let (sc, mn) = j < 4 ? (s[j] & 63, s[j + 4] & 63)
+                            : ((s[j + 4] & 0x0F) | (s[j - 4] >> 6) << 4, (s[j + 4] >> 4) | (s[j] >> 6) << 4)
+                        scale[j] = half(b, 0) * Float(sc)
+                        let sums = (0..<16).map { xb[32 * j + $0] + xb[32 * j + 16 + $0] }
+                        m[8 + j] = m[8 + j].addingProduct(half(b, 2) * Float(mn), tree(sums))
+                        for i in 0..<32 { q[32 * j + i] = Float((b[o + 16 + 32 * (j / 2) + i] >> (4 * UInt8(j % 2))) & 0x0F) }
                     }
-                    let p = (0..<16).map { l in q[l] * x[32 * u + l] + q[l + 16] * x[32 * u + l + 16] }
-                    var c = half(0) * tree(p)
-                    if type == .q4_1 { c = c + half(2) * tree((0..<16).map { l in x[32 * u + l] + x[32 * u + l + 16] }) }
-                    acc[u % 16] = acc[u % 16] + c
+                } else {
+                    for e in 0..<256 {
+                        let g = e / 128, quarter = (e % 128) / 32, i = e % 32
+                        let low = (b[o + 64 * g + 32 * (quarter % 2) + i] >> (4 * UInt8(quarter / 2))) & 0x0F
+                        let high = (b[o + 128 + 32 * g + i] >> (2 * UInt8(quarter))) & 3
+                        q[e] = Float(Int(low | high << 4) - 32)
+                    }
+                    for c in 0..<16 { scale[c] = half(b, 208) * Float(Int8(bitPattern: b[o + 192 + c])) }
                 }
-                let expected = tree(acc)
-                for isa in Self.isas {
-                    let dot = bytes.withUnsafeBytes { mop_dot_row_isa(isa, Int32(type.rawValue), $0.baseAddress, x, Int64(n)) }
-                    XCTAssertEqual(dot.bitPattern, expected.bitPattern, "\(type.name) \(Self.isaNames[Int(isa)]) \(n)")
+                for c in 0..<2 {
+                    for h in 0..<2 {
+                        var p = [Float](repeating: 0, count: 16)
+                        for k in 0..<4 {
+                            for l in 0..<16 {
+                                let e = type == .q4_K ? 64 * (2 * c + l / 8) + 32 * h + (4 * l + k) % 32 : 128 * c + 64 * h + 4 * l + k
+                                p[l] = k == 0 ? q[e] * xb[e] : p[l].addingProduct(q[e], xb[e])
+                            }
+                        }
+                        for l in 0..<16 {
+                            a[l] = a[l].addingProduct(p[l], type == .q4_K ? scale[4 * c + 2 * (l / 8) + h] : scale[8 * c + 4 * h + l / 4])
+                        }
+                    }
                 }
+            }
+            return type == .q4_K ? tree((0..<16).map { a[$0] - m[$0] }) : tree(a)
+        }
+        for (type, n) in [(GGUFTensorType.q8_0, 1536), (.q8_0, 1440), (.q4_1, 1536), (.q4_1, 1440), (.q4_K, 1536), (.q6_K, 1536)] {
+            let x = Self.vector(n, seed: 17)
+            let bytes = Self.randomRows(type, count: n, seed: 5)
+            let expected = type == .q4_K || type == .q6_K ? superBlockOrder(type, bytes, x) : blockOrder(type, bytes, x)
+            for isa in Self.isas {
+                let dot = bytes.withUnsafeBytes { mop_dot_row_isa(isa, Int32(type.rawValue), $0.baseAddress, x, Int64(n)) }
+                XCTAssertEqual(dot.bitPattern, expected.bitPattern, "\(type.name) \(Self.isaNames[Int(isa)]) \(n)")
             }
         }
     }
